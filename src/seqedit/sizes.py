@@ -63,7 +63,8 @@ def parse_size(text: object, field: str = "size") -> Size:
 
 
 def fit(aspect: float, pixels: int) -> Size:
-    """Multiples of 64 closest to ``aspect`` with at most ``pixels`` pixels, sides clamped to 64-8192."""
+    """Round the exact ``aspect``/``pixels`` rectangle to multiples of 64 (floor or ceil per side),
+    keeping at most ``pixels`` pixels and the closest aspect; sides clamped to 64-8192."""
     aspect = min(max(aspect, MIN_SIDE / MAX_SIDE), MAX_SIDE / MIN_SIDE)
     w_exact = math.sqrt(pixels * aspect)
     h_exact = math.sqrt(pixels / aspect)
@@ -82,7 +83,7 @@ def fit(aspect: float, pixels: int) -> Size:
 
 def _around(x: float) -> list[int]:
     lo = int(x // STEP) * STEP
-    cands = {lo - STEP, lo, lo + STEP}
+    cands = {lo, lo + STEP}  # the two multiples of 64 around the exact side
     return sorted(min(max(c, MIN_SIDE), MAX_SIDE) for c in cands)
 
 

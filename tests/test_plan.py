@@ -1,0 +1,80 @@
+from pathlib import Path
+
+import pytest
+
+from seqedit.plan import declared_count, make_plan
+from seqedit.request import EditRequest
+
+SHOE = (Path(__file__).parents[1] / "examples" / "prompts" / "shoe-colorway.txt")
+
+
+def plan(prompt: str, n: int, **kw):
+    ref_sizes = kw.pop("ref_sizes", [(800, 600)])
+    return make_plan(EditRequest.create(prompt=prompt, images=["ref"], max_images=n, seed=kw.pop("seed", 1), **kw),
+                     ref_sizes)
+
+
+@pytest.mark.parametrize("prompt, n", [
+    ("Generate a series of 4 edited images", 4),
+    ("a series of four", 4),
+    ("make 3 images of her", 3),
+    ("Panels 1–4 in ink", 4),
+    ("Generate a series of 2 magazine photoshoots for these two models.", 2),
+    ("twelve different product shots", 12),
+    ("a pair of covers", 2),
+    ("Generate a set of American manga storyboards based on the reference image.", None),
+    ("make it blue", None),
+])
+def test_declared_count(prompt, n):
+    assert declared_count(prompt) == n
+
+
+def test_shoe_colorway_prompt_word_for_word():
+    p = plan(SHOE.read_text(), 4)
+    assert [x.text for x in p.panels] == [
+        "classic white + black swoosh", "navy + gold accents", "matte red + white outsole", "forest green + gum sole"]
+    assert p.declared_count == 4 and not p.warnings
+    assert "keeping the same shoe model" in p.shared and "Ensure consistent proportions" in p.shared
+    assert "Panel 1" not in p.shared
+
+
+def test_count_lock_more_and_fewer_than_declared():
+    fewer = plan(SHOE.read_text(), 2)
+    assert fewer.count == 2 and any("asks for 4" in w for w in fewer.warnings)
+    assert any("panel(s) 3, 4 ignored" in w for w in fewer.warnings)
+    more = plan(SHOE.read_text(), 6)
+    assert more.count == 6 and [x.text for x in more.panels][4:] == ["", ""]
+    assert any("5, 6 have no own instruction" in w for w in more.warnings)
+
+
+def test_enumerations():
+    ages = plan("Generate a series of 3 images depicting this little girl at ages 25, 45, and 65.", 3)
+    assert [x.text for x in ages.panels] == ["age 25", "age 45", "age 65"]
+    views = plan("Generate a series of 3 images for this character: left view, once view, and right view.", 3)
+    assert [x.text for x in views.panels] == ["left view", "once view", "right view"]
+    styles = plan("Render the portrait in pencil sketch, watercolor, oil painting and pop art", 4)
+    assert [x.text for x in styles.panels] == ["pencil sketch", "watercolor", "oil painting", "pop art"]
+    semi = plan("Colorways: classic white with black swoosh; navy + gold accents; matte red", 3)
+    assert [x.text for x in semi.panels] == ["classic white with black swoosh", "navy + gold accents", "matte red"]
+
+
+def test_constraint_lists_are_not_enumerations():
+    p = plan("A photo of the same man, keeping the face, hair and outfit", 3)
+    assert all(x.text == "" for x in p.panels)
+
+
+@pytest.mark.parametrize("line", ["Panel {k} — {t}", "Panel {k}: {t}", "{k}. {t}", "Image {k}: {t}", "{k}) {t}"])
+def test_panel_line_forms(line):
+    prompt = "Make them moody.\n" + "\n".join(line.format(k=k, t=f"look {k}") for k in (1, 2, 3))
+    p = plan(prompt, 3)
+    assert [x.text for x in p.panels] == ["look 1", "look 2", "look 3"]
+    assert p.shared == "Make them moody."
+    assert p.instruction(2) == "Make them moody. look 2"
+
+
+def test_seed_and_size():
+    p = plan("x", 1, seed=None)
+    assert 0 <= p.seed < 2**31
+    assert str(plan("x", 1, size="512*512").size) == "512*512"
+    d = plan("x", 1, ref_sizes=[(3000, 1000)]).size
+    assert d.width % 64 == 0 and abs(d.width / d.height - 3) < 0.1
