@@ -18,3 +18,29 @@ class Settings(BaseSettings):
     max_image_bytes: int = DEFAULT_MAX_BYTES
     max_image_pixels: int = DEFAULT_MAX_PIXELS
     engine: str = "classic"
+
+    # --- the service (seqedit serve / worker); see docs/service.md ---
+    db_url: str = ""  # empty: sqlite:///<data_dir>/seqedit.db (WAL)
+    queue_url: str = ""  # empty: SqliteHuey at <data_dir>/queue.db
+    workers: int = 1  # consumer threads inside `seqedit serve`
+    plugins: str = ""  # comma-separated modules imported at start (they may register engines)
+    public_url: str = ""  # base of the URLs we hand out; empty: the request's own base URL
+    signing_secret: str = ""  # HMAC key for file URLs; empty: generated once into <data_dir>/secret
+    sync_timeout: float = 90.0  # seconds a sync-mode request waits before the 5004 body
+    retention: float = 7 * 86400.0  # seconds uploads and outputs are kept
+    sweep_interval: float = 3600.0  # seconds between retention sweeps
+    lease_seconds: float = 30.0  # a claimed job is presumed lost when its lease is not renewed
+    reaper_interval: float = 10.0  # seconds between reaper passes
+    max_attempts: int = 3  # then failed 5000 "worker lost"
+    progress_interval: float = 0.5  # at most one progress write per job per this many seconds
+    upload_ticket_seconds: float = 3600.0  # a PUT ticket expires after this
+    max_upload_bytes: int = 30 * 1024 * 1024  # larger uploads get 413
+    allow_hosts: str = ""  # comma-separated hosts the SSRF guard lets through (tests: 127.0.0.1)
+    key_concurrency: int = 0  # per-key limit of queued+running predictions; 0 = none (keys may override)
+    webhook_timeout: float = 5.0  # seconds per delivery attempt
+    webhook_max_attempts: int = 8
+    webhook_backoff: float = 2.0  # first retry delay in seconds, doubled per attempt (cap 600 s)
+
+    @property
+    def allowed_hosts(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.allow_hosts.split(",") if h.strip())

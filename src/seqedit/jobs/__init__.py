@@ -1,0 +1,1 @@
+"""Durable jobs: the prediction store, the Huey queue, the runner and webhook delivery."""

@@ -1,0 +1,81 @@
+"""The Huey app: one task, ``seqedit.run_prediction(id)``; the queue carries ids only.
+
+Embedded (``seqedit serve``): ``SqliteHuey`` at ``<data_dir>/queue.db`` with consumer threads inside
+the API process; Huey's signal handlers are switched off so uvicorn keeps its own. Huey never acks a
+task, so a SIGKILL loses the task in flight: the prediction row's lease and the reaper
+(``jobs.runner``) recover it. ``queue_url`` picks other storage: ``memory://`` (tests) or
+``redis://…`` (``PriorityRedisHuey``, distributed).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from huey import Huey, MemoryHuey, SqliteHuey
+from huey.consumer import Consumer
+
+__all__ = ["JobQueue", "make_huey", "TASK_NAME"]
+
+TASK_NAME = "seqedit.run_prediction"
+log = logging.getLogger("seqedit.queue")
+
+
+def make_huey(queue_url: str, data_dir: Path) -> Huey:
+    if not queue_url or queue_url.startswith("sqlite"):
+        path = queue_url.split("sqlite:///", 1)[1] if queue_url.startswith("sqlite:///") else str(Path(data_dir) / "queue.db")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey(name="seqedit", filename=path, results=False, utc=True, timeout=30)
+    if queue_url.startswith("memory"):
+        return MemoryHuey(name="seqedit", results=False, immediate=False)
+    if queue_url.startswith(("redis://", "rediss://")):
+        from huey import PriorityRedisHuey
+
+        return PriorityRedisHuey(name="seqedit", url=queue_url, results=False)
+    raise ValueError(f"unsupported queue_url {queue_url!r} (sqlite:///…, memory://, redis://…)")
+
+
+class _EmbeddedConsumer(Consumer):
+    def _set_signal_handlers(self) -> None:  # uvicorn owns SIGINT/SIGTERM in `seqedit serve`
+        pass
+
+
+class JobQueue:
+    """Enqueue prediction ids; run consumer threads that call ``handler(id)``."""
+
+    def __init__(self, huey: Huey, handler: Callable[[str], None]) -> None:
+        self.huey = huey
+        self._handler = handler
+        self._task = huey.task(name=TASK_NAME)(self._run)
+        self._consumer: Consumer | None = None
+
+    def _run(self, prediction_id: str) -> None:
+        try:
+            self._handler(prediction_id)
+        except Exception:  # the runner records failures on the row; never let Huey retry blindly
+            log.exception("run_prediction(%s) crashed", prediction_id)
+
+    def enqueue(self, prediction_id: str) -> None:
+        self._task(prediction_id)
+
+    def pending(self) -> int:
+        try:
+            return int(self.huey.pending_count())
+        except Exception:
+            return -1
+
+    def start(self, workers: int = 1, *, poll_max_delay: float = 0.1) -> None:
+        """Start consumer threads in this process (non-blocking)."""
+        self._consumer = _EmbeddedConsumer(
+            self.huey, workers=max(1, workers), periodic=False, worker_type="thread",
+            initial_delay=0.02, backoff=1.2, max_delay=poll_max_delay, check_worker_health=False)
+        self._consumer.start()
+
+    @property
+    def running(self) -> bool:
+        return self._consumer is not None and not self._consumer.stop_flag.is_set()
+
+    def stop(self) -> None:
+        if self._consumer is not None:
+            self._consumer.stop(graceful=False)
+            self._consumer = None

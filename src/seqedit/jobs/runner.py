@@ -1,0 +1,329 @@
+"""Run one prediction: claim, resolve references, plan, generate, commit each panel, finish.
+
+Every write is fenced by the attempt number the claim returned (see ``jobs.store``): when a write
+hits zero rows this run has been superseded (its lease expired and another attempt took the job, or
+the job reached a terminal state) and it stops without touching anything else.
+
+A heartbeat thread renews the lease every ``min(lease/3, 0.5)`` s while the job runs and watches
+``cancel_requested``; ``Progress.cancelled()`` answers from it, so cancellation reaches engines
+between steps, and the runner checks it between panels too. Progress writes are at most one per
+``progress_interval``; each committed panel is written at once (it carries the output key).
+
+Failure codes: 1401 an image that cannot be decoded, 1402 an image that cannot be fetched (the
+message names which), 1403 an edit the engine cannot do, 5000 an internal error. Lost workers
+are the reaper's business (``Reaper`` below): re-enqueue while attempts remain, then 5000.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PIL import Image
+
+from seqedit import imaging
+from seqedit.config import Settings
+from seqedit.engines.base import Cancelled, Engine, EngineError, create
+from seqedit.errors import RequestError
+from seqedit.jobs.store import Status, Store
+from seqedit.plan import make_plan
+from seqedit.request import EditRequest
+from seqedit.storage import OBJECT_REF, Storage, own_key
+
+__all__ = ["Runner", "Reaper", "load_reference", "parse_data_uri"]
+
+log = logging.getLogger("seqedit.runner")
+
+
+class _Fenced(Exception):
+    """This attempt no longer owns the job."""
+
+
+class _JobProgress:
+    """The engine's ``Progress``: throttled lease/progress writes, cancel and fencing flags."""
+
+    def __init__(self, runner: "Runner", prediction_id: str, attempt: int) -> None:
+        self.runner = runner
+        self.id = prediction_id
+        self.attempt = attempt
+        self.cancel = threading.Event()
+        self.fenced = threading.Event()
+        self._last_write = 0.0
+        self._lock = threading.Lock()
+
+    def report(self, fraction: float, message: str = "") -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last_write < self.runner.settings.progress_interval:
+                return
+            self._last_write = now
+        self.beat()
+
+    def beat(self, **values: Any) -> None:
+        """Renew the lease (and write ``values``) as this attempt; raise ``_Fenced`` if superseded."""
+        answer = self.runner.store.renew(self.id, self.attempt, lease=self.runner.settings.lease_seconds, **values)
+        if answer is None:
+            self.fenced.set()
+            self.cancel.set()
+        elif answer:
+            self.cancel.set()
+
+    def cancelled(self) -> bool:
+        return self.cancel.is_set()
+
+    def check(self) -> None:
+        if self.fenced.is_set():
+            raise _Fenced()
+        if self.cancel.is_set():
+            raise Cancelled()
+
+
+class Runner:
+    """Runs predictions for one process. ``engine_factory(name)`` builds the engine (one per thread)."""
+
+    def __init__(self, store: Store, storage: Storage, settings: Settings, *, secret: bytes,
+                 engine_factory: Callable[[str], Engine] = create,
+                 notify: Callable[[str], None] | None = None) -> None:
+        self.store = store
+        self.storage = storage
+        self.settings = settings
+        self.secret = secret
+        self.engine_factory = engine_factory
+        self.notify = notify or (lambda _id: None)
+        self._local = threading.local()
+        self._running: dict[str, _JobProgress] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ public
+
+    def engine(self) -> Engine:
+        engine = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = self._local.engine = self.engine_factory(self.settings.engine)
+        return engine
+
+    def cancel_local(self, prediction_id: str) -> bool:
+        """Signal a job running in this process at once (the row's flag is the durable signal)."""
+        with self._lock:
+            job = self._running.get(prediction_id)
+        if job is not None:
+            job.cancel.set()
+        return job is not None
+
+    def running(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    def run(self, prediction_id: str) -> Status | None:
+        """Run the job if it can be claimed. Returns the terminal status written, or None."""
+        s = self.settings
+        claim = self.store.claim(prediction_id, lease=s.lease_seconds, max_attempts=s.max_attempts)
+        if claim is None:
+            return None
+        attempt, row = claim.attempt, claim.row
+        job = _JobProgress(self, prediction_id, attempt)
+        with self._lock:
+            self._running[prediction_id] = job
+        stop = threading.Event()
+        heart = threading.Thread(target=self._heartbeat, args=(job, stop), daemon=True,
+                                 name=f"lease-{prediction_id[:8]}")
+        heart.start()
+        started = time.monotonic()
+        try:
+            status = self._run(row, attempt, job, started)
+        finally:
+            stop.set()
+            heart.join(timeout=5)
+            with self._lock:
+                self._running.pop(prediction_id, None)
+        if status is not None:
+            self.notify(prediction_id)
+        return status
+
+    # ------------------------------------------------------------------ internals
+
+    def _heartbeat(self, job: _JobProgress, stop: threading.Event) -> None:
+        interval = min(self.settings.lease_seconds / 3.0, 0.5)
+        while not stop.wait(interval):
+            try:
+                job.beat()
+            except Exception:  # a locked database: try again next beat, the lease has slack
+                log.warning("lease renewal of %s failed", job.id, exc_info=True)
+            if job.fenced.is_set():
+                return
+
+    def _run(self, row: dict[str, Any], attempt: int, job: _JobProgress, started: float) -> Status | None:
+        pid = row["id"]
+        prefix = f"outputs/{pid}/"
+        try:
+            self.storage.delete_prefix(prefix)  # outputs of earlier, lost attempts
+            refs = self._load_refs(row["request"]["images"], job)
+            req = _request(row["request"], seed=row["seed"])
+            plan = make_plan(req, [im.size for im in refs])
+            engine = self.engine()
+            warnings = list(plan.warnings) + list(engine.check(plan, refs) or [])
+            job.beat(seed=plan.seed, plan=plan.to_dict(), warnings=warnings, progress_total=plan.count)
+            job.check()
+            ext = imaging.extension(plan.output_format)
+            t0 = time.monotonic()
+            inference = 0.0
+            count = 0
+            panels = engine.generate(plan, refs, job)
+            while True:
+                job.check()
+                g0 = time.monotonic()
+                try:
+                    panel = next(panels)
+                except StopIteration:
+                    break
+                inference += time.monotonic() - g0
+                job.check()
+                if count >= plan.count:
+                    raise EngineError(f"the {engine.name} engine produced more than {plan.count} panels")
+                if panel.size != (plan.size.width, plan.size.height):
+                    panel = panel.resize((plan.size.width, plan.size.height), Image.LANCZOS)
+                key = f"{prefix}{attempt}/{count}.{ext}"
+                self.storage.put(key, imaging.encode(panel, plan.output_format))
+                if not self.store.add_output(pid, attempt, key, lease=self.settings.lease_seconds):
+                    raise _Fenced()
+                count += 1
+            if count != plan.count:
+                raise EngineError(f"the {engine.name} engine produced {count} of {plan.count} panels")
+            del t0
+            ok = self.store.finish(pid, attempt, Status.COMPLETED,
+                                   execution_ms=int((time.monotonic() - started) * 1000),
+                                   inference_ms=int(inference * 1000))
+            if not ok:
+                raise _Fenced()
+            return Status.COMPLETED
+        except _Fenced:
+            log.info("prediction %s attempt %s was superseded; stopping", pid, attempt)
+            return None
+        except Cancelled:
+            return self._end(pid, attempt, Status.CANCELLED, 0, "cancelled by the caller", started)
+        except RequestError as exc:
+            return self._end(pid, attempt, Status.FAILED, exc.code, str(exc), started)
+        except _RefError as exc:
+            return self._end(pid, attempt, Status.FAILED, exc.code, exc.message, started)
+        except EngineError as exc:
+            if job.fenced.is_set():
+                return None
+            if job.cancel.is_set():
+                return self._end(pid, attempt, Status.CANCELLED, 0, "cancelled by the caller", started)
+            return self._end(pid, attempt, Status.FAILED, exc.code, exc.message or type(exc).__name__, started)
+        except Exception as exc:  # a bug or an engine crash: record it, do not loop on it
+            log.exception("prediction %s failed", pid)
+            if job.fenced.is_set():
+                return None
+            return self._end(pid, attempt, Status.FAILED, 5000,
+                             f"internal error in the {self.settings.engine} engine ({type(exc).__name__})", started)
+
+    def _end(self, pid: str, attempt: int, status: Status, code: int, error: str, started: float) -> Status | None:
+        ok = self.store.finish(pid, attempt, status, code=code, error=error,
+                               execution_ms=int((time.monotonic() - started) * 1000))
+        try:
+            self.storage.delete_prefix(f"outputs/{pid}/{attempt}/")
+        except Exception:
+            log.warning("could not delete partial outputs of %s", pid, exc_info=True)
+        return status if ok else None
+
+    def _load_refs(self, refs: list[str], job: _JobProgress) -> list[Image.Image]:
+        images = []
+        for i, ref in enumerate(refs):
+            job.check()
+            data = load_reference(ref, i, storage=self.storage, secret=self.secret, settings=self.settings)
+            images.append(imaging.decode(data, field=f"images[{i}]", max_bytes=self.settings.max_image_bytes,
+                                         max_pixels=self.settings.max_image_pixels))
+        return images
+
+
+class _RefError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _request(d: dict[str, Any], *, seed: int | None) -> EditRequest:
+    return EditRequest.create(prompt=d["prompt"], images=d["images"], size=d.get("size"),
+                              max_images=d.get("max_images", 1), seed=seed if seed is not None else d.get("seed"),
+                              output_format=d.get("output_format") or "jpeg")
+
+
+def parse_data_uri(ref: str) -> bytes:
+    """``data:[<mime>][;base64],<payload>`` → bytes (base64 payloads only)."""
+    head, sep, payload = ref.partition(",")
+    if not sep or not head.lower().endswith(";base64"):
+        raise ValueError("only base64 data: URIs are supported")
+    return base64.b64decode(payload, validate=False)
+
+
+def decode_base64(ref: str) -> bytes:
+    try:
+        return base64.b64decode("".join(ref.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not valid base64") from None
+
+
+def load_reference(ref: str, index: int, *, storage: Storage, secret: bytes, settings: Settings) -> bytes:
+    """The bytes behind one image reference: our own file (no HTTP), an http(s) URL (SSRF-guarded
+    fetch), a ``data:`` URI or naked base64. Raises ``_RefError`` naming ``images[index]``."""
+    field = f"images[{index}]"
+    if ref.startswith(OBJECT_REF) or ref.startswith(("http://", "https://")):
+        key = own_key(ref, secret)
+        if key is not None:
+            try:
+                return storage.get(key)
+            except FileNotFoundError:
+                raise _RefError(1402, f"{field}: the uploaded file no longer exists (expired or deleted)") from None
+        if ref.startswith(OBJECT_REF):
+            raise _RefError(1402, f"{field}: invalid internal reference")
+        from seqedit.fetch import FetchError, fetch_bytes
+
+        try:
+            data, _ctype = fetch_bytes(ref, max_bytes=settings.max_image_bytes, allow_hosts=settings.allowed_hosts)
+        except FetchError as exc:
+            raise _RefError(1402, f"{field}: failed to download the image: {exc.message}") from None
+        return data
+    try:
+        if ref.startswith("data:"):
+            return parse_data_uri(ref)
+        return decode_base64(ref)
+    except ValueError as exc:
+        raise _RefError(1401, f"{field}: must be an http(s) URL, a data: URI or base64 ({exc})") from None
+
+
+class Reaper:
+    """Recovers lost jobs: at start-up and then every ``reaper_interval`` seconds (its own thread)."""
+
+    def __init__(self, store: Store, enqueue: Callable[[str], None], settings: Settings) -> None:
+        self.store = store
+        self.enqueue = enqueue
+        self.settings = settings
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> list[str]:
+        ids = self.store.reap(max_attempts=self.settings.max_attempts,
+                              stale=max(self.settings.lease_seconds, self.settings.reaper_interval))
+        for pid in ids:
+            self.enqueue(pid)
+        return ids
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="seqedit-reaper")
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.settings.reaper_interval):
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("reaper pass failed")
+
+    def stop(self) -> None:
+        self._stop.set()
