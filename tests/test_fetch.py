@@ -36,6 +36,8 @@ def _png() -> bytes:
 
 
 PNG = _png()
+_gz = zlib.compressobj(9, zlib.DEFLATED, 31)
+GZIP_BOMB = _gz.compress(b"\0" * 20_000_000) + _gz.flush()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -107,6 +109,14 @@ class _Handler(BaseHTTPRequestHandler):
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
                     sent += len(part)
                 self.wfile.write(b"0\r\n\r\n")
+            elif url.path == "/gzip-bomb":
+                # A few kB on the wire that inflate to 20 MB, sent despite "Accept-Encoding: identity".
+                self._send(200, GZIP_BOMB, "image/png", {"Content-Encoding": "gzip"})
+            elif url.path == "/gzip-image":
+                gz = zlib.compressobj(6, zlib.DEFLATED, 31)
+                self._send(200, gz.compress(PNG) + gz.flush(), "image/png", {"Content-Encoding": "gzip"})
+            elif url.path == "/brotli":
+                self._send(200, b"xx", "image/png", {"Content-Encoding": "br"})
             elif url.path == "/slow-headers":
                 self.server.release.wait(10)
             elif url.path == "/slow-body":
@@ -426,6 +436,33 @@ def test_oversize_by_streaming_chunked_body(base, allow):
     assert "larger than the limit of 100000 bytes" in ei.value.message
 
 
+def test_compressed_body_is_capped_after_decoding(base, allow):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(FetchError) as ei:
+            fetch_bytes(f"{base}/gzip-bomb", max_bytes=1_000_000, allow_hosts=allow)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    _assert_clean(ei.value)
+    assert "larger than the limit of 1000000 bytes" in ei.value.message
+    assert peak < 8_000_000  # inflated in bounded steps, not the whole 20 MB at once
+
+
+def test_compressed_image_is_inflated(base, allow):
+    body, _ = fetch_bytes(f"{base}/gzip-image", max_bytes=10_000, allow_hosts=allow)
+    assert body == PNG
+
+
+def test_unsupported_encoding_is_refused(base, allow):
+    with pytest.raises(FetchError) as ei:
+        fetch_bytes(f"{base}/brotli", max_bytes=100, allow_hosts=allow)
+    _assert_clean(ei.value)
+    assert "encoding" in ei.value.message
+
+
 def test_chunked_body_under_the_limit_is_returned(base, allow):
     body, ctype = fetch_bytes(f"{base}/chunked?total=200000", max_bytes=200_000, allow_hosts=allow)
     assert len(body) == 200_000 and ctype == "image/jpeg"
@@ -542,3 +579,92 @@ def test_fetch_error_shape():
     e = FetchError("x.example is not allowed: reason")
     assert e.code == 1402 and e.message == str(e) and e.transient is False
     assert FetchError.code == 1402
+
+
+# ------------------------------------------------------------------------------ TLS with pinning
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    """An HTTPS server on 127.0.0.1 whose certificate is for the name "pinned.test" only."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI not available to make a test certificate")
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=pinned.test",
+         "-addext", "subjectAltName=DNS:pinned.test"],
+        check=True, capture_output=True,
+    )
+    srv = _Server()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    yield srv, cert
+    srv.release.set()
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture
+def trust_test_cert(tls_server, monkeypatch):
+    import ssl
+
+    _srv, cert = tls_server
+    ctx = ssl.create_default_context(cafile=str(cert))
+    monkeypatch.setattr(fetch, "_ssl_context", lambda: ctx)
+
+
+def _resolve_to_loopback(monkeypatch, names: set[str]) -> list[str]:
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def fake(host, port, *a, **kw):  # type: ignore[no-untyped-def]
+        if host in names:
+            lookups.append(host)
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return real(host, port, *a, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    return lookups
+
+
+def test_https_pinned_connect_keeps_sni_and_certificate_check(tls_server, trust_test_cert, monkeypatch, connect_guard):
+    srv, _cert = tls_server
+    port = srv.server_address[1]
+    lookups = _resolve_to_loopback(monkeypatch, {"pinned.test"})
+    body, ctype = fetch_bytes(f"https://pinned.test:{port}/image.png", max_bytes=10_000,
+                              allow_hosts=frozenset({"pinned.test"}))
+    assert body == PNG and ctype == "image/png"
+    body, _ = fetch_bytes(f"https://pinned.test:{port}/host", max_bytes=1000, allow_hosts=frozenset({"pinned.test"}))
+    assert body == f"pinned.test:{port}".encode()
+    assert lookups == ["pinned.test", "pinned.test"] and connect_guard == ["127.0.0.1", "127.0.0.1"]
+
+
+def test_https_certificate_for_another_name_is_refused(tls_server, trust_test_cert, monkeypatch):
+    srv, _cert = tls_server
+    port = srv.server_address[1]
+    _resolve_to_loopback(monkeypatch, {"impostor.test"})
+    with pytest.raises(FetchError) as ei:
+        fetch_bytes(f"https://impostor.test:{port}/image.png", max_bytes=10_000,
+                    allow_hosts=frozenset({"impostor.test"}))
+    assert "impostor.test" in ei.value.message and "certificate" in ei.value.message
+    assert not ei.value.transient
+    _assert_clean(ei.value)
+
+
+def test_https_untrusted_certificate_is_refused(tls_server, monkeypatch):
+    srv, _cert = tls_server
+    port = srv.server_address[1]
+    _resolve_to_loopback(monkeypatch, {"pinned.test"})
+    with pytest.raises(FetchError) as ei:
+        fetch_bytes(f"https://pinned.test:{port}/image.png", max_bytes=10_000, allow_hosts=frozenset({"pinned.test"}))
+    assert "certificate" in ei.value.message and not ei.value.transient
+    _assert_clean(ei.value)

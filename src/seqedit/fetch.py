@@ -31,11 +31,14 @@ check beyond ``connect_timeout``.
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import socket
+import ssl
 import time
 import typing
+import zlib
 from dataclasses import dataclass
 
 import httpcore
@@ -316,6 +319,12 @@ class _PinnedBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
+@functools.lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context (certifi roots, no environment overrides), shared by all fetches."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class _PinnedTransport(httpx.HTTPTransport):
     """httpx's default transport with a connection pool whose network backend is pinned.
 
@@ -325,9 +334,9 @@ class _PinnedTransport(httpx.HTTPTransport):
     """
 
     def __init__(self, target: _Target) -> None:
-        super().__init__(trust_env=False, retries=0)
+        super().__init__(verify=_ssl_context(), trust_env=False, retries=0)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=_ssl_context(),
             max_connections=2,
             max_keepalive_connections=0,
             http1=True,
@@ -347,11 +356,28 @@ def _client(target: _Target, connect_timeout: float, read_timeout: float) -> htt
     )
 
 
+def _tls_failure(exc: BaseException) -> ssl.SSLError | None:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ssl.SSLError):
+            return cur
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
 def _network_error(exc: httpx.HTTPError, host: str, connect_timeout: float, read_timeout: float) -> FetchError:
     if isinstance(exc, httpx.ConnectTimeout) or isinstance(exc, httpx.PoolTimeout):
         return FetchError(f"{host} could not be reached within {_fmt_s(connect_timeout)}", transient=True)
     if isinstance(exc, httpx.TimeoutException):
         return FetchError(f"{host} did not answer within {_fmt_s(read_timeout)}", transient=True)
+    tls = _tls_failure(exc)
+    if tls is not None:
+        if isinstance(tls, ssl.SSLCertVerificationError):
+            reason = tls.verify_message or "certificate verification failed"
+            return FetchError(f"{host}: the TLS certificate was not accepted ({reason})")
+        return FetchError(f"{host}: the TLS handshake failed", transient=True)
     if isinstance(exc, httpx.ConnectError):
         return FetchError(f"{host} could not be reached (refused or unreachable)", transient=True)
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.LocalProtocolError, httpx.DecodingError)):
@@ -366,6 +392,46 @@ def _status_error(status: int, host: str) -> FetchError:
 
 def _content_type(response: httpx.Response) -> str:
     return response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _read_capped(response: httpx.Response, host: str, max_bytes: int, deadline: float, budget: float) -> bytes:
+    """Read the body, never holding more than ``max_bytes`` (+ one network read) of it.
+
+    Compressed bodies are inflated here, bounded, rather than by httpx (whose decoder inflates a
+    whole network read at once: 64 kB of gzip can become 64 MB before any check could run).
+    """
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    decoder: typing.Any = None
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        decoder = zlib.decompressobj(47)  # zlib or gzip header, detected
+    elif encoding not in ("", "identity"):
+        raise FetchError(f"{host} sent the body in an unsupported encoding ({encoding[:40]})")
+
+    too_big = f"{host}: the body is larger than the limit of {max_bytes} bytes"
+    buf = bytearray()
+    try:
+        for raw in response.iter_raw():
+            if decoder is None:
+                buf += raw
+            else:
+                data = raw
+                while data:
+                    out = decoder.decompress(data, max_bytes - len(buf) + 1)
+                    buf += out
+                    if len(buf) > max_bytes or not out:
+                        break
+                    data = decoder.unconsumed_tail
+            if len(buf) > max_bytes:
+                raise FetchError(too_big)
+            if time.monotonic() > deadline:
+                raise FetchError(f"{host} did not finish sending within {_fmt_s(budget)}", transient=True)
+        if decoder is not None:
+            buf += decoder.flush(max_bytes - len(buf) + 1)
+            if len(buf) > max_bytes:
+                raise FetchError(too_big)
+    except zlib.error:
+        raise FetchError(f"{host} sent a corrupt compressed body") from None
+    return bytes(buf)
 
 
 def fetch_bytes(
@@ -389,14 +455,16 @@ def fetch_bytes(
     re-checked; at most ``max_bytes`` of body (a larger ``Content-Length`` is refused before the body
     is read; a body without one is streamed and cut off past the limit).
     """
-    if max_bytes < 0:
-        raise ValueError("max_bytes must be >= 0")
+    if max_bytes < 0 or max_redirects < 0:
+        raise ValueError("max_bytes and max_redirects must be >= 0")
     budget = total_timeout if total_timeout is not None else connect_timeout + read_timeout
     deadline = time.monotonic() + budget
     current: str | httpx.URL = url
     for _hop in range(max_redirects + 1):
         target = _vet(current, allow_hosts)
         host = target.host
+        if _hop and time.monotonic() > deadline:
+            raise FetchError(f"{host} did not finish sending within {_fmt_s(budget)}", transient=True)
         try:
             with _client(target, connect_timeout, read_timeout) as client:
                 with client.stream("GET", target.url, headers={"Accept": "image/*, */*;q=0.5"}) as response:
@@ -420,14 +488,8 @@ def fetch_bytes(
                             raise FetchError(f"{host} sent an invalid content length") from None
                         if n > max_bytes:
                             raise FetchError(f"{host}: the body is {n} bytes, more than the limit of {max_bytes}")
-                    buf = bytearray()
-                    for chunk in response.iter_bytes():
-                        buf += chunk
-                        if len(buf) > max_bytes:
-                            raise FetchError(f"{host}: the body is larger than the limit of {max_bytes} bytes")
-                        if time.monotonic() > deadline:
-                            raise FetchError(f"{host} did not finish sending within {_fmt_s(budget)}", transient=True)
-                    return bytes(buf), _content_type(response)
+                    body = _read_capped(response, host, max_bytes, deadline, budget)
+                    return body, _content_type(response)
         except httpx.HTTPError as exc:
             raise _network_error(exc, host, connect_timeout, read_timeout) from None
     raise FetchError(f"{target.host}: more than {max_redirects} redirects")
