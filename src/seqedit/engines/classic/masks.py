@@ -1,0 +1,502 @@
+"""Masks for one reference image, computed lazily and once: person, faces, product, sky, subject.
+
+``MaskSet(img)`` is built once per reference and shared by every panel. Each mask comes back as a
+``MaskResult`` that carries a quality judgement:
+
+* ``good`` — trust it;
+* ``rough`` — usable, but the op that uses it should be reported as approximate (GrabCut, sky, clothes);
+* ``degenerate`` — empty, (nearly) the whole image, fragmented or uncertain: the op must not pretend it
+  ran. ``note`` says why.
+
+mediapipe (0.10.21, legacy ``solutions``; models ship in its wheel) is imported only here, lazily.
+Heavy steps run at ≤ 512 px and the masks are upsampled and refined against the full-size image with
+a guided filter. OpenCV's RNG is seeded before GrabCut, so the same seed gives the same mask.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .arrays import to_float
+
+Quality = Literal["good", "rough", "degenerate"]
+
+MIN_AREA = 0.01   # below this fraction of the image a mask is "empty"
+MAX_AREA = 0.97   # above it the mask is "everything"
+WORK_SIDE = 512   # long side for segmentation work
+
+
+class DegenerateMask(ValueError):
+    """An op was handed a mask it cannot honestly use (empty, whole image, fragmented)."""
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A detected face in pixel coordinates of the full-size image."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    score: float
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.x + self.w / 2, self.y + self.h / 2)
+
+
+@dataclass(frozen=True)
+class MaskResult:
+    """A float32 H×W mask in [0, 1] with what produced it and how far to trust it."""
+
+    mask: np.ndarray
+    kind: str
+    quality: Quality
+    note: str = ""
+
+    @property
+    def area(self) -> float:
+        """Fraction of the image inside the mask (mask > 0.5)."""
+        return float((self.mask > 0.5).mean())
+
+    @property
+    def usable(self) -> bool:
+        return self.quality != "degenerate"
+
+
+# ----------------------------------------------------------------------------- small helpers
+
+def smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
+    """Hermite ramp from 0 at ``e0`` to 1 at ``e1`` (float32)."""
+    t = np.clip((x - np.float32(e0)) / np.float32(e1 - e0 + 1e-12), 0.0, 1.0)
+    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+
+
+def fit_long(img: np.ndarray, side: int) -> np.ndarray:
+    """Downscale so the long side is at most ``side`` (never upscales)."""
+    h, w = img.shape[:2]
+    s = side / max(h, w)
+    if s >= 1.0:
+        return img
+    return cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def upsample(mask: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Bilinear resize of a mask to (width, height), float32 in [0, 1]."""
+    if mask.shape[:2] == (height, width):
+        return mask.astype(np.float32, copy=False)
+    out = cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(out, 0.0, 1.0)
+
+
+def refine(img: np.ndarray, soft: np.ndarray, radius: int | None = None, eps: float = 1e-3,
+           sharpen: tuple[float, float] | None = (0.3, 0.7)) -> np.ndarray:
+    """Edge-aware refinement of a coarse mask: guided filter with the image as guide, then re-sharpen."""
+    h, w = img.shape[:2]
+    r = radius if radius is not None else max(2, int(6 * max(h, w) / 1024) + 2)
+    src = np.clip(soft, 0.0, 1.0).astype(np.float32)
+    out = cv2.ximgproc.guidedFilter(np.ascontiguousarray(img, dtype=np.float32), src, r, eps)
+    if sharpen is not None:
+        out = smoothstep(sharpen[0], sharpen[1], out)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def fill_holes(binary: np.ndarray) -> np.ndarray:
+    """Fill background pockets fully enclosed by the mask (uint8 0/1 in, uint8 out)."""
+    inv = (binary == 0).astype(np.uint8)
+    n, lab = cv2.connectedComponents(inv, connectivity=4)
+    if n <= 1:
+        return binary
+    border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+    holes = (inv > 0) & ~np.isin(lab, border)
+    out = binary.copy()
+    out[holes] = 1
+    return out
+
+
+def keep_components(binary: np.ndarray, min_frac: float = 0.05, max_keep: int = 4) -> np.ndarray:
+    """Keep the largest connected components (each ≥ ``min_frac`` of the largest), uint8 0/1."""
+    n, lab, st, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return binary.astype(np.uint8)
+    areas = st[1:, cv2.CC_STAT_AREA]
+    order = np.argsort(-areas)[:max_keep]
+    keep = [i + 1 for i in order if areas[i] >= min_frac * areas.max()]
+    return np.isin(lab, keep).astype(np.uint8)
+
+
+def judge(mask: np.ndarray, kind: str, quality: Quality = "good", note: str = "") -> MaskResult:
+    """Wrap a mask with a quality verdict: empty / whole-image / fragmented masks are degenerate."""
+    m = np.clip(mask, 0.0, 1.0).astype(np.float32, copy=False)
+    small = fit_long(m, 256)
+    binary = (small > 0.5).astype(np.uint8)
+    area = float(binary.mean())
+    if area < MIN_AREA:
+        return MaskResult(m, kind, "degenerate", f"{kind} mask is empty ({area:.1%} of the image)")
+    if area > MAX_AREA:
+        return MaskResult(m, kind, "degenerate", f"{kind} mask covers the whole image ({area:.1%})")
+    n, _, st, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    areas = np.sort(st[1:, cv2.CC_STAT_AREA])[::-1]
+    pieces = int((areas >= 0.0005 * binary.size).sum())
+    if pieces > 6 and areas[0] < 0.35 * areas.sum():
+        return MaskResult(m, kind, "degenerate", f"{kind} mask is fragmented into {pieces} pieces")
+    return MaskResult(m, kind, quality, note)
+
+
+def _empty(shape: tuple[int, int], kind: str, note: str) -> MaskResult:
+    return MaskResult(np.zeros(shape, np.float32), kind, "degenerate", note)
+
+
+def _u8(img: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray((np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
+
+
+# ----------------------------------------------------------------------------- mediapipe (lazy, shared)
+
+_MP_LOCK = threading.Lock()
+_MP_CACHE: dict[str, Any] = {}
+
+
+def _mp_solution(name: str) -> Any:
+    """A cached mediapipe solution graph (created once per process; callers hold ``_MP_LOCK``)."""
+    if name not in _MP_CACHE:
+        import mediapipe as mp  # heavy; mediapipe 0.10.21 ships these .tflite models in its wheel
+
+        S = mp.solutions
+        if name == "face_full":
+            _MP_CACHE[name] = S.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
+        elif name == "face_short":
+            _MP_CACHE[name] = S.face_detection.FaceDetection(model_selection=0, min_detection_confidence=0.5)
+        elif name == "selfie":
+            _MP_CACHE[name] = S.selfie_segmentation.SelfieSegmentation(model_selection=0)
+        elif name == "mesh":
+            _MP_CACHE[name] = S.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=4,
+                                                  refine_landmarks=False, min_detection_confidence=0.5)
+        else:  # pragma: no cover
+            raise KeyError(name)
+    return _MP_CACHE[name]
+
+
+def detect_faces(img: np.ndarray, min_score: float = 0.5) -> list[FaceBox]:
+    """Face boxes (full-size pixel coordinates), best first. Full-range model, short-range fallback."""
+    h, w = img.shape[:2]
+    small = _u8(fit_long(img, 640))
+    boxes: list[FaceBox] = []
+    with _MP_LOCK:
+        for model in ("face_full", "face_short"):
+            res = _mp_solution(model).process(small)
+            for d in res.detections or []:
+                bb = d.location_data.relative_bounding_box
+                score = float(d.score[0])
+                if score >= min_score and bb.width > 0 and bb.height > 0:
+                    boxes.append(FaceBox(bb.xmin * w, bb.ymin * h, bb.width * w, bb.height * h, score))
+            if boxes:
+                break
+    return sorted(boxes, key=lambda b: -b.score)
+
+
+def face_landmarks(img: np.ndarray) -> list[np.ndarray]:
+    """Face-mesh landmarks (468×2 float32, full-size pixels) for each face found."""
+    h, w = img.shape[:2]
+    small = _u8(fit_long(img, 640))
+    with _MP_LOCK:
+        res = _mp_solution("mesh").process(small)
+    return [np.array([(p.x * w, p.y * h) for p in f.landmark], np.float32)
+            for f in (res.multi_face_landmarks or [])]
+
+
+def _selfie(img: np.ndarray) -> np.ndarray:
+    small = _u8(fit_long(img, WORK_SIDE))
+    with _MP_LOCK:
+        m = _mp_solution("selfie").process(small).segmentation_mask
+    return np.asarray(m, np.float32)
+
+
+# ----------------------------------------------------------------------------- individual masks
+
+def person_mask(img: np.ndarray, faces: list[FaceBox]) -> MaskResult:
+    """Selfie-segmentation person mask, gated on a detected face and checked for certainty."""
+    h, w = img.shape[:2]
+    if not faces:
+        return _empty((h, w), "person", "no face detected, so no person mask")
+    raw = _selfie(img)
+    uncertain = float(((raw > 0.25) & (raw < 0.75)).mean())
+    confident = float((raw >= 0.75).mean())
+    if confident < MIN_AREA or uncertain > max(0.15, confident):
+        return _empty((h, w), "person", f"person segmentation is unsure ({uncertain:.0%} of pixels undecided)")
+    coarse = upsample(smoothstep(0.2, 0.8, raw), w, h)
+    m = refine(img, coarse)
+    f = faces[0]
+    x0, y0 = int(max(0, f.x)), int(max(0, f.y))
+    x1, y1 = int(min(w, f.x + f.w)), int(min(h, f.y + f.h))
+    if x1 > x0 and y1 > y0 and float(m[y0:y1, x0:x1].mean()) < 0.5:
+        return MaskResult(m, "person", "degenerate", "person mask does not cover the detected face")
+    return judge(m, "person")
+
+
+def face_mask(img: np.ndarray, faces: list[FaceBox], landmarks: list[np.ndarray], dilate: float = 0.1) -> MaskResult:
+    """Face region: face-mesh convex hull(s) if available, else ellipses in the detection boxes."""
+    h, w = img.shape[:2]
+    m = np.zeros((h, w), np.uint8)
+    if landmarks:
+        for pts in landmarks:
+            hull = cv2.convexHull(pts.astype(np.int32))
+            cv2.fillConvexPoly(m, hull, 1)
+            k = max(1, int(dilate * cv2.boundingRect(hull)[2])) | 1
+            m = cv2.dilate(m, np.ones((k, k), np.uint8))
+        kind_note = "face mesh hull"
+    elif faces:
+        for f in faces:
+            c = (int(f.x + f.w / 2), int(f.y + f.h * 0.45))
+            cv2.ellipse(m, c, (int(f.w * 0.55), int(f.h * 0.7)), 0, 0, 360, 1, -1)
+        kind_note = "face detection ellipse"
+    else:
+        return _empty((h, w), "face", "no face detected")
+    res = judge(m.astype(np.float32), "face", "good", kind_note)
+    if not res.usable and res.area > 0:  # a small face is still a face: area rules are for subjects
+        return MaskResult(res.mask, "face", "good", kind_note)
+    return res
+
+
+def _border_pixels(small_lab: np.ndarray, frac: float = 0.03) -> tuple[np.ndarray, np.ndarray]:
+    h, w = small_lab.shape[:2]
+    b = max(2, int(frac * min(h, w)))
+    sel = np.zeros((h, w), bool)
+    sel[:b] = sel[-b:] = True
+    sel[:, :b] = sel[:, -b:] = True
+    ys, xs = np.nonzero(sel)
+    return np.stack([xs / w, ys / h], 1).astype(np.float32), small_lab[sel]
+
+
+def _poly(xy: np.ndarray) -> np.ndarray:
+    x, y = xy[:, 0], xy[:, 1]
+    return np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], 1)
+
+
+def keyed_mask(img: np.ndarray) -> MaskResult | None:
+    """Product on a plain / white / studio backdrop: key out a smooth fit of the border colour.
+
+    Returns None when the border is not plain enough to key.
+    """
+    h, w = img.shape[:2]
+    small = fit_long(img, WORK_SIDE)
+    sh, sw = small.shape[:2]
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2Lab)
+    xy, samples = _border_pixels(lab)
+    A = _poly(xy)
+    inl = np.ones(len(samples), bool)
+    coef = np.zeros((6, 3), np.float32)
+    for _ in range(3):  # robust quadratic fit: drop border pixels that belong to the subject
+        coef, *_ = np.linalg.lstsq(A[inl], samples[inl], rcond=None)
+        res = np.linalg.norm((A @ coef - samples) * np.array([0.5, 1, 1], np.float32), axis=1)
+        cut = max(3.0, 3.0 * float(np.median(res[inl])))
+        inl = res < cut
+    if inl.mean() < 0.7:
+        return None
+    spread = float(np.percentile(res[inl], 90))
+    if spread > 6.0:
+        return None
+    yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
+    grid = np.stack([(xx / sw).ravel(), (yy / sh).ravel()], 1)
+    bg = (_poly(grid) @ coef).reshape(sh, sw, 3).astype(np.float32)
+    d = (lab - bg) * np.array([0.5, 1.0, 1.0], np.float32)
+    dist = np.sqrt((d * d).sum(2))
+    thr = max(5.0, 2.5 * spread)
+    fg = (dist > thr).astype(np.uint8)
+    fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    fg = fill_holes(keep_components(fg, min_frac=0.05))
+    m = refine(img, upsample(fg.astype(np.float32), w, h), sharpen=(0.4, 0.6))
+    return judge(m, "product", "good", "keyed on a plain backdrop")
+
+
+def saliency_grabcut(img: np.ndarray, seed: int = 0, work: int = 320, iters: int = 3) -> MaskResult:
+    """Generic salient-object mask: fine-grained saliency × centre prior seeds GrabCut at ~320 px."""
+    h, w = img.shape[:2]
+    small = fit_long(img, work)
+    sh, sw = small.shape[:2]
+    bgr = cv2.cvtColor(_u8(small), cv2.COLOR_RGB2BGR)
+    ok, smap = cv2.saliency.StaticSaliencyFineGrained_create().computeSaliency(bgr)
+    smap = cv2.GaussianBlur(np.asarray(smap, np.float32), (0, 0), 3.0)
+    smap = (smap - smap.min()) / (float(np.ptp(smap)) + 1e-6)
+    yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
+    centre = np.exp(-(((xx - sw / 2) / (0.35 * sw)) ** 2 + ((yy - sh / 2) / (0.35 * sh)) ** 2))
+    score = _u8(smap * (0.4 + 0.6 * centre))
+    thr, _ = cv2.threshold(score, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    gc = np.full((sh, sw), cv2.GC_PR_BGD, np.uint8)
+    gc[score > thr] = cv2.GC_PR_FGD
+    b = max(2, int(0.03 * min(sh, sw)))
+    gc[:b] = gc[-b:] = cv2.GC_BGD
+    gc[:, :b] = gc[:, -b:] = cv2.GC_BGD
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(seed)  # GrabCut's GMM init draws from cv2's global RNG
+    try:
+        cv2.grabCut(bgr, gc, None, bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:
+        gc[:] = cv2.GC_PR_BGD
+        cv2.setRNGSeed(seed)
+        cv2.grabCut(bgr, gc, (b, b, sw - 2 * b, sh - 2 * b), bgd, fgd, iters, cv2.GC_INIT_WITH_RECT)
+    fg = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).astype(np.uint8)
+    fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    fg = fill_holes(keep_components(fg, min_frac=0.2, max_keep=2))
+    m = refine(img, upsample(fg.astype(np.float32), w, h))
+    return judge(m, "product", "rough", "saliency + GrabCut guess (no plain backdrop)")
+
+
+def sky_mask(img: np.ndarray) -> MaskResult:
+    """Bright, smooth, bluish-or-neutral region connected to the top edge."""
+    h, w = img.shape[:2]
+    small = fit_long(img, WORK_SIDE)
+    hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)  # float: H in degrees, S and V in [0, 1]
+    lum = small @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    g = cv2.GaussianBlur(lum, (0, 0), 1.5)
+    grad = np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+    grad = cv2.GaussianBlur(grad, (0, 0), 3.0)
+    bluish = small[..., 2] >= small[..., 0] - 0.02
+    cand = (hsv[..., 2] > 0.45) & (grad < 0.12) & (bluish | (hsv[..., 1] < 0.12))
+    cand8 = cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    cand8 = cv2.morphologyEx(cand8, cv2.MORPH_CLOSE, np.ones((7, 1), np.uint8))
+    m = np.cumprod(cand8, axis=0).astype(np.uint8)  # a run of candidates from the top of each column
+    n, lab, st, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    for i in range(1, n):
+        if st[i, cv2.CC_STAT_AREA] < 0.01 * m.size:
+            m[lab == i] = 0
+    if m.mean() < 0.03:
+        return _empty((h, w), "sky", "no sky found (no bright smooth region at the top)")
+    colour = np.median(small[m > 0], axis=0)
+    close = (np.linalg.norm(small - colour, axis=2) < 0.12).astype(np.uint8)
+    for _ in range(3):  # grow into the textured rim the smoothness test excluded
+        m = np.maximum(m, cv2.dilate(m, np.ones((5, 5), np.uint8)) & close)
+    r = max(2, int(3 * max(h, w) / 1024) + 2)
+    soft = refine(img, upsample(m.astype(np.float32), w, h), radius=r, eps=1e-4, sharpen=(0.3, 0.55))
+    return judge(soft, "sky", "rough", "sky heuristic (top-connected smooth bright region)")
+
+
+def alpha_mask(alpha: np.ndarray) -> MaskResult | None:
+    """Subject mask from an RGBA reference's alpha channel; None if the alpha is all opaque."""
+    a = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)
+    if float((a < 0.5).mean()) < 0.001:
+        return None
+    return judge(a, "alpha", "good", "the reference's alpha channel")
+
+
+# ----------------------------------------------------------------------------- the per-reference set
+
+class MaskSet:
+    """Every mask of one reference, computed on first use and cached (thread-safe).
+
+    ``img`` is the engine's float32 H×W×3 RGB array; ``alpha`` an optional H×W alpha in [0, 1]
+    (from an RGBA reference). ``seed`` seeds OpenCV's RNG for GrabCut and k-means.
+    """
+
+    def __init__(self, img: np.ndarray, alpha: np.ndarray | None = None, seed: int = 0) -> None:
+        if img.ndim != 3 or img.shape[2] != 3:
+            raise ValueError("MaskSet expects an H×W×3 RGB array")
+        self.img = np.ascontiguousarray(img, dtype=np.float32)
+        self.alpha = None if alpha is None else np.asarray(alpha, np.float32)
+        self.seed = int(seed)
+        self._cache: dict[str, Any] = {}
+        self._lock = threading.RLock()
+
+    @classmethod
+    def from_image(cls, im: Image.Image, seed: int = 0) -> MaskSet:
+        """Build from a PIL image; an RGBA image's alpha becomes the preferred subject mask."""
+        alpha = None
+        if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
+            im = im.convert("RGBA")
+            alpha = np.asarray(im.getchannel("A"), np.float32) / np.float32(255.0)
+        return cls(to_float(im), alpha=alpha, seed=seed)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.img.shape[0]), int(self.img.shape[1]))
+
+    def _get(self, key: str, make: Any) -> Any:
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = make()
+            return self._cache[key]
+
+    def faces(self) -> list[FaceBox]:
+        """Detected faces, best first (empty list when none)."""
+        return self._get("faces", lambda: detect_faces(self.img))
+
+    def landmarks(self) -> list[np.ndarray]:
+        """Face-mesh landmarks per face (only computed when a face was detected)."""
+        return self._get("landmarks", lambda: face_landmarks(self.img) if self.faces() else [])
+
+    def face(self) -> MaskResult:
+        """Face region (mesh hull, else detection ellipse)."""
+        return self._get("face", lambda: face_mask(self.img, self.faces(), self.landmarks()))
+
+    def person(self) -> MaskResult:
+        """Person mask; degenerate when there is no face or the segmentation is unsure."""
+        return self._get("person", lambda: person_mask(self.img, self.faces()))
+
+    def product(self) -> MaskResult:
+        """Product/object mask: keyed on a plain backdrop, else saliency + GrabCut (rough)."""
+        def make() -> MaskResult:
+            keyed = keyed_mask(self.img)
+            if keyed is not None and keyed.usable:
+                return keyed
+            return saliency_grabcut(self.img, seed=self.seed)
+        return self._get("product", make)
+
+    def sky(self) -> MaskResult:
+        """Sky mask (rough at best; degenerate when no sky is found)."""
+        return self._get("sky", lambda: sky_mask(self.img))
+
+    def subject(self) -> MaskResult:
+        """The best subject mask: the alpha channel, else the person (face present), else the product."""
+        def make() -> MaskResult:
+            if self.alpha is not None:
+                a = alpha_mask(self.alpha)
+                if a is not None and a.usable:
+                    return a
+            if self.faces():
+                p = self.person()
+                if p.usable:
+                    return p
+            return self.product()
+        return self._get("subject", make)
+
+    def clothes(self) -> MaskResult:
+        """Rough clothing mask: person minus face, hair band above it and skin-coloured pixels."""
+        def make() -> MaskResult:
+            p = self.person()
+            if not p.usable:
+                return _empty(self.shape, "clothes", p.note or "no person")
+            h, w = self.shape
+            face = self.face().mask
+            lab = cv2.cvtColor(self.img, cv2.COLOR_RGB2Lab)
+            inside = face > 0.5
+            skin = np.median(lab[inside], axis=0) if inside.any() else None
+            keep = p.mask * (1.0 - face)
+            if skin is not None:
+                d = lab - skin
+                dist = np.sqrt(0.25 * d[..., 0] ** 2 + d[..., 1] ** 2 + d[..., 2] ** 2)
+                keep = keep * smoothstep(10.0, 18.0, dist)
+            for f in self.faces():  # hair: the band around and above the head
+                x0, x1 = int(max(0, f.x - 0.35 * f.w)), int(min(w, f.x + 1.35 * f.w))
+                y0, y1 = int(max(0, f.y - 0.8 * f.h)), int(min(h, f.y + 1.05 * f.h))
+                keep[y0:y1, x0:x1] = 0.0
+            binary = cv2.morphologyEx((keep > 0.5).astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+            binary = keep_components(binary, min_frac=0.1)
+            m = refine(self.img, binary.astype(np.float32) * p.mask, sharpen=(0.35, 0.65))
+            return judge(m, "clothes", "rough", "person minus face, hair and skin")
+        return self._get("clothes", make)
+
+    def get(self, target: str) -> MaskResult:
+        """Mask by name: subject | person | product | face | sky | clothes | background (inverse subject)."""
+        if target == "background":
+            s = self.subject()
+            return judge(1.0 - s.mask, "background", s.quality, s.note) if s.usable else s
+        fn = {"subject": self.subject, "person": self.person, "product": self.product, "face": self.face,
+              "sky": self.sky, "clothes": self.clothes}.get(target)
+        if fn is None:
+            raise KeyError(f"unknown mask target: {target!r}")
+        return fn()
