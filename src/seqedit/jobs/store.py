@@ -250,6 +250,12 @@ class Store:
             row = c.execute(q).mappings().first()
         return None if row is None else dict(row)
 
+    def by_idempotency(self, key_id: str, idempotency_key: str) -> dict[str, Any] | None:
+        with self._read() as c:
+            row = c.execute(sa.select(predictions).where(
+                predictions.c.key_id == key_id, predictions.c.idempotency_key == idempotency_key)).mappings().first()
+        return None if row is None else dict(row)
+
     def history(self, key_id: str, *, page: int = 1, page_size: int = 20, model: str | None = None,
                 status: str | None = None, created_after: float | None = None,
                 created_before: float | None = None) -> tuple[list[dict[str, Any]], int]:

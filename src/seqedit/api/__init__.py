@@ -1,0 +1,1 @@
+"""HTTP front ends: the FastAPI app factory and one router per protocol."""

@@ -1,0 +1,82 @@
+"""The WaveSpeed wire shapes: the ``{code, message, data}`` envelope, the prediction object, errors.
+
+Prediction object (api-contract.md §1.4): ``id, model, input, outputs, urls.get,
+has_nsfw_contents`` (one entry per output), ``status, created_at`` (ISO-8601 UTC, ``Z``), ``error``
+(``""`` unless failed or cancelled), ``executionTime`` and ``timings.inference`` (ms), ``code`` (only
+on failure or a sync-mode timeout). Extensions: ``seed``, ``warnings``, ``progress {done, total}``,
+``cost`` (USD), ``plan``.
+
+HTTP errors: ``{"code": <status>, "message": m, "data": null, "error": m}`` (+ ``field``/``limit``
+for bad input). Never a 200 with ``data: null``.
+"""
+from __future__ import annotations
+
+import base64 as b64lib
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from fastapi.responses import JSONResponse
+
+if TYPE_CHECKING:
+    from seqedit.api.service import Service
+
+__all__ = ["ok", "error_response", "ApiError", "prediction_json", "iso"]
+
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def ok(data: Any) -> dict[str, Any]:
+    return {"code": 200, "message": "success", "data": data}
+
+
+def error_response(exc: ApiError) -> JSONResponse:
+    body = {"code": exc.status, "message": exc.message, "data": None, "error": exc.message, **exc.extra}
+    return JSONResponse(body, status_code=exc.status, headers=exc.headers)
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def prediction_json(row: dict[str, Any], *, base: str, service: "Service", base64: bool | None = None) -> dict[str, Any]:
+    """The prediction object for ``row``. ``base64`` (default: the row's own setting) inlines the files."""
+    pid = row["id"]
+    status = row["status"]
+    use_b64 = row["base64"] if base64 is None else base64
+    keys = row["outputs"] if status == "completed" else []
+    if use_b64:
+        outputs = [b64lib.b64encode(service.storage.get(k)).decode("ascii") for k in keys]
+    else:
+        expires = int(row["expires_at"])
+        outputs = [service.storage.url(k, base=base, secret=service.secret, expires_at=expires) for k in keys]
+    data: dict[str, Any] = {
+        "id": pid,
+        "model": row["model"],
+        "input": row["input"],
+        "outputs": outputs,
+        "urls": {"get": f"{base}/api/v3/predictions/{pid}/result"},
+        "has_nsfw_contents": [False] * len(outputs),
+        "status": status,
+        "created_at": iso(row["created_at"]),
+        "error": row["error"] if status in ("failed", "cancelled") else "",
+        "executionTime": int(row["execution_ms"]),
+        "timings": {"inference": int(row["inference_ms"])},
+        "seed": row["seed"],
+        "warnings": list(row["warnings"] or []),
+        "progress": {"done": int(row["progress_done"]), "total": int(row["progress_total"])},
+        "cost": float(row["cost"]),
+        "plan": row["plan"],
+    }
+    if status == "failed":
+        data["code"] = int(row["code"])
+    return data
