@@ -1,0 +1,232 @@
+"""One loader for every family: a local directory or a hub id → a diffusers pipeline + its adapter.
+
+    info = inspect_model("black-forest-labs/FLUX.2-klein-4B")   # reads model_index.json only
+    loaded = load("/models/klein", device="cuda", dtype="bfloat16", offload=False)
+    loaded.pipe, loaded.adapter, loaded.device, loaded.dtype
+
+``inspect_model`` needs neither torch nor the weights, so ``check()`` can answer in an API process.
+Dispatch is on ``model_index.json``'s ``_class_name``. Device ``None``/``"auto"`` picks cuda, then mps,
+then cpu; dtype ``None``/``"auto"`` picks bfloat16 on cuda, float16 on mps, float32 on cpu.
+Every failure is an ``EngineError`` (see ``errors.py``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seqedit.engines.base import EngineError
+from seqedit.engines.diffusion.adapter import Adapter
+from seqedit.engines.diffusion.errors import (
+    DeviceUnavailable, ModelNotFound, NotAPipeline, engine_errors,
+)
+from seqedit.engines.diffusion.flux2_klein import Flux2Klein
+from seqedit.engines.diffusion.flux_kontext import FluxKontext
+from seqedit.engines.diffusion.pix2pix import InstructPix2Pix
+from seqedit.engines.diffusion.qwen_edit import QwenImageEdit, QwenImageEditPlus
+
+ADAPTERS: tuple[type[Adapter], ...] = (Flux2Klein, QwenImageEditPlus, QwenImageEdit, FluxKontext, InstructPix2Pix)
+_BY_CLASS = {cls_name: adapter for adapter in ADAPTERS for cls_name in adapter.pipeline_classes}
+
+DTYPES = {"bfloat16": "bfloat16", "bf16": "bfloat16", "float16": "float16", "fp16": "float16",
+          "half": "float16", "float32": "float32", "fp32": "float32", "float": "float32"}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    source: str  # what the user gave: a path or a hub id
+    class_name: str  # model_index.json _class_name
+    adapter: type[Adapter]
+
+
+@dataclass
+class Loaded:
+    source: str
+    pipe: Any
+    adapter: Adapter
+    device: str
+    dtype: str
+    offload: bool
+    seconds: float
+
+
+def supported_classes() -> list[str]:
+    return sorted(_BY_CLASS)
+
+
+def adapter_for(class_name: str, source: str = "") -> type[Adapter]:
+    try:
+        return _BY_CLASS[class_name]
+    except KeyError:
+        raise NotAPipeline(
+            f"{source or 'the model'} is a {class_name}, which seqedit does not drive; "
+            f"supported pipelines: {', '.join(supported_classes())}") from None
+
+
+def _looks_like_path(source: str) -> bool:
+    """Hub ids are exactly ``owner/name``; anything else is meant as a local path."""
+    return source.startswith(("/", ".", "~")) or "\\" in source or source.count("/") != 1
+
+
+def read_model_index(source: str, *, local_files_only: bool | None = None) -> dict[str, Any]:
+    """``model_index.json`` of a local directory or a hub repository (downloads that file only)."""
+    if not source or not str(source).strip():
+        raise ModelNotFound("no model given: pass --model PATH_OR_HUB_ID (a diffusers pipeline directory)")
+    source = str(source)
+    path = Path(source).expanduser()
+    if path.exists():
+        if path.is_file():
+            raise NotAPipeline(f"{source} is a file; give the diffusers pipeline directory that holds "
+                               "model_index.json (single-file checkpoints are not supported)")
+        index = path / "model_index.json"
+        if not index.is_file():
+            raise NotAPipeline(f"{source} is not a diffusers pipeline: no model_index.json in that directory")
+        text = index.read_text(encoding="utf-8")
+    elif _looks_like_path(source):
+        raise ModelNotFound(f"model path {source} does not exist")
+    else:
+        if local_files_only is None:
+            local_files_only = _offline()
+        try:
+            from huggingface_hub import hf_hub_download
+
+            text = Path(hf_hub_download(source, "model_index.json", local_files_only=local_files_only)
+                        ).read_text(encoding="utf-8")
+        except Exception as exc:  # noqa: BLE001 - hub errors are many; all mean "cannot get it"
+            hint = (" (offline: only models already in the Hugging Face cache can be used; "
+                    "unset HF_HUB_OFFLINE or pass a local directory)") if local_files_only else ""
+            raise ModelNotFound(f"cannot find model {source} on the hub or in the cache{hint}: "
+                                f"{type(exc).__name__}") from exc
+    try:
+        index_data = json.loads(text)
+        if not isinstance(index_data.get("_class_name"), str):
+            raise KeyError("_class_name")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise NotAPipeline(f"{source}: model_index.json has no _class_name; not a diffusers pipeline") from None
+    return index_data
+
+
+def inspect_model(source: str, *, local_files_only: bool | None = None) -> ModelInfo:
+    """Family of ``source`` from its model_index.json, without torch and without weights."""
+    index = read_model_index(source, local_files_only=local_files_only)
+    return ModelInfo(str(source), index["_class_name"], adapter_for(index["_class_name"], str(source)))
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
+def resolve_device(device: str | None) -> str:
+    import torch
+
+    wanted = (device or "auto").strip().lower()
+    if wanted == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    kind = wanted.split(":", 1)[0]
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
+            raise DeviceUnavailable(
+                f"device {device!r} was requested but torch sees no CUDA GPU (torch {torch.__version__}, "
+                f"{build}); use --device cpu, or install a CUDA build of torch on a GPU machine")
+        index = int(wanted.split(":", 1)[1]) if ":" in wanted else 0
+        if index >= torch.cuda.device_count():
+            raise DeviceUnavailable(f"device {device!r} was requested but only "
+                                    f"{torch.cuda.device_count()} CUDA GPU(s) are visible")
+        return wanted
+    if kind == "mps":
+        if not torch.backends.mps.is_available():
+            raise DeviceUnavailable(f"device {device!r} was requested but Apple MPS is not available here")
+        return "mps"
+    if kind == "cpu":
+        return "cpu"
+    raise DeviceUnavailable(f"unknown device {device!r}; use auto, cuda, cuda:N, mps or cpu")
+
+
+def resolve_dtype(dtype: str | None, device: str) -> str:
+    wanted = (dtype or "auto").strip().lower().removeprefix("torch.")
+    if wanted == "auto":
+        if device.startswith("cuda"):
+            return "bfloat16"
+        return "float16" if device == "mps" else "float32"
+    try:
+        return DTYPES[wanted]
+    except KeyError:
+        raise EngineError(f"unknown dtype {dtype!r}; use auto, bfloat16, float16 or float32", code=1400) from None
+
+
+def patch_qwen_vl_processors_without_torchvision() -> None:
+    """transformers 5 cannot build, save or load Qwen2VL/Qwen2.5VL/Qwen3VL processors when torchvision is
+    absent (their video sub-processor needs it). Image pipelines never pass videos, so drop the video
+    sub-processor from the attribute list. No-op when torchvision is installed."""
+    from transformers.utils import is_torchvision_available
+
+    if is_torchvision_available():
+        return
+    import transformers
+
+    for name in ("Qwen2VLProcessor", "Qwen2_5_VLProcessor", "Qwen3VLProcessor"):
+        cls = getattr(transformers, name, None)
+        if cls is not None and "video_processor" in cls.get_attributes():
+            attrs = tuple(a for a in cls.get_attributes() if a != "video_processor")
+            cls.get_attributes = classmethod(lambda c, _a=attrs: list(_a))
+
+
+def _quiet() -> None:
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import transformers
+    from diffusers.utils import logging as diffusers_logging
+
+    diffusers_logging.set_verbosity_error()
+    diffusers_logging.disable_progress_bar()
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def load(source: str, *, device: str | None = None, dtype: str | None = None,
+         local_files_only: bool | None = None, offload: bool = False, vae_tiling: bool = False,
+         attention_backend: str | None = None) -> Loaded:
+    """Load the pipeline at ``source`` onto ``device`` and wrap it in its family's adapter."""
+    info = inspect_model(source, local_files_only=local_files_only)
+    device = resolve_device(device)
+    dtype = resolve_dtype(dtype, device)
+    started = time.perf_counter()
+    with engine_errors(f"loading {source}"):
+        import torch
+        import diffusers
+
+        _quiet()
+        patch_qwen_vl_processors_without_torchvision()
+        pipeline_cls = getattr(diffusers, info.class_name, None) or diffusers.DiffusionPipeline
+        pipe = pipeline_cls.from_pretrained(
+            str(Path(source).expanduser()) if Path(source).expanduser().exists() else source,
+            dtype=getattr(torch, dtype),
+            local_files_only=_offline() if local_files_only is None else local_files_only,
+        )
+        pipe.set_progress_bar_config(disable=True)
+        if offload and device != "cpu":
+            pipe.enable_model_cpu_offload(device=device)
+        else:
+            pipe.to(device)
+        vae = getattr(pipe, "vae", None)
+        if vae_tiling and vae is not None and hasattr(vae, "enable_tiling"):
+            vae.enable_tiling()
+        if attention_backend:
+            denoiser = getattr(pipe, "transformer", None) or getattr(pipe, "unet", None)
+            if denoiser is None or not hasattr(denoiser, "set_attention_backend"):
+                raise EngineError(f"{info.class_name} does not support choosing an attention backend", code=1400)
+            try:
+                denoiser.set_attention_backend(attention_backend)
+            except (ValueError, RuntimeError, ImportError) as exc:
+                raise EngineError(f"attention backend {attention_backend!r} unavailable: {exc}", code=1400) from exc
+    return Loaded(source=str(source), pipe=pipe, adapter=info.adapter(pipe), device=device, dtype=dtype,
+                  offload=offload and device != "cpu", seconds=time.perf_counter() - started)

@@ -1,0 +1,300 @@
+"""The diffusion engine: a ``Plan`` → N panels through any family adapter, with a set-consistency strategy.
+
+Strategies (``strategy=``):
+
+    anchor            panel 1 from the references; panels 2… from the references + panel 1 (default)
+    chain             panel k from the references + panel k-1
+    independent       every panel from the references alone
+    grid              all panels (N ≤ 4) as one canvas with a joint prompt, then split
+    shared_attention  Flux family: panel 1, then the others in batches with panel 1, each attending to
+                      panel 1's keys/values in every attention layer (attention.py)
+
+Seeds: panel k always uses ``plan.seed + k - 1`` (a CPU ``torch.Generator``), so the same seed gives
+the same bytes, and panel 1 is the same image under ``anchor``, ``chain``, ``independent`` and
+``shared_attention``. Panels are generated at the family's native size (``Adapter.native().fit``)
+and resampled to ``plan.size``; they are yielded one at a time. Progress is reported after every
+denoising step (``callback_on_step_end``); a cancel request raises ``Cancelled`` from that callback,
+so a run stops within one step.
+
+References beyond what one call takes (``overflow=``): ``stitch`` (default) keeps the first
+``limit - 1`` as they are and stitches the rest into one canvas in the last slot (single-reference
+families: everything becomes one canvas); ``truncate`` drops the user's last references; ``error``
+refuses the request. With ``anchor``/``chain`` the earlier panel takes one slot.
+
+The model is loaded on first use (or by ``load()``) and reused for every later call. Options not
+given fall back to ``SEQEDIT_MODEL``, ``SEQEDIT_DEVICE``, ``SEQEDIT_DTYPE`` and ``SEQEDIT_OFFLOAD``.
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from PIL import Image
+
+from seqedit.engines.base import Cancelled, EngineError, Progress, Unsupported, Verdict
+from seqedit.engines.diffusion import loader
+from seqedit.engines.diffusion.adapter import Adapter, Native, stitch
+from seqedit.engines.diffusion.errors import engine_errors
+from seqedit.plan import Plan
+
+STRATEGIES = ("anchor", "chain", "independent", "grid", "shared_attention")
+OVERFLOW = ("stitch", "truncate", "error")
+GRID_LAYOUT = {1: (1, 1), 2: (2, 1), 3: (3, 1), 4: (2, 2)}  # panels -> (columns, rows)
+GRID_CELLS = {1: ["the image"], 2: ["left", "right"], 3: ["left", "middle", "right"],
+              4: ["top left", "top right", "bottom left", "bottom right"]}
+
+
+class DiffusionEngine:
+    name = "diffusion"
+
+    def __init__(self, model: str | None = None, strategy: str | None = "anchor", steps: int | str | None = None,
+                 device: str | None = None, dtype: str | None = None, guidance: float | None = None,
+                 overflow: str = "stitch", offload: bool = False, vae_tiling: bool = False,
+                 attention_backend: str | None = None, local_files_only: bool | None = None,
+                 min_pixels: int | None = None, max_pixels: int | None = None, batch_size: int = 4) -> None:
+        model = model or os.environ.get("SEQEDIT_MODEL")
+        if not model:
+            raise EngineError("the diffusion engine needs a model: --model PATH_OR_HUB_ID "
+                              "(a diffusers pipeline directory or a hub id)", code=1400)
+        strategy = strategy or "anchor"
+        if strategy not in STRATEGIES:
+            raise EngineError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}", code=1400)
+        if overflow not in OVERFLOW:
+            raise EngineError(f"unknown overflow policy {overflow!r}; choose one of {', '.join(OVERFLOW)}",
+                              code=1400)
+        self.model = str(model)
+        self.strategy = strategy
+        self.steps = _positive("steps", steps)
+        self.guidance = None if guidance is None else float(guidance)
+        self.overflow = overflow
+        self.batch_size = max(2, _positive("batch_size", batch_size) or 4)
+        self.min_pixels, self.max_pixels = min_pixels, max_pixels
+        device = device or os.environ.get("SEQEDIT_DEVICE") or None
+        dtype = dtype or os.environ.get("SEQEDIT_DTYPE") or None
+        offload = offload or os.environ.get("SEQEDIT_OFFLOAD", "").lower() in ("1", "true", "yes")
+        self._load_options = dict(device=device, dtype=dtype, local_files_only=local_files_only, offload=offload,
+                                  vae_tiling=vae_tiling, attention_backend=attention_backend)
+        self._local_files_only = local_files_only
+        self._loaded: loader.Loaded | None = None
+        self._info: loader.ModelInfo | None = None
+        self._lock = threading.RLock()
+
+    # --- the model ----------------------------------------------------------------------------
+    def info(self) -> loader.ModelInfo:
+        """Family of the model from its model_index.json (no torch, no weights)."""
+        if self._info is None:
+            self._info = loader.inspect_model(self.model, local_files_only=self._local_files_only)
+        return self._info
+
+    def load(self) -> loader.Loaded:
+        """Load the pipeline once; later calls return the same one."""
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = loader.load(self.model, **self._load_options)
+                self._info = loader.ModelInfo(self.model, type(self._loaded.pipe).__name__,
+                                              type(self._loaded.adapter))
+            return self._loaded
+
+    @property
+    def adapter(self) -> Adapter:
+        return self.load().adapter
+
+    def native(self) -> Native:
+        base = self.adapter.native()
+        lo = self.min_pixels or base.min_pixels
+        hi = max(lo, self.max_pixels or base.max_pixels)
+        return Native(lo, hi, base.multiple)
+
+    def describe(self) -> dict[str, Any]:
+        loaded = self.load()
+        out = loaded.adapter.describe()
+        out.update(model=self.model, device=loaded.device, dtype=loaded.dtype, offload=loaded.offload,
+                   native_sizes=self.native().describe(), load_seconds=round(loaded.seconds, 2),
+                   strategies=[s for s in STRATEGIES if s != "shared_attention" or loaded.adapter.shared_attention])
+        return out
+
+    # --- the engine port ----------------------------------------------------------------------
+    def analyse(self, plan: Plan) -> list[Verdict]:
+        note = f"generated by the {self.strategy} strategy with {self.model}"
+        verdicts = [Verdict(None, plan.shared, "generate", "supported", note)] if plan.shared else []
+        verdicts += [Verdict(p.index, p.text or plan.shared, "generate", "supported", note) for p in plan.panels]
+        return verdicts
+
+    def check(self, plan: Plan, refs: list[Image.Image] | None = None) -> list[str]:
+        family = self.info().adapter
+        n_refs = len(refs or ())
+        warnings: list[str] = []
+        if self.strategy == "shared_attention" and not family.shared_attention:
+            raise Unsupported(
+                f"strategy shared_attention needs a Flux-family model (FLUX.1 Kontext, FLUX.2 [klein]); "
+                f"{family.label} has no shared-anchor attention", clause="strategy=shared_attention",
+                suggestion="use --strategy anchor")
+        if self.strategy == "grid" and plan.count > 4:
+            raise Unsupported(f"strategy grid puts at most 4 panels in one canvas; this request asks for "
+                              f"{plan.count}", clause="strategy=grid",
+                              suggestion="use --strategy anchor, or max_images <= 4")
+        extra = 1 if self.strategy in ("anchor", "chain") and plan.count > 1 else 0
+        total = n_refs + extra
+        if total > family.max_refs:
+            what = f"{n_refs} reference(s)" + (" + the earlier panel" if extra else "")
+            if self.overflow == "error" and family.max_refs > 1:
+                raise Unsupported(f"{family.label} takes at most {family.max_refs} reference images per call; "
+                                  f"this needs {what}", clause="images",
+                                  suggestion=f"pass at most {family.max_refs - extra} reference images")
+            if family.max_refs == 1:
+                warnings.append(f"{family.label} takes one reference image: {what} are stitched side by side "
+                                "into one canvas")
+            elif self.overflow == "truncate":
+                dropped = total - family.max_refs
+                warnings.append(f"{family.label} takes at most {family.max_refs} reference images per call: "
+                                f"the last {dropped} reference image(s) are ignored")
+            else:
+                warnings.append(f"{family.label} takes at most {family.max_refs} reference images per call: "
+                                f"references {family.max_refs - extra} to {n_refs} are stitched into one canvas")
+        return warnings
+
+    def generate(self, plan: Plan, refs: list[Image.Image], progress: Progress) -> Iterator[Image.Image]:
+        self.check(plan, refs)
+        loaded = self.load()
+        run = _Run(self, loaded, plan, [im.convert("RGB") for im in refs], progress)
+        strategy = getattr(run, self.strategy)
+        for panel in strategy():
+            yield panel
+
+
+class _Run:
+    """One ``generate`` call: the plan, its references, and the bookkeeping for progress."""
+
+    def __init__(self, engine: DiffusionEngine, loaded: loader.Loaded, plan: Plan, refs: list[Image.Image],
+                 progress: Progress) -> None:
+        self.engine, self.loaded, self.plan, self.refs, self.progress = engine, loaded, plan, refs, progress
+        self.adapter = loaded.adapter
+        self.steps = engine.steps or self.adapter.default_steps()
+        self.guidance = self.adapter.default_guidance() if engine.guidance is None else engine.guidance
+        self.width, self.height = engine.native().fit(plan.size)
+        self.done = 0.0  # panels' worth of work finished
+
+    # --- pieces -------------------------------------------------------------------------------
+    def prompt(self, k: int) -> str:
+        text = self.plan.instruction(k)
+        if self.plan.count > 1:
+            text = f"{text} (image {k} of {self.plan.count} of one consistent set)"
+        return text
+
+    def seed(self, k: int) -> int:
+        return (self.plan.seed + k - 1) % 2**63
+
+    def pack(self, extras: list[Image.Image]) -> list[Image.Image]:
+        limit = self.adapter.max_refs
+        images = self.refs + extras
+        if len(images) <= limit:
+            return images
+        if self.engine.overflow == "truncate" and limit > 1:
+            return self.refs[: max(0, limit - len(extras))] + extras
+        keep = limit - 1
+        return images[:keep] + [stitch(images[keep:], max_pixels=self.engine.native().max_pixels)]
+
+    def finish(self, image: Image.Image) -> Image.Image:
+        image = image.convert("RGB")
+        size = (self.plan.size.width, self.plan.size.height)
+        return image if image.size == size else image.resize(size, Image.Resampling.LANCZOS)
+
+    def call(self, prompts: list[str], refs: list[Image.Image], seeds: list[int], *, width: int | None = None,
+             height: int | None = None, panels: float | None = None, shared: bool = False) -> list[Image.Image]:
+        """One pipeline call: ``len(prompts)`` images at native size. ``panels`` = panels' worth of work."""
+        import torch
+
+        if self.progress.cancelled():
+            raise Cancelled("cancelled before the next panel")
+        worth = float(len(prompts) if panels is None else panels)
+        total = self.plan.count
+        steps = self.steps
+
+        def on_step_end(pipe: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            self.progress.report(min(1.0, (self.done + worth * (i + 1) / steps) / total))
+            if self.progress.cancelled():
+                raise Cancelled(f"cancelled after denoising step {i + 1} of {steps}")
+            return {}
+
+        generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
+        kwargs = self.adapter.call_kwargs(prompts=prompts, refs=refs, width=width or self.width,
+                                          height=height or self.height, steps=steps, guidance=self.guidance,
+                                          generators=generators)
+        with self.engine._lock, engine_errors(f"generating with {self.adapter.label}"):
+            if shared:
+                from seqedit.engines.diffusion.attention import shared_anchor
+
+                with shared_anchor(self.adapter.transformer):
+                    out = self.loaded.pipe(**kwargs, output_type="pil", callback_on_step_end=on_step_end)
+            else:
+                out = self.loaded.pipe(**kwargs, output_type="pil", callback_on_step_end=on_step_end)
+        self.done += worth
+        return list(out.images)
+
+    # --- strategies ---------------------------------------------------------------------------
+    def independent(self) -> Iterator[Image.Image]:
+        for k in range(1, self.plan.count + 1):
+            yield self.finish(self.call([self.prompt(k)], self.pack([]), [self.seed(k)])[0])
+
+    def anchor(self) -> Iterator[Image.Image]:
+        first = self.call([self.prompt(1)], self.pack([]), [self.seed(1)])[0]
+        yield self.finish(first)
+        for k in range(2, self.plan.count + 1):
+            yield self.finish(self.call([self.prompt(k)], self.pack([first]), [self.seed(k)])[0])
+
+    def chain(self) -> Iterator[Image.Image]:
+        previous = self.call([self.prompt(1)], self.pack([]), [self.seed(1)])[0]
+        yield self.finish(previous)
+        for k in range(2, self.plan.count + 1):
+            previous = self.call([self.prompt(k)], self.pack([previous]), [self.seed(k)])[0]
+            yield self.finish(previous)
+
+    def shared_attention(self) -> Iterator[Image.Image]:
+        """Panel 1 alone (exactly as under ``anchor``), then batches of panel 1 + up to ``batch_size - 1``
+        others in which panel 1 is recomputed as the attention anchor and its copy discarded. Batched
+        kernels are not bit-for-bit batch-invariant, so generating panel 1 alone is what keeps it
+        identical to the other strategies' panel 1."""
+        refs = self.pack([])
+        n = self.plan.count
+        yield self.finish(self.call([self.prompt(1)], refs, [self.seed(1)])[0])
+        per_batch = self.engine.batch_size - 1
+        for start in range(2, n + 1, per_batch):
+            members = list(range(start, min(n, start + per_batch - 1) + 1))
+            images = self.call([self.prompt(1)] + [self.prompt(k) for k in members], refs,
+                               [self.seed(1)] + [self.seed(k) for k in members], panels=len(members), shared=True)
+            for image in images[1:]:
+                yield self.finish(image)
+
+    def grid(self) -> Iterator[Image.Image]:
+        n = self.plan.count
+        cols, rows = GRID_LAYOUT[n]
+        native = self.engine.native()
+        from seqedit.sizes import Size
+
+        width, height = native.fit(Size(self.plan.size.width * cols, self.plan.size.height * rows))
+        cells = "; ".join(f"{where}: {self.plan.panels[i].text or self.plan.shared}"
+                          for i, where in enumerate(GRID_CELLS[n]))
+        layout = f"{cols}×{rows}" if rows > 1 else f"{cols} side by side"
+        prompt = (f"A grid of {n} panels ({layout}) showing one consistent set: {self.plan.shared}. "
+                  f"Panels — {cells}") if n > 1 else self.plan.instruction(1)
+        canvas = self.call([prompt], self.pack([]), [self.seed(1)], width=width, height=height, panels=n)[0]
+        for r in range(rows):
+            for c in range(cols):
+                box = (math.floor(c * canvas.width / cols), math.floor(r * canvas.height / rows),
+                       math.floor((c + 1) * canvas.width / cols), math.floor((r + 1) * canvas.height / rows))
+                yield self.finish(canvas.crop(box))
+
+
+def _positive(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise EngineError(f"{name} must be a positive integer, got {value!r}", code=1400) from None
+    if number < 1:
+        raise EngineError(f"{name} must be a positive integer, got {value!r}", code=1400)
+    return number
