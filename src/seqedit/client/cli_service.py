@@ -1,0 +1,144 @@
+"""``seqedit serve``, ``seqedit worker``, ``seqedit keys create|list|revoke``, ``seqedit usage``."""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+keys_app = typer.Typer(help="Manage API keys (stored hashed; a key is shown once, when created).",
+                       no_args_is_help=True)
+
+DataDir = typer.Option(None, "--data-dir", help="Data directory (default: $SEQEDIT_DATA_DIR or ./seqedit-data).")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("worker")(worker)
+    app.add_typer(keys_app, name="keys")
+    app.command("usage")(usage)
+
+
+def _settings(**overrides: Any):
+    from seqedit.config import Settings
+
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _store(data_dir: Optional[Path]):
+    from seqedit.jobs.store import Store
+
+    s = _settings(data_dir=data_dir)
+    Path(s.data_dir).mkdir(parents=True, exist_ok=True)
+    return Store(s.db_url or f"sqlite:///{(Path(s.data_dir) / 'seqedit.db').resolve()}")
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to bind."),
+    port: int = typer.Option(8000, help="Port to bind."),
+    engine: Optional[str] = typer.Option(None, help="Engine name (default: $SEQEDIT_ENGINE or classic)."),
+    workers: Optional[int] = typer.Option(None, help="Job consumer threads in this process (default 1)."),
+    data_dir: Optional[Path] = DataDir,
+    public_url: Optional[str] = typer.Option(None, help="Base of the URLs handed out (default: as requested)."),
+) -> None:
+    """Run the WaveSpeed-compatible API with its job consumers, in one process (no external services)."""
+    import uvicorn
+
+    from seqedit.api.app import create_app
+    from seqedit.api.service import Service
+    from seqedit.engines.base import EngineError
+
+    settings = _settings(engine=engine, workers=workers, data_dir=data_dir, public_url=public_url)
+    try:
+        service = Service(settings)
+        service.check_engine()
+    except (EngineError, ImportError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    if not service.base_url:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        service.base_url = f"http://{shown}:{port}"  # for webhook bodies (no request to take it from)
+    if not service.store.list_keys():
+        token, _ = service.store.create_key("default")
+        out.print(f"Created the first API key (shown once; store it now): {token}", soft_wrap=True)
+    out.print(f"seqedit serving on http://{host}:{port} (engine {settings.engine}, {settings.workers} worker(s), "
+              f"data in {Path(settings.data_dir).resolve()})", soft_wrap=True)
+    sys.stdout.flush()
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=5)
+
+
+def worker(
+    engine: Optional[str] = typer.Option(None, help="Engine name."),
+    workers: Optional[int] = typer.Option(None, help="Consumer threads."),
+    data_dir: Optional[Path] = DataDir,
+) -> None:
+    """Run job consumers without the HTTP API, against the configured database and queue
+    ($SEQEDIT_DB_URL, $SEQEDIT_QUEUE_URL). Distributed mode (PostgreSQL + Redis) is not tested yet."""
+    from seqedit.api.service import Service
+
+    settings = _settings(engine=engine, workers=workers, data_dir=data_dir)
+    service = Service(settings, embedded=False)
+    service.check_engine()
+    service.queue.start(settings.workers)
+    service.reaper.start()
+    out.print(f"seqedit worker: {settings.workers} consumer(s), engine {settings.engine}")
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    service.stop()
+
+
+@keys_app.command("create")
+def keys_create(
+    name: str = typer.Option("", help="A label for the key."),
+    concurrency: Optional[int] = typer.Option(None, help="Max queued+running predictions for this key (429 above)."),
+    data_dir: Optional[Path] = DataDir,
+) -> None:
+    """Create a key and print it (only this once)."""
+    token, row = _store(data_dir).create_key(name, concurrency=concurrency)
+    out.print(token)
+    err.print(f"key id {row['id']} created; the key is not stored and cannot be shown again")
+
+
+@keys_app.command("list")
+def keys_list(data_dir: Optional[Path] = DataDir) -> None:
+    """List keys (id, prefix, name, state); never the keys themselves."""
+    from seqedit.api.envelope import iso
+
+    table = Table("id", "prefix", "name", "concurrency", "created", "state")
+    for k in _store(data_dir).list_keys():
+        table.add_row(k["id"], k["prefix"] + "…", k["name"], str(k["concurrency"] or "-"), iso(k["created_at"]),
+                      "revoked" if k["revoked_at"] else "active")
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key: str = typer.Argument(..., help="Key id, prefix or the key itself."),
+                data_dir: Optional[Path] = DataDir) -> None:
+    """Revoke a key (a running server notices within 2 s)."""
+    if _store(data_dir).revoke_key(key) == 0:
+        err.print(f"[red]error:[/red] no active key matches {key!r}")
+        raise typer.Exit(1)
+    out.print(f"revoked {key}")
+
+
+def usage(data_dir: Optional[Path] = DataDir) -> None:
+    """Predictions, images and cost per key."""
+    table = Table("key id", "prefix", "name", "predictions", "completed", "images", "cost (USD)")
+    total = 0
+    for u in _store(data_dir).usage_summary():
+        total += u["cost"]
+        table.add_row(u["key_id"], u["prefix"] + "…", u["name"], str(u["predictions"]), str(u["completed"]),
+                      str(u["images"]), f"{u['cost']:.3f}")
+    out.print(table)
+    out.print(f"total cost: {total:.3f} USD")
