@@ -131,5 +131,26 @@ def test_judge_flags_empty_full_and_fragmented_masks() -> None:
 def test_get_by_name_and_background_inverse(astro: MaskSet) -> None:
     bg = astro.get("background")
     assert np.allclose(bg.mask, 1.0 - astro.subject().mask)
+    assert astro.get("hair") is astro.hair()
     with pytest.raises(KeyError):
-        astro.get("hair")
+        astro.get("shoes")
+
+
+def test_hair_is_rough_and_above_the_face(astro: MaskSet) -> None:
+    f = astro.faces()[0]
+    hair = astro.hair()
+    assert hair.quality == "rough"
+    def cover(y0: float, y1: float, x0: float, x1: float) -> float:
+        return float(hair.mask[int(f.y + y0 * f.h):int(f.y + y1 * f.h), int(f.x + x0 * f.w):int(f.x + x1 * f.w)].mean())
+
+    assert cover(0.0, 0.5, -0.2, 0.1) > 0.5 and cover(0.0, 0.5, 0.9, 1.2) > 0.5  # hair at both temples
+    assert cover(-0.4, 0.3, -0.2, 1.2) > 0.35  # the head band overall (blonde highlights read as skin)
+    cx, cy = (int(v) for v in f.center)
+    assert hair.mask[cy - 10:cy + 10, cx - 10:cx + 10].max() < 0.05  # not the face
+    assert hair.mask[int(f.y + 1.5 * f.h):].max() < 0.05  # not the suit
+
+
+def test_same_input_same_masks(astro: MaskSet) -> None:
+    again = MaskSet(astronaut())
+    assert np.array_equal(again.person().mask, astro.person().mask)
+    assert np.array_equal(again.clothes().mask, astro.clothes().mask)

@@ -490,13 +490,43 @@ class MaskSet:
             return judge(m, "clothes", "rough", "person minus face, hair and skin")
         return self._get("clothes", make)
 
+    def hair(self) -> MaskResult:
+        """Rough hair mask: person pixels around and above each face that are not skin (short hair only)."""
+        def make() -> MaskResult:
+            p = self.person()
+            if not p.usable:
+                return _empty(self.shape, "hair", p.note or "no person")
+            h, w = self.shape
+            face = self.face().mask
+            lab = cv2.cvtColor(self.img, cv2.COLOR_RGB2Lab)
+            inside = face > 0.5
+            if not inside.any():
+                return _empty(self.shape, "hair", "no face region")
+            skin = np.median(lab[inside], axis=0)
+            d = lab - skin
+            not_skin = smoothstep(8.0, 16.0, np.sqrt(0.6 * d[..., 0] ** 2 + d[..., 1] ** 2 + d[..., 2] ** 2))
+            region = np.zeros((h, w), np.float32)
+            for f in self.faces():
+                cx, cy = int(f.x + f.w / 2), int(f.y + 0.3 * f.h)
+                cv2.ellipse(region, (cx, cy), (int(0.95 * f.w), int(0.95 * f.h)), 0, 0, 360, 1.0, -1)
+                region[int(min(h, f.y + 0.75 * f.h)):] = 0.0  # above the mouth line: short hair only
+            m = region * p.mask * not_skin * (1.0 - face)
+            binary = cv2.morphologyEx((m > 0.5).astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+            binary = keep_components(binary, min_frac=0.2)
+            soft = refine(self.img, binary.astype(np.float32), sharpen=(0.35, 0.65))
+            res = judge(soft, "hair", "rough", "person minus skin around the face (short hair only)")
+            if not res.usable and res.area > 0.002:  # hair is small next to the frame: area rules are for subjects
+                return MaskResult(soft, "hair", "rough", res.note)
+            return res
+        return self._get("hair", make)
+
     def get(self, target: str) -> MaskResult:
-        """Mask by name: subject | person | product | face | sky | clothes | background (inverse subject)."""
+        """Mask by name: subject | person | product | face | sky | clothes | hair | background (inverse)."""
         if target == "background":
             s = self.subject()
             return judge(1.0 - s.mask, "background", s.quality, s.note) if s.usable else s
         fn = {"subject": self.subject, "person": self.person, "product": self.product, "face": self.face,
-              "sky": self.sky, "clothes": self.clothes}.get(target)
+              "sky": self.sky, "clothes": self.clothes, "hair": self.hair}.get(target)
         if fn is None:
             raise KeyError(f"unknown mask target: {target!r}")
         return fn()
