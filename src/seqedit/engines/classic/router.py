@@ -222,8 +222,8 @@ _META_STRIP = [
     re.compile(r"\b(?:based on|from|using|of|for|with|per|depicting|showing|featuring|starring)\s+"
                r"(?:the|this|these|that|those|my|our|her|his|their|each|every|all|both|two|three|four|\d+)?\s*"
                r"(?:[\w'-]+\s+){0,2}?(?:" + _SUBJECT_NOUNS + r")\b(?!')", re.I),
-    re.compile(r"\b(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
-               r"fifteen|several|some|a few|multiple)\b", re.I),
+    re.compile(r"(?<![:x×])\b(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+               r"fourteen|fifteen|several|some|a few|multiple)\b(?!\s*[:x×]\s*\d)", re.I),
     re.compile(r"\b(?:edited|new|different|separate|distinct|numbered|final|consistent|coherent|matching|"
                r"high[- ]quality|total|each|every|per|one)\b", re.I),
     re.compile(r"\b(?:images?|panels?|pictures?|photos?|photographs?|outputs?|versions?|variants?|variations?|"
@@ -233,7 +233,7 @@ _META_STRIP = [
                r"as|by|all|across|each|same|\u2014|—|–|-)\b", re.I),
 ]
 _BOOKKEEPING = re.compile(
-    r"\b(?:series|set|sequence|collection|batch)\s+of\b|\b(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|"
+    r"\b(?:series|set|sequence|collection|batch)\s+of\b|(?<![:x×])\b(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|"
     r"ten|eleven|twelve|thirteen|fourteen|fifteen|several|multiple)\s+(?:[\w'-]+\s+){0,3}?(?:images?|panels?|"
     r"pictures?|photos?|outputs?|versions?|variants?|variations?|results?|shots?|edits?|renders?|illustrations?|"
     r"pages?|stills?)\b|\b(?:based on|from|using) (?:the|this|these|my)\s+(?:[\w'-]+\s+){0,2}?"
@@ -273,7 +273,18 @@ def _is_bookkeeping(clause: str) -> bool:
 
 # --------------------------------------------------------------------------- colours
 
-_COLOR_NAMES = sorted({
+def _product_color_names() -> set[str]:
+    """The colour names ``colors.py`` knows as product colours (so the router finds what it can paint)."""
+    try:
+        from seqedit.engines.classic.colors import PRODUCT_COLORS
+    except Exception:  # colours still route with the built-in list below
+        return set()
+    return {n for n in PRODUCT_COLORS if n not in _NOT_COLOR_WORDS}
+
+
+# words the colour table knows that the router reads as something else (styles, finishes, sails)
+_NOT_COLOR_WORDS = {"graphite", "chrome", "sail", "bone", "classic white", "pure white", "cool grey", "cool gray"}
+_COLOR_NAMES = sorted(_product_color_names() | {
     "white", "off white", "off-white", "black", "jet black", "grey", "gray", "charcoal", "silver", "red",
     "crimson", "scarlet", "burgundy", "maroon", "wine", "pink", "hot pink", "magenta", "fuchsia", "coral",
     "salmon", "orange", "peach", "yellow", "mustard", "gold", "lemon", "volt", "lime", "green",
@@ -365,7 +376,7 @@ _LOOK = [
     ("bw", r"black[- ]and[- ]white|\bb\s*&\s*w\b|\bb/w\b|monochrom|gr[ae]yscale|desaturat|drain\w* the colou?r|"
            r"colou?rless|no colou?r|without colou?r|silver gelatin"),
     ("vintage", r"vintage|retro|kodak|film stock|analog(?:ue)?|old film|sepia|faded|70s|seventies|80s|eighties|"
-                r"lomo|expired film|old photo"),
+                r"lomo|expired film|old photo|yellowed|nostalgi|snapshot|aged photo"),
     ("cold", r"\bcold\b|\bcool(?:er)? (?:tones?|colou?rs?|grade|look|blue|palette|cast)|icy|wintry|winter|frosty|blue tones?|teal tones?|chilly"),
     ("warm", r"\bwarm|honey|amber|cozy|cosy|sun-?kissed|toasty"),
 ]
@@ -455,7 +466,9 @@ _GENERATIVE = [
     ("person", r"add (?:a|an|another|one more|some)? ?(?:second )?(?:person|man|woman|child|kid|friend|boyfriend|"
                r"girlfriend|people|crowd|family)|second person|crowd of|another person|someone"),
     ("object", r"sunglasses|glasses|\bhat\b|\bcap\b|necklace|earrings|holding|figurine|\b3d\b|\btoy\b|"
-               r"add (?:a|an|some)\b|put (?:a|an|some)\b|\bwith a (?:dog|cat|car|bike|balloon|cup)"),
+               r"(?:add|put) (?:a|an|some)\b(?! (?:[\w-]+ ){0,2}(?:caption|title|border|frame|text|label|headline|"
+               r"light|glow|rim|vignette|grade|filter|gradient|backdrop|background|tint|shadow|blur|logo|"
+               r"tagline|subtitle|polaroid|edge|mat|grid|crop))|\bwith a (?:dog|cat|car|bike|balloon|cup)"),
     ("story", r"\bstor(?:y|ies)\b|\blife\b|\blives\b|daily|routine|adventure|journey|\bmeet|\bdate\b|wedding|"
               r"romance|\blove\b|day in the|chapter|\bthen\b|happens|\btale\b|narrative|episode"),
     ("scene", r"beach|forest|mountain|paris|tokyo|london|new york|office|kitchen|outer space|\bspace\b|\bmoon\b|"
@@ -656,14 +669,15 @@ LEXICON: dict[str, str] = {
     "lighting": r"lighting|\blit\b|\blight(?:s|ed)?\b|illuminat|lamp|relight|shadow|glow|"
                 + "|".join(rx for _, rx in _LIGHTING[:4]),
     "framing": "|".join(rx for _, rx in _FRAMING) + r"|framing|\bzoom|\bshot\b",
-    "frame": r"border|\bframe (?:it|around)|frame the (?:photo|image|picture|print)|(?:a|an|the|white|black|gold|thin|thick|wooden) frame\b|"
+    "frame": r"border|\bframe (?:it|around)|frame the (?:photo|image|picture|print)|(?:a|an|the|white|black|gold|thin|thick|wooden) frame\b(?! (?:from|of|in)\b)|"
              r"polaroid|instant[- ]camera|film[- ]?strip|sprocket|rounded|corners|\bedges?\b|surround",
     "caption": r"caption|subtitle|tagline|\blabel|\btext\b|\bwords?\b|write|lettering|headline|says|reading|"
                r"[\"“]|\btitle\b",
     "cover": r"magazine|\bcover|vogue|masthead|editorial|front page|an issue of|photo ?shoots?|newsstand|glossy mag|cover lines|\bglossy\b",
     "layout": "|".join(rx for _, rx in _LAYOUT) + r"|layout|arrange|combine|together|page",
     "remove": r"\bremove|\berase|delete|get rid|clean (?:up|off|the)|inpaint|retouch|take (?:\w+ ){0,3}out|"
-              r"get (?:\w+ ){0,3}out of|out of (?:the )?(?:picture|shot|frame|photo|image)|"
+              r"get (?:\w+ ){0,3}out of|out of (?:the )?(?:picture|shot|frame|photo|image)|take (?:\w+ ){0,3}off|"
+              r"\bheal|repair|restore|fix the (?:scratch|crack|tear|dust|spot)|"
               r"\blose the|without the|scrub|wipe",
     "generative": "|".join(rx for _, rx in _GENERATIVE),
     "keep": _KEEP.pattern[1:] + r"|stay|unchanged|untouched|intact|must not|should not|same",
@@ -756,7 +770,10 @@ def scores(clause: str) -> dict[str, float]:
 # --------------------------------------------------------------------------- one clause
 
 _HARD: list[tuple[str, re.Pattern[str]]] = [
-    ("generative", re.compile(r"\b(?:left|right|back|rear|side|profile|three[- ]quarter|top)[- ](?:side )?view\b", re.I)),
+    ("generative", re.compile(r"\b(?:left|right|back|rear|side|profile|three[- ]quarters?|3/4|top)[- ](?:side )?"
+                              r"(?:view|angle)\b", re.I)),
+    ("framing", re.compile(r"(?<!at )\b\d{1,2}\s*:\s*\d{1,2}\b(?!\s*[ap]\.?m)(?!.*\b(?:grid|storyboard|cover|"
+                           r"caption|border|frame)\b)", re.I)),
     ("generative", re.compile(r"^(?!.*\b(?:light|lit|lighting|lamp|glow|shadows?|sun)\b).*(?:"
                               r"\bprofile (?:shot|view|angle)|\bin profile\b|\bside profile|from behind|"
                               r"from (?:the|her|his|its|their) (?:left|right|back|rear) side|"
@@ -776,7 +793,7 @@ _COMPANIONS: list[tuple[str, re.Pattern[str]]] = [
     ("look", re.compile(r"cyber-?punk|\bneon\b|\bnoir\b|golden[- ]hour|vintage|retro|black[- ]and[- ]white|"
                         r"monochrome|sepia", re.I)),
     ("style", re.compile(r"manga|anime|watercolou?r|pencil sketch|oil paint|pop[- ]art|cartoon|comic[- ]book|"
-                         r"comic style", re.I)),
+                         r"comic style|comic strip", re.I)),
     ("layout", re.compile(r"storyboards?|comic page|\bgrid\b|collage|side[- ]by[- ]side", re.I)),
     ("background", re.compile(r"\b(?:in|into|on|against|through) (?:a|an|the)? ?(?:[\w-]+ ){0,2}"
                               r"(?:city|skyline|street|metropolis|studio)\b", re.I)),
