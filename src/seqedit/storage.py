@@ -68,6 +68,12 @@ class ObjectStorage:
         keys = [meta["path"] for batch in obstore.list(self._store, prefix) for meta in batch]
         for key in keys:
             self.delete(key)
+        if self.root is not None:  # LocalStore leaves empty folders behind
+            folder = (self.root / prefix).resolve()
+            if self.root in folder.parents and folder.is_dir():
+                for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+                    _rmdir(sub)
+                _rmdir(folder)
         return len(keys)
 
     def local_path(self, key: str) -> Path | None:
@@ -111,6 +117,13 @@ def own_key(url: str, secret: bytes, now: int | None = None) -> str | None:
     if not valid_key(key) or not verify_path(secret, path, expires, sig, now=now):
         return None
     return key
+
+
+def _rmdir(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass  # not empty (a concurrent writer) or already gone
 
 
 def valid_key(key: str) -> bool:

@@ -202,6 +202,7 @@ class Runner:
             return Status.COMPLETED
         except _Fenced:
             log.info("prediction %s attempt %s was superseded; stopping", pid, attempt)
+            self.storage.delete_prefix(f"outputs/{pid}/{attempt}/")  # only this attempt's own files
             return None
         except Cancelled:
             return self._end(pid, attempt, Status.CANCELLED, 0, "cancelled by the caller", started)
