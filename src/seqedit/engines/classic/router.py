@@ -48,7 +48,7 @@ Verdict policy (the default verdicts are ``spec.OPERATIONS``):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Iterable
 
@@ -149,7 +149,7 @@ class RoutedPlan:
             "shared": [enc(o) for o in self.shared],
             "panels": [[enc(o) for o in ops] for ops in self.panels],
             "effective": [[enc(o) for o in ops] for ops in self.effective],
-            "reported": [r.__dict__ for r in self.reported],
+            "reported": [asdict(r) for r in self.reported],
             "overall": self.overall,
         }
 
@@ -202,7 +202,7 @@ _KEEP = re.compile(
     r"ensure|ensuring|retain|retaining|same|identical|consistent|consistently|unchanged|"
     r"leav(?:e|ing) (?:[\w'-]+ ){0,4}?(?:as (?:it|is)|alone|untouched|unchanged|intact|the same)|"
     r"don't|do not|never|without (?:changing|altering|touching)|no (?:changes?|change) to|"
-    r"nothing else|stay|must)\b|^(?:with\s+)?(?:the|this|that|an?)\s+(?:same|identical|unchanged)(?:\s+[\w'-]+){0,2}$",
+    r"nothing else)\b|^(?:with\s+)?(?:the|this|that|an?)\s+(?:same|identical|unchanged)(?:\s+[\w'-]+){0,2}$",
     re.I)
 _KEEP_TAIL = re.compile(r"\b(?:unchanged|untouched|intact|as (?:it is|is)|the same|stays? the same|identical|"
                         r"consistent)\s*[.!]?$", re.I)
@@ -210,10 +210,14 @@ _SUBJECT_NOUNS = (r"character|characters|girl|girls|boy|boys|man|men|woman|women
                   r"product|products|shoe|shoes|sneakers?|subject|subjects|individuals?|couple|kid|child|cat|dog|"
                   r"portrait|photo|photos|image|images|picture|pictures|reference|references|source|lady|guy|"
                   r"figure|item|object|scene|car|bag|one|ones")
-_META_STRIP = [
-    re.compile(r"\b(?:of|for|showing|depicting|with) the same [\w-]+\b", re.I),
-    re.compile(r"\(\s*panels?\s*\d+\s*(?:-|–|—|to|through)\s*\d+\s*\)", re.I),
-    re.compile(r"\b(?:panels?|images?)\s+\d+\s*(?:-|–|—|to|through)\s*\d+\b", re.I),
+_NUMBER = (r"(?<![:x×])\b(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+           r"fourteen|fifteen|several|multiple)\b(?!\s*[:x×]\s*\d)")
+_UNIT = (r"images?|panels?|pictures?|photos?|photographs?|outputs?|versions?|variants?|variations?|results?|"
+         r"frames?|shots?|edits?|renders?|illustrations?|pages?|stills?|portraits?")
+# the wrapper of a bookkeeping sentence, removed piece by piece
+_WRAPPER = [
+    re.compile(r"\b(?:of|for|showing|depicting|with) the same [\w-]+\b", re.I),  # "of the same street"
+    re.compile(r"\(?\s*\b(?:panels?|images?)\s*\d+\s*(?:-|–|—|to|through)\s*\d+\s*\)?", re.I),  # (Panels 1–4)
     re.compile(r"^(?:please\s+)?(?:can you\s+|could you\s+|i (?:need|want|would like)\s+|i'd like\s+|"
                r"give me\s+|let's\s+|we need\s+)?(?:generate|create|make|produce|render|output|give|return|"
                r"build|design|do|need|want|show|depict|picture|present)?\b", re.I),
@@ -221,48 +225,42 @@ _META_STRIP = [
                r"\s+of\b", re.I),
     re.compile(r"\b(?:based on|from|using|of|for|with|per|depicting|showing|featuring|starring)\s+"
                r"(?:the|this|these|that|those|my|our|her|his|their|each|every|all|both|two|three|four|\d+)?\s*"
-               r"(?:[\w'-]+\s+){0,2}?(?:" + _SUBJECT_NOUNS + r")\b(?!')", re.I),
-    re.compile(r"(?<![:x×])\b(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
-               r"fourteen|fifteen|several|some|a few|multiple)\b(?!\s*[:x×]\s*\d)", re.I),
-    re.compile(r"\b(?:edited|new|different|separate|distinct|numbered|final|consistent|coherent|matching|"
-               r"high[- ]quality|total|each|every|per|one)\b", re.I),
-    re.compile(r"\b(?:images?|panels?|pictures?|photos?|photographs?|outputs?|versions?|variants?|variations?|"
-               r"results?|frames?|shots?|edits?|renders?|illustrations?|pages?|stills?|portraits?)\b", re.I),
-    re.compile(r"\b(?:uploaded|source|reference|original|input|given|provided|attached|above|following|these|"
-               r"this|those|that|them|it|the|a|an|of|from|for|in|on|at|to|with|and|based|please|total|me|us|"
-               r"as|by|all|across|each|same|\u2014|—|–|-)\b", re.I),
+               r"(?:[\w'-]+\s+){0,2}?(?:" + _SUBJECT_NOUNS + r")\b(?!')", re.I),  # "for this girl"
+    re.compile(_NUMBER + r"|\b(?:some|a few)\b", re.I),
+    re.compile(r"\b(?:" + _UNIT + r")\b", re.I),
 ]
+_ADJECTIVES = re.compile(r"\b(?:edited|new|different|separate|distinct|numbered|final|consistent|coherent|"
+                         r"matching|high[- ]quality|total|each|every|per|one)\b", re.I)
+_STOP_WORD = re.compile(r"(?:uploaded|source|reference|original|input|given|provided|attached|above|following|"
+                        r"these|this|those|that|them|it|the|a|an|of|from|for|in|on|at|to|with|and|based|please|"
+                        r"total|me|us|as|by|all|across|each|same|—|–|-)", re.I)
+_SUBJECT_WORD = re.compile(_SUBJECT_NOUNS, re.I)
 _BOOKKEEPING = re.compile(
-    r"\b(?:series|set|sequence|collection|batch)\s+of\b|(?<![:x×])\b(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|"
-    r"ten|eleven|twelve|thirteen|fourteen|fifteen|several|multiple)\s+(?:[\w'-]+\s+){0,3}?(?:images?|panels?|"
-    r"pictures?|photos?|outputs?|versions?|variants?|variations?|results?|shots?|edits?|renders?|illustrations?|"
-    r"pages?|stills?)\b|\b(?:based on|from|using) (?:the|this|these|my)\s+(?:[\w'-]+\s+){0,2}?"
-    r"(?:" + _SUBJECT_NOUNS + r")\b|^(?:generate|create|produce)\b", re.I)
-_LIGHT_STRIP = [*_META_STRIP[:7], _META_STRIP[8]]
+    r"\b(?:series|set|sequence|collection|batch)\s+of\b|" + _NUMBER + r"\s+(?:[\w'-]+\s+){0,3}?(?:" + _UNIT
+    + r")\b|\b(?:based on|from|using) (?:the|this|these|my)\s+(?:[\w'-]+\s+){0,2}?(?:" + _SUBJECT_NOUNS
+    + r")\b|^(?:generate|create|produce)\b", re.I)
+
+
+def _words(text: str) -> list[str]:
+    return re.sub(r"[\s,.;:()!?+&]+", " ", text).split()
 
 
 def strip_meta(clause: str) -> str:
     """What is left of ``clause`` once set bookkeeping and stop words are removed ('' = bookkeeping only)."""
-    rest = clause
-    for rx in _META_STRIP[:-1]:
-        rest = rx.sub(" ", rest)
-    rest = re.sub(r"[\s,.;:()!?+&]+", " ", rest).strip()
-    return " ".join(w for w in rest.split() if not _META_STRIP[-1].fullmatch(w) and not _SUBJECT_WORD.fullmatch(w))
-
-
-_SUBJECT_WORD = re.compile(_SUBJECT_NOUNS, re.I)
+    rest = meta_content(clause)
+    rest = _ADJECTIVES.sub(" ", rest)
+    return " ".join(w for w in _words(rest) if not (_STOP_WORD.fullmatch(w) or _SUBJECT_WORD.fullmatch(w)))
 
 
 def _only_subject(clause: str) -> bool:
     """True for a leftover like 'This dog at' (an enumeration was lifted out of the sentence)."""
-    words = re.sub(r"[\s,.;:()!?+&]+", " ", clause).split()
-    return all(_META_STRIP[-1].fullmatch(w) or _SUBJECT_WORD.fullmatch(w) for w in words)
+    return all(_STOP_WORD.fullmatch(w) or _SUBJECT_WORD.fullmatch(w) for w in _words(clause))
 
 
 def meta_content(clause: str) -> str:
-    """``clause`` without its bookkeeping wrapper, stop words kept ('a different hairstyle')."""
+    """``clause`` without its bookkeeping wrapper, other words kept ('a different hairstyle')."""
     rest = clause
-    for rx in _LIGHT_STRIP:
+    for rx in _WRAPPER:
         rest = rx.sub(" ", rest)
     return re.sub(r"\s+", " ", rest).strip(" ,.;:")
 
