@@ -58,16 +58,28 @@ def _rgb(color: ColorLike | None, default: tuple[float, float, float]) -> np.nda
 
 # ----------------------------------------------------------------------------- backdrops
 
+def _smooth_field(height: int, width: int, side: int = 256) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Normalised (yy, xx) grids at ≤ ``side`` px for smooth backdrops that are upsampled afterwards."""
+    s = min(1.0, side / max(height, width))
+    sh, sw = max(2, round(height * s)), max(2, round(width * s))
+    yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
+    return yy / np.float32(sh - 1), xx / np.float32(sw - 1), sh, sw
+
+
+def _up3(small: np.ndarray, height: int, width: int) -> np.ndarray:
+    if small.shape[:2] == (height, width):
+        return small.astype(np.float32)
+    return np.clip(cv2.resize(small.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
+
+
 def studio(height: int, width: int, color: ColorLike | None = None) -> np.ndarray:
     """Seamless paper sweep: a soft key spot, darker corners, a gently darker floor."""
     c = _rgb(color, STUDIO_GREY)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    yy /= max(height - 1, 1)
-    xx /= max(width - 1, 1)
+    yy, xx, _, _ = _smooth_field(height, width)
     spot = np.exp(-(((xx - 0.5) / 0.6) ** 2 + ((yy - 0.38) / 0.65) ** 2))
     floor = smoothstep(0.62, 0.98, yy) * 0.10
     shade = (0.78 + 0.26 * spot - floor)[..., None]
-    return np.clip(c * shade, 0.0, 1.0).astype(np.float32)
+    return _up3(np.clip(c * shade, 0.0, 1.0), height, width)
 
 
 def gradient(height: int, width: int, color: ColorLike | None = None) -> np.ndarray:
@@ -75,12 +87,12 @@ def gradient(height: int, width: int, color: ColorLike | None = None) -> np.ndar
     c = _rgb(color, (0.38, 0.48, 0.62))
     top = 1.0 - (1.0 - c) * 0.45
     bottom = c * 0.55
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    t = (yy / max(height - 1, 1))[..., None]
+    yy, xx, _, _ = _smooth_field(height, width)
+    t = yy[..., None]
     g = top * (1.0 - t) + bottom * t
-    r = np.sqrt(((xx / max(width - 1, 1)) - 0.5) ** 2 + ((yy / max(height - 1, 1)) - 0.4) ** 2)
+    r = np.sqrt((xx - 0.5) ** 2 + (yy - 0.4) ** 2)
     glow = (0.12 * np.exp(-(r / 0.45) ** 2))[..., None]
-    return np.clip(g + glow, 0.0, 1.0).astype(np.float32)
+    return _up3(np.clip(g + glow, 0.0, 1.0), height, width)
 
 
 def solid(height: int, width: int, color: ColorLike | None = None) -> np.ndarray:
@@ -176,16 +188,29 @@ def _check(mask: np.ndarray) -> np.ndarray:
     return a
 
 
+def choke(alpha: np.ndarray, amount: float = 0.08) -> np.ndarray:
+    """Tighten a soft matte slightly (alpha below ``amount`` → 0) so no fringe of the old backdrop shows."""
+    return np.clip((alpha - np.float32(amount)) / np.float32(1.0 - amount), 0.0, 1.0).astype(np.float32)
+
+
 def decontaminate(img: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Replace the colour of semi-transparent edge pixels by the nearby solid subject colour (no halo)."""
+    """Re-colour the subject's rim (semi-transparent pixels and a thin band inside them) from the nearby
+    solid interior, so the old backdrop does not show as a halo."""
     h, w = img.shape[:2]
-    solid_fg = (alpha > 0.95).astype(np.float32)
-    sg = 3.0 * max(1.0, _scale(h, w) * 1.5)
-    num = blur(img * solid_fg[..., None], sg)
-    den = blur(solid_fg, sg)[..., None]
-    est = np.where(den > 1e-3, num / np.maximum(den, 1e-3), img)
-    t = smoothstep(0.95, 0.5, alpha)[..., None]  # 0 on solid subject, → 1 toward the edge
-    return (img * (1.0 - t) + est * t).astype(np.float32)
+    out = np.array(img, dtype=np.float32, copy=True)
+    r = max(2, int(round(3 * _scale(h, w))))
+    core = cv2.erode((alpha >= 0.95).astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+    edge = (alpha > 0.01) & ~core
+    if not edge.any() or not core.any():
+        return out
+    solid_fg = core.astype(np.float32)
+    sg = 6.5 * max(1.0, _scale(h, w))  # the estimate is low-frequency: blur on a pyramid level
+    num = blur(img * solid_fg[..., None], sg)[edge]
+    den = blur(solid_fg, sg)[edge][:, None]
+    est = np.where(den > 1e-3, num / np.maximum(den, 1e-3), img[edge])
+    t = np.clip(1.7 - alpha[edge], 0.7, 1.0)[:, None]  # mostly inside the rim band, all where see-through
+    out[edge] = img[edge] * (1.0 - t) + est * t
+    return out
 
 
 def floor_shadow(alpha: np.ndarray, strength: float = 0.45) -> np.ndarray:
@@ -215,19 +240,22 @@ def composite(img: np.ndarray, mask: np.ndarray, bg: np.ndarray, harmonize: floa
     b = bg if bg.shape[:2] == (h, w) else cover_fit(bg, w, h)
     fg = decontaminate(img, a)
     if harmonize > 0:  # nudge the subject's mean colour toward the new scene (lightness half as much)
-        lf = cv2.cvtColor(fg, cv2.COLOR_RGB2Lab)
-        lb = cv2.cvtColor(np.ascontiguousarray(b, np.float32), cv2.COLOR_RGB2Lab)
-        sel = a > 0.5
-        shift = (lb.reshape(-1, 3).mean(0) - lf[sel].mean(0)) * np.float32(harmonize)
-        shift[0] *= 0.5
-        fg = np.clip(cv2.cvtColor(lf + shift.astype(np.float32), cv2.COLOR_Lab2RGB), 0.0, 1.0)
+        thumb = cv2.resize(np.ascontiguousarray(b, np.float32), (64, 64), interpolation=cv2.INTER_AREA)
+        step = max(1, int(max(h, w) / 256))
+        sub = a[::step, ::step] > 0.5
+        mf = fg[::step, ::step][sub].mean(0) if sub.any() else thumb.reshape(-1, 3).mean(0)
+        shift = (thumb.reshape(-1, 3).mean(0) - mf) * np.float32(harmonize)
+        shift -= 0.5 * float(shift @ np.array([0.2126, 0.7152, 0.0722], np.float32))
+        fg += shift.astype(np.float32)
+        np.clip(fg, 0.0, 1.0, out=fg)
     if wrap > 0:  # the backdrop's light bleeding over the subject's rim
         s = _scale(h, w)
-        rim = np.clip(blur(1.0 - a, 8 * s) * a, 0.0, 1.0)[..., None]
-        glow = blur(b, 10 * s) * rim * np.float32(wrap * 2.0)
-        fg = 1.0 - (1.0 - fg) * (1.0 - np.clip(glow, 0.0, 1.0))
-    a3 = a[..., None]
-    return np.clip(fg * a3 + b * (1.0 - a3), 0.0, 1.0).astype(np.float32)
+        rim = blur(1.0 - a, 8 * s) * a
+        sel = rim > 0.004
+        glow = np.clip(blur(b, 10 * s)[sel] * rim[sel][:, None] * np.float32(wrap * 2.0), 0.0, 1.0)
+        fg[sel] = 1.0 - (1.0 - fg[sel]) * (1.0 - glow)
+    a3 = choke(a)[..., None]
+    return np.clip(b + (fg - b) * a3, 0.0, 1.0).astype(np.float32)
 
 
 def replace_background(img: np.ndarray, mask: np.ndarray, kind: BackdropKind, *, color: ColorLike | None = None,
@@ -245,9 +273,9 @@ def replace_background(img: np.ndarray, mask: np.ndarray, kind: BackdropKind, *,
 
 
 def remove_background(img: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cut-out: (decontaminated RGB float32 H×W×3, alpha float32 H×W). Raises ``DegenerateMask``."""
+    """Cut-out: (decontaminated RGB float32 H×W×3, choked alpha float32 H×W). Raises ``DegenerateMask``."""
     a = _check(mask)
-    return decontaminate(img, a), a
+    return decontaminate(img, a), choke(a)
 
 
 def rgba_image(rgb: np.ndarray, alpha: np.ndarray) -> Image.Image:
