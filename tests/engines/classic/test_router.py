@@ -259,3 +259,21 @@ def test_caption_and_aspect_params() -> None:
 
 def test_to_dict_is_json() -> None:
     json.dumps(routed(SHOE_PROMPT, 4).to_dict())
+
+
+def test_story_policy_is_per_panel() -> None:
+    prompt = "Her love story in 3 images.\nPanel 1: noir look\nPanel 2: close-up\nPanel 3: manga style"
+    plan = routed(prompt, 3)
+    assert plan.verdict(1) == "approximate" and "generative" not in names(plan.ops(1))
+    assert plan.verdict(3) == "approximate" and "generative" not in names(plan.ops(3))
+    assert plan.verdict(2) == "unsupported"  # a close-up is no setting: the story still needs new content
+    assert find(plan.ops(2), "generative").params["what"] == "story"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "!!!", "🙂🙂🙂", "x" * 600, "12345", "Panel 1 —", "and, and; then.",
+                                  "«»“”''", "16:9", "ages", "a b c d e f g h i j k l m n o p"])
+def test_odd_text_never_crashes(text: str) -> None:
+    ops, reported = router.route_text(text)
+    assert all(o.name in OPERATIONS for o in ops)
+    assert all(o.verdict in ("supported", "approximate", "unsupported") for o in ops)
+    assert all(r.clause for r in reported)

@@ -18,7 +18,9 @@ How one text becomes ops:
    colour-only colourway line). Otherwise MiniLM nearest-prototype similarity per operation (max
    cosine over 6-10 prototype sentences) plus ``KEYWORD_BOOST`` for a lexicon hit. The clause is
    **reported, not executed** when the best score is below ``MIN_CONFIDENCE`` or a ``generative``
-   runner-up is within ``GENERATIVE_MARGIN`` of a non-generative winner.
+   runner-up is within ``GENERATIVE_MARGIN`` of a non-generative winner (when the clause also names
+   a generative thing, "her smile", it is refused as ``generative`` instead: refusing is safe). A
+   ``generative`` winner backed by a lexicon hit is refused even below the threshold.
 4. **Params** come out by regex for the winner (colour phrases by part, finish, style/look/time/
    lighting/framing/frame/background kinds, quoted caption text, ``W:H`` aspect). Strong names
    elsewhere in the clause add companion ops ("cyberpunk-style city" → look + background;
@@ -43,7 +45,11 @@ Verdict policy (the default verdicts are ``spec.OPERATIONS``):
   style name is ``style`` with verdict ``unsupported``.
 * A shared "change only the colorway per panel" with no colour becomes ``meta`` (hint ``recolor``)
   when every panel with its own text carries its own recolour.
-* A reported clause lowers the verdict of the panels it applies to to at least ``approximate``.
+* A clause that reads like an op but names none of its parameters ("add a caption" without text,
+  "recolour it" without a colour) is reported, not run with made-up values.
+* ``RoutedPlan.verdict(k)``: the worst verdict of panel k's effective ops; a reported clause lowers
+  it to at least ``approximate``; a panel with nothing renderable is ``unsupported`` (an unchanged
+  source is never an answer).
 """
 from __future__ import annotations
 
@@ -900,8 +906,8 @@ def route(plan: Plan) -> RoutedPlan:
         own.append(ops)
         reported.extend(rep)
     shared = _demote_colorway_hint(shared, plan, own)
-    shared, own = _story_policy(shared, own)
-    effective = [_merge(shared, ops) for ops in own]
+    shared, own, upgraded = _story_policy(shared, own)
+    effective = [_merge([o for o in shared if not (up and _is_story(o))], ops) for ops, up in zip(own, upgraded)]
     return RoutedPlan(shared=shared, panels=own, effective=effective, reported=reported)
 
 
@@ -927,28 +933,31 @@ def _is_story(o: OpSpec) -> bool:
     return o.name == "generative" and o.params.get("what") in _STORY_WHAT
 
 
-def _story_policy(shared: list[OpSpec], own: list[list[OpSpec]]) -> tuple[list[OpSpec], list[list[OpSpec]]]:
-    """Story/life + a look or style → approximate: varied framings of the references (see module doc)."""
+def _story_policy(shared: list[OpSpec], own: list[list[OpSpec]]
+                  ) -> tuple[list[OpSpec], list[list[OpSpec]], list[bool]]:
+    """Story/life + a look or style → approximate: varied framings of the references (see module doc).
+
+    Returns the shared ops, the panels' own ops and, per panel, whether its story was approximated.
+    """
     setting = {"look", "style"}
     shared_story = [o for o in shared if _is_story(o)]
     shared_setting = any(o.name in setting for o in shared)
     new_own: list[list[OpSpec]] = []
-    upgraded_shared = False
+    upgraded: list[bool] = []
     for k, ops in enumerate(own):
         stories = [o for o in ops if _is_story(o)] + shared_story
-        has_setting = shared_setting or any(o.name in setting for o in ops)
-        if not stories or not has_setting:
+        if not stories or not (shared_setting or any(o.name in setting for o in ops)):
             new_own.append(ops)
+            upgraded.append(False)
             continue
-        note = "story approximated: the references re-framed with the look/style; no new actions or places"
         kept = [o for o in ops if not _is_story(o)]
         if not any(o.name == "framing" for o in kept):
             kept.append(OpSpec("framing", {"kind": FRAMING_CYCLE[k % len(FRAMING_CYCLE)]}, stories[0].clause,
-                               "approximate", stories[0].confidence, note))
+                               "approximate", stories[0].confidence,
+                               "story approximated: the references re-framed with the look/style; "
+                               "no new actions or places"))
         new_own.append(kept)
-        upgraded_shared = upgraded_shared or bool(shared_story)
-    if upgraded_shared and all(not any(_is_story(o) for o in ops) for ops in new_own):
+        upgraded.append(True)
+    if shared_story and all(upgraded):
         shared = [o for o in shared if not _is_story(o)]
-        if not own:
-            return shared, new_own
-    return shared, new_own
+    return shared, new_own, upgraded
