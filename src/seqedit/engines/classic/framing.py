@@ -1,0 +1,315 @@
+"""Reframing: close-up, medium, wide, crop, aspect, mirror; and the final cover-fit to the output size.
+
+Boxes are ``(x, y, w, h)`` in pixels of the image they came with. ``reframe`` returns the new image
+and a list of warnings (approximations, fallbacks). Close-up, medium, wide and crop keep the input
+size (the crop is resampled back up, so later ops keep their resolution); ``aspect`` returns the
+crop at native resolution; ``fit_to_size`` makes the final requested size.
+
+Mirroring and text: flipping an image reverses any writing in it. Before mirroring we look for
+text (``inpaint.text_boxes``, or trust ``has_text=False``). Each detected text region is flipped
+back after the mirror, so a sign moves with the mirrored scene but stays readable; the result
+carries a warning saying so. When the caller says there is text but none is located, the image is
+mirrored with a warning that writing may read backwards.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from . import arrays
+from .inpaint import text_boxes
+from .looks import F32, blur, size_scale
+
+FRAMINGS = ("closeup", "medium", "wide", "crop", "aspect", "mirror")
+WIDE_FACTOR = 1.4
+
+Box = tuple[float, float, float, float]  # x, y, width, height in pixels
+
+_ALIASES = {"close_up": "closeup", "close-up": "closeup", "close": "closeup", "zoom_out": "wide",
+            "flip": "mirror", "medium_shot": "medium", "wide_shot": "wide"}
+
+
+# ----------------------------------------------------------------------------- geometry helpers
+
+def _largest(boxes: Sequence[Box] | None) -> Box | None:
+    if not boxes:
+        return None
+    return max(boxes, key=lambda b: b[2] * b[3])
+
+
+def _window(img_w: int, img_h: int, cx: float, cy: float, win_w: float, win_h: float) -> tuple[int, int, int, int]:
+    """Integer window of (at most) the given size centred near (cx, cy), kept inside the image."""
+    ww = int(round(min(max(win_w, 2.0), img_w)))
+    wh = int(round(min(max(win_h, 2.0), img_h)))
+    x0 = int(round(min(max(cx - ww / 2, 0.0), img_w - ww)))
+    y0 = int(round(min(max(cy - wh / 2, 0.0), img_h - wh)))
+    return x0, y0, ww, wh
+
+
+def _fit_aspect(box_w: float, box_h: float, aspect: float) -> tuple[float, float]:
+    """Smallest (w, h) with w/h = aspect that contains a box_w × box_h box."""
+    if box_w / max(box_h, 1e-6) > aspect:
+        return box_w, box_w / aspect
+    return box_h * aspect, box_h
+
+
+def _crop_window(img: np.ndarray, box: Box, scale: float, bias_y: float = 0.0,
+                 max_fraction: float = 1.0, keep: Box | None = None) -> tuple[int, int, int, int]:
+    """Window with the input's aspect ratio that holds ``box`` grown by ``scale``, centred on the box
+    (shifted by ``bias_y`` × box height), at most ``max_fraction`` of the image per side; when the
+    window is smaller than the box, it is slid so that ``keep`` (e.g. the face) stays inside."""
+    h, w = img.shape[:2]
+    bx, by, bw, bh = box
+    need_w, need_h = _fit_aspect(bw * scale, bh * scale, w / h)
+    need_w, need_h = max(need_w, bw + 2), max(need_h, bh + 2)
+    if need_w / need_h > w / h:                 # keep the input aspect ratio, covering the need
+        need_h = need_w * h / w
+    else:
+        need_w = need_h * w / h
+    need_w, need_h = min(need_w, max_fraction * w), min(need_h, max_fraction * h)
+    cx, cy = bx + bw / 2, by + bh / 2 + bias_y * bh
+    if keep is not None:
+        kx, ky, kw, kh = keep
+        cx = min(max(cx, kx + kw - need_w / 2), kx + need_w / 2) if kw < need_w else kx + kw / 2
+        cy = min(max(cy, ky + kh - need_h / 2), ky + need_h / 2) if kh < need_h else ky + kh / 2
+    return _window(w, h, cx, cy, need_w, need_h)
+
+
+def _cut(img: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarray:
+    """The window, resampled back to the input size."""
+    h, w = img.shape[:2]
+    x0, y0, ww, wh = window
+    return arrays.resize(np.ascontiguousarray(img[y0:y0 + wh, x0:x0 + ww]), w, h)
+
+
+def _crop_containing(img: np.ndarray, box: Box, scale: float, bias_y: float = 0.0) -> np.ndarray:
+    return _cut(img, _crop_window(img, box, scale, bias_y))
+
+
+def _is_whole(img: np.ndarray, window: tuple[int, int, int, int]) -> bool:
+    h, w = img.shape[:2]
+    return window[2] >= w - 1 and window[3] >= h - 1
+
+
+def _unsharp(img: np.ndarray, amount: float, sigma: float) -> np.ndarray:
+    soft = cv2.GaussianBlur(img, (0, 0), max(0.5, sigma))
+    return np.clip(img + (img - soft) * F32(amount), 0.0, 1.0).astype(F32)
+
+
+def parse_aspect(aspect: str) -> float:
+    """'16:9', '16x9', '16/9' or '1.78' → width / height. Raises ValueError."""
+    parts = re.split(r"\s*[:x×/]\s*", aspect.strip().lower())
+    try:
+        if len(parts) == 2:
+            value = float(parts[0]) / float(parts[1])
+        elif len(parts) == 1:
+            value = float(parts[0])
+        else:
+            raise ValueError
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"aspect must look like 'W:H', got {aspect!r}") from None
+    if not 0.1 <= value <= 10.0:
+        raise ValueError(f"aspect {aspect!r} is out of range (1:10 to 10:1)")
+    return value
+
+
+# ----------------------------------------------------------------------------- framings
+
+def _focus(face_boxes: Sequence[Box] | None, subject_box: Box | None) -> tuple[Box | None, str]:
+    face = _largest(face_boxes)
+    if face is not None:
+        return face, "face"
+    if subject_box is not None:
+        return subject_box, "subject"
+    return None, "none"
+
+
+def _closeup(img: np.ndarray, focus: Box | None, kind: str) -> tuple[np.ndarray, list[str]]:
+    h, w = img.shape[:2]
+    warnings: list[str] = []
+    if focus is None:
+        focus, scale, bias = (w * 0.3, h * 0.25, w * 0.4, h * 0.4), 1.2, 0.0
+        warnings.append("closeup: no face or subject found, so the centre of the frame was enlarged")
+    elif kind == "face":
+        scale, bias = 2.4, 0.12                  # head and shoulders, face a little above centre
+    else:
+        scale, bias = 1.15, 0.0
+    out = _crop_containing(img, focus, scale, bias)
+    zoom = w / max(1.0, min(w, focus[2] * scale))
+    if zoom > 1.2:
+        out = _unsharp(out, 0.4, 1.2 * size_scale(out))
+    return out, warnings
+
+
+def _medium(img: np.ndarray, focus: Box | None, kind: str) -> tuple[np.ndarray, list[str]]:
+    h, w = img.shape[:2]
+    if focus is None:
+        return _crop_containing(img, (w * 0.1, h * 0.1, w * 0.8, h * 0.8), 1.0), [
+            "medium: no face or subject found, so the frame was trimmed evenly"]
+    if kind == "face":                           # waist up: about five face-heights, face in the top third
+        x, y, bw, bh = focus
+        window = _crop_window(img, (x - bw, y - 0.3 * bh, 3 * bw, 5 * bh), 1.0, keep=focus)
+    else:
+        window = _crop_window(img, focus, 1.5)
+    if _is_whole(img, window):
+        return img.copy(), ["medium: the frame is already a medium shot or wider, so it is unchanged"]
+    return _cut(img, window), []
+
+
+def _seam_distance(big_h: int, big_w: int, ph: int, pw: int, h: int, w: int) -> np.ndarray:
+    """H×W×1 in [0, 1]: 0 inside the original, rising to 1 at the far edge of the added border."""
+    xs = np.arange(big_w, dtype=F32)
+    ys = np.arange(big_h, dtype=F32)
+    dx = np.maximum(np.maximum(F32(pw) - xs, xs - F32(pw + w - 1)), 0.0) / F32(max(pw, 1))
+    dy = np.maximum(np.maximum(F32(ph) - ys, ys - F32(ph + h - 1)), 0.0) / F32(max(ph, 1))
+    return np.clip(np.maximum(dx[None, :], dy[:, None]), 0.0, 1.0)[..., None]
+
+
+def _wide(img: np.ndarray, factor: float = WIDE_FACTOR) -> tuple[np.ndarray, list[str]]:
+    """Zoom out: the image in the middle of a canvas whose border continues the edge colours
+    (Telea inpainting of a 1/8-scale copy, so no mirrored ghosts), blurred, with a soft seam."""
+    h, w = img.shape[:2]
+    s = size_scale(img)
+    ph, pw = int(round(h * (factor - 1) / 2)), int(round(w * (factor - 1) / 2))
+    big_h, big_w = h + 2 * ph, w + 2 * pw
+    sw, sh = max(8, w // 8), max(8, h // 8)
+    sp_w, sp_h = max(1, round(pw * sw / w)), max(1, round(ph * sh / h))
+    small = arrays.to_uint8(cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA))
+    padded = cv2.copyMakeBorder(small, sp_h, sp_h, sp_w, sp_w, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    hole = np.full(padded.shape[:2], 1, np.uint8)
+    hole[sp_h:sp_h + sh, sp_w:sp_w + sw] = 0
+    fill = cv2.inpaint(padded, hole, 5, cv2.INPAINT_TELEA).astype(F32) / F32(255.0)
+    ext = blur(cv2.resize(fill, (big_w, big_h), interpolation=cv2.INTER_CUBIC), 8 * s)
+    t = _seam_distance(big_h, big_w, ph, pw, h, w)
+    ext = ext * (F32(1.0) - F32(0.1) * t)                             # the invented border recedes a little
+    canvas = ext.copy()
+    canvas[ph:ph + h, pw:pw + w] = img
+    seam = np.clip(F32(1.0) - t * F32(6.0), 0.0, 1.0)                 # a short blend across the seam
+    inner = cv2.copyMakeBorder(img, ph, ph, pw, pw, cv2.BORDER_REPLICATE)
+    out = canvas * (F32(1.0) - seam) + (inner * F32(0.5) + ext * F32(0.5)) * seam
+    out[ph:ph + h, pw:pw + w] = img
+    out = arrays.resize(np.clip(out, 0.0, 1.0).astype(F32), w, h)
+    return out, ["wide: approximate; the added border continues the edge colours, it is not new scenery"]
+
+
+def _crop(img: np.ndarray, focus: Box | None, kind: str) -> tuple[np.ndarray, list[str]]:
+    """Tighten the frame on the focus: at least 15 % in from the full frame, subject kept if it fits."""
+    h, w = img.shape[:2]
+    if focus is None:
+        return _crop_containing(img, (w * 0.1, h * 0.1, w * 0.8, h * 0.8), 1.0), [
+            "crop: no face or subject found, so 10% was trimmed from each side"]
+    face = focus if kind == "face" else None
+    if face is not None:
+        x, y, bw, bh = face
+        focus = (x - 1.5 * bw, y - 0.6 * bh, 4 * bw, 6 * bh)
+    window = _crop_window(img, focus, 1.2, max_fraction=0.85, keep=face)
+    warnings = []
+    fx, fy, fw, fh = focus
+    wx, wy, ww, wh = window
+    if kind != "face" and (fx < wx - 1 or fy < wy - 1 or fx + fw > wx + ww + 1 or fy + fh > wy + wh + 1):
+        warnings.append("crop: the subject fills the frame, so its edges are cut")
+    return _cut(img, window), warnings
+
+
+def _aspect(img: np.ndarray, focus: Box | None, aspect: str | None) -> tuple[np.ndarray, list[str]]:
+    if not aspect:
+        raise ValueError("framing 'aspect' needs aspect='W:H'")
+    ratio = parse_aspect(aspect)
+    h, w = img.shape[:2]
+    if w / h > ratio:
+        win_w, win_h = h * ratio, float(h)
+    else:
+        win_w, win_h = float(w), w / ratio
+    cx, cy = (w / 2, h / 2) if focus is None else (focus[0] + focus[2] / 2, focus[1] + focus[3] / 2)
+    x0, y0, ww, wh = _window(w, h, cx, cy, win_w, win_h)
+    warnings = []
+    if focus is not None:
+        fx, fy, fw, fh = focus
+        if fx < x0 - 1 or fy < y0 - 1 or fx + fw > x0 + ww + 1 or fy + fh > y0 + wh + 1:
+            warnings.append(f"aspect {aspect}: the subject does not fit the {aspect} frame and is cut")
+    return img[y0:y0 + wh, x0:x0 + ww].copy(), warnings
+
+
+def _merge_boxes(boxes: Sequence[Box], w: int, h: int) -> list[tuple[int, int, int, int]]:
+    """Integer (x0, y0, x1, y1) boxes inside the image, overlapping ones merged."""
+    rects = [(max(0, int(x)), max(0, int(y)), min(w, int(np.ceil(x + bw))), min(h, int(np.ceil(y + bh))))
+             for x, y, bw, bh in boxes]
+    rects = [r for r in rects if r[2] > r[0] and r[3] > r[1]]
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(rects)):
+            for j in range(i + 1, len(rects)):
+                a, b = rects[i], rects[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    rects[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    del rects[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return rects
+
+
+def _mirror(img: np.ndarray, has_text: bool | None) -> tuple[np.ndarray, list[str]]:
+    h, w = img.shape[:2]
+    out = np.ascontiguousarray(img[:, ::-1])
+    if has_text is False:
+        return out, []
+    rects = _merge_boxes(text_boxes(img), w, h)
+    if not rects:
+        if has_text:
+            return out, ["mirror: the image has text that could not be located; it may read backwards"]
+        return out, []
+    for x0, y0, x1, y1 in rects:                # the region now at [w-x1, w-x0) is reversed text
+        mx0, mx1 = w - x1, w - x0
+        out[y0:y1, mx0:mx1] = out[y0:y1, mx0:mx1][:, ::-1]
+    return out, [f"mirror: {len(rects)} text region(s) flipped back so the writing stays readable "
+                 "(it moves with the mirrored scene)"]
+
+
+def reframe(img: np.ndarray, kind: str, face_boxes: Sequence[Box] | None = None,
+            subject_box: Box | None = None, aspect: str | None = None,
+            has_text: bool | None = None) -> tuple[np.ndarray, list[str]]:
+    """Reframe ``img`` (``kind`` in ``FRAMINGS``); returns (image, warnings).
+
+    Face boxes take precedence over the subject box as the focus. ``aspect`` ('W:H') is required for
+    ``kind='aspect'``. ``has_text`` (mirror only): None = detect, False = skip detection, True = the
+    caller knows there is text. Raises ``ValueError`` for an unknown kind or a bad aspect.
+    """
+    name = kind.lower().replace(" ", "_")
+    name = _ALIASES.get(name, name)
+    f = np.clip(img.astype(F32, copy=False), 0.0, 1.0)
+    focus, focus_kind = _focus(face_boxes, subject_box)
+    if name == "closeup":
+        return _closeup(f, focus, focus_kind)
+    if name == "medium":
+        return _medium(f, focus, focus_kind)
+    if name == "wide":
+        return _wide(f)
+    if name == "crop":
+        return _crop(f, focus, focus_kind)
+    if name == "aspect":
+        return _aspect(f, focus, aspect)
+    if name == "mirror":
+        return _mirror(f, has_text)
+    raise ValueError(f"unknown framing {kind!r}; expected one of {', '.join(FRAMINGS)}")
+
+
+def fit_to_size(img: np.ndarray, width: int, height: int, focus_box: Box | None = None) -> np.ndarray:
+    """Cover-fit: crop to the target aspect ratio around ``focus_box`` (else the centre), then resize."""
+    if width < 1 or height < 1:
+        raise ValueError(f"size must be positive, got {width}x{height}")
+    h, w = img.shape[:2]
+    scale = max(width / w, height / h)
+    win_w, win_h = width / scale, height / scale
+    if focus_box is None:
+        cx, cy = w / 2, h / 2
+    else:
+        cx, cy = focus_box[0] + focus_box[2] / 2, focus_box[1] + focus_box[3] / 2
+    x0, y0, ww, wh = _window(w, h, cx, cy, win_w, win_h)
+    crop = img[y0:y0 + wh, x0:x0 + ww].astype(F32, copy=False)
+    return arrays.resize(np.ascontiguousarray(crop), width, height)
