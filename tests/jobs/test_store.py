@@ -26,9 +26,13 @@ def test_claim_fences_older_attempts(store):
     assert not store.add_output(row["id"], 1, "outputs/x/1/0.jpg", lease=10, now=112)
     assert not store.finish(row["id"], 1, Status.COMPLETED, now=112)
     assert store.add_output(row["id"], 2, "outputs/x/2/0.jpg", lease=10, now=112)
+    with pytest.raises(ValueError):  # completed needs all N outputs
+        store.finish(row["id"], 2, Status.COMPLETED, now=113)
+    assert store.add_output(row["id"], 2, "outputs/x/2/1.jpg", lease=10, now=112)
     assert store.finish(row["id"], 2, Status.COMPLETED, now=113)
     got = store.get(row["id"])
-    assert got["status"] == "completed" and got["outputs"] == ["outputs/x/2/0.jpg"] and got["attempt"] == 2
+    assert got["status"] == "completed" and got["attempt"] == 2
+    assert got["outputs"] == ["outputs/x/2/0.jpg", "outputs/x/2/1.jpg"]
 
 
 def test_terminal_states_are_sticky(store):

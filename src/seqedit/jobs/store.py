@@ -350,6 +350,9 @@ class Store:
             row = c.execute(sa.select(predictions).where(self._fenced(prediction_id, attempt))).mappings().first()
             if row is None:
                 return False
+            if status == Status.COMPLETED and len(row["outputs"]) != row["progress_total"]:
+                raise ValueError(f"prediction {prediction_id}: {len(row['outputs'])} outputs committed, "
+                                 f"{row['progress_total']} required")
             return self._terminal(c, dict(row), status, code=code, error=error, now=now,
                                   execution_ms=execution_ms, inference_ms=inference_ms,
                                   guard=self._fenced(prediction_id, attempt))
