@@ -7,7 +7,7 @@ from mask_color_images import astronaut, delta_e, edge_agreement, erode, mean_la
 
 from seqedit.engines.classic.colors import parse_color, parse_colorway
 from seqedit.engines.classic.masks import DegenerateMask, MaskSet
-from seqedit.engines.classic.recolor import apply_colorway, colorway, colorway_parts, recolor
+from seqedit.engines.classic.recolor import apply_colorway, colorway, colorway_parts, mean_change, recolor
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +132,21 @@ def test_unknown_part_name_is_an_error(shoe_parts) -> None:
     out, _ = apply_colorway(img, parts, {"trim": "gold"})  # alias of accent
     with pytest.raises(ValueError):
         apply_colorway(img, parts, {"hood": "gold"})
+
+
+def test_parts_cached_on_the_mask_set_and_change_measured() -> None:
+    img, _ = shoe()
+    ms = MaskSet(img)
+    calls = []
+
+    def make():
+        calls.append(1)
+        return colorway_parts(ms.img, ms.subject().mask, seed=ms.seed)
+
+    parts = ms.cached("colorway_parts", make)
+    assert ms.cached("colorway_parts", make) is parts and len(calls) == 1
+    out, _ = apply_colorway(img, parts, {"primary": "navy"})
+    assert mean_change(img, out, parts.primary) > 20.0
+    same, _ = apply_colorway(img, parts, {"primary": "red"})
+    assert mean_change(img, same, parts.primary) < mean_change(img, out, parts.primary)
+    assert mean_change(img, img) == 0.0

