@@ -208,7 +208,8 @@ _KEEP = re.compile(
     r"ensure|ensuring|retain|retaining|same|identical|consistent|consistently|unchanged|"
     r"leav(?:e|ing) (?:[\w'-]+ ){0,4}?(?:as (?:it|is)|alone|untouched|unchanged|intact|the same)|"
     r"don't|do not|never|without (?:changing|altering|touching)|no (?:changes?|change) to|"
-    r"nothing else)\b|^(?:with\s+)?(?:the|this|that|an?)\s+(?:same|identical|unchanged)(?:\s+[\w'-]+){0,2}$",
+    r"nothing else)\b|^(?:with\s+)?(?:the|this|that|an?)\s+(?:same|identical|unchanged)(?:\s+[\w'-]+){0,2}"
+    r"(?:\s+(?:in|across|for|throughout|on) (?:every|each|all)\b.*)?$",
     re.I)
 _KEEP_TAIL = re.compile(r"\b(?:unchanged|untouched|intact|as (?:it is|is)|the same|stays? the same|identical|"
                         r"consistent)\s*[.!]?$", re.I)
@@ -368,7 +369,8 @@ _STYLE = [
     ("watercolor", r"watercolou?r|aquarelle|\bwash(?:es)?\b"),
     ("comic", r"comic|ben[- ]day|graphic novel|superhero"),
     ("cartoon", r"cartoon|\btoon|cel[- ]shad|animated|kids'? show|children'?s (?:book|show)|disney"),
-    ("ink", r"\bink(?:ed|ing)?\b|pen (?:and ink|outlines?|drawing)|line[- ]?art|linework|outlines? only"),
+    ("ink", r"\bink(?:ed|ing)?\b|pen (?:and ink|outlines?|drawing)|line[- ]?art|linework|outlines? only|"
+            r"colou?ring[- ]book"),
     ("pencil", r"pencil|sketch|charcoal|graphite|crayon|drawn|drawing|doodle|hatching"),
     ("oil", r"\boil\b|impressionis|van gogh|monet|painterly|brush ?strokes?|canvas|impasto|painting|painted"),
 ]
@@ -377,7 +379,7 @@ _LOOK = [
     ("cyberpunk", r"cyber-?punk|neon|blade runner|synthwave|vaporwave|futuristic glow"),
     ("golden_hour", r"golden[- ]hour|golden (?:glow|light|sun)"),
     ("noir", r"\bnoir\b|detective|1940s|forties|hard[- ]boiled"),
-    ("bw", r"black[- ]and[- ]white|\bb\s*&\s*w\b|\bb/w\b|monochrom|gr[ae]yscale|desaturat|drain\w* the colou?r|"
+    ("bw", r"black[- ]and[- ]white|\bb\s*&\s*w\b|\bb/w\b|monochrom|gr[ae]yscale|desaturat|(?:drain|strip|remov|suck|tak)\w* (?:\w+ ){0,2}colou?rs?\b(?! (?:of|from) the)|"
            r"colou?rless|no colou?r|without colou?r|silver gelatin"),
     ("vintage", r"vintage|retro|kodak|film stock|analog(?:ue)?|old film|sepia|faded|70s|seventies|80s|eighties|"
                 r"lomo|expired film|old photo|yellowed|nostalgi|snapshot|aged photo"),
@@ -385,7 +387,8 @@ _LOOK = [
     ("warm", r"\bwarm|honey|amber|cozy|cosy|sun-?kissed|toasty"),
 ]
 _TIME = [
-    ("dawn", r"\bdawn\b|sunrise|first light|daybreak|early morning light"),
+    ("dawn", r"\bdawn\b|sunrise|first light|daybreak|early morning light|sun (?:comes|is coming|rises) up|"
+             r"sun (?:is )?rising|rising sun"),
     ("dusk", r"\bdusk\b|twilight|blue hour|sun goes down|\bevening\b|nightfall"),
     ("sunset", r"sunset|sundown|setting sun|sun (?:is )?setting"),
     ("night", r"\bnight|midnight|after dark|moonlight|moonlit|starry|nocturnal|\bdark out"),
@@ -406,7 +409,7 @@ _FRAMING = [
     ("mirror", r"mirror|\bflip|faces? the other way|other direction|reverse[ds]?\b|horizontally"),
     ("aspect", r"\b\d{1,2}\s*[:×]\s*\d{1,2}\b|square|instagram|portrait orientation|landscape orientation|"
                r"vertical format|\bvertical\b|widescreen|banner|story format|reel|aspect"),
-    ("closeup", r"close[- ]?up|\btight|headshot|zoom(?:ed)? in|closer|detail shot|head and shoulders|face only|"
+    ("closeup", r"close[- ]?up|close in|\btight|headshot|zoom(?:ed)? in|closer|detail shot|head and shoulders|face only|"
                 r"macro|punch in|fills? the (?:frame|picture|image)|only the face"),
     ("medium", r"\bmedium|waist[- ]?up|half[- ]body|mid[- ]shot|from the waist|knees? up|front view|frontal"),
     ("wide", r"\bwide|zoom(?:ed)? out|pull(?:ed)? back|full[- ]body|whole (?:room|scene|body|thing)|establishing|"
@@ -459,7 +462,7 @@ _GENERATIVE = [
     ("view", r"\b(?:left|right|back|rear|side|profile|top|overhead|three[- ]quarters?|3/4|underside|bottom)"
              r"[- ](?:view|angle|profile|shot)|\bprofile\b|(?:seen|viewed|shot|shown|photographed) from|"
              r"from behind|from the (?:back|side)|rear of|back of (?:the|her|his)|turn(?:ed)? around|other side|"
-             r"360|turnaround|bird'?s[- ]eye"),
+             r"360|turnaround|bird'?s[- ]eye|from (?:the )?(?:sole|underneath|bottom|below) up|from underneath"),
     ("pose", r"\bpos(?:e|es|ing)\b|\bsit(?:s|ting)?\b|\bstand(?:s|ing)?\b|kneel|lying|lie down|\bjump|dancing|\bdance|"
              r"arms? (?:raised|crossed|up|folded|out)|hands? on|\brun(?:s|ning)?\b|waving|\bwave\b|\bhug|\bkiss|"
              r"holding hands|cross-legged|lean(?:s|ing)?\b|crouch|squat|stretch"),
@@ -662,7 +665,9 @@ _GEN_NOTES = {
 LEXICON: dict[str, str] = {
     "recolor": r"colou?rways?|re-?colou?r|\bdye|\btint (?:the|her|his|it)|colou?r (?:change|variant|swap|version)|"
                r"\bin (?:a |an )?(?:" + _COLOR_RX.pattern + r")|"
-               r"(?:make|paint|turn|switch|change|repaint|swap)\b.*(?:" + _COLOR_RX.pattern + r")",
+               r"(?:make|paint|turn|switch|change|repaint|swap|give|should be|be|come in|instead)\b.*(?:"
+               + _COLOR_RX.pattern + r")|(?:" + _COLOR_RX.pattern + r").*\b(?:instead|finish|colou?r(?:ed)?|"
+               r"version|edition|variant)\b",
     "background": r"background|backdrop|\bbg\b|behind (?:her|him|them|it|the)|surroundings|setting|"
                   r"cut (?:\w+ )?out|transparent|isolate|green ?screen|skyline|seamless|sweep|studio|"
                   r"(?:on|against|onto) (?:a |an )?(?:[\w-]+ ){0,3}(?:wall|backdrop|background|white|sweep)|"
@@ -781,7 +786,8 @@ _HARD: list[tuple[str, re.Pattern[str]]] = [
     ("generative", re.compile(r"^(?!.*\b(?:light|lit|lighting|lamp|glow|shadows?|sun)\b).*(?:"
                               r"\bprofile (?:shot|view|angle)|\bin profile\b|\bside profile|from behind|"
                               r"from (?:the|her|his|its|their) (?:left|right|back|rear) side|"
-                              r"(?:seen|viewed|shot|shown|photographed) from (?:the )?(?:side|back|behind|rear|above|below))",
+                              r"(?:seen|viewed|shot|shown|photographed) from (?:the )?(?:side|back|behind|rear|above|below|"
+                              r"sole|underneath|bottom))",
                               re.I)),
     ("framing", re.compile(r"\b(?:front|frontal)[- ]view\b", re.I)),
     ("generative", re.compile(r"^\s*(?:at\s+)?ages?\s+\d{1,3}\b|\bat (?:the )?ages? (?:of )?\d{1,3}|\bages \d", re.I)),
@@ -801,7 +807,8 @@ _COMPANIONS: list[tuple[str, re.Pattern[str]]] = [
     ("layout", re.compile(r"storyboards?|comic page|\bgrid\b|collage|side[- ]by[- ]side", re.I)),
     ("background", re.compile(r"\b(?:in|into|on|against|through) (?:a|an|the)? ?(?:[\w-]+ ){0,2}"
                               r"(?:city|skyline|street|metropolis|studio)\b", re.I)),
-    ("time_of_day", re.compile(r"\bat (?:night|sunset|dawn|dusk|noon|midnight|sunrise)\b|after dark", re.I)),
+    ("time_of_day", re.compile(r"\bat (?:night|sunset|dawn|dusk|noon|midnight|sunrise)\b|after dark|"
+                               r"as the sun (?:comes up|rises|sets|goes down)", re.I)),
 ]
 _TYPO = [(re.compile(r"\bonce[- ]view\b", re.I), "front view")]
 
