@@ -55,7 +55,8 @@ def text_image(text: str = "HELLO WORLD", xy: tuple[int, int] = (30, 30), size: 
     draw = ImageDraw.Draw(im)
     font = ImageFont.load_default(size=size)
     draw.text(xy, text, font=font, fill=(255, 255, 255))
-    return _f32(np.asarray(im)), tuple(int(v) for v in draw.textbbox(xy, text, font=font))  # type: ignore[return-value]
+    x0, y0, x1, y1 = (int(v) for v in draw.textbbox(xy, text, font=font))
+    return _f32(np.asarray(im)), (x0, y0, x1, y1)
 
 
 # ----------------------------------------------------------------------------- crops

@@ -5,9 +5,9 @@
 inside the mask). Classical inpainting continues the surroundings smoothly: that works for thin
 strokes and fails on anything with area, where it leaves a smear. So ``removal_verdict(mask)``
 refuses masks covering more than ``MAX_AREA`` of the image or with a blob thicker than
-``MAX_THICKNESS`` of the short side (at least ``MIN_THICKNESS_PX``), and ``inpaint`` returns the image untouched with the refusal
-as its warning ("object removal needs a generative engine"). The caller must treat a refusal as
-"unsupported", not as a result.
+``MAX_THICKNESS`` of the short side (at least ``MIN_THICKNESS_PX``), and ``inpaint`` returns the
+image untouched with the refusal as its warning ("object removal needs a generative engine"). The
+caller must treat a refusal as "unsupported", not as a result.
 
 ``text_boxes(img)`` is the cheap text detector also used by mirroring: MSER components filtered by
 size, fill and stroke-width uniformity, then grouped into lines of three or more similar-height,
@@ -154,7 +154,8 @@ def _lines(glyphs: list[_Glyph]) -> list[list[_Glyph]]:
         x0, x1 = min(g.x for g in members), max(g.x + g.w for g in members)
         height = float(np.median([g.h for g in members]))
         y0, y1 = min(g.y for g in members), max(g.y + g.h for g in members)
-        if _distinct_columns(members) >= 3 and x1 - x0 >= 2.5 * height and y1 - y0 <= 2.2 * height:   # ≥ 3 glyphs, one line
+        one_line = x1 - x0 >= 2.5 * height and y1 - y0 <= 2.2 * height
+        if _distinct_columns(members) >= 3 and one_line:               # ≥ 3 glyphs side by side
             lines.append(members)
     return lines
 
@@ -226,8 +227,9 @@ def _complete_line(grey: np.ndarray, members: list[_Glyph]) -> np.ndarray:
     ry0, ry1 = max(0, y0), min(gh, y1)
     glyphs = np.zeros((ry1 - ry0, rx1 - rx0), np.uint8)
     for g in members:
-        inside = (g.points[:, 1] >= ry0) & (g.points[:, 1] < ry1) & (g.points[:, 0] >= rx0) & (g.points[:, 0] < rx1)
-        glyphs[g.points[inside, 1] - ry0, g.points[inside, 0] - rx0] = 1
+        px, py = g.points[:, 0], g.points[:, 1]
+        inside = (py >= ry0) & (py < ry1) & (px >= rx0) & (px < rx1)
+        glyphs[py[inside] - ry0, px[inside] - rx0] = 1
     dark = sum(g.dark for g in members) * 2 >= len(members)
     ksz = max(3, round(0.6 * height)) | 1
     hat = cv2.morphologyEx(grey[ry0:ry1, rx0:rx1], cv2.MORPH_BLACKHAT if dark else cv2.MORPH_TOPHAT,

@@ -22,6 +22,7 @@ from .looks import (F32, blur, lowfreq_noise, luminance, rgb, saturate, size_sca
 
 STYLES = ("pencil", "ink", "manga", "comic", "popart", "cartoon", "watercolor", "oil")
 WORK_SIDE = 768
+WASH_SIDE = 576
 
 Box = tuple[float, float, float, float]  # x, y, width, height in pixels
 
@@ -220,10 +221,10 @@ def _watercolor(img: np.ndarray, seed: int, faces: np.ndarray | None) -> np.ndar
     a pencil under-drawing and paper texture."""
     h, w = img.shape[:2]
     s = size_scale(img)
-    small = _fit_long(img, WORK_SIDE)
+    small = _fit_long(img, WASH_SIDE)                      # washes are soft: mean-shift at ≤ 576 px
     sh, sw = small.shape[:2]
     u8 = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
-    wash = cv2.pyrMeanShiftFiltering(u8, 12, 24, maxLevel=1).astype(F32) / F32(255.0)
+    wash = cv2.pyrMeanShiftFiltering(u8, 9, 24, maxLevel=1).astype(F32) / F32(255.0)
     bleed = 4.0 * sw / 768
     dx = (lowfreq_noise(sh, sw, seed, 12) - F32(0.5)) * F32(2 * bleed)
     dy = (lowfreq_noise(sh, sw, seed + 1, 12) - F32(0.5)) * F32(2 * bleed)
@@ -253,9 +254,14 @@ def _oil(img: np.ndarray, seed: int, faces: np.ndarray | None) -> np.ndarray:
     size = max(2, round(6 * small.shape[1] / 768))
     paint = cv2.xphoto.oilPainting(u8, size, 1, cv2.COLOR_RGB2GRAY).astype(F32) / F32(255.0)
     if faces is not None:                          # finer brushwork on faces keeps them readable
-        fine = cv2.xphoto.oilPainting(u8, max(2, size // 2), 1, cv2.COLOR_RGB2GRAY).astype(F32) / F32(255.0)
-        fw = cv2.resize(faces, (small.shape[1], small.shape[0]))[..., None]
-        paint = paint * (F32(1.0) - fw) + fine * fw
+        fw = cv2.resize(faces, (small.shape[1], small.shape[0]))
+        ys, xs = np.nonzero(fw > 0.01)
+        if len(xs):
+            y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+            fine = cv2.xphoto.oilPainting(np.ascontiguousarray(u8[y0:y1, x0:x1]), max(2, size // 2), 1,
+                                          cv2.COLOR_RGB2GRAY).astype(F32) / F32(255.0)
+            wgt = fw[y0:y1, x0:x1, None]
+            paint[y0:y1, x0:x1] = paint[y0:y1, x0:x1] * (F32(1.0) - wgt) + fine * wgt
     f = _upsample(paint, h, w)
     lum = blur(luminance(f), 1.2 * s)
     gx = cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3)
