@@ -299,16 +299,17 @@ async def submit(model_id: str, request: Request, key: dict = Depends(require_ke
         if req.output_format != "jpeg":
             echo["output_format"] = req.output_format
         try:
-            return service.store.create(
+            row, created = service.store.create(
                 key_id=key["id"], model=spec.id, input=echo, request=request_dict, total=req.max_images,
                 output_format=req.output_format, cost=str(cost(req.max_images, s.price_per_image)),
                 retention=s.retention, base64=base64, webhook_url=webhook, idempotency_key=idem, limit=limit)
         except LimitExceeded as exc:
             raise ApiError(429, str(exc), headers={"x-should-retry": "false"}) from None
+        if created:  # row first, then the queue message: a crash in between is the reaper's to mend
+            service.queue.enqueue(row["id"])
+        return row, created
 
     row, created = await run_in_threadpool(create)
-    if created:
-        await run_in_threadpool(service.queue.enqueue, row["id"])
     base = base_url(request)
     if not sync:
         return ok(prediction_json(row, base=base, service=service, base64=False))

@@ -1,0 +1,24 @@
+"""``seqedit keys create|list|revoke`` and ``seqedit usage``."""
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from seqedit.client.cli import app
+from seqedit.jobs.store import Store
+
+
+def test_keys_lifecycle_and_usage(tmp_path):
+    run = CliRunner()
+    r = run.invoke(app, ["keys", "create", "--name", "ci", "--concurrency", "2", "--data-dir", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    token = r.stdout.strip().splitlines()[0]
+    assert token.startswith("sk_")
+    store = Store(f"sqlite:///{tmp_path / 'seqedit.db'}")
+    key = store.find_key(token)
+    assert key["name"] == "ci" and key["concurrency"] == 2
+    listing = run.invoke(app, ["keys", "list", "--data-dir", str(tmp_path)])
+    assert listing.exit_code == 0 and "ci" in listing.stdout and token not in listing.stdout
+    assert run.invoke(app, ["usage", "--data-dir", str(tmp_path)]).exit_code == 0
+    assert run.invoke(app, ["keys", "revoke", key["id"], "--data-dir", str(tmp_path)]).exit_code == 0
+    assert store.find_key(token) is None
+    assert run.invoke(app, ["keys", "revoke", key["id"], "--data-dir", str(tmp_path)]).exit_code == 1
