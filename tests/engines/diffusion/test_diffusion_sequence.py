@@ -230,6 +230,9 @@ def test_model_loads_once_and_lazily(tiny_models):
     first = engine.load()
     run(engine, plan(1), references(1))
     assert engine.load() is first
+    # another engine of the process (the service builds one per consumer thread) reuses the pipeline
+    other = create("diffusion", model=str(tiny_models["flux_kontext"]), strategy="chain")
+    assert other.load() is first
 
 
 def test_out_of_memory_is_a_failed_run_not_a_dead_worker(engines, monkeypatch):

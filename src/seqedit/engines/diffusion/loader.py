@@ -2,6 +2,7 @@
 
     info = inspect_model("black-forest-labs/FLUX.2-klein-4B")   # reads model_index.json only
     loaded = load("/models/klein", device="cuda", dtype="bfloat16", offload=False)
+    loaded = shared("/models/klein", device="cuda")   # the same pipeline for every caller in the process
     loaded.pipe, loaded.adapter, loaded.device, loaded.dtype
 
 ``inspect_model`` needs neither torch nor the weights, so ``check()`` can answer in an API process.
@@ -13,8 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,28 @@ class Loaded:
     dtype: str
     offload: bool
     seconds: float
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)  # one call at a time
+
+
+_CACHE: dict[tuple, Loaded] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def shared(source: str, **options: Any) -> Loaded:
+    """``load`` once per process for the same model and options: every engine instance (the service
+    builds one per consumer thread) reuses the same pipeline and serialises its calls on ``lock``."""
+    key = (str(source), tuple(sorted(options.items())))
+    with _CACHE_LOCK:
+        loaded = _CACHE.get(key)
+        if loaded is None:
+            loaded = _CACHE[key] = load(source, **options)
+        return loaded
+
+
+def forget() -> None:
+    """Drop every cached pipeline (tests, or to free memory)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
 
 
 def supported_classes() -> list[str]:
@@ -117,6 +141,17 @@ def inspect_model(source: str, *, local_files_only: bool | None = None) -> Model
 
 def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
+def require_extra() -> None:
+    """torch, diffusers and transformers importable, or an ``EngineError`` that says what to install."""
+    try:
+        import diffusers  # noqa: F401
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as exc:
+        raise EngineError(f"the diffusion engine needs the [diffusion] extra (torch, diffusers, transformers): "
+                          f"pip install 'seqedit[diffusion]' ({exc})") from None
 
 
 def resolve_device(device: str | None) -> str:
@@ -197,15 +232,16 @@ def load(source: str, *, device: str | None = None, dtype: str | None = None,
          attention_backend: str | None = None) -> Loaded:
     """Load the pipeline at ``source`` onto ``device`` and wrap it in its family's adapter."""
     info = inspect_model(source, local_files_only=local_files_only)
+    require_extra()
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
-    started = time.perf_counter()
     with engine_errors(f"loading {source}"):
         import torch
         import diffusers
 
         _quiet()
         patch_qwen_vl_processors_without_torchvision()
+        started = time.perf_counter()
         pipeline_cls = getattr(diffusers, info.class_name, None) or diffusers.DiffusionPipeline
         pipe = pipeline_cls.from_pretrained(
             str(Path(source).expanduser()) if Path(source).expanduser().exists() else source,

@@ -21,8 +21,11 @@ References beyond what one call takes (``overflow=``): ``stitch`` (default) keep
 families: everything becomes one canvas); ``truncate`` drops the user's last references; ``error``
 refuses the request. With ``anchor``/``chain`` the earlier panel takes one slot.
 
-The model is loaded on first use (or by ``load()``) and reused for every later call. Options not
-given fall back to ``SEQEDIT_MODEL``, ``SEQEDIT_DEVICE``, ``SEQEDIT_DTYPE`` and ``SEQEDIT_OFFLOAD``.
+The model is loaded on first use (or by ``load()``) and reused for every later call — and by every
+other engine of the process with the same model and load options (``loader.shared``). Options not
+given fall back to ``SEQEDIT_MODEL``, ``SEQEDIT_DEVICE``, ``SEQEDIT_DTYPE``, ``SEQEDIT_OFFLOAD`` and
+``SEQEDIT_MIN_PIXELS``/``SEQEDIT_MAX_PIXELS`` (override the family's native pixel range, e.g. to cap
+memory) — that is how ``seqedit serve --engine diffusion`` is configured.
 """
 from __future__ import annotations
 
@@ -71,7 +74,8 @@ class DiffusionEngine:
         self.guidance = None if guidance is None else float(guidance)
         self.overflow = overflow
         self.batch_size = max(2, _positive("batch_size", batch_size) or 4)
-        self.min_pixels, self.max_pixels = min_pixels, max_pixels
+        self.min_pixels = _positive("min_pixels", min_pixels or os.environ.get("SEQEDIT_MIN_PIXELS") or None)
+        self.max_pixels = _positive("max_pixels", max_pixels or os.environ.get("SEQEDIT_MAX_PIXELS") or None)
         device = device or os.environ.get("SEQEDIT_DEVICE") or None
         dtype = dtype or os.environ.get("SEQEDIT_DTYPE") or None
         offload = offload or os.environ.get("SEQEDIT_OFFLOAD", "").lower() in ("1", "true", "yes")
@@ -93,7 +97,7 @@ class DiffusionEngine:
         """Load the pipeline once; later calls return the same one."""
         with self._lock:
             if self._loaded is None:
-                self._loaded = loader.load(self.model, **self._load_options)
+                self._loaded = loader.shared(self.model, **self._load_options)
                 self._info = loader.ModelInfo(self.model, type(self._loaded.pipe).__name__,
                                               type(self._loaded.adapter))
             return self._loaded
@@ -223,7 +227,7 @@ class _Run:
         kwargs = self.adapter.call_kwargs(prompts=prompts, refs=refs, width=width or self.width,
                                           height=height or self.height, steps=steps, guidance=self.guidance,
                                           generators=generators)
-        with self.engine._lock, engine_errors(f"generating with {self.adapter.label}"):
+        with self.loaded.lock, engine_errors(f"generating with {self.adapter.label}"):
             if shared:
                 from seqedit.engines.diffusion.attention import shared_anchor
 

@@ -1,0 +1,98 @@
+"""``seqedit models check PATH_OR_ID``: what a diffusers checkpoint is to seqedit, and does it run.
+
+Prints the family, reference limit, native sizes, defaults, device and dtype, then makes one panel with
+one denoising step at the family's smallest native size (the smoke run). Exit code 0 when it all
+worked, 1 when the model cannot be loaded or run (the message says why), 2 without the extra.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+models_app = typer.Typer(help="Inspect generative models (the [diffusion] extra).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(models_app, name="models")
+
+
+@models_app.command("check")
+def check(
+    model: str = typer.Argument(..., metavar="PATH_OR_ID", help="diffusers pipeline directory or hub id"),
+    device: Optional[str] = typer.Option(None, "--device", help="auto | cuda | cuda:N | mps | cpu [default: auto]"),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="auto | bfloat16 | float16 | float32 [default: auto]"),
+    steps: int = typer.Option(1, "--steps", min=1, help="denoising steps of the smoke run"),
+    run: bool = typer.Option(True, "--run/--no-run", help="make one panel (the smoke run)"),
+    offload: bool = typer.Option(False, "--offload", help="model CPU offload (GPU memory saver)"),
+    as_json: bool = typer.Option(False, "--json", help="print the facts as JSON"),
+) -> None:
+    """Family, reference limit, native sizes, device/dtype, and a 1-step smoke run."""
+    try:
+        from seqedit.engines.base import EngineError, NullProgress
+        from seqedit.engines.diffusion.sequence import DiffusionEngine
+    except ImportError as exc:  # pragma: no cover - torch/diffusers are imported lazily; this is our own code
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    try:
+        engine = DiffusionEngine(model, strategy="independent", steps=steps, device=device, dtype=dtype,
+                                 offload=offload)
+        engine.info()  # model_index.json first: a clear error before torch is imported
+        facts = engine.describe()
+        if run:
+            facts["smoke_run"] = _smoke(engine, NullProgress())
+    except EngineError as exc:
+        err.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True)
+        raise typer.Exit(1)
+    except ImportError as exc:
+        err.print(f"[red]error:[/red] the diffusion engine needs the extra: pip install 'seqedit\\[diffusion]' ({exc})",
+                  soft_wrap=True)
+        raise typer.Exit(2)
+    if as_json:
+        out.print_json(json.dumps(facts))
+        return
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, label in (("label", "family"), ("pipeline", "pipeline"), ("reference_limit", "reference limit"),
+                       ("references", "references"), ("native_sizes", "native sizes"),
+                       ("default_steps", "default steps"), ("default_guidance", "default guidance"),
+                       ("device", "device"), ("dtype", "dtype"), ("offload", "CPU offload"),
+                       ("strategies", "strategies"), ("licence", "licence"), ("load_seconds", "load time (s)")):
+        value = facts.get(key)
+        table.add_row(label, escape(", ".join(value) if isinstance(value, list) else str(value)))
+    out.print(table)
+    smoke = facts.get("smoke_run")
+    if smoke:
+        out.print(f"[green]smoke run ok[/green]: {smoke['steps']} step(s) at {smoke['size']} in "
+                  f"{smoke['seconds']:.2f} s")
+
+
+def _smoke(engine, progress) -> dict:
+    from PIL import Image
+
+    from seqedit.plan import make_plan
+    from seqedit.request import EditRequest
+
+    native = engine.native()
+    side = max(64, math.ceil(math.sqrt(native.min_pixels) / native.multiple) * native.multiple)
+    plan = make_plan(EditRequest.create(prompt="make the circle blue", images=["smoke"], size=f"{side}*{side}",
+                                        max_images=1, seed=0))
+    ref = Image.new("RGB", (side, side), (200, 60, 40))
+    started = time.perf_counter()
+    panels = list(engine.generate(plan, [ref], progress))
+    seconds = time.perf_counter() - started
+    if len(panels) != 1 or panels[0].size != (side, side):
+        from seqedit.engines.base import EngineError
+
+        raise EngineError(f"smoke run produced {len(panels)} panel(s) of {[p.size for p in panels]}")
+    return {"steps": engine.steps, "size": f"{side}×{side}", "seconds": round(seconds, 3)}

@@ -1,0 +1,159 @@
+"""The diffusion engine from the outside: ``seqedit edit`` and ``seqedit models check`` as subprocesses,
+and one real ``seqedit serve`` running predictions on a tiny model.
+
+The subprocesses load the tiny pipelines saved by the session fixture. ``SEQEDIT_MIN_PIXELS`` lets the
+tiny models generate at 64 px; a throwaway ``sitecustomize`` shrinks Qwen-Image-Edit's 1 MP reference
+resize in the child process (as the in-process fixture does), everything else is the real code path.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+
+from PIL import Image  # noqa: E402
+
+from diffusion_tiny import references  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+TESTS = HERE.parents[1]
+SEQEDIT = Path(sys.executable).with_name("seqedit")
+SITECUSTOMIZE = """
+import os
+if os.environ.get("SEQEDIT_TEST_QWEN_REF_AREA"):
+    import diffusion_tiny
+    diffusion_tiny.shrink_qwen_reference_area(int(os.environ["SEQEDIT_TEST_QWEN_REF_AREA"]))
+"""
+
+
+@pytest.fixture(scope="module")
+def child_env(tmp_path_factory):
+    site = tmp_path_factory.mktemp("site")
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(HERE), str(TESTS)]),
+            "SEQEDIT_MIN_PIXELS": str(64 * 64),
+            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "2"}
+
+
+@pytest.fixture(scope="module")
+def ref_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("refs")
+    paths = []
+    for i, im in enumerate(references(2)):
+        paths.append(d / f"ref{i}.png")
+        im.save(paths[-1])
+    return paths
+
+
+def seqedit(*args, env, timeout=240):
+    return subprocess.run([str(SEQEDIT), *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+@pytest.mark.parametrize("family, strategy, n", [
+    ("flux2_klein", "anchor", 3),
+    ("qwen_image_edit_plus", "chain", 2),
+    ("flux_kontext", "shared_attention", 3),
+    ("instruct_pix2pix", "independent", 2),
+])
+def test_seqedit_edit_with_each_family(tiny_models, child_env, ref_files, tmp_path, family, strategy, n):
+    out = tmp_path / "set"
+    r = seqedit("edit", *ref_files, "-p", "the mug on a desk, in a kitchen and outdoors", "-n", n,
+                "--size", "96*64", "--seed", 5, "--format", "png", "-o", out, "-q",
+                "--engine", "diffusion", "--model", tiny_models[family], "--strategy", strategy, "--steps", 2,
+                env={**child_env, "SEQEDIT_TEST_QWEN_REF_AREA": str(64 * 64)} if family.startswith("qwen") else child_env)
+    assert r.returncode == 0, r.stderr
+    record = json.loads((out / "set.json").read_text())
+    assert record["engine"] == "diffusion" and len(record["outputs"]) == n
+    for k in range(1, n + 1):
+        with Image.open(out / f"{k}.png") as im:
+            assert im.size == (96, 64)
+
+
+def test_seqedit_edit_missing_model_is_a_message_not_a_traceback(child_env, ref_files, tmp_path):
+    r = seqedit("edit", ref_files[0], "-p", "x", "-o", tmp_path / "o", "-q", "--engine", "diffusion",
+                "--model", tmp_path / "no-such-model", env=child_env, timeout=60)
+    assert r.returncode != 0
+    assert "does not exist" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_models_check(tiny_models, tmp_path):
+    from typer.testing import CliRunner
+
+    from seqedit.client.cli import app
+
+    r = CliRunner().invoke(app, ["models", "check", str(tiny_models["flux_kontext"]), "--json"])
+    assert r.exit_code == 0, r.output
+    facts = json.loads(r.stdout)
+    assert facts["family"] == "flux_kontext" and facts["reference_limit"] == 1
+    assert facts["device"] == "cpu" and facts["dtype"] == "float32"
+    assert facts["smoke_run"]["steps"] == 1 and "shared_attention" in facts["strategies"]
+
+    r = CliRunner().invoke(app, ["models", "check", str(tiny_models["flux2_klein"]), "--no-run"])
+    assert r.exit_code == 0 and "FLUX.2 [klein]" in r.stdout and "reference limit" in r.stdout
+
+    r = CliRunner().invoke(app, ["models", "check", str(tmp_path)])
+    assert r.exit_code == 1 and "not a diffusers pipeline" in r.stderr
+
+
+# --- the HTTP service ---------------------------------------------------------------------------
+MODEL = "bytedance/seedream-v4/edit-sequential"
+
+
+def _data_uri(im: Image.Image) -> str:
+    buffer = io.BytesIO()
+    im.save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _wait(httpx, server, pid, timeout=180.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        data = httpx.get(f"{server.url}/api/v3/predictions/{pid}/result", headers=server.headers).json()["data"]
+        if data["status"] in ("completed", "failed", "cancelled"):
+            return data
+        time.sleep(0.1)
+    raise AssertionError(f"prediction {pid} did not finish")
+
+
+def _submit(httpx, server, **body):
+    r = httpx.post(f"{server.url}/api/v3/{MODEL}", headers=server.headers, json=body, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()["data"]["id"]
+
+
+def test_http_service_runs_the_diffusion_engine(tiny_models, child_env, tmp_path):
+    httpx = pytest.importorskip("httpx")
+    sys.path.insert(0, str(TESTS))
+    from fixtures.server import Server
+
+    env = {k: child_env[k] for k in ("SEQEDIT_MIN_PIXELS", "HF_HUB_OFFLINE", "OMP_NUM_THREADS")}
+    good = Server(tmp_path / "good", engine="diffusion", SEQEDIT_MODEL=str(tiny_models["flux2_klein"]),
+                  PYTHONPATH=child_env["PYTHONPATH"], **env).start()
+    bad = Server(tmp_path / "bad", engine="diffusion", SEQEDIT_MODEL=str(tmp_path / "missing"), **env).start()
+    try:
+        refs = [_data_uri(im) for im in references(2)]
+        pid = _submit(httpx, good, prompt="a series of 3 images of these objects", images=refs, size="96*64",
+                      max_images=3, seed=11)
+        data = _wait(httpx, good, pid)
+        assert data["status"] == "completed", data
+        assert len(data["outputs"]) == 3
+        for url in data["outputs"]:
+            assert Image.open(io.BytesIO(httpx.get(url).content)).size == (96, 64)
+
+        for _ in range(2):  # a failed prediction, twice: the worker survives the first
+            data = _wait(httpx, bad, _submit(httpx, bad, prompt="x", images=refs[:1], size="64*64"))
+            assert data["status"] == "failed" and "does not exist" in data["error"], data
+    finally:
+        good.kill(signal.SIGTERM)
+        bad.kill(signal.SIGTERM)
