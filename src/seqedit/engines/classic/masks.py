@@ -14,8 +14,11 @@ a guided filter. OpenCV's RNG is seeded before GrabCut, so the same seed gives t
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -162,6 +165,33 @@ def _u8(img: np.ndarray) -> np.ndarray:
 
 _MP_LOCK = threading.Lock()
 _MP_CACHE: dict[str, Any] = {}
+_MP_WARM: set[str] = set()
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced(name: str) -> Iterator[None]:
+    """Silence mediapipe's C++ start-up chatter (TFLite/absl/glog write to fd 2 directly and ignore
+    GLOG_minloglevel) during a graph's creation and first inference only; later calls are untouched."""
+    if name in _MP_WARM:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+        _MP_WARM.add(name)
+
+
+def _mp_process(name: str, image: np.ndarray) -> Any:
+    """Run one cached mediapipe graph on an RGB uint8 image (callers hold ``_MP_LOCK``)."""
+    with _native_stderr_silenced(name):
+        return _mp_solution(name).process(image)
 
 
 def _mp_solution(name: str) -> Any:
@@ -191,7 +221,7 @@ def detect_faces(img: np.ndarray, min_score: float = 0.5) -> list[FaceBox]:
     boxes: list[FaceBox] = []
     with _MP_LOCK:
         for model in ("face_full", "face_short"):
-            res = _mp_solution(model).process(small)
+            res = _mp_process(model, small)
             for d in res.detections or []:
                 bb = d.location_data.relative_bounding_box
                 score = float(d.score[0])
@@ -207,7 +237,7 @@ def face_landmarks(img: np.ndarray) -> list[np.ndarray]:
     h, w = img.shape[:2]
     small = _u8(fit_long(img, 640))
     with _MP_LOCK:
-        res = _mp_solution("mesh").process(small)
+        res = _mp_process("mesh", small)
     return [np.array([(p.x * w, p.y * h) for p in f.landmark], np.float32)
             for f in (res.multi_face_landmarks or [])]
 
@@ -215,7 +245,7 @@ def face_landmarks(img: np.ndarray) -> list[np.ndarray]:
 def _selfie(img: np.ndarray) -> np.ndarray:
     small = _u8(fit_long(img, WORK_SIDE))
     with _MP_LOCK:
-        m = _mp_solution("selfie").process(small).segmentation_mask
+        m = _mp_process("selfie", small).segmentation_mask
     return np.asarray(m, np.float32)
 
 

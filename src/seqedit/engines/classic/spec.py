@@ -48,8 +48,10 @@ OPERATIONS: dict[str, tuple[VerdictKind, str]] = {
     "meta": ("supported", "— set bookkeeping ('generate a series of 4 images'): nothing to render"),
 }
 
-# Application order on each panel (later ops see earlier results).
-ORDER = ["remove", "recolor", "background", "lighting", "time_of_day", "look", "style", "framing",
+# Application order on each panel (later ops see earlier results). Ops that need the reference's
+# masks to line up (remove … time_of_day) come before framing; looks and styles come after it, so a
+# close-up is re-rendered at full resolution rather than magnifying grain or screentone.
+ORDER = ["remove", "recolor", "background", "lighting", "time_of_day", "framing", "look", "style",
          "cover", "caption", "frame", "layout"]
 
 

@@ -1,0 +1,3 @@
+from seqedit.client.cli import main
+
+main()

@@ -1,0 +1,202 @@
+"""``seqedit edit``, ``seqedit plan`` and ``seqedit presets``: the main job, in-process."""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from seqedit import __version__
+from seqedit.edit import Prepared, decode_refs, prepare, render
+from seqedit.engines import create
+from seqedit.engines.base import EngineError
+from seqedit.errors import RequestError
+from seqedit.imaging import extension
+from seqedit.plan import declared_count
+from seqedit.request import EditRequest
+from seqedit.sizes import PRESETS
+
+out = Console()
+err = Console(stderr=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("edit")(edit)
+    app.command("plan")(plan_command)
+    app.command("presets")(presets)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}", soft_wrap=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def _build(refs: list[Path], prompt: str, n: Optional[int], size: Optional[str], seed: Optional[int],
+           fmt: str) -> tuple[EditRequest, list]:
+    blobs = []
+    for i, path in enumerate(refs):
+        try:
+            blobs.append(path.read_bytes())
+        except OSError as exc:
+            raise RequestError(f"images[{i}]", "a readable file", f"{path}: {exc.strerror or exc}", code=1401) from None
+    if n is None:  # the CLI's own default: what the prompt asks for, else 1 (the protocol's default)
+        n = declared_count(prompt) or 1
+    request = EditRequest.create(prompt=prompt, images=[str(p) for p in refs], size=size, max_images=n,
+                                 seed=seed, output_format=fmt)
+    return request, decode_refs(blobs)
+
+
+def _engine(engine: str, model: Optional[str], strategy: Optional[str], steps: Optional[int]):
+    options: dict[str, Any] = {}
+    for key, value in (("model", model), ("strategy", strategy), ("steps", steps)):
+        if value is not None:
+            options[key] = value
+    return create(engine, **options)
+
+
+def _show_plan(p: Prepared) -> None:
+    plan = p.plan
+    out.print(f"[bold]{plan.count} panel(s)[/bold] at {plan.size}, seed {plan.seed}, format {plan.output_format}")
+    if plan.shared:
+        out.print(f"shared: {plan.shared}", highlight=False)
+    table = Table(show_header=True, header_style="bold")
+    for col in ("panel", "clause", "operation", "verdict", "note"):
+        table.add_column(col, overflow="fold")
+    colour = {"supported": "green", "approximate": "yellow", "unsupported": "red"}
+    for v in p.verdicts:
+        table.add_row("all" if v.panel is None else str(v.panel), v.clause, v.operation,
+                      f"[{colour[v.verdict]}]{v.verdict}[/]", v.note)
+    if p.verdicts:
+        out.print(table)
+    for k, panel in enumerate(plan.panels, start=1):
+        out.print(f"  panel {k}: {panel.text or '(shared instruction only)'}", highlight=False)
+    for w in p.warnings:
+        out.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+
+
+def edit(
+    refs: list[Path] = typer.Argument(..., help="1-10 reference images", show_default=False),
+    prompt: str = typer.Option(..., "-p", "--prompt", help="the instruction for the whole set"),
+    n: Optional[int] = typer.Option(None, "-n", "--max-images", help="images to make, 1-15 [default: the count the prompt states, else 1]"),
+    size: Optional[str] = typer.Option(None, "--size", help="W*H (each side 64-8192) or a preset name; default: the first reference's aspect at ~2 MP"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="-1 or absent = random (recorded in set.json)"),
+    fmt: str = typer.Option("jpeg", "--format", help="jpeg | png | webp"),
+    outdir: Path = typer.Option(Path("out"), "-o", "--out", help="output directory"),
+    engine: str = typer.Option("classic", "--engine", help="classic (CPU) | diffusion"),
+    model: Optional[str] = typer.Option(None, "--model", help="diffusion: model path or hub id"),
+    strategy: Optional[str] = typer.Option(None, "--strategy", help="diffusion: anchor | chain | independent | grid | shared_attention"),
+    steps: Optional[int] = typer.Option(None, "--steps", help="diffusion: denoising steps"),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="no plan table or progress bar"),
+) -> None:
+    """Edit REF... into a consistent set: writes OUT/1.jpg … OUT/N.jpg and OUT/set.json."""
+    started = time.perf_counter()
+    try:
+        request, images = _build(refs, prompt, n, size, seed, fmt)
+        t_load = time.perf_counter() - started
+        eng = _engine(engine, model, strategy, steps)
+        prepared = prepare(request, images, eng)
+    except RequestError as exc:
+        _fail(str(exc))
+    except EngineError as exc:
+        _fail(exc.message, 3)
+    prepared.timings["load"] = t_load
+    if not quiet:
+        _show_plan(prepared)
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".seqedit-partial-", dir=outdir))
+    ext = extension(prepared.plan.output_format)
+    outputs = []
+    try:
+        with Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, disable=quiet) as bar:
+            task = bar.add_task("render", total=prepared.plan.count)
+            engine_progress = _BarProgress(bar, task, prepared.plan.count)
+            for o in render(prepared, eng, engine_progress):
+                (staging / f"{o.index}.{ext}").write_bytes(o.data)
+                outputs.append(o)
+                bar.update(task, completed=o.index)
+        for o in outputs:  # publish only a complete set
+            (staging / f"{o.index}.{ext}").replace(outdir / f"{o.index}.{ext}")
+    except EngineError as exc:
+        _fail(f"panel {len(outputs) + 1}: {exc.message}", 3)
+    except KeyboardInterrupt:
+        _fail("interrupted; no set written", 130)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+    record = {
+        "seqedit": __version__,
+        "engine": eng.name,
+        "request": request.to_dict(),
+        "plan": prepared.plan.to_dict(),
+        "seed": prepared.plan.seed,
+        "verdicts": [v.to_dict() for v in prepared.verdicts],
+        "warnings": prepared.warnings,
+        "outputs": [{"file": f"{o.index}.{ext}", "width": o.width, "height": o.height, "bytes": len(o.data),
+                     "sha256": o.sha256, "seconds": round(o.seconds, 4)} for o in outputs],
+        "timings": {**{k: round(v, 4) for k, v in prepared.timings.items()},
+                    "total": round(time.perf_counter() - started, 4)},
+    }
+    (outdir / "set.json").write_text(json.dumps(record, indent=2))
+    if not quiet:
+        out.print(f"[green]wrote[/green] {len(outputs)} image(s) and set.json to {outdir}")
+
+
+class _BarProgress:
+    def __init__(self, bar: Progress, task: Any, total: int) -> None:
+        self.bar, self.task, self.total = bar, task, total
+
+    def report(self, fraction: float, message: str = "") -> None:
+        self.bar.update(self.task, completed=fraction * self.total)
+
+    def cancelled(self) -> bool:
+        return False
+
+
+def plan_command(
+    refs: list[Path] = typer.Argument(..., help="1-10 reference images", show_default=False),
+    prompt: str = typer.Option(..., "-p", "--prompt"),
+    n: Optional[int] = typer.Option(None, "-n", "--max-images"),
+    size: Optional[str] = typer.Option(None, "--size"),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    engine: str = typer.Option("classic", "--engine"),
+    model: Optional[str] = typer.Option(None, "--model"),
+    as_json: bool = typer.Option(False, "--json", help="print the plan as JSON"),
+) -> None:
+    """Print the plan and per-clause verdicts without rendering. Exits 3 if the engine cannot do it."""
+    try:
+        request, images = _build(refs, prompt, n, size, seed, "jpeg")
+        eng = _engine(engine, model, None, None)
+        from seqedit.plan import make_plan
+
+        plan = make_plan(request, [im.size for im in images])
+        verdicts = eng.analyse(plan)
+    except RequestError as exc:
+        _fail(str(exc))
+    except EngineError as exc:
+        _fail(exc.message, 3)
+    prepared = Prepared(request, images, plan, verdicts, list(plan.warnings))
+    if as_json:
+        sys.stdout.write(json.dumps({"plan": plan.to_dict(), "verdicts": [v.to_dict() for v in verdicts]}, indent=2) + "\n")
+    else:
+        _show_plan(prepared)
+    if any(v.verdict == "unsupported" for v in verdicts):
+        bad = next(v for v in verdicts if v.verdict == "unsupported")
+        _fail(f"unsupported: '{bad.clause}' ({bad.note})", 3)
+
+
+def presets() -> None:
+    """Print the recommended size presets (use the name or W*H with --size)."""
+    table = Table("name", "aspect", "tier", "exact", "rounded (÷64)")
+    for p in PRESETS:
+        table.add_row(p.name, p.aspect, p.tier, str(p.exact), str(p.rounded))
+    out.print(table)
