@@ -2,7 +2,7 @@
 
 ``bench-solid``: instant solid panels (measures the service, not an engine).
 ``bench-photo``: panels with photo-like entropy (upsampled noise), so JPEG sizes are realistic
-(about 1-3 MB at 4096²) for the base64 poll figure.
+(a few MB at 4096², like a photo) for the base64 poll figure.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class PhotoEngine(SolidEngine):
         for _k in range(plan.count):
             small = Image.fromarray(rng.integers(0, 256, (96, 96, 3), dtype=np.uint8))
             big = small.resize((plan.size.width, plan.size.height), Image.BICUBIC)
-            grain = rng.integers(-12, 13, (plan.size.height, plan.size.width, 3), dtype=np.int16)
+            grain = rng.integers(-3, 4, (plan.size.height, plan.size.width, 3), dtype=np.int16)
             yield Image.fromarray(np.clip(np.asarray(big, dtype=np.int16) + grain, 0, 255).astype(np.uint8))
 
 

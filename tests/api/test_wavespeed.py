@@ -48,8 +48,11 @@ def test_submit_poll_download(client, auth):
 
 
 def test_sync_mode_and_base64(client, auth):
-    r = client.post(MODEL, json=body(enable_sync_mode=True, enable_base64_output=True, max_images=2), headers=auth)
+    tricky = 'two panels; "outputs":[] in the prompt must stay text'
+    r = client.post(MODEL, json=body(prompt=tricky, enable_sync_mode=True, enable_base64_output=True, max_images=2),
+                    headers=auth)
     d = r.json()["data"]
+    assert d["input"]["prompt"] == tricky and d["has_nsfw_contents"] == [False, False]
     assert d["status"] == "completed" and len(d["outputs"]) == 2
     for out in d["outputs"]:
         assert Image.open(io.BytesIO(base64.b64decode(out))).format == "JPEG"

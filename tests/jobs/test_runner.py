@@ -122,3 +122,29 @@ def test_reaper_recovers_a_lost_job(store, settings, runner):
     assert enqueued == [pid]
     assert runner.run(pid) is Status.COMPLETED
     assert store.get(pid)["attempt"] == 2
+
+
+def test_redirect_to_loopback_fails_1402(store, settings, runner):
+    """Submit can only check the first host; the worker refuses a redirect to a forbidden address."""
+    import http.server
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(302)
+            self.send_header("Location", "http://127.0.0.1:9/private.png")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        port = httpd.server_address[1]
+        settings.allow_hosts = f"127.0.0.1:{port}"  # only the redirector itself is allow-listed
+        pid = submit(store, [f"http://127.0.0.1:{port}/a.png"], n=1)
+        assert runner.run(pid) is Status.FAILED
+        row = store.get(pid)
+        assert row["code"] == 1402 and row["error"].startswith("images[0]") and "127.0.0.1" in row["error"]
+    finally:
+        httpd.shutdown()

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from seqedit import imaging
 from seqedit.api.auth import require_key
-from seqedit.api.envelope import ApiError, ok, prediction_json
+from seqedit.api.envelope import ApiError, base64_envelope, ok, prediction_json
 from seqedit.api.models import MODELS, get_model
 from seqedit.errors import RequestError
 from seqedit.jobs.store import LimitExceeded, new_id
@@ -184,7 +184,7 @@ async def _result(request: Request, prediction_id: str, key: dict) -> dict:
         raise ApiError(404, f"prediction {prediction_id} not found")
     base = base_url(request)
     if row["base64"] and row["status"] == "completed":
-        return ok(await run_in_threadpool(prediction_json, row, base=base, service=service))
+        return await run_in_threadpool(base64_envelope, row, base=base, service=service)
     return ok(prediction_json(row, base=base, service=service))
 
 
@@ -317,7 +317,9 @@ async def submit(model_id: str, request: Request, key: dict = Depends(require_ke
     while True:
         row = await run_in_threadpool(service.store.get, row["id"])
         if row["status"] in ("completed", "failed", "cancelled"):
-            return ok(await run_in_threadpool(prediction_json, row, base=base, service=service))
+            if row["base64"] and row["status"] == "completed":
+                return await run_in_threadpool(base64_envelope, row, base=base, service=service)
+            return ok(prediction_json(row, base=base, service=service))
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             data = prediction_json(row, base=base, service=service, base64=False)

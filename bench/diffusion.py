@@ -1,0 +1,117 @@
+"""Diffusion engine benchmark on tiny random-weight pipelines (CPU, offline). Prints figures.
+
+1. Wrapper overhead: ``DiffusionEngine.generate`` for one panel against calling the same diffusers
+   pipeline directly with the same inputs (8 steps, 128×128, one reference), per family. Target ≤ 5 %.
+2. Strategy cost: wall time of a 4-panel set per strategy, relative to ``independent``.
+
+Runs are interleaved (wrapper, direct, wrapper, …) and the median is reported, so background load on
+a shared machine hits both sides alike.
+
+    .venv/bin/python bench/diffusion.py [--repeat 9] [--steps 8] [--size 128] [--panels 4]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "engines" / "diffusion"))  # the tiny-pipeline builders
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+warnings.filterwarnings("ignore")
+
+import torch  # noqa: E402
+
+import diffusion_tiny as tiny  # noqa: E402
+from seqedit.engines import NullProgress, create  # noqa: E402
+from seqedit.plan import make_plan  # noqa: E402
+from seqedit.request import EditRequest  # noqa: E402
+
+PROMPT = "put the red logo on the mug"
+
+
+def plan(n: int, size: int):
+    return make_plan(EditRequest.create(prompt=PROMPT, images=["ref"], size=f"{size}*{size}", max_images=n, seed=3))
+
+
+def timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def overhead(path: Path, steps: int, size: int, repeat: int) -> tuple[float, float, float]:
+    engine = create("diffusion", model=str(path), strategy="independent", steps=steps, min_pixels=size * size)
+    loaded = engine.load()
+    adapter, pipe = loaded.adapter, loaded.pipe
+    p, refs = plan(1, size), tiny.references(1, size)
+
+    def wrapper():
+        (panel,) = engine.generate(p, refs, NullProgress())
+
+    def direct():
+        kwargs = adapter.call_kwargs(prompts=[p.instruction(1)], refs=refs, width=size, height=size, steps=steps,
+                                     guidance=adapter.default_guidance(),
+                                     generators=[torch.Generator("cpu").manual_seed(p.seed)])
+        pipe(**kwargs, output_type="pil").images[0]
+
+    wrapper(), direct()  # warm up
+    w, d = [], []
+    for _ in range(repeat):
+        w.append(timed(wrapper))
+        d.append(timed(direct))
+    mw, md = statistics.median(w), statistics.median(d)
+    return mw, md, (mw / md - 1) * 100
+
+
+def strategies(path: Path, names: list[str], steps: int, size: int, panels: int, repeat: int) -> dict[str, float]:
+    engines = {s: create("diffusion", model=str(path), strategy=s, steps=steps, min_pixels=size * size)
+               for s in names}
+    p, refs = plan(panels, size), tiny.references(1, size)
+    for engine in engines.values():
+        list(engine.generate(p, refs, NullProgress()))  # warm up
+    times: dict[str, list[float]] = {s: [] for s in names}
+    for _ in range(repeat):
+        for s, engine in engines.items():
+            times[s].append(timed(lambda: list(engine.generate(p, refs, NullProgress()))))
+    return {s: statistics.median(t) for s, t in times.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=9)
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--panels", type=int, default=4)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    tiny.shrink_qwen_reference_area(args.size * args.size)
+    root = Path(tempfile.mkdtemp(prefix="seqedit-bench-"))
+    paths = tiny.save_all(root)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, tiny random-weight pipelines, "
+          f"median of {args.repeat} interleaved runs")
+
+    print(f"\n1. wrapper overhead: one panel, {args.steps} steps, {args.size}×{args.size}, one reference")
+    print(f"   {'family':<22}{'engine s':>10}{'direct s':>10}{'overhead':>10}")
+    for family, path in paths.items():
+        mw, md, pct = overhead(path, args.steps, args.size, args.repeat)
+        print(f"   {family:<22}{mw:>10.4f}{md:>10.4f}{pct:>9.1f}%")
+
+    print(f"\n2. strategy cost: {args.panels} panels, {args.steps} steps, {args.size}×{args.size}, one reference "
+          "(relative to independent)")
+    all_names = ["independent", "anchor", "chain", "grid", "shared_attention"]
+    for family in ("flux2_klein", "flux_kontext", "qwen_image_edit_plus", "instruct_pix2pix"):
+        names = all_names if family in ("flux2_klein", "flux_kontext") else all_names[:-1]
+        result = strategies(paths[family], names, args.steps, args.size, args.panels, max(3, args.repeat // 3))
+        base = result["independent"]
+        cells = "  ".join(f"{s} {result[s]:.3f}s ({result[s] / base:.2f}×)" for s in names)
+        print(f"   {family:<22}{cells}")
+
+
+if __name__ == "__main__":
+    main()
