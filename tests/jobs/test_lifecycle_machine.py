@@ -2,8 +2,8 @@
 workers, some stale), progress, outputs, complete, fail, cancel, lease expiry (a clock), reaper.
 
 Invariants: terminal states are sticky (status, outputs, code and error never change again); no write
-from a stale attempt succeeds; a completed job has exactly N outputs, all from the attempt that
-completed it; attempts never exceed the maximum; a processing job always has an attempt.
+from a stale attempt succeeds; a completed job has exactly N outputs (never more, never a completion with fewer), all
+from the attempt that completed it; attempts never exceed the maximum; a processing job always has an attempt.
 """
 from __future__ import annotations
 
@@ -71,6 +71,10 @@ class Lifecycle(RuleBasedStateMachine):
         pid, attempt = worker
         owned = self.owns(worker)
         before = self.row(pid)["outputs"]
+        if owned and len(before) >= self.n[pid]:
+            with pytest.raises(ValueError):  # never more than N outputs
+                self.store.add_output(pid, attempt, f"outputs/{pid}/{attempt}/x.jpg", lease=LEASE, now=self.now)
+            return
         ok = self.store.add_output(pid, attempt, f"outputs/{pid}/{attempt}/{len(before)}.jpg", lease=LEASE, now=self.now)
         assert ok == owned
         if not ok:

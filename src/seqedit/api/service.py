@@ -90,7 +90,7 @@ class Service:
         self.base_url = settings.public_url.rstrip("/")
         self.runner = Runner(self.store, self.storage, settings, secret=self.secret,
                              engine_factory=engine_factory, notify=self.notifier.notify)
-        self.queue = JobQueue(make_huey(settings.queue_url, data), self.runner.run)
+        self.queue = JobQueue(make_huey(settings.queue_url, data), self.runner.run, on_worker_start=self.runner.warm)
         self.reaper = Reaper(self.store, self.queue.enqueue, settings)
         self.webhooks = WebhookSender(self.store, settings, render=self.render_webhook, secret_for=self._key_secret)
         self._engine_factory = engine_factory

@@ -43,11 +43,14 @@ class _EmbeddedConsumer(Consumer):
 class JobQueue:
     """Enqueue prediction ids; run consumer threads that call ``handler(id)``."""
 
-    def __init__(self, huey: Huey, handler: Callable[[str], None]) -> None:
+    def __init__(self, huey: Huey, handler: Callable[[str], None],
+                 on_worker_start: Callable[[], None] | None = None) -> None:
         self.huey = huey
         self._handler = handler
         self._task = huey.task(name=TASK_NAME)(self._run)
         self._consumer: Consumer | None = None
+        if on_worker_start is not None:  # runs once in each consumer thread (e.g. load the engine)
+            huey.on_startup(name="seqedit.warm")(on_worker_start)
 
     def _run(self, prediction_id: str) -> None:
         try:

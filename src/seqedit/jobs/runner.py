@@ -101,10 +101,20 @@ class Runner:
     # ------------------------------------------------------------------ public
 
     def engine(self) -> Engine:
-        engine = getattr(self._local, "engine", None)
-        if engine is None:
-            engine = self._local.engine = self.engine_factory(self.settings.engine)
-        return engine
+        engines = getattr(self._local, "engines", None)
+        if engines is None:
+            engines = self._local.engines = {}
+        name = self.settings.engine
+        if name not in engines:
+            engines[name] = self.engine_factory(name)
+        return engines[name]
+
+    def warm(self) -> None:
+        """Build this thread's engine before the first job (a consumer-thread start-up hook)."""
+        try:
+            self.engine()
+        except Exception:  # the first job will report it
+            log.exception("could not load the %s engine", self.settings.engine)
 
     def cancel_local(self, prediction_id: str) -> bool:
         """Signal a job running in this process at once (the row's flag is the durable signal)."""

@@ -331,11 +331,13 @@ class Store:
         """Append one committed panel (object ``key``) as ``attempt``; False when fenced off."""
         now = time.time() if now is None else now
         with self._write() as c:
-            outputs = c.execute(sa.select(predictions.c.outputs)
-                                .where(self._fenced(prediction_id, attempt))).scalar_one_or_none()
-            if outputs is None:
+            found = c.execute(sa.select(predictions.c.outputs, predictions.c.progress_total)
+                              .where(self._fenced(prediction_id, attempt))).first()
+            if found is None:
                 return False
-            outputs = [*outputs, key]
+            if len(found.outputs) >= found.progress_total:
+                raise ValueError(f"prediction {prediction_id} already has its {found.progress_total} outputs")
+            outputs = [*found.outputs, key]
             c.execute(predictions.update().where(self._fenced(prediction_id, attempt)).values(
                 outputs=outputs, progress_done=len(outputs), lease_until=now + lease))
         return True
