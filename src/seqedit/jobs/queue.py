@@ -9,11 +9,12 @@ task, so a SIGKILL loses the task in flight: the prediction row's lease and the 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from huey import Huey, MemoryHuey, SqliteHuey
-from huey.consumer import Consumer
+from huey.consumer import Consumer, Worker
 
 __all__ = ["JobQueue", "make_huey", "TASK_NAME"]
 
@@ -25,7 +26,9 @@ def make_huey(queue_url: str, data_dir: Path) -> Huey:
     if not queue_url or queue_url.startswith("sqlite"):
         path = queue_url.split("sqlite:///", 1)[1] if queue_url.startswith("sqlite:///") else str(Path(data_dir) / "queue.db")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return SqliteHuey(name="seqedit", filename=path, results=False, utc=True, timeout=30)
+        # fsync=False: the queue only carries ids; after an OS crash the rows (synchronous=NORMAL) and
+        # the reaper re-enqueue whatever the queue lost. It saves an fsync per submit.
+        return SqliteHuey(name="seqedit", filename=path, results=False, utc=True, timeout=30, fsync=False)
     if queue_url.startswith("memory"):
         return MemoryHuey(name="seqedit", results=False, immediate=False)
     if queue_url.startswith(("redis://", "rediss://")):
@@ -35,7 +38,24 @@ def make_huey(queue_url: str, data_dir: Path) -> Huey:
     raise ValueError(f"unsupported queue_url {queue_url!r} (sqlite:///…, memory://, redis://…)")
 
 
+class _WakeableWorker(Worker):
+    """Sleeps between empty polls on the queue's wake event, so an enqueue in this process starts the
+    job at once instead of after the poll back-off (enqueues from other processes wait one poll)."""
+
+    def sleep(self) -> None:
+        if self.delay > self.max_delay:
+            self.delay = self.max_delay
+        wake = getattr(self.huey, "_seqedit_wake", None)
+        if wake is None:
+            self.stop_flag.wait(self.delay)
+        elif wake.wait(self.delay):
+            wake.clear()
+        self.delay *= self.backoff
+
+
 class _EmbeddedConsumer(Consumer):
+    worker_class = _WakeableWorker
+
     def _set_signal_handlers(self) -> None:  # uvicorn owns SIGINT/SIGTERM in `seqedit serve`
         pass
 
@@ -49,6 +69,8 @@ class JobQueue:
         self._handler = handler
         self._task = huey.task(name=TASK_NAME)(self._run)
         self._consumer: Consumer | None = None
+        self._wake = threading.Event()
+        huey._seqedit_wake = self._wake  # type: ignore[attr-defined]
         if on_worker_start is not None:  # runs once in each consumer thread (e.g. load the engine)
             huey.on_startup(name="seqedit.warm")(on_worker_start)
 
@@ -60,6 +82,7 @@ class JobQueue:
 
     def enqueue(self, prediction_id: str) -> None:
         self._task(prediction_id)
+        self._wake.set()
 
     def pending(self) -> int:
         try:
@@ -67,7 +90,7 @@ class JobQueue:
         except Exception:
             return -1
 
-    def start(self, workers: int = 1, *, poll_max_delay: float = 0.1) -> None:
+    def start(self, workers: int = 1, *, poll_max_delay: float = 0.25) -> None:
         """Start consumer threads in this process (non-blocking)."""
         self._consumer = _EmbeddedConsumer(
             self.huey, workers=max(1, workers), periodic=False, worker_type="thread",
