@@ -45,7 +45,8 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
     port: int = typer.Option(8000, help="Port to bind."),
     engine: Optional[str] = typer.Option(None, help="Engine name (default: $SEQEDIT_ENGINE or classic)."),
-    workers: Optional[int] = typer.Option(None, help="Job consumer threads in this process (default 1)."),
+    workers: Optional[int] = typer.Option(None, help="Job consumer threads in this process (default 1; "
+                                                     "0 = API only, jobs run by `seqedit worker`)."),
     data_dir: Optional[Path] = DataDir,
     public_url: Optional[str] = typer.Option(None, help="Base of the URLs handed out (default: as requested)."),
 ) -> None:
@@ -57,8 +58,9 @@ def serve(
     from seqedit.engines.base import EngineError
 
     settings = _settings(engine=engine, workers=workers, data_dir=data_dir, public_url=public_url)
+    consumers = settings.workers > 0  # --workers 0: API only; `seqedit worker` processes run the jobs
     try:
-        service = Service(settings)
+        service = Service(settings, embedded=consumers, consumers=consumers)
         service.check_engine()
     except (EngineError, ImportError) as exc:
         err.print(f"[red]error:[/red] {exc}")
@@ -82,15 +84,22 @@ def worker(
     data_dir: Optional[Path] = DataDir,
 ) -> None:
     """Run job consumers without the HTTP API, against the configured database and queue
-    ($SEQEDIT_DB_URL, $SEQEDIT_QUEUE_URL). Distributed mode (PostgreSQL + Redis) is not tested yet."""
+    ($SEQEDIT_DB_URL, $SEQEDIT_QUEUE_URL, or the data dir's SQLite files beside a `serve --workers 0`).
+    PostgreSQL + Redis distributed mode is not tested yet."""
     from seqedit.api.service import Service
+    from seqedit.engines.base import EngineError
 
     settings = _settings(engine=engine, workers=workers, data_dir=data_dir)
-    service = Service(settings, embedded=False)
-    service.check_engine()
-    service.queue.start(settings.workers)
+    try:
+        service = Service(settings, embedded=False)
+        service.check_engine()
+    except (EngineError, ImportError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    service.queue.start(max(1, settings.workers))
     service.reaper.start()
-    out.print(f"seqedit worker: {settings.workers} consumer(s), engine {settings.engine}")
+    out.print(f"seqedit worker: {max(1, settings.workers)} consumer(s), engine {settings.engine}")
+    sys.stdout.flush()
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

@@ -319,8 +319,10 @@ class Reaper:
         self._thread: threading.Thread | None = None
 
     def run_once(self) -> list[str]:
-        ids = self.store.reap(max_attempts=self.settings.max_attempts,
-                              stale=max(self.settings.lease_seconds, self.settings.reaper_interval))
+        s = self.settings
+        # queued rows wait their turn: only a long-queued one is suspected of a lost message
+        ids = self.store.reap(max_attempts=s.max_attempts, stale=max(s.lease_seconds, s.reaper_interval),
+                              created_stale=max(300.0, 10 * s.lease_seconds))
         for pid in ids:
             self.enqueue(pid)
         return ids

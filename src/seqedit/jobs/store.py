@@ -416,10 +416,13 @@ class Store:
             row = dict(c.execute(sa.select(predictions).where(p.id == prediction_id)).mappings().one())
         return row
 
-    def reap(self, *, max_attempts: int, stale: float, now: float | None = None) -> list[str]:
+    def reap(self, *, max_attempts: int, stale: float, created_stale: float | None = None,
+             now: float | None = None) -> list[str]:
         """One reaper pass. Expired leases: cancel-requested → cancelled; out of attempts → failed
         5000 "worker lost"; else re-enqueue. Created rows enqueued more than ``stale`` seconds ago are
-        re-enqueued too (a crash between insert and enqueue). Returns the ids to enqueue."""
+        (``created_stale``, default ``stale``) are re-enqueued too (a crash between insert and enqueue,
+        or a worker killed between dequeue and claim). Returns the ids to enqueue; a duplicate queue
+        message is harmless (its claim fails)."""
         now = time.time() if now is None else now
         p = predictions.c
         again: list[str] = []
@@ -439,7 +442,8 @@ class Store:
                     # not re-enqueued since the lease ran out (or that was long ago)
                     again.append(row["id"])
             stale_created = c.execute(sa.select(p.id).where(
-                p.status == Status.CREATED.value, p.enqueued_at < now - stale)).scalars().all()
+                p.status == Status.CREATED.value,
+                p.enqueued_at < now - (stale if created_stale is None else created_stale))).scalars().all()
             again.extend(stale_created)
             if again:
                 c.execute(predictions.update().where(p.id.in_(again)).values(enqueued_at=now))
