@@ -61,7 +61,6 @@ CASES = [
     ("ssrf [::1]", with_(images=["http://[::1]:8080/a.png"]), "images[0]"),
     ("ssrf localhost", with_(images=["http://localhost/a.png"]), "images[0]"),
     ("ssrf 0.0.0.0", with_(images=["http://0.0.0.0/a.png"]), "images[0]"),
-    ("ssrf name resolving to loopback", with_(images=["http://rebind.example.com/a.png"]), "images[0]"),
     ("ssrf decimal ip", with_(images=["http://2130706433/a.png"]), "images[0]"),
     ("not an image", with_(images=[data_uri(b"hello world")]), "images[0]"),
     ("bad base64", with_(images=["@@@not base64@@@"]), "images[0]"),
@@ -86,16 +85,21 @@ def strict_client(tmp_path, monkeypatch):
         yield c
 
 
-def test_bad_input_table(strict_client):
+def check_table(post, cases):
     failures = []
-    for name, body, needle in CASES:
-        r = strict_client.post(MODEL, json=body)
+    for name, body, needle in cases:
+        r = post(MODEL, json=body)
         text = r.text
         if not (400 <= r.status_code < 500 and needle in text):
             failures.append(f"{name}: {r.status_code} {text[:200]}")
         elif r.status_code != 413 and "field" in r.json():
             assert r.json()["limit"], name
     assert not failures, "\n".join(failures)
+
+
+def test_bad_input_table(strict_client):
+    rebind = ("ssrf name resolving to loopback", with_(images=["http://rebind.example.com/a.png"]), "images[0]")
+    check_table(strict_client.post, CASES + [rebind])
     assert strict_client.post("/api/v3/predictions", json={}).json()["data"]["total"] == 0  # no task
     assert strict_client.get("/metrics").text.count("seqedit_predictions{") == 0
 
