@@ -20,7 +20,7 @@ class InstructPix2Pix(Adapter):
     pipeline_classes = ("StableDiffusionInstructPix2PixPipeline",)
     max_refs = 1
     batchable = True
-    licence = "MIT (code); weights under the CreativeML OpenRAIL-M licence of Stable Diffusion 1.5"
+    licence = "MIT on the model card; based on Stable Diffusion 1.5 (CreativeML OpenRAIL-M)"
     checkpoints = ("timbrooks/instruct-pix2pix",)
     image_guidance = 1.5
 
