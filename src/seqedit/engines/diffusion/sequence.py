@@ -279,11 +279,15 @@ class _Run:
         from seqedit.sizes import Size
 
         width, height = native.fit(Size(self.plan.size.width * cols, self.plan.size.height * rows))
-        cells = "; ".join(f"{where}: {self.plan.panels[i].text or self.plan.shared}"
-                          for i, where in enumerate(GRID_CELLS[n]))
-        layout = f"{cols}×{rows}" if rows > 1 else f"{cols} side by side"
-        prompt = (f"A grid of {n} panels ({layout}) showing one consistent set: {self.plan.shared}. "
-                  f"Panels — {cells}") if n > 1 else self.plan.instruction(1)
+        prompt = self.plan.instruction(1)
+        if n > 1:
+            layout = f"{cols}×{rows}" if rows > 1 else f"{cols} side by side"
+            cells = "; ".join(f"{where}: {self.plan.panels[i].text or self.plan.shared}"
+                              for i, where in enumerate(GRID_CELLS[n]))
+            shared = self.plan.shared.strip().rstrip(".:")
+            prompt = f"A grid of {n} panels ({layout}) showing one consistent set"
+            prompt += f": {shared}. " if shared else ". "
+            prompt += f"Panels — {cells}"
         canvas = self.call([prompt], self.pack([]), [self.seed(1)], width=width, height=height, panels=n)[0]
         for r in range(rows):
             for c in range(cols):
