@@ -1,5 +1,6 @@
-"""The diffusion engine from the outside: ``seqedit edit`` and ``seqedit models check`` as subprocesses,
-and one real ``seqedit serve`` running predictions on a tiny model.
+"""The diffusion engine from the outside: ``seqedit edit`` as a subprocess, ``seqedit models check``, one
+real ``seqedit serve`` running predictions on a tiny model, and the in-process service turning engine
+failures into failed predictions.
 
 The subprocesses load the tiny pipelines saved by the session fixture. ``SEQEDIT_MIN_PIXELS`` lets the
 tiny models generate at 64 px; a throwaway ``sitecustomize`` shrinks Qwen-Image-Edit's 1 MP reference
@@ -157,3 +158,63 @@ def test_http_service_runs_the_diffusion_engine(tiny_models, child_env, tmp_path
     finally:
         good.kill(signal.SIGTERM)
         bad.kill(signal.SIGTERM)
+
+
+@pytest.mark.parametrize("failure", ["out_of_memory", "cuda_without_gpu", "not_a_pipeline"])
+def test_service_turns_engine_failures_into_failed_predictions(tiny_models, tmp_path, monkeypatch, failure):
+    """In-process service: each failure fails its prediction with a clear message and the worker lives on
+    (after the out-of-memory error, raised by a fixture, the same worker completes the next prediction)."""
+    pytest.importorskip("fastapi")
+    import torch
+    from diffusers import Flux2Transformer2DModel
+    from fastapi.testclient import TestClient
+
+    from seqedit.api.app import create_app
+    from seqedit.api.service import Service
+    from seqedit.config import Settings
+
+    if failure == "cuda_without_gpu" and torch.cuda.is_available():
+        pytest.skip("needs a machine without a CUDA GPU")
+    model = tiny_models["flux2_klein"]
+    if failure == "not_a_pipeline":
+        model = tmp_path / "weights"
+        model.mkdir()
+    monkeypatch.setenv("SEQEDIT_MODEL", str(model))
+    monkeypatch.setenv("SEQEDIT_MIN_PIXELS", str(64 * 64))
+    if failure == "cuda_without_gpu":
+        monkeypatch.setenv("SEQEDIT_DEVICE", "cuda")
+    service = Service(Settings(data_dir=tmp_path / "data", engine="diffusion", lease_seconds=30, reaper_interval=1,
+                               sync_timeout=60, allow_hosts="127.0.0.1,localhost", public_url="http://testserver"))
+    key, _ = service.store.create_key("t")
+    headers = {"Authorization": f"Bearer {key}"}
+    refs = [_data_uri(references(1)[0])]
+
+    def run(client):
+        r = client.post(f"/api/v3/{MODEL}", headers=headers,
+                        json={"prompt": "two panels", "images": refs, "size": "64*64", "max_images": 2, "seed": 1})
+        assert r.status_code == 200, r.text
+        pid = r.json()["data"]["id"]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            data = client.get(f"/api/v3/predictions/{pid}/result", headers=headers).json()["data"]
+            if data["status"] in ("completed", "failed", "cancelled"):
+                return data
+            time.sleep(0.05)
+        raise AssertionError("prediction did not finish")
+
+    def oom(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    expected = {"out_of_memory": "out of memory", "cuda_without_gpu": "no CUDA GPU",
+                "not_a_pipeline": "not a diffusers pipeline"}[failure]
+    with TestClient(create_app(service)) as client:
+        with monkeypatch.context() as patch:
+            if failure == "out_of_memory":
+                patch.setattr(Flux2Transformer2DModel, "forward", oom)
+            data = run(client)
+        assert data["status"] == "failed" and expected in data["error"], data
+        data = run(client)  # the same worker takes the next prediction
+        if failure == "out_of_memory":
+            assert data["status"] == "completed" and len(data["outputs"]) == 2, data
+        else:
+            assert data["status"] == "failed" and expected in data["error"], data
