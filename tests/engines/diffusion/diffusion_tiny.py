@@ -185,7 +185,8 @@ def build_instruct_pix2pix():
         text_encoder=clip_text_encoder(len(tokenizer)), tokenizer=tokenizer,
         unet=UNet2DConditionModel(
             block_out_channels=(8, 16), layers_per_block=1, sample_size=32, in_channels=8, out_channels=4,
-            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
             cross_attention_dim=32, norm_num_groups=4, attention_head_dim=4),
         scheduler=EulerAncestralDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear"),
         safety_checker=None, feature_extractor=None, image_encoder=None, requires_safety_checker=False,

@@ -72,3 +72,11 @@ def test_bad_options_fail_at_creation_with_a_message():
         loader.resolve_dtype("float8", "cpu")
     with pytest.raises(DeviceUnavailable, match="unknown device"):
         loader.resolve_device("tpu")
+
+
+def test_memory_and_attention_options(tiny_models):
+    loaded = loader.load(str(tiny_models["flux2_klein"]), device="cpu", dtype="float32", vae_tiling=True,
+                         vae_slicing=True, attention_backend="native")
+    assert loaded.pipe.vae.use_tiling and loaded.pipe.vae.use_slicing
+    with pytest.raises(EngineError, match="attention backend 'warp-drive' unavailable"):
+        loader.load(str(tiny_models["flux2_klein"]), device="cpu", attention_backend="warp-drive")

@@ -229,7 +229,7 @@ def _quiet() -> None:
 
 def load(source: str, *, device: str | None = None, dtype: str | None = None,
          local_files_only: bool | None = None, offload: bool = False, vae_tiling: bool = False,
-         attention_backend: str | None = None) -> Loaded:
+         vae_slicing: bool = False, attention_backend: str | None = None) -> Loaded:
     """Load the pipeline at ``source`` onto ``device`` and wrap it in its family's adapter."""
     info = inspect_model(source, local_files_only=local_files_only)
     require_extra()
@@ -256,6 +256,8 @@ def load(source: str, *, device: str | None = None, dtype: str | None = None,
         vae = getattr(pipe, "vae", None)
         if vae_tiling and vae is not None and hasattr(vae, "enable_tiling"):
             vae.enable_tiling()
+        if vae_slicing and vae is not None and hasattr(vae, "enable_slicing"):
+            vae.enable_slicing()
         if attention_backend:
             denoiser = getattr(pipe, "transformer", None) or getattr(pipe, "unet", None)
             if denoiser is None or not hasattr(denoiser, "set_attention_backend"):

@@ -56,7 +56,8 @@ class DiffusionEngine:
     def __init__(self, model: str | None = None, strategy: str | None = "anchor", steps: int | str | None = None,
                  device: str | None = None, dtype: str | None = None, guidance: float | None = None,
                  overflow: str = "stitch", offload: bool = False, vae_tiling: bool = False,
-                 attention_backend: str | None = None, local_files_only: bool | None = None,
+                 vae_slicing: bool = False, attention_backend: str | None = None,
+                 local_files_only: bool | None = None,
                  min_pixels: int | None = None, max_pixels: int | None = None, batch_size: int = 4) -> None:
         model = model or os.environ.get("SEQEDIT_MODEL")
         if not model:
@@ -80,7 +81,8 @@ class DiffusionEngine:
         dtype = dtype or os.environ.get("SEQEDIT_DTYPE") or None
         offload = offload or os.environ.get("SEQEDIT_OFFLOAD", "").lower() in ("1", "true", "yes")
         self._load_options = dict(device=device, dtype=dtype, local_files_only=local_files_only, offload=offload,
-                                  vae_tiling=vae_tiling, attention_backend=attention_backend)
+                                  vae_tiling=vae_tiling, vae_slicing=vae_slicing,
+                                  attention_backend=attention_backend)
         self._local_files_only = local_files_only
         self._loaded: loader.Loaded | None = None
         self._info: loader.ModelInfo | None = None
