@@ -113,7 +113,9 @@ def build_flux2_klein():
     )
 
 
-def build_qwen_edit_plus():
+def build_qwen_edit_plus(pipeline: str = "QwenImageEditPlusPipeline"):
+    """Qwen-Image-Edit-2509 (``QwenImageEditPlusPipeline``); the same components make the first
+    release's single-reference ``QwenImageEditPipeline``."""
     import diffusers
     from diffusers import AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, QwenImageTransformer2DModel
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2VLProcessor
@@ -137,7 +139,7 @@ def build_qwen_edit_plus():
         hidden_size=16, vocab_size=len(tokenizer), image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"], vision_start_token_id=ids["<|vision_start|>"],
         vision_end_token_id=ids["<|vision_end|>"]))
-    return diffusers.QwenImageEditPlusPipeline(
+    return getattr(diffusers, pipeline)(
         transformer=QwenImageTransformer2DModel(
             patch_size=2, in_channels=16, out_channels=4, num_layers=2, attention_head_dim=16,
             num_attention_heads=3, joint_attention_dim=16, guidance_embeds=False, axes_dims_rope=(8, 4, 4)),
@@ -210,10 +212,10 @@ def eval_mode(pipe):
     return pipe
 
 
-def save_all(root: Path) -> dict[str, Path]:
+def save_all(root: Path, builders: dict | None = None) -> dict[str, Path]:
     """Build every family and save it under ``root/<family>``."""
     out = {}
-    for family, build in BUILDERS.items():
+    for family, build in (builders or BUILDERS).items():
         path = root / family
         eval_mode(build()).save_pretrained(path)
         out[family] = path
@@ -224,9 +226,17 @@ def shrink_qwen_reference_area(area: int = 64 * 64) -> None:
     """Qwen-Image-Edit pipelines resize every reference to about 1 MP before VAE-encoding it (a module
     constant); with a tiny VAE on CPU that is ~1.6 s per reference. Tests in this process shrink it;
     the subprocess test through ``seqedit edit`` runs the real 1 MP path."""
+    import diffusers.pipelines.qwenimage.pipeline_qwenimage_edit as single
     import diffusers.pipelines.qwenimage.pipeline_qwenimage_edit_plus as plus
 
     plus.VAE_IMAGE_SIZE = area
+    real = getattr(single.calculate_dimensions, "real", single.calculate_dimensions)  # hard-codes 1024²
+
+    def capped(target_area, ratio):
+        return real(min(target_area, area), ratio)
+
+    capped.real = real
+    single.calculate_dimensions = capped
 
 
 def references(n: int, size: int = 64) -> list[Image.Image]:

@@ -276,3 +276,42 @@ def test_cuda_without_gpu_fails_the_job(tiny_models):
     engine = create("diffusion", model=str(tiny_models["flux_kontext"]), device="cuda")
     with pytest.raises(EngineError, match="no CUDA GPU"):
         run(engine, plan(1), references(1))
+
+
+def test_qwen_image_edit_first_release_stitches(tmp_path_factory, tiny_models):
+    import diffusion_tiny
+
+    from seqedit.engines import create
+
+    root = tmp_path_factory.mktemp("qwen-v1")
+    path = diffusion_tiny.save_all(root, {"qwen_image_edit": lambda: diffusion_tiny.build_qwen_edit_plus(
+        "QwenImageEditPipeline")})["qwen_image_edit"]
+    engine = create("diffusion", model=str(path), steps=2, min_pixels=64 * 64)
+    assert engine.info().adapter.family == "qwen_image_edit"
+    assert any("stitched" in w for w in engine.check(plan(2), references(2)))
+    out = run(engine, plan(2), references(2))
+    assert [im.size for im in out] == [(64, 64)] * 2
+
+
+def test_two_threads_share_one_pipeline_and_get_sequential_results(engines, tiny_models):
+    """The service builds one engine per consumer thread: they share the loaded pipeline, take turns on it,
+    and each gets exactly what it would get alone."""
+    from seqedit.engines import create
+
+    alone = [png(im) for im in run(engines("flux_kontext", "independent"), plan(2, seed=1), references(1))]
+    results, errors = {}, []
+
+    def work(name, seed):
+        try:
+            engine = create("diffusion", model=str(tiny_models["flux_kontext"]), strategy="independent", steps=2,
+                            min_pixels=64 * 64)
+            results[name] = [png(im) for im in run(engine, plan(2, seed=seed), references(1))]
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"t{i}", 1)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors and all(results[f"t{i}"] == alone for i in range(3))
