@@ -179,7 +179,6 @@ class Runner:
             job.beat(seed=plan.seed, plan=plan.to_dict(), warnings=warnings, progress_total=plan.count)
             job.check()
             ext = imaging.extension(plan.output_format)
-            t0 = time.monotonic()
             inference = 0.0
             count = 0
             panels = engine.generate(plan, refs, job)
@@ -203,7 +202,6 @@ class Runner:
                 count += 1
             if count != plan.count:
                 raise EngineError(f"the {engine.name} engine produced {count} of {plan.count} panels")
-            del t0
             ok = self.store.finish(pid, attempt, Status.COMPLETED,
                                    execution_ms=int((time.monotonic() - started) * 1000),
                                    inference_ms=int(inference * 1000))
