@@ -218,3 +218,48 @@ def test_service_turns_engine_failures_into_failed_predictions(tiny_models, tmp_
             assert data["status"] == "completed" and len(data["outputs"]) == 2, data
         else:
             assert data["status"] == "failed" and expected in data["error"], data
+
+
+def test_service_cancel_stops_mid_denoise(tiny_models, tmp_path, monkeypatch):
+    """Cancel through the API while a panel is denoising: the job ends cancelled within about one step."""
+    pytest.importorskip("fastapi")
+    from diffusers import Flux2Transformer2DModel
+    from fastapi.testclient import TestClient
+
+    from seqedit.api.app import create_app
+    from seqedit.api.service import Service
+    from seqedit.config import Settings
+
+    monkeypatch.setenv("SEQEDIT_MODEL", str(tiny_models["flux2_klein"]))  # tiny klein: 50 steps x 2 passes
+    monkeypatch.setenv("SEQEDIT_MIN_PIXELS", str(64 * 64))
+    real_forward = Flux2Transformer2DModel.forward
+    calls = []
+
+    def slow_forward(self, *args, **kwargs):
+        calls.append(1)
+        time.sleep(0.02)
+        return real_forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(Flux2Transformer2DModel, "forward", slow_forward)
+    service = Service(Settings(data_dir=tmp_path, engine="diffusion", lease_seconds=30, reaper_interval=1,
+                               allow_hosts="127.0.0.1,localhost", public_url="http://testserver",
+                               progress_interval=0.01))
+    key, _ = service.store.create_key("t")
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(create_app(service)) as client:
+        r = client.post(f"/api/v3/{MODEL}", headers=headers, json={
+            "prompt": "two panels", "images": [_data_uri(references(1)[0])], "size": "64*64", "max_images": 2})
+        pid = r.json()["data"]["id"]
+        deadline = time.monotonic() + 60
+        while len(calls) < 10 and time.monotonic() < deadline:  # five steps into panel 1
+            time.sleep(0.01)
+        assert client.post(f"/api/v3/predictions/{pid}/cancel", headers=headers).status_code == 200
+        at_cancel = len(calls)
+        while time.monotonic() < deadline:
+            data = client.get(f"/api/v3/predictions/{pid}/result", headers=headers).json()["data"]
+            if data["status"] in ("completed", "failed", "cancelled"):
+                break
+            time.sleep(0.02)
+    assert data["status"] == "cancelled", data
+    assert len(calls) - at_cancel <= 2 * 2  # the step in flight (2 passes), and at most one more
+    assert len(calls) < 100  # panel 1 (50 steps x 2 passes) never finished
