@@ -137,8 +137,9 @@ def test_beyond_the_limit_stitch_truncate_or_error(engines, monkeypatch):
     spy = Spy(stitcher, monkeypatch)
     run(stitcher, plan(2), references(5))
     first, second = spy.calls
-    assert len(first["image"]) == 4 and first["image"][-1].width > first["image"][-1].height  # refs 4-5 stitched
-    assert len(second["image"]) == 4
+    assert len(first["image"]) == 4 and first["image"][3].width > first["image"][3].height  # refs 4-5 stitched
+    assert len(second["image"]) == 4 and second["image"][2].width > 2 * second["image"][2].height  # refs 3-5
+    assert second["image"][3].size == (64, 64)  # panel 1 keeps its own slot
     monkeypatch.undo()
 
     truncator = engines("flux2_klein", overflow="truncate")

@@ -19,7 +19,7 @@ so a run stops within one step.
 References beyond what one call takes (``overflow=``): ``stitch`` (default) keeps the first
 ``limit - 1`` as they are and stitches the rest into one canvas in the last slot (single-reference
 families: everything becomes one canvas); ``truncate`` drops the user's last references; ``error``
-refuses the request. With ``anchor``/``chain`` the earlier panel takes one slot.
+refuses the request. With ``anchor``/``chain`` the earlier panel takes a slot of its own.
 
 The model is loaded on first use (or by ``load()``) and reused for every later call — and by every
 other engine of the process with the same model and load options (``loader.shared``). Options not
@@ -194,14 +194,18 @@ class _Run:
         return (self.plan.seed + k - 1) % 2**63
 
     def pack(self, extras: list[Image.Image]) -> list[Image.Image]:
+        """The user's references plus ``extras`` (an earlier panel) within the family's limit. The earlier
+        panel keeps a slot of its own unless the family takes only one image."""
         limit = self.adapter.max_refs
-        images = self.refs + extras
-        if len(images) <= limit:
-            return images
-        if self.engine.overflow == "truncate" and limit > 1:
-            return self.refs[: max(0, limit - len(extras))] + extras
-        keep = limit - 1
-        return images[:keep] + [stitch(images[keep:], max_pixels=self.engine.native().max_pixels)]
+        room = limit - len(extras)
+        if len(self.refs) <= room:
+            return self.refs + extras
+        if room <= 0:
+            return [stitch(self.refs + extras, max_pixels=self.engine.native().max_pixels)]
+        if self.engine.overflow == "truncate":
+            return self.refs[:room] + extras
+        tail = stitch(self.refs[room - 1:], max_pixels=self.engine.native().max_pixels)
+        return self.refs[: room - 1] + [tail] + extras
 
     def finish(self, image: Image.Image) -> Image.Image:
         image = image.convert("RGB")
