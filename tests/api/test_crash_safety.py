@@ -76,3 +76,29 @@ def test_sigkill_loop_loses_nothing_and_commits_once(tmp_path):
             assert completed >= len(accepted) // 2
     finally:
         server.kill(signal.SIGTERM)
+
+
+def test_sigterm_hands_running_jobs_back_without_burning_an_attempt(tmp_path):
+    env = {"SEQEDIT_TEST_PANEL_SECONDS": "0.3", "SEQEDIT_MAX_ATTEMPTS": "1"}
+    server = Server(tmp_path, engine="test-slow", **env).start()
+    key = server.key
+    with httpx.Client(base_url=server.url, headers=server.headers, timeout=10) as http:
+        pid = http.post(MODEL, json={"prompt": "p", "images": [data_uri(png())], "size": "64*64",
+                                     "max_images": 6}).json()["data"]["id"]
+        deadline = time.monotonic() + 20
+        while http.get(f"/api/v3/predictions/{pid}/result").json()["data"]["progress"]["done"] < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    server.kill(signal.SIGTERM)  # a clean stop mid-job
+    server = Server(tmp_path, engine="test-slow", **env).start()
+    server.key = key
+    try:
+        with httpx.Client(base_url=server.url, headers=server.headers, timeout=10) as http:
+            deadline = time.monotonic() + 30
+            while (row := http.get(f"/api/v3/predictions/{pid}/result").json()["data"])["status"] == "processing":
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            assert row["status"] == "completed" and len(row["outputs"]) == 6  # not "worker lost"
+            assert all("/2/" in u for u in row["outputs"])
+    finally:
+        server.kill(signal.SIGTERM)

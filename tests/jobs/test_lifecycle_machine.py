@@ -1,9 +1,11 @@
 """A Hypothesis state machine over the job lifecycle in ``jobs.store``: submit, claim (several
-workers, some stale), progress, outputs, complete, fail, cancel, lease expiry (a clock), reaper.
+workers, some stale), progress, outputs, complete, fail, release (clean shutdown), cancel, lease
+expiry (a clock), reaper.
 
 Invariants: terminal states are sticky (status, outputs, code and error never change again); no write
 from a stale attempt succeeds; a completed job has exactly N outputs (never more, never a completion with fewer), all
-from the attempt that completed it; attempts never exceed the maximum; a processing job always has an attempt.
+from the attempt that completed it; lost attempts never exceed the maximum (released ones do not
+count); a processing job always has an attempt.
 """
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(target=workers, pid=predictions)
     def claim(self, pid):
         before = self.row(pid)
-        expect = (not before["cancel_requested"] and before["attempt"] < MAX_ATTEMPTS and (
+        expect = (not before["cancel_requested"] and before["attempt"] - before["releases"] < MAX_ATTEMPTS and (
             before["status"] == "created" or (before["status"] == "processing" and before["lease_until"] < self.now)))
         got = self.store.claim(pid, lease=LEASE, max_attempts=MAX_ATTEMPTS, now=self.now)
         assert (got is not None) == expect
@@ -102,6 +104,18 @@ class Lifecycle(RuleBasedStateMachine):
         owned = self.owns(worker)
         assert self.store.finish(pid, attempt, Status.FAILED, code=code, error="e", now=self.now) == owned
 
+    @rule(worker=consumes(workers))
+    def release(self, worker):
+        """A clean shutdown hands the job back without counting the attempt."""
+        pid, attempt = worker
+        owned = self.owns(worker)
+        before = self.row(pid)
+        assert self.store.release(pid, attempt) == owned
+        if owned:
+            after = self.row(pid)
+            assert after["releases"] == before["releases"] + 1 and after["attempt"] == attempt
+            assert after["status"] == "processing" and after["lease_until"] == 0.0 and after["outputs"] == []
+
     @rule(pid=predictions)
     def cancel(self, pid):
         before = self.row(pid)
@@ -135,7 +149,8 @@ class Lifecycle(RuleBasedStateMachine):
     def shapes(self):
         for pid, n in self.n.items():
             row = self.row(pid)
-            assert 0 <= row["attempt"] <= MAX_ATTEMPTS
+            assert 0 <= row["releases"] <= row["attempt"]
+            assert row["attempt"] - row["releases"] <= MAX_ATTEMPTS
             if row["status"] == "processing":
                 assert row["attempt"] >= 1
             if row["status"] == "completed":
@@ -144,7 +159,7 @@ class Lifecycle(RuleBasedStateMachine):
             if row["status"] in ("failed", "cancelled", "created"):
                 assert row["outputs"] == []
             if row["status"] == "failed" and row["code"] == 5000 and "worker lost" in row["error"]:
-                assert row["attempt"] == MAX_ATTEMPTS
+                assert row["attempt"] - row["releases"] == MAX_ATTEMPTS
 
 
 Lifecycle.TestCase.settings = settings(max_examples=120, stateful_step_count=40, deadline=None,

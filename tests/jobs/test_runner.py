@@ -148,3 +148,24 @@ def test_redirect_to_loopback_fails_1402(store, settings, runner):
         assert row["code"] == 1402 and row["error"].startswith("images[0]") and "127.0.0.1" in row["error"]
     finally:
         httpd.shutdown()
+
+
+def test_clean_shutdown_hands_the_job_back_without_counting_it(store, settings, runner, monkeypatch):
+    monkeypatch.setenv("SEQEDIT_TEST_PANEL_SECONDS", "0.3")
+    settings.engine = "test-slow"
+    settings.max_attempts = 1
+    pid = submit(store, [data_uri(png())], n=6)
+    t = threading.Thread(target=runner.run, args=(pid,))
+    t.start()
+    deadline = time.monotonic() + 10
+    while store.get(pid)["progress_done"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert runner.release_all(timeout=10) == 1
+    t.join(10)
+    row = store.get(pid)
+    assert row["status"] == "processing" and row["releases"] == 1 and row["lease_until"] == 0.0
+    settings.engine = "test-fast"
+    from seqedit.jobs.runner import Runner
+    fresh = Runner(store, runner.storage, settings, secret=SECRET)  # the next process
+    assert fresh.run(pid) is Status.COMPLETED  # max_attempts=1, yet not "worker lost"
+    assert store.get(pid)["attempt"] == 2

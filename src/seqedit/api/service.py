@@ -119,10 +119,13 @@ class Service:
         threading.Thread(target=self._sweep_loop, daemon=True, name="seqedit-retention").start()
 
     def stop(self) -> None:
+        """Clean stop: no new jobs, running ones handed back between steps (re-run on the next start
+        without counting a lost attempt), background threads ended."""
         self._stop.set()
         self.reaper.stop()
-        self.webhooks.stop()
         self.queue.stop()
+        self.runner.release_all(timeout=10.0)
+        self.webhooks.stop()
 
     # ------------------------------------------------------------------ retention
 

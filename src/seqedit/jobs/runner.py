@@ -97,6 +97,7 @@ class Runner:
         self._local = threading.local()
         self._running: dict[str, _JobProgress] = {}
         self._lock = threading.Lock()
+        self._releasing = threading.Event()
 
     # ------------------------------------------------------------------ public
 
@@ -123,6 +124,19 @@ class Runner:
         if job is not None:
             job.cancel.set()
         return job is not None
+
+    def release_all(self, timeout: float = 10.0) -> int:
+        """Clean shutdown: stop running jobs at their next check and hand them back (``Store.release``)
+        so a restart re-runs them without counting a lost attempt. Returns how many were running."""
+        self._releasing.set()
+        with self._lock:
+            jobs = list(self._running.values())
+        for job in jobs:
+            job.cancel.set()
+        deadline = time.monotonic() + timeout
+        while self.running() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return len(jobs)
 
     def running(self) -> int:
         with self._lock:
@@ -213,6 +227,8 @@ class Runner:
             self.storage.delete_prefix(f"outputs/{pid}/{attempt}/")  # only this attempt's own files
             return None
         except Cancelled:
+            if self._releasing.is_set():
+                return self._release(pid, attempt)
             return self._end(pid, attempt, Status.CANCELLED, 0, "cancelled by the caller", started)
         except RequestError as exc:
             return self._end(pid, attempt, Status.FAILED, exc.code, str(exc), started)
@@ -222,6 +238,8 @@ class Runner:
             if job.fenced.is_set():
                 return None
             if job.cancel.is_set():
+                if self._releasing.is_set():
+                    return self._release(pid, attempt)
                 return self._end(pid, attempt, Status.CANCELLED, 0, "cancelled by the caller", started)
             return self._end(pid, attempt, Status.FAILED, exc.code, exc.message or type(exc).__name__, started)
         except Exception as exc:  # a bug or an engine crash: record it, do not loop on it
@@ -230,6 +248,12 @@ class Runner:
                 return None
             return self._end(pid, attempt, Status.FAILED, 5000,
                              f"internal error in the {self.settings.engine} engine ({type(exc).__name__})", started)
+
+    def _release(self, pid: str, attempt: int) -> None:
+        self.store.release(pid, attempt)
+        self.storage.delete_prefix(f"outputs/{pid}/{attempt}/")
+        log.info("prediction %s handed back on shutdown", pid)
+        return None
 
     def _end(self, pid: str, attempt: int, status: Status, code: int, error: str, started: float) -> Status | None:
         ok = self.store.finish(pid, attempt, status, code=code, error=error,

@@ -81,6 +81,7 @@ predictions = sa.Table(
     sa.Column("webhook_url", sa.Text, nullable=True),
     sa.Column("idempotency_key", sa.String(200), nullable=True),
     sa.Column("attempt", sa.Integer, nullable=False, default=0),
+    sa.Column("releases", sa.Integer, nullable=False, default=0),  # attempts handed back on a clean stop
     sa.Column("lease_until", sa.Float, nullable=False, default=0.0),
     sa.Column("enqueued_at", sa.Float, nullable=False, default=0.0),
     sa.Column("cancel_requested", sa.Boolean, nullable=False, default=False),
@@ -240,7 +241,7 @@ class Store:
             row = dict(
                 id=prediction_id or new_id(), key_id=key_id, model=model, status=Status.CREATED.value,
                 input=input, request=request, base64=base64, webhook_url=webhook_url,
-                idempotency_key=idempotency_key or None, attempt=0, lease_until=0.0, enqueued_at=now,
+                idempotency_key=idempotency_key or None, attempt=0, releases=0, lease_until=0.0, enqueued_at=now,
                 cancel_requested=False, progress_done=0, progress_total=total, outputs=[],
                 output_format=output_format, error="", code=0, seed=request.get("seed"), warnings=[],
                 plan=None, cost=cost, created_at=now, started_at=None, completed_at=None,
@@ -305,7 +306,7 @@ class Store:
         p = predictions.c
         with self._write() as c:
             res = c.execute(predictions.update().where(
-                p.id == prediction_id, p.cancel_requested.is_(False), p.attempt < max_attempts,
+                p.id == prediction_id, p.cancel_requested.is_(False), p.attempt - p.releases < max_attempts,
                 sa.or_(p.status == Status.CREATED.value,
                        sa.and_(p.status == Status.PROCESSING.value, p.lease_until < now)),
             ).values(status=Status.PROCESSING.value, attempt=p.attempt + 1, lease_until=now + lease,
@@ -435,8 +436,9 @@ class Store:
                 guard = sa.and_(guard, p.lease_until < now)
                 if row["cancel_requested"]:
                     self._terminal(c, row, Status.CANCELLED, code=0, error="cancelled by the caller", now=now, guard=guard)
-                elif row["attempt"] >= max_attempts:
-                    self._terminal(c, row, Status.FAILED, code=5000, error=WORKER_LOST.format(n=row["attempt"]),
+                elif row["attempt"] - row["releases"] >= max_attempts:
+                    self._terminal(c, row, Status.FAILED, code=5000,
+                                   error=WORKER_LOST.format(n=row["attempt"] - row["releases"]),
                                    now=now, guard=guard)
                 elif row["enqueued_at"] <= row["lease_until"] or row["enqueued_at"] < now - stale:
                     # not re-enqueued since the lease ran out (or that was long ago)
@@ -448,6 +450,14 @@ class Store:
             if again:
                 c.execute(predictions.update().where(p.id.in_(again)).values(enqueued_at=now))
         return again
+
+    def release(self, prediction_id: str, attempt: int) -> bool:
+        """A clean stop (``seqedit serve`` shutting down): hand the job back at once without counting
+        the attempt as lost. The fence stays (``attempt`` is not decremented)."""
+        p = predictions.c
+        with self._write() as c:
+            return c.execute(predictions.update().where(self._fenced(prediction_id, attempt)).values(
+                lease_until=0.0, enqueued_at=0.0, releases=p.releases + 1, outputs=[], progress_done=0)).rowcount == 1
 
     def expire_leases(self) -> int:
         """Embedded start-up: no worker of ours survived the previous process, so every lease is void."""
