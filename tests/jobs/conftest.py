@@ -16,9 +16,26 @@ def settings(tmp_path):
     return Settings(data_dir=tmp_path, engine="test-fast", lease_seconds=5, progress_interval=0.05)
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'jobs.db'}")
+@pytest.fixture(scope="session")
+def pg_server():
+    from fixtures.postgres import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """Every store and runner test runs on SQLite and on a real PostgreSQL (skipped if absent)."""
+    if request.param == "sqlite":
+        s = Store(f"sqlite:///{tmp_path / 'jobs.db'}")
+    else:
+        server = request.getfixturevalue("pg_server")
+        if server is None:
+            pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not available")
+        from fixtures.postgres import fresh_database
+
+        s = Store(fresh_database(server))
     yield s
     s.close()
 

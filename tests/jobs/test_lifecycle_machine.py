@@ -24,9 +24,11 @@ class Lifecycle(RuleBasedStateMachine):
     predictions = Bundle("predictions")
     workers = Bundle("workers")
 
+    url = "sqlite://"
+
     def __init__(self) -> None:
         super().__init__()
-        self.store = Store("sqlite://")
+        self.store = Store(self.url() if callable(self.url) else self.url)
         self.now = 1000.0
         self.n: dict[str, int] = {}
         self.terminal: dict[str, dict] = {}
@@ -165,3 +167,18 @@ class Lifecycle(RuleBasedStateMachine):
 Lifecycle.TestCase.settings = settings(max_examples=120, stateful_step_count=40, deadline=None,
                                        suppress_health_check=[HealthCheck.too_slow])
 TestLifecycle = Lifecycle.TestCase
+
+
+def test_lifecycle_on_postgresql(pg_server):
+    """The same machine on a real PostgreSQL (a fresh database per example; fewer examples)."""
+    if pg_server is None:
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not available")
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from fixtures.postgres import fresh_database
+
+    class OnPostgres(Lifecycle):
+        url = staticmethod(lambda: fresh_database(pg_server))
+
+    run_state_machine_as_test(OnPostgres, settings=settings(max_examples=25, stateful_step_count=30, deadline=None,
+                                                            suppress_health_check=list(HealthCheck)))

@@ -234,6 +234,8 @@ class Store:
                 if found is not None:
                     return dict(found), False
             if limit:
+                if not self.is_sqlite:  # serialise this key's submits (SQLite: one writer anyway)
+                    c.execute(sa.select(api_keys.c.id).where(api_keys.c.id == key_id).with_for_update())
                 active = c.execute(sa.select(sa.func.count()).select_from(predictions).where(
                     predictions.c.key_id == key_id, predictions.c.status.in_(ACTIVE))).scalar_one()
                 if active >= limit:
