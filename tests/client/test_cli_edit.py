@@ -222,3 +222,12 @@ def test_plan_prints_verdicts_without_rendering(tmp_path):
 def test_presets_table():
     r = run("presets")
     assert r.returncode == 0 and "16:9@2mp" in r.stdout and "1920*1088" in r.stdout
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--engine", "nope"], "unknown engine 'nope'"),
+    (["--model", "some/model"], "takes no model option"),
+])
+def test_wrong_engine_options_are_bad_input(tmp_path, extra, needle):
+    r = run("edit", str(EX / "astronaut.jpg"), "-p", "make it noir", *extra, "-o", str(tmp_path / "o"))
+    assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1

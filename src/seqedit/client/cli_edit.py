@@ -34,6 +34,11 @@ def register(app: typer.Typer) -> None:
     app.command("presets")(presets)
 
 
+def _exit_code(exc: EngineError) -> int:
+    """2: bad input or options (codes 1400/1401); 3: the engine cannot do it or failed."""
+    return 2 if exc.code in (1400, 1401) else 3
+
+
 def _fail(message: str, code: int = 2) -> None:
     err.print(f"[red]error:[/red] {message}", soft_wrap=True, highlight=False)
     raise typer.Exit(code)
@@ -106,7 +111,7 @@ def edit(
     except RequestError as exc:
         _fail(str(exc))
     except EngineError as exc:
-        _fail(exc.message, 3)
+        _fail(exc.message, _exit_code(exc))
     prepared.timings["load"] = t_load
     if not quiet:
         _show_plan(prepared)
@@ -127,7 +132,7 @@ def edit(
         for o in outputs:  # publish only a complete set
             (staging / f"{o.index}.{ext}").replace(outdir / f"{o.index}.{ext}")
     except EngineError as exc:
-        _fail(f"panel {len(outputs) + 1}: {exc.message}", 3)
+        _fail(f"panel {len(outputs) + 1}: {exc.message}", _exit_code(exc))
     except KeyboardInterrupt:
         _fail("interrupted; no set written", 130)
     finally:
@@ -183,7 +188,7 @@ def plan_command(
     except RequestError as exc:
         _fail(str(exc))
     except EngineError as exc:
-        _fail(exc.message, 3)
+        _fail(exc.message, _exit_code(exc))
     prepared = Prepared(request, images, plan, verdicts, list(plan.warnings))
     if as_json:
         sys.stdout.write(json.dumps({"plan": plan.to_dict(), "verdicts": [v.to_dict() for v in verdicts]}, indent=2) + "\n")

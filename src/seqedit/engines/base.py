@@ -119,7 +119,7 @@ def create(name: str, **options: Any) -> Engine:
     try:
         factory = _REGISTRY[name]
     except KeyError:
-        raise EngineError(f"unknown engine {name!r}; available: {', '.join(sorted(_REGISTRY))}") from None
+        raise EngineError(f"unknown engine {name!r}; available: {', '.join(sorted(_REGISTRY))}", code=1400) from None
     return factory(**options)
 
 
