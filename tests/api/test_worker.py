@@ -1,5 +1,6 @@
 """``seqedit serve --workers 0`` (API only) with separate ``seqedit worker`` processes on the same data
-dir: jobs run in the workers; a SIGKILLed worker's job is taken over after its lease expires."""
+dir (rows in SQLite, or in PostgreSQL via ``SEQEDIT_DB_URL``): jobs run in the workers; a SIGKILLed
+worker's job is taken over after its lease expires."""
 from __future__ import annotations
 
 import os
@@ -36,8 +37,17 @@ def until(predicate, timeout=30.0):
 
 
 @pytest.mark.slow
-def test_worker_processes_and_takeover_after_sigkill(tmp_path):
-    server = Server(tmp_path, engine="test-slow", workers=0, **ENV).start()
+@pytest.mark.parametrize("rows", ["sqlite", "postgresql"])
+def test_worker_processes_and_takeover_after_sigkill(tmp_path, rows, request):
+    env = dict(ENV)
+    if rows == "postgresql":
+        pg = request.getfixturevalue("pg_server")
+        if pg is None:
+            pytest.skip("PostgreSQL binaries not available")
+        from fixtures.postgres import fresh_database
+
+        env["SEQEDIT_DB_URL"] = fresh_database(pg)
+    server = Server(tmp_path, engine="test-slow", workers=0, **env).start()
     first = start_worker(server)
     second = None
     try:
