@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, Response
 if TYPE_CHECKING:
     from seqedit.api.service import Service
 
-__all__ = ["ok", "error_response", "ApiError", "prediction_json", "base64_envelope", "iso"]
+__all__ = ["ok", "reply", "error_response", "ApiError", "prediction_json", "base64_envelope", "iso"]
 
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -39,6 +39,11 @@ class ApiError(Exception):
 
 def ok(data: Any) -> dict[str, Any]:
     return {"code": 200, "message": "success", "data": data}
+
+
+def reply(data: Any) -> JSONResponse:
+    """The 200 envelope as a response (skips FastAPI's generic encoder: the data is plain JSON)."""
+    return JSONResponse(ok(data))
 
 
 def error_response(exc: ApiError) -> JSONResponse:
@@ -61,7 +66,10 @@ def base64_envelope(row: dict[str, Any], *, base: str, service: "Service", **ext
     head = json.dumps(ok(data), separators=(",", ":")).encode()
     marker = b'"outputs":[]'
     at = head.index(marker)  # quotes inside strings are escaped, so this is the key itself
-    parts = [b'"' + b64lib.b64encode(service.storage.get(k)) + b'"' for k in keys]
+    try:
+        parts = [b'"' + b64lib.b64encode(service.storage.get(k)) + b'"' for k in keys]
+    except FileNotFoundError:  # the retention sweep got there first
+        raise ApiError(404, f"the outputs of prediction {row['id']} have expired") from None
     body = b"".join([head[:at], b'"outputs":[', b",".join(parts), b"]", head[at + len(marker):]])
     return Response(body, media_type="application/json")
 

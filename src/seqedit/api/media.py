@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from seqedit import imaging
 from seqedit.api.auth import require_key
-from seqedit.api.envelope import ApiError, ok
+from seqedit.api.envelope import ApiError, reply
 from seqedit.api.wavespeed import bad_input, base_url, json_body
 from seqedit.errors import RequestError
 from seqedit.jobs.store import new_id
@@ -79,7 +79,7 @@ async def upload_ticket(request: Request, key: dict = Depends(require_key)):
     data = _upload_reply(service, base, row)
     data["upload"] = {"method": "PUT", "url": f"{base}{path}?{sign_path(service.secret, path, int(row['ticket_expires']))}",
                       "headers": headers}
-    return ok(data)
+    return reply(data)
 
 
 @router.put("/api/v3/media/uploads/{upload_id}", tags=["media"])
@@ -105,7 +105,7 @@ async def upload_put(upload_id: str, request: Request):
         return NOT_FOUND  # unknown, expired or already used
     await run_in_threadpool(service.storage.put, row["object_key"], data)
     await run_in_threadpool(service.store.store_upload, upload_id, content_type=probe.mime, size=len(data))
-    return ok({"filename": row["filename"], "size": len(data), "content_type": probe.mime})
+    return reply({"filename": row["filename"], "size": len(data), "content_type": probe.mime})
 
 
 async def _binary(request: Request, key: dict) -> dict:
@@ -134,7 +134,7 @@ async def _binary(request: Request, key: dict) -> dict:
                                            ticket_seconds=0, retention=s.retention, upload_id=upload_id)
 
     row = await run_in_threadpool(store)
-    return ok(_upload_reply(service, base_url(request), row))
+    return reply(_upload_reply(service, base_url(request), row))
 
 
 @router.post("/api/v3/media/upload/binary", tags=["media"])

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from seqedit import imaging
 from seqedit.api.auth import require_key
-from seqedit.api.envelope import ApiError, base64_envelope, ok, prediction_json
+from seqedit.api.envelope import ApiError, base64_envelope, prediction_json, reply
 from seqedit.api.models import MODELS, get_model
 from seqedit.errors import RequestError
 from seqedit.jobs.store import LimitExceeded, new_id
@@ -160,7 +160,7 @@ async def history(request: Request, key: dict = Depends(require_key)):
     rows, total = await run_in_threadpool(service.store.history, key["id"], page=page, page_size=page_size, **filters)
     base = base_url(request)
     items = [prediction_json(r, base=base, service=service, base64=False) for r in rows]
-    return ok({"page": page, "page_size": page_size, "total": total, "items": items})
+    return reply({"page": page, "page_size": page_size, "total": total, "items": items})
 
 
 def _time(body: dict[str, Any], name: str) -> float | None:
@@ -185,7 +185,7 @@ async def _result(request: Request, prediction_id: str, key: dict) -> dict:
     base = base_url(request)
     if row["base64"] and row["status"] == "completed":
         return await run_in_threadpool(base64_envelope, row, base=base, service=service)
-    return ok(prediction_json(row, base=base, service=service))
+    return reply(prediction_json(row, base=base, service=service))
 
 
 @router.get("/api/v3/predictions/{prediction_id}/result", tags=["predictions"])
@@ -215,7 +215,7 @@ async def cancel(prediction_id: str, request: Request, key: dict = Depends(requi
     elif row["status"] == "cancelled":
         service.notifier.notify(prediction_id)
         service.webhooks.wake()
-    return ok(prediction_json(row, base=base_url(request), service=service, base64=False))
+    return reply(prediction_json(row, base=base_url(request), service=service, base64=False))
 
 
 # ---------------------------------------------------------------------- price and webhook secret
@@ -236,18 +236,18 @@ async def price(request: Request, key: dict = Depends(require_key)):
         raise bad_input(RequestError("max_images", "integer 1-15", f"{n} is out of range"))
     unit = request.app.state.service.settings.price_per_image
     total = float(cost(n, unit))
-    return ok({"model": spec.id, "unit_price": float(unit), "max_images": n, "base_price": total,
+    return reply({"model": spec.id, "unit_price": float(unit), "max_images": n, "base_price": total,
                "discounted_price": total, "currency": "USD"})
 
 
 @router.get("/api/v3/webhook/secret", tags=["account"])
 async def webhook_secret(key: dict = Depends(require_key)):
-    return ok({"secret": key["webhook_secret"]})
+    return reply({"secret": key["webhook_secret"]})
 
 
 @router.get("/api/v3/models", tags=["account"])
 async def models(key: dict = Depends(require_key)):
-    return ok([{"model_id": m.id, "name": m.id, "type": "image-to-image", "description": m.description,
+    return reply([{"model_id": m.id, "name": m.id, "type": "image-to-image", "description": m.description,
                 "api_schema": {"api_schemas": [{"type": "model_run", "method": "POST",
                                                 "api_path": f"/api/v3/{m.id}", "request_schema": m.schema()}]}}
                for m in MODELS.values()])
@@ -312,17 +312,17 @@ async def submit(model_id: str, request: Request, key: dict = Depends(require_ke
     row, created = await run_in_threadpool(create)
     base = base_url(request)
     if not sync:
-        return ok(prediction_json(row, base=base, service=service, base64=False))
+        return reply(prediction_json(row, base=base, service=service, base64=False))
     deadline = time.monotonic() + s.sync_timeout
     while True:
         row = await run_in_threadpool(service.store.get, row["id"])
         if row["status"] in ("completed", "failed", "cancelled"):
             if row["base64"] and row["status"] == "completed":
                 return await run_in_threadpool(base64_envelope, row, base=base, service=service)
-            return ok(prediction_json(row, base=base, service=service))
+            return reply(prediction_json(row, base=base, service=service))
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             data = prediction_json(row, base=base, service=service, base64=False)
             data.update(status="processing", code=5004, error=SYNC_TIMEOUT.format(s=s.sync_timeout))
-            return ok(data)
+            return reply(data)
         await service.notifier.wait(row["id"], min(remaining, 0.5))
