@@ -1,0 +1,36 @@
+"""``seqedit serve --engine classic``: the default CPU engine behind the real service, via the SDK."""
+from __future__ import annotations
+
+import io
+import signal
+
+import httpx
+import pytest
+from PIL import Image
+
+from fixtures.images import png
+from fixtures.server import Server
+from seqedit.engines import names
+
+
+@pytest.mark.slow
+def test_classic_engine_through_serve(tmp_path):
+    if "classic" not in names():
+        pytest.skip("the classic engine is not available")
+    from wavespeed import Client
+
+    server = Server(tmp_path, engine="classic").start()
+    try:
+        client = Client(api_key=server.key, base_url=server.url)
+        ref = tmp_path / "ref.png"
+        ref.write_bytes(png(320, 240, (180, 120, 60)))
+        url = client.upload(str(ref))
+        result = client.run("bytedance/seedream-v4/edit-sequential",
+                            {"prompt": "a series of 2 images: in black and white, and in warm sunset light",
+                             "images": [url], "size": "320*256", "max_images": 2},
+                            poll_interval=0.2, timeout=240)
+        assert len(result["outputs"]) == 2
+        for out in result["outputs"]:
+            assert Image.open(io.BytesIO(httpx.get(out).content)).size == (320, 256)
+    finally:
+        server.kill(signal.SIGTERM)
