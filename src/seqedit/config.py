@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     progress_interval: float = 0.5  # at most one progress write per job per this many seconds
     upload_ticket_seconds: float = 3600.0  # a PUT ticket expires after this
     max_upload_bytes: int = 30 * 1024 * 1024  # larger uploads get 413
+    max_request_bytes: int = 100 * 1024 * 1024  # larger JSON bodies (inline base64 images) get 413
     allow_hosts: str = ""  # comma-separated hosts the SSRF guard lets through (tests: 127.0.0.1)
     key_concurrency: int = 0  # per-key limit of queued+running predictions; 0 = none (keys may override)
     webhook_timeout: float = 5.0  # seconds per delivery attempt

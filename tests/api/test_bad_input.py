@@ -107,6 +107,18 @@ def test_bad_input_table(strict_client):
 def test_malformed_bodies(strict_client):
     assert strict_client.post(MODEL, content=b"{not json").status_code == 400
     assert strict_client.post(MODEL, json=[1, 2]).status_code == 400
+    limit = strict_client.app.state.service.settings.max_request_bytes
+    r = strict_client.post(MODEL, content=b" " * (limit + 1), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and str(limit) in r.json()["limit"]
+
+    def chunks():  # no Content-Length: the cap applies while streaming
+        for _ in range(limit // 65536 + 2):
+            yield b" " * 65536
+
+    assert strict_client.post(MODEL, content=chunks()).status_code == 413
+    r = strict_client.post("/api/v3/media/upload/binary", content=chunks(),
+                           headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert r.status_code == 411
     r = strict_client.post(MODEL, json=with_(images=["http://127.0.0.1/a.png"]))
     assert r.json()["field"] == "images[0]" and r.json()["data"] is None and r.json()["code"] == 400
 

@@ -112,7 +112,11 @@ async def _binary(request: Request, key: dict) -> dict:
     service = request.app.state.service
     s = service.settings
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > s.max_upload_bytes + 64 * 1024:
+    if not (declared and declared.isdigit()):
+        # the multipart parser spools the whole body before we see it: only a declared length is capped
+        raise ApiError(411, "a Content-Length header is required for multipart uploads",
+                       extra={"field": "Content-Length", "limit": "required"})
+    if int(declared) > s.max_upload_bytes + 64 * 1024:
         raise _too_large(int(declared), s.max_upload_bytes)
     form = await request.form(max_files=1, max_fields=10)
     try:

@@ -43,7 +43,18 @@ def bad_input(exc: RequestError, status: int = 400) -> ApiError:
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    limit = request.app.state.service.settings.max_request_bytes
+    declared = request.headers.get("content-length")
+    too_large = ApiError(413, f"the request body is larger than the limit of {limit} bytes",
+                         extra={"field": "body", "limit": f"{limit} bytes"})
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    buf = bytearray()
+    async for chunk in request.stream():
+        buf += chunk
+        if len(buf) > limit:
+            raise too_large
+    raw = bytes(buf)
     if not raw.strip():
         return {}
     try:
