@@ -184,7 +184,8 @@ class Runner:
         pid = row["id"]
         prefix = f"outputs/{pid}/"
         try:
-            self.storage.delete_prefix(prefix)  # outputs of earlier, lost attempts
+            if attempt > 1:
+                self.storage.delete_prefix(prefix)  # outputs of earlier, lost attempts
             refs = self._load_refs(row["request"]["images"], job)
             req = _request(row["request"], seed=row["seed"])
             plan = make_plan(req, [im.size for im in refs])
