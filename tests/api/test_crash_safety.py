@@ -64,7 +64,7 @@ def test_sigkill_loop_loses_nothing_and_commits_once(tmp_path):
                     continue
                 completed += 1
                 n = accepted[pid]
-                assert len(row["outputs"]) == n and row["progress"] == {"done": n, "total": n}
+                assert len(row["outputs"]) == n and row["progress"] == {"done": n, "total": n, "fraction": 1.0}
                 # exactly one committed output set on disk: one attempt folder with N files
                 folder = tmp_path / "objects" / "outputs" / pid
                 attempts = [p for p in folder.iterdir()]

@@ -37,7 +37,7 @@ def test_submit_poll_download(client, auth):
     done = wait_status(client, d["id"], auth)
     assert done["status"] == "completed" and done["error"] == ""
     assert len(done["outputs"]) == 3 and done["has_nsfw_contents"] == [False] * 3
-    assert done["progress"] == {"done": 3, "total": 3} and done["plan"]["count"] == 3
+    assert done["progress"] == {"done": 3, "total": 3, "fraction": 1.0} and done["plan"]["count"] == 3
     assert isinstance(done["seed"], int) and done["executionTime"] >= 0
     for url in done["outputs"]:
         f = client.get(url)

@@ -87,6 +87,10 @@ def test_cancel_while_running(store, settings, runner, monkeypatch):
     deadline = time.monotonic() + 10
     while store.get(pid)["progress_done"] < 1 and time.monotonic() < deadline:
         time.sleep(0.02)
+    deadline = time.monotonic() + 10
+    while store.get(pid)["progress_fraction"] <= 0.1 and time.monotonic() < deadline:
+        time.sleep(0.02)  # the engine's own fine-grained reports reach the row (throttled)
+    assert 0.1 < store.get(pid)["progress_fraction"] < 1.0
     store.cancel(pid)  # the durable flag only: the heartbeat must carry it to the engine
     t.join(10)
     assert result["s"] is Status.CANCELLED

@@ -3,7 +3,7 @@
 Prediction object (api-contract.md §1.4): ``id, model, input, outputs, urls.get,
 has_nsfw_contents`` (one entry per output), ``status, created_at`` (ISO-8601 UTC, ``Z``), ``error``
 (``""`` unless failed or cancelled), ``executionTime`` and ``timings.inference`` (ms), ``code`` (only
-on failure or a sync-mode timeout). Extensions: ``seed``, ``warnings``, ``progress {done, total}``,
+on failure or a sync-mode timeout). Extensions: ``seed``, ``warnings``, ``progress {done, total, fraction}``,
 ``cost`` (USD), ``plan``.
 
 HTTP errors: ``{"code": <status>, "message": m, "data": null, "error": m}`` (+ ``field``/``limit``
@@ -99,7 +99,8 @@ def prediction_json(row: dict[str, Any], *, base: str, service: "Service", base6
         "timings": {"inference": int(row["inference_ms"])},
         "seed": row["seed"],
         "warnings": list(row["warnings"] or []),
-        "progress": {"done": int(row["progress_done"]), "total": int(row["progress_total"])},
+        "progress": {"done": int(row["progress_done"]), "total": int(row["progress_total"]),
+                     "fraction": round(float(row["progress_fraction"] or 0.0), 3)},
         "cost": float(row["cost"]),
         "plan": row["plan"],
     }

@@ -61,7 +61,7 @@ class _JobProgress:
             if now - self._last_write < self.runner.settings.progress_interval:
                 return
             self._last_write = now
-        self.beat()
+        self.beat(progress_fraction=min(1.0, max(0.0, float(fraction))))
 
     def beat(self, **values: Any) -> None:
         """Renew the lease (and write ``values``) as this attempt; raise ``_Fenced`` if superseded."""

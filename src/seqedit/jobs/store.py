@@ -87,6 +87,7 @@ predictions = sa.Table(
     sa.Column("cancel_requested", sa.Boolean, nullable=False, default=False),
     sa.Column("progress_done", sa.Integer, nullable=False, default=0),
     sa.Column("progress_total", sa.Integer, nullable=False, default=0),
+    sa.Column("progress_fraction", sa.Float, nullable=False, default=0.0),  # the engine's own report
     sa.Column("outputs", sa.JSON, nullable=False),  # object keys, in panel order
     sa.Column("output_format", sa.String(8), nullable=False, default="jpeg"),
     sa.Column("error", sa.Text, nullable=False, default=""),
@@ -244,7 +245,7 @@ class Store:
                 id=prediction_id or new_id(), key_id=key_id, model=model, status=Status.CREATED.value,
                 input=input, request=request, base64=base64, webhook_url=webhook_url,
                 idempotency_key=idempotency_key or None, attempt=0, releases=0, lease_until=0.0, enqueued_at=now,
-                cancel_requested=False, progress_done=0, progress_total=total, outputs=[],
+                cancel_requested=False, progress_done=0, progress_total=total, progress_fraction=0.0, outputs=[],
                 output_format=output_format, error="", code=0, seed=request.get("seed"), warnings=[],
                 plan=None, cost=cost, created_at=now, started_at=None, completed_at=None,
                 execution_ms=0, inference_ms=0, expires_at=now + retention,
@@ -312,7 +313,8 @@ class Store:
                 sa.or_(p.status == Status.CREATED.value,
                        sa.and_(p.status == Status.PROCESSING.value, p.lease_until < now)),
             ).values(status=Status.PROCESSING.value, attempt=p.attempt + 1, lease_until=now + lease,
-                     started_at=sa.func.coalesce(p.started_at, now), outputs=[], progress_done=0))
+                     started_at=sa.func.coalesce(p.started_at, now), outputs=[], progress_done=0,
+                     progress_fraction=0.0))
             if res.rowcount != 1:
                 return None
             row = dict(c.execute(sa.select(predictions).where(p.id == prediction_id)).mappings().one())
@@ -342,7 +344,8 @@ class Store:
         """Append one committed panel (object ``key``) as ``attempt``; False when fenced off."""
         now = time.time() if now is None else now
         with self._write() as c:
-            found = c.execute(sa.select(predictions.c.outputs, predictions.c.progress_total)
+            found = c.execute(sa.select(predictions.c.outputs, predictions.c.progress_total,
+                                        predictions.c.progress_fraction)
                               .where(self._fenced(prediction_id, attempt))).first()
             if found is None:
                 return False
@@ -350,7 +353,8 @@ class Store:
                 raise ValueError(f"prediction {prediction_id} already has its {found.progress_total} outputs")
             outputs = [*found.outputs, key]
             c.execute(predictions.update().where(self._fenced(prediction_id, attempt)).values(
-                outputs=outputs, progress_done=len(outputs), lease_until=now + lease))
+                outputs=outputs, progress_done=len(outputs), lease_until=now + lease,
+                progress_fraction=max(found.progress_fraction, len(outputs) / max(1, found.progress_total))))
         return True
 
     def finish(self, prediction_id: str, attempt: int, status: Status, *, code: int = 0, error: str = "",
@@ -380,7 +384,9 @@ class Store:
             execution_ms=int(execution_ms if execution_ms is not None else max(0.0, now - started) * 1000),
             inference_ms=int(inference_ms if inference_ms is not None else 0),
         )
-        if status != Status.COMPLETED:
+        if status == Status.COMPLETED:
+            values["progress_fraction"] = 1.0
+        else:
             values["outputs"] = []
             values["progress_done"] = 0 if status == Status.FAILED else row["progress_done"]
         res = c.execute(predictions.update().where(guard).values(**values))
@@ -459,7 +465,8 @@ class Store:
         p = predictions.c
         with self._write() as c:
             return c.execute(predictions.update().where(self._fenced(prediction_id, attempt)).values(
-                lease_until=0.0, enqueued_at=0.0, releases=p.releases + 1, outputs=[], progress_done=0)).rowcount == 1
+                lease_until=0.0, enqueued_at=0.0, releases=p.releases + 1, outputs=[], progress_done=0,
+                progress_fraction=0.0)).rowcount == 1
 
     def expire_leases(self) -> int:
         """Embedded start-up: no worker of ours survived the previous process, so every lease is void."""
