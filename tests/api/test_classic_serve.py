@@ -34,3 +34,26 @@ def test_classic_engine_through_serve(tmp_path):
             assert Image.open(io.BytesIO(httpx.get(out).content)).size == (320, 256)
     finally:
         server.kill(signal.SIGTERM)
+
+
+@pytest.mark.slow
+def test_render_time_warnings_reach_the_prediction(tmp_path):
+    """A warning the engine only finds while rendering (a repeated panel varied by framing) is in
+    the prediction's ``warnings``, as in the CLI's set.json."""
+    if "classic" not in names():
+        pytest.skip("the classic engine is not available")
+    import base64
+
+    server = Server(tmp_path, engine="classic").start()
+    try:
+        ref = "data:image/png;base64," + base64.b64encode(png(320, 240, (180, 120, 60))).decode()
+        r = httpx.post(f"{server.url}/api/v3/bytedance/seedream-v4/edit-sequential", headers=server.headers,
+                       json={"prompt": "make it black and white", "images": [ref], "size": "320*256",
+                             "max_images": 2, "enable_sync_mode": True}, timeout=120)
+        data = r.json()["data"]
+        assert data["status"] == "completed", data
+        assert len(data["outputs"]) == 2
+        assert any(w.startswith("panel 2: approximate framing: same instruction as an earlier panel")
+                   for w in data["warnings"]), data["warnings"]
+    finally:
+        server.kill(signal.SIGTERM)

@@ -231,3 +231,15 @@ def test_presets_table():
 def test_wrong_engine_options_are_bad_input(tmp_path, extra, needle):
     r = run("edit", str(EX / "astronaut.jpg"), "-p", "make it noir", *extra, "-o", str(tmp_path / "o"))
     assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_warnings_found_while_rendering_are_printed_and_recorded(tmp_path):
+    """Panel 2 repeats panel 1's instruction: the engine varies it by framing and says so, on the
+    terminal and in set.json, not only in its own verdict notes."""
+    r = run("edit", str(EX / "coffee.jpg"), "-p", "make it black and white", "-n", "2", "--size", "256*192",
+            "--seed", "3", "-o", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    record = check_set(tmp_path / "out", 2, (256, 192))
+    note = "panel 2: approximate framing: same instruction as an earlier panel; varied only by a closeup framing"
+    assert note in record["warnings"], record["warnings"]
+    assert note in " ".join((r.stdout + r.stderr).split())

@@ -124,7 +124,7 @@ def edit(
         with Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, disable=quiet) as bar:
             task = bar.add_task("render", total=prepared.plan.count)
-            engine_progress = _BarProgress(bar, task, prepared.plan.count)
+            engine_progress = _BarProgress(bar, task, prepared.plan.count, prepared.warnings, quiet)
             for o in render(prepared, eng, engine_progress):
                 (staging / f"{o.index}.{ext}").write_bytes(o.data)
                 outputs.append(o)
@@ -157,8 +157,16 @@ def edit(
 
 
 class _BarProgress:
-    def __init__(self, bar: Progress, task: Any, total: int) -> None:
+    def __init__(self, bar: Progress, task: Any, total: int, warnings: list[str], quiet: bool) -> None:
         self.bar, self.task, self.total = bar, task, total
+        self.warnings, self.quiet = warnings, quiet
+
+    def warn(self, message: str) -> None:
+        """A warning found while rendering: printed, and recorded in set.json."""
+        if message not in self.warnings:
+            self.warnings.append(message)
+            if not self.quiet:
+                self.bar.console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
 
     def report(self, fraction: float, message: str = "") -> None:
         self.bar.update(self.task, completed=fraction * self.total)

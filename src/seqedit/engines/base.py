@@ -74,14 +74,22 @@ class Progress(Protocol):
     def cancelled(self) -> bool:
         """True when the caller wants the run to stop; engines check it between steps."""
 
+    def warn(self, message: str) -> None:
+        """A warning found while rendering (``check`` gives the ones known before): it joins the set's
+        warnings (set.json, the prediction's ``warnings``)."""
+
 
 class NullProgress:
     def __init__(self, cancel: threading.Event | None = None) -> None:
         self._cancel = cancel or threading.Event()
         self.last = 0.0
+        self.warnings: list[str] = []
 
     def report(self, fraction: float, message: str = "") -> None:
         self.last = fraction
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
 
     def cancelled(self) -> bool:
         return self._cancel.is_set()

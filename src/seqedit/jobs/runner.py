@@ -54,6 +54,16 @@ class _JobProgress:
         self.fenced = threading.Event()
         self._last_write = 0.0
         self._lock = threading.Lock()
+        self.warnings: list[str] = []
+
+    def warn(self, message: str) -> None:
+        """A warning the engine found while rendering: added to the prediction's ``warnings`` at once."""
+        with self._lock:
+            if message in self.warnings:
+                return
+            self.warnings.append(message)
+            warnings = list(self.warnings)
+        self.beat(warnings=warnings)
 
     def report(self, fraction: float, message: str = "") -> None:
         now = time.monotonic()
@@ -83,7 +93,7 @@ class _JobProgress:
 
 
 class Runner:
-    """Runs predictions for one process. ``engine_factory(name)`` builds the engine (one per thread)."""
+    """Runs predictions for one process. ``engine_factory(name, **options)`` builds the engine (one per thread)."""
 
     def __init__(self, store: Store, storage: Storage, settings: Settings, *, secret: bytes,
                  engine_factory: Callable[[str], Engine] = create,
@@ -107,7 +117,7 @@ class Runner:
             engines = self._local.engines = {}
         name = self.settings.engine
         if name not in engines:
-            engines[name] = self.engine_factory(name)
+            engines[name] = self.engine_factory(name, **self.settings.engine_options())
         return engines[name]
 
     def warm(self) -> None:
@@ -190,8 +200,8 @@ class Runner:
             req = _request(row["request"], seed=row["seed"])
             plan = make_plan(req, [im.size for im in refs])
             engine = self.engine()
-            warnings = list(plan.warnings) + list(engine.check(plan, refs) or [])
-            job.beat(seed=plan.seed, plan=plan.to_dict(), warnings=warnings, progress_total=plan.count)
+            job.warnings = list(plan.warnings) + list(engine.check(plan, refs) or [])
+            job.beat(seed=plan.seed, plan=plan.to_dict(), warnings=list(job.warnings), progress_total=plan.count)
             job.check()
             ext = imaging.extension(plan.output_format)
             inference = 0.0

@@ -112,17 +112,16 @@ class ClassicEngine:
         routed = self._route(plan)
         self.check(plan, refs)
         prepared = self._prepare_refs(plan, refs)
-        warn: Callable[[str], None] = getattr(progress, "warn", lambda message: None)
         seen: set[tuple[int, tuple[Any, ...]]] = set()
         total = plan.count
         for k in range(1, total + 1):
             if progress.cancelled():
                 raise Cancelled(f"cancelled before panel {k}")
-            ops = self._vary(k, routed, seen, len(prepared), warn)
+            ops = self._vary(k, routed, seen, len(prepared))
             cv2.setRNGSeed(plan.seed)
             panel = self._render(k, plan, ops, prepared, progress)
             for w in panel.warnings:
-                warn(f"panel {k}: {w}")
+                progress.warn(f"panel {k}: {w}")
             yield self._finish(k, panel, plan)
             progress.report(k / total, f"panel {k}/{total}")
 
@@ -149,8 +148,7 @@ class ClassicEngine:
             out.append(_Ref(ms.img, ms))
         return out
 
-    def _vary(self, k: int, routed: RoutedPlan, seen: set, n_refs: int,
-              warn: Callable[[str], None]) -> list[OpSpec]:
+    def _vary(self, k: int, routed: RoutedPlan, seen: set, n_refs: int) -> list[OpSpec]:
         """A panel identical to an earlier one (same reference, same ops) gets its own framing."""
         ops = list(routed.ops(k))
         key = ((k - 1) % n_refs, tuple((o.name, repr(sorted(o.params.items()))) for o in ops))
@@ -161,8 +159,7 @@ class ClassicEngine:
                 cycle = ("closeup", "medium", "mirror", "wide")
                 kind = cycle[(k - 2) % len(cycle)]
                 ops.append(OpSpec("framing", {"kind": kind}, "(set variation)", "approximate", 1.0,
-                                  f"panel {k} repeats an earlier panel's instruction; varied by a {kind} framing"))
-                warn(f"panel {k}: same instruction as an earlier panel; varied only by a {kind} framing")
+                                  f"same instruction as an earlier panel; varied only by a {kind} framing"))
         seen.add(key)
         return ops
 
