@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     max_image_bytes: int = DEFAULT_MAX_BYTES
     max_image_pixels: int = DEFAULT_MAX_PIXELS
     engine: str = "classic"
+    # engine options for `serve`/`worker` (the diffusion engine's; empty = the engine's own default)
+    model: str = ""  # path or hub id of a diffusers pipeline
+    strategy: str = ""  # set-consistency strategy: anchor | chain | independent | grid | shared_attention
+    steps: int = 0  # denoising steps; 0 = the family's default
 
     # --- the service (seqedit serve / worker); see docs/service.md ---
     db_url: str = ""  # empty: sqlite:///<data_dir>/seqedit.db (WAL)
@@ -45,3 +49,8 @@ class Settings(BaseSettings):
     @property
     def allowed_hosts(self) -> frozenset[str]:
         return frozenset(h.strip().lower() for h in self.allow_hosts.split(",") if h.strip())
+
+    def engine_options(self) -> dict[str, object]:
+        """The engine options that were set, as keyword arguments for ``engines.base.create``."""
+        options = {"model": self.model, "strategy": self.strategy, "steps": self.steps}
+        return {k: v for k, v in options.items() if v}

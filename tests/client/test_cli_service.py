@@ -22,3 +22,20 @@ def test_keys_lifecycle_and_usage(tmp_path):
     assert run.invoke(app, ["keys", "revoke", key["id"], "--data-dir", str(tmp_path)]).exit_code == 0
     assert store.find_key(token) is None
     assert run.invoke(app, ["keys", "revoke", key["id"], "--data-dir", str(tmp_path)]).exit_code == 1
+
+
+def test_serve_refuses_bad_engine_options_before_listening(tmp_path):
+    """Engine options are checked when `serve` starts (exit 2, one clear line), not per job."""
+    run = CliRunner()
+    cases = [
+        (["--engine", "nope"], "unknown engine 'nope'"),
+        (["--engine", "classic", "--model", str(tmp_path)], "model"),
+        (["--engine", "diffusion"], "needs a model"),
+        (["--engine", "diffusion", "--model", str(tmp_path), "--strategy", "sideways"], "unknown strategy 'sideways'"),
+        (["--engine", "diffusion", "--model", str(tmp_path), "--steps", "-3"], "steps must be a positive integer"),
+    ]
+    for args, reason in cases:
+        r = run.invoke(app, ["serve", "--data-dir", str(tmp_path / "data"), "--port", "1", *args],
+                       env={"SEQEDIT_MODEL": ""})
+        assert r.exit_code == 2, (args, r.output)
+        assert reason in r.stderr, (args, r.stderr)

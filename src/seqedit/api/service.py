@@ -102,7 +102,7 @@ class Service:
 
     def check_engine(self) -> Engine:
         """Build the configured engine once (fail fast on an unknown name)."""
-        return self._engine_factory(self.settings.engine)
+        return self._engine_factory(self.settings.engine, **self.settings.engine_options())
 
     def start(self) -> None:
         if self._started:

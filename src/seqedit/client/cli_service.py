@@ -18,6 +18,12 @@ keys_app = typer.Typer(help="Manage API keys (stored hashed; a key is shown once
                        no_args_is_help=True)
 
 DataDir = typer.Option(None, "--data-dir", help="Data directory (default: $SEQEDIT_DATA_DIR or ./seqedit-data).")
+Model = typer.Option(None, "--model", help="Diffusion engine: a diffusers pipeline directory or hub id, loaded "
+                                           "once per worker thread (default: $SEQEDIT_MODEL).")
+Strategy = typer.Option(None, "--strategy", help="Diffusion engine: anchor | chain | independent | grid | "
+                                                 "shared_attention (default: $SEQEDIT_STRATEGY or anchor).")
+Steps = typer.Option(None, "--steps", help="Diffusion engine: denoising steps (default: $SEQEDIT_STEPS or the "
+                                           "family's own).")
 
 
 def register(app: typer.Typer) -> None:
@@ -49,6 +55,9 @@ def serve(
                                                      "0 = API only, jobs run by `seqedit worker`)."),
     data_dir: Optional[Path] = DataDir,
     public_url: Optional[str] = typer.Option(None, help="Base of the URLs handed out (default: as requested)."),
+    model: Optional[str] = Model,
+    strategy: Optional[str] = Strategy,
+    steps: Optional[int] = Steps,
 ) -> None:
     """Run the WaveSpeed-compatible API with its job consumers, in one process (no external services)."""
     import uvicorn
@@ -57,7 +66,8 @@ def serve(
     from seqedit.api.service import Service
     from seqedit.engines.base import EngineError
 
-    settings = _settings(engine=engine, workers=workers, data_dir=data_dir, public_url=public_url)
+    settings = _settings(engine=engine, workers=workers, data_dir=data_dir, public_url=public_url, model=model,
+                         strategy=strategy, steps=steps)
     consumers = settings.workers > 0  # --workers 0: API only; `seqedit worker` processes run the jobs
     try:
         service = Service(settings, embedded=consumers, consumers=consumers)
@@ -71,7 +81,8 @@ def serve(
     if not service.store.list_keys():
         token, _ = service.store.create_key("default")
         out.print(f"Created the first API key (shown once; store it now): {token}", soft_wrap=True)
-    out.print(f"seqedit serving on http://{host}:{port} (engine {settings.engine}, {settings.workers} worker(s), "
+    engine_shown = settings.engine + (f" {settings.model}" if settings.model else "")
+    out.print(f"seqedit serving on http://{host}:{port} (engine {engine_shown}, {settings.workers} worker(s), "
               f"data in {Path(settings.data_dir).resolve()})", soft_wrap=True)
     sys.stdout.flush()
     uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=False,
@@ -82,6 +93,9 @@ def worker(
     engine: Optional[str] = typer.Option(None, help="Engine name."),
     workers: Optional[int] = typer.Option(None, help="Consumer threads."),
     data_dir: Optional[Path] = DataDir,
+    model: Optional[str] = Model,
+    strategy: Optional[str] = Strategy,
+    steps: Optional[int] = Steps,
 ) -> None:
     """Run job consumers without the HTTP API, against the configured database and queue
     ($SEQEDIT_DB_URL, $SEQEDIT_QUEUE_URL, or the data dir's SQLite files beside a `serve --workers 0`).
@@ -89,7 +103,8 @@ def worker(
     from seqedit.api.service import Service
     from seqedit.engines.base import EngineError
 
-    settings = _settings(engine=engine, workers=workers, data_dir=data_dir)
+    settings = _settings(engine=engine, workers=workers, data_dir=data_dir, model=model, strategy=strategy,
+                         steps=steps)
     try:
         service = Service(settings, embedded=False)
         service.check_engine()

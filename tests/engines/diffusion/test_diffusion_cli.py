@@ -139,7 +139,8 @@ def test_http_service_runs_the_diffusion_engine(tiny_models, child_env, tmp_path
     from fixtures.server import Server
 
     env = {k: child_env[k] for k in ("SEQEDIT_MIN_PIXELS", "HF_HUB_OFFLINE", "OMP_NUM_THREADS")}
-    good = Server(tmp_path / "good", engine="diffusion", SEQEDIT_MODEL=str(tiny_models["flux2_klein"]),
+    good = Server(tmp_path / "good", engine="diffusion", args=("--model", str(tiny_models["flux2_klein"]),
+                                                               "--strategy", "chain", "--steps", "2"),
                   PYTHONPATH=child_env["PYTHONPATH"], **env).start()
     bad = Server(tmp_path / "bad", engine="diffusion", SEQEDIT_MODEL=str(tmp_path / "missing"), **env).start()
     try:
