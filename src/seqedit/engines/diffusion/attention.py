@@ -43,6 +43,28 @@ def attend_with_anchor(query: torch.Tensor, key: torch.Tensor, value: torch.Tens
     return torch.cat([own, run(query[1:], shared_key, shared_value)], dim=0)
 
 
+def _heads_with_rope(attn: Any, qkv: tuple[torch.Tensor, ...], encoder_qkv: tuple[Any, ...],
+                     image_rotary_emb: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The stock double-stream steps (FLUX.1 and FLUX.2 alike): split heads, QK-norm, text tokens first,
+    then RoPE — the keys/values the anchor shares are taken after this, so they keep their positions."""
+    query, key, value = qkv
+    query = attn.norm_q(query.unflatten(-1, (-1, attn.head_dim)))
+    key = attn.norm_k(key.unflatten(-1, (-1, attn.head_dim)))
+    value = value.unflatten(-1, (-1, attn.head_dim))
+    if attn.added_kv_proj_dim is not None:
+        encoder_query, encoder_key, encoder_value = encoder_qkv
+        encoder_query = attn.norm_added_q(encoder_query.unflatten(-1, (-1, attn.head_dim)))
+        encoder_key = attn.norm_added_k(encoder_key.unflatten(-1, (-1, attn.head_dim)))
+        encoder_value = encoder_value.unflatten(-1, (-1, attn.head_dim))
+        query = torch.cat([encoder_query, query], dim=1)
+        key = torch.cat([encoder_key, key], dim=1)
+        value = torch.cat([encoder_value, value], dim=1)
+    if image_rotary_emb is not None:
+        query = apply_rotary_emb(query, image_rotary_emb, sequence_dim=1)
+        key = apply_rotary_emb(key, image_rotary_emb, sequence_dim=1)
+    return query, key, value
+
+
 class SharedAnchorFluxProcessor(flux.FluxAttnProcessor):
     """FLUX.1 (Kontext) double- and single-stream blocks."""
 
@@ -50,19 +72,8 @@ class SharedAnchorFluxProcessor(flux.FluxAttnProcessor):
                  image_rotary_emb=None):
         query, key, value, encoder_query, encoder_key, encoder_value = flux._get_qkv_projections(
             attn, hidden_states, encoder_hidden_states)
-        query = attn.norm_q(query.unflatten(-1, (-1, attn.head_dim)))
-        key = attn.norm_k(key.unflatten(-1, (-1, attn.head_dim)))
-        value = value.unflatten(-1, (-1, attn.head_dim))
-        if attn.added_kv_proj_dim is not None:
-            encoder_query = attn.norm_added_q(encoder_query.unflatten(-1, (-1, attn.head_dim)))
-            encoder_key = attn.norm_added_k(encoder_key.unflatten(-1, (-1, attn.head_dim)))
-            encoder_value = encoder_value.unflatten(-1, (-1, attn.head_dim))
-            query = torch.cat([encoder_query, query], dim=1)
-            key = torch.cat([encoder_key, key], dim=1)
-            value = torch.cat([encoder_value, value], dim=1)
-        if image_rotary_emb is not None:
-            query = apply_rotary_emb(query, image_rotary_emb, sequence_dim=1)
-            key = apply_rotary_emb(key, image_rotary_emb, sequence_dim=1)
+        query, key, value = _heads_with_rope(attn, (query, key, value),
+                                             (encoder_query, encoder_key, encoder_value), image_rotary_emb)
         hidden_states = attend_with_anchor(query, key, value, attention_mask, self)
         hidden_states = hidden_states.flatten(2, 3).to(query.dtype)
         if encoder_hidden_states is not None:
@@ -80,19 +91,8 @@ class SharedAnchorFlux2Processor(flux2.Flux2AttnProcessor):
                  image_rotary_emb=None):
         query, key, value, encoder_query, encoder_key, encoder_value = flux2._get_qkv_projections(
             attn, hidden_states, encoder_hidden_states)
-        query = attn.norm_q(query.unflatten(-1, (-1, attn.head_dim)))
-        key = attn.norm_k(key.unflatten(-1, (-1, attn.head_dim)))
-        value = value.unflatten(-1, (-1, attn.head_dim))
-        if attn.added_kv_proj_dim is not None:
-            encoder_query = attn.norm_added_q(encoder_query.unflatten(-1, (-1, attn.head_dim)))
-            encoder_key = attn.norm_added_k(encoder_key.unflatten(-1, (-1, attn.head_dim)))
-            encoder_value = encoder_value.unflatten(-1, (-1, attn.head_dim))
-            query = torch.cat([encoder_query, query], dim=1)
-            key = torch.cat([encoder_key, key], dim=1)
-            value = torch.cat([encoder_value, value], dim=1)
-        if image_rotary_emb is not None:
-            query = apply_rotary_emb(query, image_rotary_emb, sequence_dim=1)
-            key = apply_rotary_emb(key, image_rotary_emb, sequence_dim=1)
+        query, key, value = _heads_with_rope(attn, (query, key, value),
+                                             (encoder_query, encoder_key, encoder_value), image_rotary_emb)
         hidden_states = attend_with_anchor(query, key, value, attention_mask, self)
         hidden_states = hidden_states.flatten(2, 3).to(query.dtype)
         if encoder_hidden_states is not None:
