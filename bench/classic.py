@@ -24,7 +24,6 @@ EX = ROOT / "examples"
 
 
 def per_op(sizes: list[int]) -> None:
-    import numpy as np
     from PIL import Image
 
     from seqedit.engines.classic import background, framing, inpaint, layouts, looks, recolor, styles, typography

@@ -1,10 +1,7 @@
 """framing: crops keep the face, wide extends, mirror never reverses detected text, fit_to_size."""
 from __future__ import annotations
 
-import os
-
 import cv2
-import matplotlib
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
@@ -13,13 +10,10 @@ from skimage import data
 from seqedit.engines.classic import arrays
 from seqedit.engines.classic.framing import fit_to_size, parse_aspect, reframe
 from seqedit.engines.classic.inpaint import text_boxes
+from tests.support import photos
+from tests.support.photos import ASTRONAUT_FACE
 
-ASTRONAUT_FACE = (170.0, 30.0, 90.0, 110.0)   # x, y, w, h in the 512² astronaut
 MARKERS = ((1.0, 0.0, 1.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0), (1.0, 1.0, 0.0))  # distinct pure colours
-
-
-def _f32(rgb: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(rgb[..., :3]).astype(np.float32) / np.float32(255.0)
 
 
 def with_corner_markers(img: np.ndarray, box: tuple[float, float, float, float], size: int = 8) -> np.ndarray:
@@ -38,14 +32,12 @@ def markers_present(img: np.ndarray) -> list[bool]:
 
 @pytest.fixture(scope="module")
 def astronaut() -> np.ndarray:
-    return _f32(data.astronaut())
+    return photos.astronaut()
 
 
 @pytest.fixture(scope="module")
 def grace() -> np.ndarray:
-    path = os.path.join(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg")
-    img = cv2.imread(path)[..., ::-1]
-    return _f32(cv2.resize(img, (437, 512), interpolation=cv2.INTER_AREA))
+    return photos.grace_hopper()
 
 
 def text_image(text: str = "HELLO WORLD", xy: tuple[int, int] = (30, 30), size: int = 36
@@ -56,7 +48,7 @@ def text_image(text: str = "HELLO WORLD", xy: tuple[int, int] = (30, 30), size: 
     font = ImageFont.load_default(size=size)
     draw.text(xy, text, font=font, fill=(255, 255, 255))
     x0, y0, x1, y1 = (int(v) for v in draw.textbbox(xy, text, font=font))
-    return _f32(np.asarray(im)), (x0, y0, x1, y1)
+    return photos.as_f32(np.asarray(im)), (x0, y0, x1, y1)
 
 
 # ----------------------------------------------------------------------------- crops
@@ -135,7 +127,7 @@ def test_bad_aspect_and_kind_are_errors(astronaut: np.ndarray) -> None:
 # ----------------------------------------------------------------------------- mirror
 
 def test_mirror_without_text_is_an_exact_flip() -> None:
-    cat = _f32(data.chelsea())
+    cat = photos.as_f32(data.chelsea())
     out, warnings = reframe(cat, "mirror")
     assert warnings == []
     assert np.array_equal(out, cat[:, ::-1])
@@ -162,7 +154,7 @@ def test_mirror_text_hints() -> None:
     img, _ = text_image()
     out, warnings = reframe(img, "mirror", has_text=False)         # caller vouches: no text
     assert warnings == [] and np.array_equal(out, img[:, ::-1])
-    cat = _f32(data.chelsea())
+    cat = photos.as_f32(data.chelsea())
     out, warnings = reframe(cat, "mirror", has_text=True)          # text claimed but not located
     assert np.array_equal(out, cat[:, ::-1]) and "backwards" in warnings[0]
 

@@ -1,35 +1,18 @@
 """inpaint: thin defects are found and removed; anything with area is refused, not smeared."""
 from __future__ import annotations
 
-import os
-
 import cv2
-import matplotlib
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data
 
 from seqedit.engines.classic.inpaint import (REFUSAL, defect_mask, inpaint, removal_verdict, text_boxes)
+from tests.support import photos
 
 
-def _f32(rgb: np.ndarray, long_side: int = 512) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    s = min(1.0, long_side / max(h, w))
-    if s < 1.0:
-        rgb = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-    if rgb.ndim == 2:
-        rgb = np.repeat(rgb[..., None], 3, axis=2)
-    return np.ascontiguousarray(rgb[..., :3]).astype(np.float32) / np.float32(255.0)
-
-
-def _grace() -> np.ndarray:
-    path = os.path.join(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg")
-    return _f32(cv2.imread(path)[..., ::-1].copy())
-
-
-CLEAN = {"astronaut": lambda: _f32(data.astronaut()), "coffee": lambda: _f32(data.coffee()),
-         "chelsea": lambda: _f32(data.chelsea()), "grace": _grace}
+CLEAN = {"astronaut": lambda: photos.as_f32(data.astronaut()), "coffee": lambda: photos.as_f32(data.coffee()),
+         "chelsea": lambda: photos.as_f32(data.chelsea()), "grace": photos.grace_hopper}
 
 
 def _u8(img: np.ndarray) -> np.ndarray:
@@ -49,7 +32,7 @@ def draw_text(clean: np.ndarray, opacity: float = 1.0) -> tuple[np.ndarray, np.n
         ImageDraw.Draw(layer).text(xy, text, font=font, fill=colour + (alpha,))
         ImageDraw.Draw(truth).text(xy, text, font=font, fill=255)
     out = Image.alpha_composite(base, layer).convert("RGB")
-    return _f32(np.asarray(out)), np.asarray(truth) > 64
+    return photos.as_f32(np.asarray(out)), np.asarray(truth) > 64
 
 
 def draw_scratches(clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +44,7 @@ def draw_scratches(clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for p0, p1, colour in lines:
         cv2.line(out, p0, p1, colour, 2, cv2.LINE_AA)
         cv2.line(truth, p0, p1, 1, 2)
-    return _f32(out), truth > 0
+    return photos.as_f32(out), truth > 0
 
 
 def error_in(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
@@ -133,7 +116,7 @@ def test_dust_specks_on_smooth_areas_are_removed() -> None:
         dark = mean[centre[1], centre[0]] > 0.5
         cv2.circle(dirty, centre, 2, (20, 20, 20) if dark else (235, 235, 235), -1)
         cv2.circle(truth, centre, 2, 1, -1)
-    dirty_f, truth_b = _f32(dirty), truth > 0
+    dirty_f, truth_b = photos.as_f32(dirty), truth > 0
     mask = defect_mask(dirty_f, "dust")
     assert (mask > 0.5)[truth_b].mean() > 0.8
     out, warnings = inpaint(dirty_f, mask)
@@ -150,7 +133,7 @@ def test_clean_photos_have_few_false_defects(name: str) -> None:
 
 
 def test_text_boxes_find_printed_text_and_nothing_on_plain_photos() -> None:
-    page = _f32(data.page())
+    page = photos.as_f32(data.page())
     assert len(text_boxes(page)) >= 4
     for name in ("astronaut", "chelsea"):
         assert text_boxes(CLEAN[name]()) == []
@@ -186,7 +169,7 @@ def test_large_area_is_refused_even_when_thin() -> None:
 
 
 def test_a_page_of_text_is_too_much_to_inpaint() -> None:
-    page = _f32(data.page())
+    page = photos.as_f32(data.page())
     assert removal_verdict(defect_mask(page, "text")) is not None
 
 

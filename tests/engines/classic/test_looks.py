@@ -1,35 +1,24 @@
 """looks: colour grades, time-of-day grades and relighting do what their names say."""
 from __future__ import annotations
 
-import os
-
 import cv2
-import matplotlib
 import numpy as np
 import pytest
 from skimage import data
 from skimage.color import deltaE_cie76, rgb2lab
 
 from seqedit.engines.classic.looks import LIGHTS, LOOKS, TIMES, apply_look, blur, relight, time_of_day
-
-
-def _f32(rgb: np.ndarray, long_side: int = 512) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    s = min(1.0, long_side / max(h, w))
-    if s < 1.0:
-        rgb = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-    return rgb[..., :3].astype(np.float32) / np.float32(255.0)
+from tests.support import photos
 
 
 @pytest.fixture(scope="module")
 def astronaut() -> np.ndarray:
-    return _f32(data.astronaut())
+    return photos.astronaut()
 
 
 @pytest.fixture(scope="module")
 def grace() -> np.ndarray:
-    path = os.path.join(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg")
-    return _f32(cv2.imread(path)[..., ::-1].copy())
+    return photos.grace_hopper()
 
 
 def lab(img: np.ndarray) -> np.ndarray:
@@ -167,7 +156,7 @@ def test_times_order_by_brightness_and_warmth(astronaut: np.ndarray) -> None:
 
 
 def test_sky_mask_tints_only_the_sky() -> None:
-    rocket = _f32(data.rocket())
+    rocket = photos.as_f32(data.rocket())
     h, w = rocket.shape[:2]
     sky = np.zeros((h, w), np.float32)
     sky[: h // 3] = 1.0

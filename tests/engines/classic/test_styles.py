@@ -8,22 +8,13 @@ from skimage import data
 from skimage.color import deltaE_cie76, rgb2lab
 
 from seqedit.engines.classic.styles import STYLES, stylize
-
-
-def _f32(rgb: np.ndarray, long_side: int = 512) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    s = min(1.0, long_side / max(h, w))
-    if s < 1.0:
-        rgb = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-    return rgb[..., :3].astype(np.float32) / np.float32(255.0)
+from tests.support import photos
+from tests.support.photos import ASTRONAUT_FACE
 
 
 @pytest.fixture(scope="module")
 def astronaut() -> np.ndarray:
-    return _f32(data.astronaut())
-
-
-ASTRONAUT_FACE = (170.0, 30.0, 90.0, 110.0)  # x, y, w, h in the 512² astronaut
+    return photos.astronaut()
 
 
 def _edges(img: np.ndarray) -> np.ndarray:
@@ -101,7 +92,7 @@ def test_monochrome_styles_have_almost_no_chroma(astronaut: np.ndarray, style: s
 
 
 def test_manga_keeps_faces_free_of_solid_blacks() -> None:
-    grace = _f32(cv2.imread(_grace_path())[..., ::-1])
+    grace = photos.grace_hopper()
     h, w = grace.shape[:2]
     face = (0.36 * w, 0.2 * h, 0.26 * w, 0.32 * h)
     x, y, bw, bh = (int(v) for v in face)
@@ -123,7 +114,7 @@ def test_cartoon_and_comic_posterise(astronaut: np.ndarray) -> None:
 
 
 def test_popart_keeps_odd_sizes_and_differs_per_tile() -> None:
-    cat = _f32(data.chelsea())[:301, :451]
+    cat = photos.as_f32(data.chelsea())[:301, :451]
     out = stylize(cat, "popart", seed=0)
     assert out.shape == cat.shape
     h, w = out.shape[:2]
@@ -134,7 +125,7 @@ def test_popart_keeps_odd_sizes_and_differs_per_tile() -> None:
 
 
 def test_works_on_other_photos() -> None:
-    for img in (_f32(data.coffee()), _f32(data.rocket())):
+    for img in (photos.as_f32(data.coffee()), photos.as_f32(data.rocket())):
         for style in ("comic", "watercolor"):
             out = stylize(img, style, seed=5)
             assert out.shape == img.shape
@@ -146,9 +137,3 @@ def test_unknown_style_is_an_error(astronaut: np.ndarray) -> None:
     with pytest.raises(ValueError, match="unknown style"):
         stylize(astronaut, "cubism", seed=0)
 
-
-def _grace_path() -> str:
-    import os
-
-    import matplotlib
-    return os.path.join(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg")

@@ -24,7 +24,7 @@ from PIL import Image
 from seqedit.engines.base import Cancelled, EngineError, Progress, Unsupported, Verdict, register
 from seqedit.engines.classic import (background, framing, inpaint, layouts, looks, recolor, styles,
                                      typography)
-from seqedit.engines.classic.arrays import WORK_PIXELS, resize, to_float, to_uint8, work_scale
+from seqedit.engines.classic.arrays import WORK_PIXELS, resize, to_uint8, work_scale
 from seqedit.engines.classic.masks import MaskResult, MaskSet, detect_faces
 from seqedit.engines.classic.router import RoutedPlan, route
 from seqedit.engines.classic.spec import ORDER, OpSpec

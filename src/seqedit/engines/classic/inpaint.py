@@ -356,7 +356,7 @@ def dust_mask(img: np.ndarray) -> np.ndarray:
     crowd = cv2.boxFilter(weak, -1, (21, 21), normalize=False)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
     max_side = max(3, round(0.012 * min(gh, gw)))
-    sw, sh, area = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_AREA]
+    sw, sh = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
     ok = (sw <= max_side) & (sh <= max_side) & (np.maximum(sw, sh) <= 2.5 * np.minimum(sw, sh))
     ok[0] = False
     for i in np.nonzero(ok)[0]:                                           # isolated: nothing else near
