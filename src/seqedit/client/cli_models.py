@@ -41,7 +41,7 @@ def check(
         from seqedit.engines.base import EngineError, NullProgress
         from seqedit.engines.diffusion.sequence import DiffusionEngine
     except ImportError as exc:  # pragma: no cover - torch/diffusers are imported lazily; this is our own code
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2)
     try:
         engine = DiffusionEngine(model, strategy="independent", steps=steps, device=device, dtype=dtype,

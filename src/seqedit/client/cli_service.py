@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 out = Console(highlight=False)
@@ -73,7 +74,7 @@ def serve(
         service = Service(settings, embedded=consumers, consumers=consumers)
         service.check_engine()
     except (EngineError, ImportError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
         raise typer.Exit(2)
     if not service.base_url:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
@@ -109,7 +110,7 @@ def worker(
         service = Service(settings, embedded=False)
         service.check_engine()
     except (EngineError, ImportError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
         raise typer.Exit(2)
     service.queue.start(max(1, settings.workers))
     service.reaper.start()

@@ -12,6 +12,7 @@ import base64
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -142,7 +143,12 @@ def test_http_service_runs_the_diffusion_engine(tiny_models, child_env, tmp_path
     good = Server(tmp_path / "good", engine="diffusion", args=("--model", str(tiny_models["flux2_klein"]),
                                                                "--strategy", "chain", "--steps", "2"),
                   PYTHONPATH=child_env["PYTHONPATH"], **env).start()
-    bad = Server(tmp_path / "bad", engine="diffusion", SEQEDIT_MODEL=str(tmp_path / "missing"), **env).start()
+    with pytest.raises(RuntimeError, match=r"exited 2[\s\S]*model path \S*missing does not exist"):
+        Server(tmp_path / "refused", engine="diffusion", args=("--model", str(tmp_path / "missing")), **env).start()
+    vanishing = tmp_path / "vanishing"  # there when `serve` starts, gone before the first job loads it
+    shutil.copytree(tiny_models["flux2_klein"], vanishing)
+    bad = Server(tmp_path / "bad", engine="diffusion", args=("--model", str(vanishing)), **env).start()
+    shutil.rmtree(vanishing)
     try:
         refs = [_data_uri(im) for im in references(2)]
         pid = _submit(httpx, good, prompt="a series of 3 images of these objects", images=refs, size="96*64",

@@ -259,15 +259,26 @@ def test_unexpected_pipeline_errors_become_engine_errors(engines, monkeypatch):
         run(engine, plan(1), references(1))
 
 
-def test_a_missing_model_fails_the_job_not_the_engine_factory(tmp_path):
+def test_a_missing_model_path_fails_at_once_and_a_vanished_one_fails_the_job(tmp_path, tiny_models):
+    """A mistyped path stops the engine factory (so `serve` refuses to start); a model directory that
+    disappears after start-up fails the job, not the process."""
+    import shutil
+
     from seqedit.engines import create
 
-    engine = create("diffusion", model=str(tmp_path / "gone"))
+    with pytest.raises(EngineError, match="does not exist"):
+        create("diffusion", model=str(tmp_path / "gone"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EngineError, match="not a diffusers pipeline"):
+        create("diffusion", model=str(tmp_path / "empty"))
+
+    model = tmp_path / "vanishing"
+    shutil.copytree(tiny_models["flux2_klein"], model)
+    engine = create("diffusion", model=str(model))
+    shutil.rmtree(model)
     assert engine.analyse(plan(2))  # the planner's verdicts need no model
     with pytest.raises(EngineError, match="does not exist"):
         run(engine, plan(1), references(1))
-    with pytest.raises(EngineError, match="does not exist"):
-        engine.check(plan(1), references(1))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")

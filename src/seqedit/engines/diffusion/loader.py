@@ -95,6 +95,11 @@ def _looks_like_path(source: str) -> bool:
     return source.startswith(("/", ".", "~")) or "\\" in source or source.count("/") != 1
 
 
+def is_local(source: str) -> bool:
+    """``source`` names a local directory (existing or meant as a path), not a hub id."""
+    return Path(source).expanduser().exists() or _looks_like_path(source)
+
+
 def read_model_index(source: str, *, local_files_only: bool | None = None) -> dict[str, Any]:
     """``model_index.json`` of a local directory or a hub repository (downloads that file only)."""
     if not source or not str(source).strip():

@@ -87,6 +87,8 @@ class DiffusionEngine:
         self._loaded: loader.Loaded | None = None
         self._info: loader.ModelInfo | None = None
         self._lock = threading.RLock()
+        if loader.is_local(self.model):
+            self.info()  # a missing path or a directory that is no pipeline fails now (serve: at start-up)
 
     # --- the model ----------------------------------------------------------------------------
     def info(self) -> loader.ModelInfo:
