@@ -9,13 +9,23 @@ How one text becomes ops:
 
 1. **Clauses.** Split at sentence ends, newlines, ``;``, ``:``, " and then ", " but ", and at a comma
    or " and " followed by an edit verb ("…, keeping the logo", "… and add a caption"). Commas inside
-   colour compounds ("classic white + black swoosh, gum sole") are not split points.
+   colour compounds ("classic white + black swoosh, gum sole") are not split points; a text-label line
+   ("caption: not pictured: my patience") is one clause whose text is everything after the label.
 2. **Bookkeeping.** A constraint clause ("keeping …", "maintain …", "ensure consistent …") is ``keep``.
    A clause that is only set bookkeeping ("generate a series of 4 edited images from the source
    photo") is ``meta``; when bookkeeping wraps content ("… 4 different hairstyle images for this
-   girl") the wrapper is stripped and the content is classified.
-3. **Classification.** Hard rules first (a named side view, an age, a hairstyle, a face swap, a
-   colour-only colourway line). Otherwise MiniLM nearest-prototype similarity per operation (max
+   girl") the wrapper is stripped and the content is classified. Vague counts ("a couple of", "a
+   handful of", "several") and units like options/alternatives/takes count too, and request filler
+   ("can I get", "… would be great", "say four") is part of the wrapper.
+3. **Classification.** Misspelt colour names (one edit from a name of ≥ 6 letters: "burgandy") are
+   corrected first. Hard rules next (a named side view, an age, a hairstyle, a face swap, a
+   colour-only colourway line), then phrase rules (``_PHRASE_RULES``) for classes of phrasing that
+   name an operation without its keyword: quoted text that a caption "reads" / a "caption:" label →
+   caption; removing text already in the picture (subtitles, burned-in captions) → remove;
+   diptych/triptych/before-after → layout; newsstand/magazine rack → cover; trimming empty space or an
+   edge → framing crop; a plain colour "there"/behind/as the backdrop, or "against X instead of Y" →
+   background; a person put at/in a place doing something → generative scene; "<colour> … look/finish"
+   with no known grade → recolor. Otherwise MiniLM nearest-prototype similarity per operation (max
    cosine over 6-10 prototype sentences) plus ``KEYWORD_BOOST`` for a lexicon hit. The clause is
    **reported, not executed** when the best score is below ``MIN_CONFIDENCE`` or a ``generative``
    runner-up is within ``GENERATIVE_MARGIN`` of a non-generative winner (when the clause also names
@@ -184,6 +194,9 @@ _SPLITS = [
     re.compile(r"\s+(?:and|while)\s+(?=(?:" + _EDIT_VERBS + r")\b(?!\s+(?:and|or)\b))", re.I),
 ]
 _FILLER = re.compile(r"^(?:please|pls|thanks?|thank you|ok(?:ay)?|and|also|then|now)?[\s.!?,;:]*$", re.I)
+# "caption: <text>" / "title: <text>": the rest of the line is the text itself, not more clauses
+_TEXT_LABEL = re.compile(r"^\s*(?:(?:add|put|with)\s+(?:an?\s+|the\s+)?)?(?:caption|subtitle|title|headline|tagline|"
+                         r"slogan|label|lower[- ]third|text)\s*:\s*(?=\S)", re.I)
 
 
 def split_clauses(text: str) -> list[str]:
@@ -191,8 +204,10 @@ def split_clauses(text: str) -> list[str]:
     # a hard-wrapped sentence continues on the next line: join it back
     text = re.sub(r"(?<![.!?;:])[ \t]*\n[ \t]*(?=[a-z(])", " ", text or "")
     parts = [text]
-    for rx in _SPLITS:
-        parts = [p for part in parts for p in rx.split(part)]
+    for i, rx in enumerate(_SPLITS):
+        # a text-label line ("caption: not pictured: my patience") is split no further after the lines
+        parts = [p for part in parts
+                 for p in ([part] if i > 0 and _TEXT_LABEL.match(part) else rx.split(part))]
     out = []
     for p in parts:
         p = re.sub(r"^(?:and|then|also|so|but|while)\s+", "", p.strip(" \t,.;:-—–"), flags=re.I).strip()
@@ -218,14 +233,16 @@ _SUBJECT_NOUNS = (r"character|characters|girl|girls|boy|boys|man|men|woman|women
                   r"portrait|photo|photos|image|images|picture|pictures|reference|references|source|lady|guy|"
                   r"figure|item|object|scene|car|bag|one|ones")
 _NUMBER = (r"(?<![:x×])\b(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
-           r"fourteen|fifteen|several|multiple)\b(?!\s*[:x×]\s*\d)")
+           r"fourteen|fifteen|several|multiple|a (?:couple|handful|pair|number|bunch) of|a few)\b(?!\s*[:x×]\s*\d)")
 _UNIT = (r"images?|panels?|pictures?|photos?|photographs?|outputs?|versions?|variants?|variations?|results?|"
-         r"frames?|shots?|edits?|renders?|illustrations?|pages?|stills?|portraits?")
+         r"frames?|shots?|edits?|renders?|illustrations?|pages?|stills?|portraits?|options?|alternatives?|takes|"
+         r"iterations?|drafts?|mock-?ups?|concepts?")
 # the wrapper of a bookkeeping sentence, removed piece by piece
 _WRAPPER = [
     re.compile(r"\b(?:of|for|showing|depicting|with) the same [\w-]+\b", re.I),  # "of the same street"
     re.compile(r"\(?\s*\b(?:panels?|images?)\s*\d+\s*(?:-|–|—|to|through)\s*\d+\s*\)?", re.I),  # (Panels 1–4)
-    re.compile(r"^(?:please\s+)?(?:can you\s+|could you\s+|i (?:need|want|would like)\s+|i'd like\s+|"
+    re.compile(r"^(?:please\s+)?(?:can you\s+|could you\s+|(?:can|could|may) (?:i|we) (?:get|have|see)\s+|"
+               r"i (?:need|want|would like|would love)\s+|i'd (?:like|love)\s+|"
                r"give me\s+|let's\s+|we need\s+)?(?:generate|create|make|produce|render|output|give|return|"
                r"build|design|do|need|want|show|depict|picture|present)?\b", re.I),
     re.compile(r"\b(?:a|an|one|the)?\s*(?:series|set|sequence|collection|batch|group|grid|sheet|total|pair|couple)"
@@ -233,6 +250,10 @@ _WRAPPER = [
     re.compile(r"\b(?:based on|from|using|of|for|with|per|depicting|showing|featuring|starring)\s+"
                r"(?:the|this|these|that|those|my|our|her|his|their|each|every|all|both|two|three|four|\d+)?\s*"
                r"(?:[\w'-]+\s+){0,2}?(?:" + _SUBJECT_NOUNS + r")\b(?!')", re.I),  # "for this girl"
+    # request filler around a count: "… would be great", "say four", "pls"
+    re.compile(r"\b(?:would|will|'d) be (?:great|nice|good|lovely|ideal|perfect|awesome|helpful|fine)\b|"
+               r"\bsay\b(?=\s+" + _NUMBER + r")|\b(?:please|pls|plz|thanks|thank you|maybe|perhaps|ideally|"
+               r"roughly|about|around)\b", re.I),
     re.compile(_NUMBER + r"|\b(?:some|a few)\b", re.I),
     re.compile(r"\b(?:" + _UNIT + r")\b", re.I),
 ]
@@ -357,8 +378,9 @@ def _is_colorway_line(text: str) -> bool:
 # --------------------------------------------------------------------------- per-op params
 
 def _first(table: Iterable[tuple[str, str]], text: str) -> str | None:
+    spaced = re.sub(r"(?<=[A-Za-z])-(?=[A-Za-z])", " ", text)  # "blade-runner" also reads "blade runner"
     for value, rx in table:
-        if re.search(rx, text, re.I):
+        if re.search(rx, text, re.I) or (spaced != text and re.search(rx, spaced, re.I)):
             return value
     return None
 
@@ -386,12 +408,16 @@ _LOOK = [
     ("cold", r"\bcold\b|\bcool(?:er)? (?:tones?|colou?rs?|grade|look|blue|palette|cast)|icy|wintry|winter|frosty|blue tones?|teal tones?|chilly"),
     ("warm", r"\bwarm|honey|amber|cozy|cosy|sun-?kissed|toasty"),
 ]
+# "night market", "nightclub", "night bus": night names a kind of place or thing, not the hour
+_NIGHT_THINGS = (r"markets?|bazaars?|clubs?|clubbing|life|bus(?:es)?|trains?|shifts?|schools?|stands?|owls?|"
+                 r"caps?|gowns?|dress(?:es)?|wear|mode|vision|lights?|stalls?|spots?|porters?|watch(?:man)?|"
+                 r"guards?|classes?|creams?")
 _TIME = [
     ("dawn", r"\bdawn\b|sunrise|first light|daybreak|early morning light|sun (?:comes|is coming|rises) up|"
              r"sun (?:is )?rising|rising sun"),
     ("dusk", r"\bdusk\b|twilight|blue hour|sun goes down|\bevening\b|nightfall"),
     ("sunset", r"sunset|sundown|setting sun|sun (?:is )?setting"),
-    ("night", r"\bnight|midnight|after dark|moonlight|moonlit|starry|nocturnal|\bdark out"),
+    ("night", r"\bnight(?![- ]?(?:" + _NIGHT_THINGS + r")\b)|midnight|after dark|moonlight|moonlit|starry|nocturnal|\bdark out"),
     ("afternoon", r"afternoon"),
     ("noon", r"\bnoon\b|midday|mid-day|overhead sun|high sun"),
     ("morning", r"morning|\bam\b|breakfast time"),
@@ -405,6 +431,11 @@ _LIGHTING = [
     ("soft", r"\bsoft|diffuse|window|gentle|even light|overcast|flattering"),
 ]
 _SIDE = [("left", r"\bleft\b"), ("right", r"\bright\b"), ("top", r"\babove\b|\boverhead\b|\btop\b")]
+# cutting away part of the picture: "trim off the empty space on the left", "cut away the dead space"
+_TRIM = (r"\b(?:trim|cut|chop)(?:ping|med|s)? (?:off |away |down )?(?:(?:the|some|that|all the|a bit of) )?"
+         r"(?:(?:empty|dead|blank|extra|negative|unused|wasted|excess) (?:space|room|area|margins?)|edges\b|"
+         r"margins?\b|(?:left|right|top|bottom) (?:side|edge|strip|part|third|half)\b|"
+         r"(?:left|right|top|bottom)\b(?=\s*(?:off|away|$|[,.;])))")
 _FRAMING = [
     ("mirror", r"mirror|\bflip|faces? the other way|other direction|reverse[ds]?\b|horizontally"),
     ("aspect", r"\b\d{1,2}\s*[:×]\s*\d{1,2}\b|square|instagram|portrait orientation|landscape orientation|"
@@ -414,7 +445,7 @@ _FRAMING = [
     ("medium", r"\bmedium|waist[- ]?up|half[- ]body|mid[- ]shot|from the waist|knees? up|front view|frontal"),
     ("wide", r"\bwide|zoom(?:ed)? out|pull(?:ed)? back|full[- ]body|whole (?:room|scene|body|thing)|establishing|"
              r"head to toe|more of the"),
-    ("crop", r"\bcrop|reframe|re-frame|trim the edges|recompose"),
+    ("crop", r"\bcrop|reframe|re-frame|recompose|" + _TRIM),
 ]
 _FRAME = [
     ("polaroid", r"polaroid|instant[- ](?:camera|film|print|photo)|instax|thick white bottom"),
@@ -422,11 +453,15 @@ _FRAME = [
     ("rounded", r"rounded|round(?:ed)? corners|corners"),
     ("border", r"border|frame|edge|mat\b|passe-?partout|outline"),
 ]
+# two (or three) images shown as one comparison: diptych, triptych, before/after, side by side
+_COMPARISON = r"\b(?:dipt|tript)ychs?\b|\bbefore\s*(?:[-/|]\s*)?(?:(?:and|&|vs\.?|versus)\s*-?\s*)?after\b"
+_SIDE_BY_SIDE = _COMPARISON + r"|side[- ]by[- ]side"
 _LAYOUT = [
     ("storyboard", r"storyboards?|story ?board|director'?s board|shot board"),
-    ("comic_page", r"comic (?:page|strip)|graphic novel|manga page|page (?:of|from) a (?:comic|manga)|panels on a page"),
-    ("side_by_side", r"side[- ]by[- ]side|next to each other|before[- ](?:and|&)[- ]after|diptych|beside each other|"
-                     r"\bpair\b|left and right halves"),
+    ("comic_page", r"comic(?:[- ]book)? (?:page|strip)|graphic novel|manga page|page (?:of|from) a (?:comic|manga)|"
+                   r"panels on a page|page (?:of|with) panels"),
+    ("side_by_side", _SIDE_BY_SIDE + r"|next to each other|beside each other|\bpair\b|left and right halves|"
+                     r"one on the left(?:,| and) (?:one|the other) on the right"),
     ("grid", r"\bgrid|\d\s*[x×]\s*\d|contact sheet|collage|mosaic|tiles?d?\b|montage"),
 ]
 _REMOVE = [
@@ -473,14 +508,15 @@ _GENERATIVE = [
     ("person", r"add (?:a|an|another|one more|some)? ?(?:second )?(?:person|man|woman|child|kid|friend|boyfriend|"
                r"girlfriend|people|crowd|family)|second person|crowd of|another person|someone"),
     ("object", r"sunglasses|glasses|\bhat\b|\bcap\b|necklace|earrings|holding|figurine|\b3d\b|\btoy\b|"
-               r"(?:add|put) (?:a|an|some)\b(?! (?:[\w-]+ ){0,2}(?:caption|title|border|frame|text|label|headline|"
+               r"(?:add|put) (?:a|an|some)\b(?! (?:[\w-]+ ){0,2}(?:caption|lower[- ]third|title|border|frame|text|label|headline|"
                r"light|glow|rim|vignette|grade|filter|gradient|backdrop|background|tint|shadow|blur|logo|"
                r"tagline|subtitle|polaroid|edge|mat|grid|crop))|\bwith a (?:dog|cat|car|bike|balloon|cup)"),
     ("story", r"\bstor(?:y|ies)\b|\blife\b|\blives\b|daily|routine|adventure|journey|\bmeet|\bdate\b|wedding|"
               r"romance|\blove\b|day in the|chapter|\bthen\b|happens|\btale\b|narrative|episode"),
-    ("scene", r"beach|forest|mountain|paris|tokyo|london|new york|office|kitchen|outer space|\bspace\b|\bmoon\b|"
-              r"jungle|desert|cafe|café|restaurant|\bpark\b|garden|underwater|snow|castle|walking through|"
-              r"exploring|travel|in front of"),
+    ("scene", r"\b(?:beach|forest|mountain|paris|tokyo|london|new york|office|kitchen|(?:outer|in|into) space\b|moon\b|"
+              r"jungle|desert|cafe|café|restaurant|park\b|garden|underwater|snow|castle|walking through|"
+              r"exploring|travel|in front of|(?:night |street |flea |farmers'? )?market|bazaar|festival|concert|"
+              r"stadium|nightclub|airport)"),
 ]
 _STORY_WHAT = {"story"}
 
@@ -505,6 +541,9 @@ def _quoted(text: str) -> str | None:
          or re.search(r"(?<![A-Za-z])['‘]([^'‘’]+)['’](?![A-Za-z])", text))
     if m:
         return m.group(1).strip()
+    m = _TEXT_LABEL.match(text)
+    if m:
+        return text[m.end():].strip(" .\"'") or None
     m = re.search(r"\b(?:reading|saying|says|titled|entitled|called|with the (?:words?|text|title))\s+(.+)$", text, re.I)
     if m:
         return m.group(1).strip(" .\"'")
@@ -525,11 +564,13 @@ def _position(text: str) -> str | None:
 _UNRESOLVED = "unresolved"  # the op fits but its parameters are missing: report the clause, run nothing
 
 
-def _params(op: str, clause: str) -> tuple[dict[str, Any], str | None, str]:
+def _params(op: str, clause: str, whole: str | None = None) -> tuple[dict[str, Any], str | None, str]:
     """Params of ``op`` in ``clause``, and a verdict override with its note (None = the default).
 
     The override ``_UNRESOLVED`` means the clause reads like ``op`` but names none of its
     parameters ("add a label", "recolour it"): the router reports such a clause instead of guessing.
+    ``whole`` is the full clause when ``clause`` is what is left of it once bookkeeping is stripped
+    ("three colour options" → "colour"): a request for colour variants is read from the whole.
     """
     t = clause
     if op == "recolor":
@@ -542,7 +583,7 @@ def _params(op: str, clause: str) -> tuple[dict[str, Any], str | None, str]:
             p["target"] = "clothes"
         if not p.get("colors"):
             if re.search(r"colou?rways?|colou?r (?:variants?|versions?|options?|variations?)|different colou?rs",
-                         t, re.I):
+                         whole or t, re.I):
                 return p, "approximate", "no colour named: the engine picks distinct colourways"
             return p, _UNRESOLVED, "no colour named"
         return p, None, ""
@@ -662,6 +703,7 @@ _GEN_NOTES = {
 
 # --------------------------------------------------------------------------- lexicon and prototypes
 
+_NEWSSTAND = r"news-?stands?|news ?agents?|magazine (?:rack|stand|shelf|shelves|aisle)|(?:on|at) (?:a |the )?kiosk"
 LEXICON: dict[str, str] = {
     "recolor": r"colou?rways?|re-?colou?r|\bdye|\btint (?:the|her|his|it)|colou?r (?:change|variant|swap|version)|"
                r"\bin (?:a |an )?(?:" + _COLOR_RX.pattern + r")|"
@@ -673,7 +715,7 @@ LEXICON: dict[str, str] = {
                   r"(?:on|against|onto) (?:a |an )?(?:[\w-]+ ){0,3}(?:wall|backdrop|background|white|sweep)|"
                   r"\bon (?:pure |plain |solid )?(?:white|black|gr[ae]y)\s*$",
     "style": "|".join(rx for _, rx in _STYLE) + "|" + _STYLE_UNKNOWN + r"|\bstyle\b|illustrat|art\b",
-    "look": "|".join(rx for _, rx in _LOOK) + r"|grade|grading|\blook\b|filter|\bmood|\bvibe|tones?\b|feel\b",
+    "look": "|".join(rx for _, rx in _LOOK) + r"|grade|grading|\blook\b(?! like)|filter|\bmood|\bvibe|tones?\b|feel\b",
     "time_of_day": "|".join(rx for _, rx in _TIME) + r"|time of day|daytime|\bday\b",
     "lighting": r"lighting|\blit\b|\blight(?:s|ed)?\b|illuminat|lamp|relight|shadow|glow|"
                 + "|".join(rx for _, rx in _LIGHTING[:4]),
@@ -682,7 +724,7 @@ LEXICON: dict[str, str] = {
              r"polaroid|instant[- ]camera|film[- ]?strip|sprocket|rounded|corners|\bedges?\b|surround",
     "caption": r"caption|subtitle|tagline|\blabel|\btext\b|\bwords?\b|write|lettering|headline|says|reading|"
                r"[\"“]|\btitle\b",
-    "cover": r"magazine|\bcover|vogue|masthead|editorial|front page|an issue of|photo ?shoots?|newsstand|glossy mag|cover lines|\bglossy\b",
+    "cover": r"magazine|\bcover|vogue|masthead|editorial|front page|an issue of|photo ?shoots?|" + _NEWSSTAND + r"|glossy mag|cover lines|\bglossy\b",
     "layout": "|".join(rx for _, rx in _LAYOUT) + r"|layout|arrange|combine|together|page",
     "remove": r"\bremove|\berase|delete|get rid|clean (?:up|off|the)|inpaint|retouch|take (?:\w+ ){0,3}out|"
               r"get (?:\w+ ){0,3}out of|out of (?:the )?(?:picture|shot|frame|photo|image)|take (?:\w+ ){0,3}off|"
@@ -804,7 +846,7 @@ _COMPANIONS: list[tuple[str, re.Pattern[str]]] = [
                         r"monochrome|sepia", re.I)),
     ("style", re.compile(r"manga|anime|watercolou?r|pencil sketch|oil paint|pop[- ]art|cartoon|comic[- ]book|"
                          r"comic style|comic strip", re.I)),
-    ("layout", re.compile(r"storyboards?|comic page|\bgrid\b|collage|side[- ]by[- ]side", re.I)),
+    ("layout", re.compile(r"storyboards?|comic(?:[- ]book)? page|\bgrid\b|collage|side[- ]by[- ]side", re.I)),
     ("background", re.compile(r"\b(?:in|into|on|against|through) (?:a|an|the)? ?(?:[\w-]+ ){0,2}"
                               r"(?:city|skyline|street|metropolis|studio)\b", re.I)),
     ("time_of_day", re.compile(r"\bat (?:night|sunset|dawn|dusk|noon|midnight|sunrise)\b|after dark|"
@@ -812,16 +854,118 @@ _COMPANIONS: list[tuple[str, re.Pattern[str]]] = [
 ]
 _TYPO = [(re.compile(r"\bonce[- ]view\b", re.I), "front view")]
 
+# ---- phrase rules: whole classes of phrasing that name their operation without a keyword
+
+_QUOTE_OPEN = r"[\"“'‘«]"
+_OBJECT_ADD = dict(_GENERATIVE)["object"]
+_EXISTING_TEXT = (r"\b(?:subtitles?|captions?|text|writing|words|letter(?:s|ing)|watermarks?|signature|graffiti|"
+                  r"(?:date|time) ?stamps?|credits|title cards?)\b")
+_TAKE_AWAY = (r"\b(?:remove|erase|delete|get rid|take (?:\w+ ){0,3}(?:out|off)|lose the|without (?:the|any)|scrub|"
+              r"wipe|clean (?:off|up)|strip (?:out|off|away)|ditch|drop the)\b")
+_BURNED_IN = r"\b(?:burn(?:ed|t)|baked|hard-?coded|stamped|printed)[- ]?(?:in(?:to)?|on(?:to)?)\b|\bhard-?subs?\b"
+_HAIR_ETC = r"\b(?:hair|beard|fringe|bangs|mo?ustache|nails?|hedge|bush|grass|lawn|tree)\b"
+_PLAIN_COLOR = (r"\b(?:solid|plain|flat|pure|just|only|uniform|simple|nothing but)\s+(?:an?\s+)?"
+                r"(?:" + _COLOR_RX.pattern + r")(?=\s*(?:$|[,.;!]|there\b|behind\b|background|backdrop|bg\b|wall|"
+                r"instead\b|colou?r\b|everywhere|all around|around|in the back))")
+_BACKDROP_PLACE = r"\bbehind\b|background|backdrop|\bbg\b|scenery|surroundings|\bsetting\b|\bthere\b|\bwall\b"
+_BACKDROP_SWAP = (r"\b(?:against|in front of)\s+(?:an?|the|some)?\s*(?:[\w'-]+\s+){0,4}?[\w'-]+\s+"
+                  r"(?:instead of|rather than|in place of)\s+(?:the|an?|that|this|those|these|his|her|their|our|my|its)\b")
+# "put them at a crowded night market eating street food": a person placed somewhere, doing something
+_PLACED = re.compile(r"\b(?:put|place|set|drop|show|have|take|send)\s+(?:him|her|them|us|me|the\s+(?:[\w-]+\s+)?"
+                     r"(?:couple|family|kids|children|two|three|group|friends|pair|girls?|boys?|man|men|woman|women|"
+                     r"people|dog|cat|characters?))\s+(?:at|in|inside|into|on)\s+(?:an?|the|some)\s+"
+                     r"((?:[\w'-]+\s+){0,4}?)(\w+ing)\b", re.I)
+_ING_NOT_ACTION = {"showing", "featuring", "depicting", "matching", "using", "keeping", "including", "lighting",
+                   "setting", "building", "morning", "evening", "ceiling", "clothing", "painting", "drawing",
+                   "something", "nothing", "everything", "anything", "thing", "ring", "king", "spring", "string",
+                   "wing", "ending", "background", "styling", "framing", "colouring", "coloring", "wedding"}
+_RENDERABLE_PLACE = re.compile(r"background|backdrop|\bwall\b|studio|sweep|\bgrid\b|collage|layout|storyboard|"
+                               r"frame|border|polaroid|style|\blight|glow|shadow|colou?r|filter|grade|\btone", re.I)
+
+
+def _placed_in_scene(t: str) -> bool:
+    m = _PLACED.search(t)
+    return bool(m) and m.group(2).lower() not in _ING_NOT_ACTION and not _RENDERABLE_PLACE.search(m.group(1))
+
+
+def _color_finish_look(t: str) -> bool:
+    """'a brushed metallic gold look': a colour (and finish) called a look is a recolour, not a grade."""
+    return (_first(_LOOK, t) is None and re.search(
+        r"(?:" + _COLOR_RX.pattern + r")(?:\s+[\w-]+){0,2}?\s+(?:look|finish|sheen|effect|paint ?job|coating)\b",
+        _BW.sub(" ", t), re.I) is not None)
+
+
+_PHRASE_RULES: list[tuple[str, Any]] = [
+    # a caption named by its text: "that reads '…'", "a lower-third saying '…'", "caption: …"
+    ("caption", lambda t: (bool(_TEXT_LABEL.match(t))
+                           or bool(re.search(r"\b(?:reads?|reading|says?|saying)\s*:?\s*" + _QUOTE_OPEN + r"|"
+                                             r"lower[- ]thirds?\b.*" + _QUOTE_OPEN, t, re.I)))
+                          and not _LEX["remove"].search(t) and not re.search(_OBJECT_ADD, t, re.I)),
+    # text already in the picture, taken away: "lose the subtitles", "the burned-in captions"
+    ("remove", lambda t: bool(re.search(_EXISTING_TEXT, t, re.I))
+                         and bool(re.search(_TAKE_AWAY, t, re.I) or re.search(_BURNED_IN, t, re.I))),
+    # two (or three) versions shown as one comparison
+    ("layout", lambda t: bool(re.search(_COMPARISON, t, re.I))),
+    # seen on a newsstand / magazine rack: a magazine cover
+    ("cover", lambda t: bool(re.search(_NEWSSTAND, t, re.I))),
+    # cutting away part of the picture
+    ("framing", lambda t: bool(re.search(_TRIM, t, re.I)) and not re.search(_HAIR_ETC, t, re.I)),
+    # the backdrop becomes one plain colour: "just have solid beige there", "plain grey behind him"
+    ("background", lambda t: bool(re.search(_PLAIN_COLOR, t, re.I) and re.search(_BACKDROP_PLACE, t, re.I))),
+    # one backdrop for another: "standing against a busy street instead of the garden"
+    ("background", lambda t: bool(re.search(_BACKDROP_SWAP, t, re.I))),
+    # a person put somewhere doing something: a new scene
+    ("generative", _placed_in_scene),
+    # a colour (+ finish) called a look/finish: a recolour
+    ("recolor", _color_finish_look),
+]
+
+
+def _phrase_rule(t: str) -> str | None:
+    return next((op for op, rule in _PHRASE_RULES if rule(t)), None)
+
+
+def _edit_distance_le1(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` differ by at most one insertion, deletion, substitution or swap of neighbours."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [k for k, (x, y) in enumerate(zip(a, b)) if x != y]
+        return len(diff) <= 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    i = next((k for k, (x, y) in enumerate(zip(short, long_)) if x != y), len(short))
+    return short[i:] == long_[i + 1:]
+
+
+# English words one edit away from a colour name (same first letter, length >= 6): not misspellings
+_NOT_COLOR_TYPOS = {"violent", "cheery", "copier", "copped", "sliver", "silted"}
+_FUZZY_COLOR_NAMES = [c for c in _COLOR_NAMES if len(c) >= 6 and c.isalpha()]
+
+
+@lru_cache(maxsize=4096)
+def _color_typo(word: str) -> str | None:
+    """The colour name ``word`` misspells ('burgandy' → 'burgundy'), or None."""
+    w = word.lower()
+    if len(w) < 6 or w in _NOT_COLOR_TYPOS or w in _NOT_COLOR_WORDS or _COLOR_RX.fullmatch(w):
+        return None
+    hits = [c for c in _FUZZY_COLOR_NAMES if c[0] == w[0] and _edit_distance_le1(w, c)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _fix_color_typos(text: str) -> str:
+    return re.sub(r"\b[A-Za-z]{6,}\b", lambda m: _color_typo(m.group(0)) or m.group(0), text)
+
 
 def _normalise(clause: str) -> str:
     for rx, sub in _TYPO:
         clause = rx.sub(sub, clause)
-    return clause
+    return _fix_color_typos(clause)
 
 
 def _spec(op: str, clause: str, confidence: float, text: str | None = None) -> OpSpec | str:
     """The OpSpec for ``op``, or the reason its parameters could not be found."""
-    params, verdict, note = _params(op, text if text is not None else clause)
+    params, verdict, note = _params(op, text if text is not None else clause, whole=_normalise(clause))
     if verdict == _UNRESOLVED:
         return note
     return OpSpec(name=op, params=params, clause=clause, verdict=verdict or OPERATIONS[op][0],  # type: ignore[arg-type]
@@ -844,6 +988,8 @@ def classify_clause(clause: str, where: int = 0) -> tuple[list[OpSpec], Reported
     hard = next((op for op, rx in _HARD if rx.search(content)), None)
     if hard is None and _is_colorway_line(content):
         hard = "recolor"
+    if hard is None:
+        hard = _phrase_rule(content)
     if hard is not None:
         primary, confidence = hard, HARD_CONFIDENCE
     else:
