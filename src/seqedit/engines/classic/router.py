@@ -883,6 +883,13 @@ _RENDERABLE_PLACE = re.compile(r"background|backdrop|\bwall\b|studio|sweep|\bgri
                                r"frame|border|polaroid|style|\blight|glow|shadow|colou?r|filter|grade|\btone", re.I)
 
 
+_ARRANGED = (r"comic(?:[- ]book)? page|manga page|\b(?:beside|next to|alongside) (?:each other|one another)\b|"
+             r"side[- ]by[- ]side")
+_COLORED_FRAME = (r"(?:" + _COLOR_RX.pattern + r")(?:\s+[\w-]+){0,2}?\s+(?:passe-?partout|mat(?:\s?board)?|mount|"
+                  r"border|frame)\b")
+_FRAMED_THINGS = r"\b(?:glasses|spectacles|sunglasses|bike|bicycle|door|window|bed|mirror frame|car)\b"
+
+
 def _placed_in_scene(t: str) -> bool:
     m = _PLACED.search(t)
     return bool(m) and m.group(2).lower() not in _ING_NOT_ACTION and not _RENDERABLE_PLACE.search(m.group(1))
@@ -906,6 +913,10 @@ _PHRASE_RULES: list[tuple[str, Any]] = [
                          and bool(re.search(_TAKE_AWAY, t, re.I) or re.search(_BURNED_IN, t, re.I))),
     # two (or three) versions shown as one comparison
     ("layout", lambda t: bool(re.search(_COMPARISON, t, re.I))),
+    # shots arranged on one page or next to each other: a layout, whatever else the clause names
+    ("layout", lambda t: bool(re.search(_ARRANGED, t, re.I))),
+    # a coloured frame around the picture: "a black passe-partout", "a thin white border"
+    ("frame", lambda t: bool(re.search(_COLORED_FRAME, t, re.I)) and not re.search(_FRAMED_THINGS, t, re.I)),
     # seen on a newsstand / magazine rack: a magazine cover
     ("cover", lambda t: bool(re.search(_NEWSSTAND, t, re.I))),
     # cutting away part of the picture
@@ -990,6 +1001,9 @@ def classify_clause(clause: str, where: int = 0) -> tuple[list[OpSpec], Reported
         hard = "recolor"
     if hard is None:
         hard = _phrase_rule(content)
+        if hard is None and content != text:  # "lay the four shots out as a comic page" lost its "page"
+            hard = _phrase_rule(text)
+            content = text if hard is not None else content
     if hard is not None:
         primary, confidence = hard, HARD_CONFIDENCE
     else:
