@@ -298,3 +298,11 @@ def test_odd_text_never_crashes(text: str) -> None:
     assert all(o.name in OPERATIONS for o in ops)
     assert all(o.verdict in ("supported", "approximate", "unsupported") for o in ops)
     assert all(r.clause for r in reported)
+
+
+@pytest.mark.parametrize("text", ["add a neon sign that reads 'OPEN'", "add some neon signs in the background",
+                                  "put a lamp on the table", "add two dogs running on the beach"])
+def test_added_things_are_refused_even_when_a_word_names_a_grade(text: str) -> None:
+    plan = routed(text)
+    assert "generative" in names(plan.shared), names(plan.shared)
+    assert plan.verdict(1) == "unsupported"

@@ -890,6 +890,12 @@ _COLORED_FRAME = (r"(?:" + _COLOR_RX.pattern + r")(?:\s+[\w-]+){0,2}?\s+(?:passe
 _FRAMED_THINGS = r"\b(?:glasses|spectacles|sunglasses|bike|bicycle|door|window|bed|mirror frame|car)\b"
 
 
+_ADDED_THING = (r"\b(?:add|put|place|hang|stick|insert|include)\s+(?:in\s+)?(?:a|an|some|two|three|four|\d+)\s+"
+                r"(?:[\w'-]+\s+){0,3}?(?:signs?|billboards?|posters?|lamps?|lanterns?|plants?|trees?|cars?|people|"
+                r"persons?|man|woman|child|kids?|dogs?|cats?|birds?|balloons?|flowers?|chairs?|tables?|boxes|"
+                r"bottles?|cups?|hats?|umbrellas?|buildings?|clouds?)\b")
+
+
 def _placed_in_scene(t: str) -> bool:
     m = _PLACED.search(t)
     return bool(m) and m.group(2).lower() not in _ING_NOT_ACTION and not _RENDERABLE_PLACE.search(m.group(1))
@@ -927,6 +933,9 @@ _PHRASE_RULES: list[tuple[str, Any]] = [
     ("background", lambda t: bool(re.search(_BACKDROP_SWAP, t, re.I))),
     # a person put somewhere doing something: a new scene
     ("generative", _placed_in_scene),
+    # a physical thing added to the picture ("add a neon sign that reads 'OPEN'"): new content, even when
+    # a word in it ("neon") also names a grade
+    ("generative", lambda t: bool(re.search(_ADDED_THING, t, re.I))),
     # a colour (+ finish) called a look/finish: a recolour
     ("recolor", _color_finish_look),
 ]
