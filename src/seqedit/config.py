@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     model: str = ""  # path or hub id of a diffusers pipeline
     strategy: str = ""  # set-consistency strategy: anchor | chain | independent | grid | shared_attention
     steps: int = 0  # denoising steps; 0 = the family's default
+    device: str = ""  # cuda | cuda:N | mps | cpu; empty = auto
+    dtype: str = ""  # bfloat16 | float16 | float32; empty = the device's default
 
     # --- the service (seqedit serve / worker); see docs/service.md ---
     db_url: str = ""  # empty: sqlite:///<data_dir>/seqedit.db (WAL)
@@ -52,5 +54,6 @@ class Settings(BaseSettings):
 
     def engine_options(self) -> dict[str, object]:
         """The engine options that were set, as keyword arguments for ``engines.base.create``."""
-        options = {"model": self.model, "strategy": self.strategy, "steps": self.steps}
+        options = {"model": self.model, "strategy": self.strategy, "steps": self.steps, "device": self.device,
+                   "dtype": self.dtype}
         return {k: v for k, v in options.items() if v}

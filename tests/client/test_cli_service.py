@@ -33,6 +33,9 @@ def test_serve_refuses_bad_engine_options_before_listening(tmp_path):
         (["--engine", "diffusion"], "needs a model"),
         (["--engine", "diffusion", "--model", str(tmp_path), "--strategy", "sideways"], "unknown strategy 'sideways'"),
         (["--engine", "diffusion", "--model", str(tmp_path), "--steps", "-3"], "steps must be a positive integer"),
+        (["--engine", "diffusion", "--model", str(tmp_path), "--device", "tpu"], "unknown device 'tpu'"),
+        (["--engine", "diffusion", "--model", str(tmp_path), "--dtype", "float8"], "unknown dtype 'float8'"),
+        (["--engine", "classic", "--device", "cpu"], "device"),
     ]
     for args, reason in cases:
         r = run.invoke(app, ["serve", "--data-dir", str(tmp_path / "data"), "--port", "1", *args],

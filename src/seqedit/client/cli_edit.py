@@ -59,9 +59,11 @@ def _build(refs: list[Path], prompt: str, n: Optional[int], size: Optional[str],
     return request, decode_refs(blobs)
 
 
-def _engine(engine: str, model: Optional[str], strategy: Optional[str], steps: Optional[int]):
+def _engine(engine: str, model: Optional[str], strategy: Optional[str], steps: Optional[int],
+            device: Optional[str] = None, dtype: Optional[str] = None):
     options: dict[str, Any] = {}
-    for key, value in (("model", model), ("strategy", strategy), ("steps", steps)):
+    for key, value in (("model", model), ("strategy", strategy), ("steps", steps), ("device", device),
+                       ("dtype", dtype)):
         if value is not None:
             options[key] = value
     return create(engine, **options)
@@ -99,6 +101,8 @@ def edit(
     model: Optional[str] = typer.Option(None, "--model", help="diffusion: model path or hub id"),
     strategy: Optional[str] = typer.Option(None, "--strategy", help="diffusion: anchor | chain | independent | grid | shared_attention"),
     steps: Optional[int] = typer.Option(None, "--steps", help="diffusion: denoising steps"),
+    device: Optional[str] = typer.Option(None, "--device", help="diffusion: cuda | cuda:N | mps | cpu (default auto)"),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="diffusion: bfloat16 | float16 | float32"),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="no plan table or progress bar"),
 ) -> None:
     """Edit REF... into a consistent set: writes OUT/1.jpg … OUT/N.jpg and OUT/set.json."""
@@ -106,7 +110,7 @@ def edit(
     try:
         request, images = _build(refs, prompt, n, size, seed, fmt)
         t_load = time.perf_counter() - started
-        eng = _engine(engine, model, strategy, steps)
+        eng = _engine(engine, model, strategy, steps, device, dtype)
         prepared = prepare(request, images, eng)
     except RequestError as exc:
         _fail(str(exc))

@@ -25,6 +25,10 @@ Strategy = typer.Option(None, "--strategy", help="Diffusion engine: anchor | cha
                                                  "shared_attention (default: $SEQEDIT_STRATEGY or anchor).")
 Steps = typer.Option(None, "--steps", help="Diffusion engine: denoising steps (default: $SEQEDIT_STEPS or the "
                                            "family's own).")
+Device = typer.Option(None, "--device", help="Diffusion engine: cuda | cuda:N | mps | cpu (default: $SEQEDIT_DEVICE "
+                                             "or the first available).")
+Dtype = typer.Option(None, "--dtype", help="Diffusion engine: bfloat16 | float16 | float32 (default: $SEQEDIT_DTYPE "
+                                           "or the device's own).")
 
 
 def register(app: typer.Typer) -> None:
@@ -59,6 +63,8 @@ def serve(
     model: Optional[str] = Model,
     strategy: Optional[str] = Strategy,
     steps: Optional[int] = Steps,
+    device: Optional[str] = Device,
+    dtype: Optional[str] = Dtype,
 ) -> None:
     """Run the WaveSpeed-compatible API with its job consumers, in one process (no external services)."""
     import uvicorn
@@ -68,7 +74,7 @@ def serve(
     from seqedit.engines.base import EngineError
 
     settings = _settings(engine=engine, workers=workers, data_dir=data_dir, public_url=public_url, model=model,
-                         strategy=strategy, steps=steps)
+                         strategy=strategy, steps=steps, device=device, dtype=dtype)
     consumers = settings.workers > 0  # --workers 0: API only; `seqedit worker` processes run the jobs
     try:
         service = Service(settings, embedded=consumers, consumers=consumers)
@@ -97,6 +103,8 @@ def worker(
     model: Optional[str] = Model,
     strategy: Optional[str] = Strategy,
     steps: Optional[int] = Steps,
+    device: Optional[str] = Device,
+    dtype: Optional[str] = Dtype,
 ) -> None:
     """Run job consumers without the HTTP API, against the configured database and queue
     ($SEQEDIT_DB_URL, $SEQEDIT_QUEUE_URL, or the data dir's SQLite files beside a `serve --workers 0`).
@@ -105,7 +113,7 @@ def worker(
     from seqedit.engines.base import EngineError
 
     settings = _settings(engine=engine, workers=workers, data_dir=data_dir, model=model, strategy=strategy,
-                         steps=steps)
+                         steps=steps, device=device, dtype=dtype)
     try:
         service = Service(settings, embedded=False)
         service.check_engine()

@@ -89,6 +89,17 @@ def test_seqedit_edit_missing_model_is_a_message_not_a_traceback(child_env, ref_
     assert "does not exist" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without a CUDA GPU")
+def test_seqedit_edit_on_a_missing_gpu_fails_cleanly(tiny_models, child_env, ref_files, tmp_path):
+    out = tmp_path / "o"
+    r = seqedit("edit", ref_files[0], "-p", "x", "-n", 2, "--size", "64*64", "-o", out, "-q", "--engine", "diffusion",
+                "--model", tiny_models["flux2_klein"], "--device", "cuda", "--dtype", "bfloat16", env=child_env,
+                timeout=120)
+    assert r.returncode == 2, r.stderr  # an option this machine cannot honour: bad input, one line
+    assert "no CUDA GPU" in r.stderr and "Traceback" not in r.stderr
+    assert not list(out.glob("*.jpg")) and not (out / "set.json").exists()
+
+
 def test_models_check(tiny_models, tmp_path):
     from typer.testing import CliRunner
 
