@@ -44,6 +44,20 @@ def _settings(**overrides: Any):
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
+def _service(settings: Any, **kwargs: Any):
+    """The service with its engine built once, or exit 2 with one line (unknown engine, bad option)."""
+    from seqedit.api.service import Service
+    from seqedit.engines.base import EngineError
+
+    try:
+        service = Service(settings, **kwargs)
+        service.check_engine()
+    except (EngineError, ImportError) as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
+        raise typer.Exit(2)
+    return service
+
+
 def _store(data_dir: Optional[Path]):
     from seqedit.jobs.store import Store
 
@@ -70,18 +84,11 @@ def serve(
     import uvicorn
 
     from seqedit.api.app import create_app
-    from seqedit.api.service import Service
-    from seqedit.engines.base import EngineError
 
     settings = _settings(engine=engine, workers=workers, data_dir=data_dir, public_url=public_url, model=model,
                          strategy=strategy, steps=steps, device=device, dtype=dtype)
     consumers = settings.workers > 0  # --workers 0: API only; `seqedit worker` processes run the jobs
-    try:
-        service = Service(settings, embedded=consumers, consumers=consumers)
-        service.check_engine()
-    except (EngineError, ImportError) as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
-        raise typer.Exit(2)
+    service = _service(settings, embedded=consumers, consumers=consumers)
     if not service.base_url:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         service.base_url = f"http://{shown}:{port}"  # for webhook bodies (no request to take it from)
@@ -109,17 +116,9 @@ def worker(
     """Run job consumers without the HTTP API, against the configured database and queue
     ($SEQEDIT_DB_URL, $SEQEDIT_QUEUE_URL, or the data dir's SQLite files beside a `serve --workers 0`).
     PostgreSQL + Redis distributed mode is not tested yet."""
-    from seqedit.api.service import Service
-    from seqedit.engines.base import EngineError
-
     settings = _settings(engine=engine, workers=workers, data_dir=data_dir, model=model, strategy=strategy,
                          steps=steps, device=device, dtype=dtype)
-    try:
-        service = Service(settings, embedded=False)
-        service.check_engine()
-    except (EngineError, ImportError) as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
-        raise typer.Exit(2)
+    service = _service(settings, embedded=False)
     service.queue.start(max(1, settings.workers))
     service.reaper.start()
     out.print(f"seqedit worker: {max(1, settings.workers)} consumer(s), engine {settings.engine}")
