@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -159,10 +160,30 @@ def require_extra() -> None:
                           f"pip install 'seqedit[diffusion]' ({exc})") from None
 
 
+def device_name(device: str | None) -> str:
+    """``device`` normalised (``auto``, ``cpu``, ``mps``, ``cuda``, ``cuda:N``), or ``DeviceUnavailable``;
+    no torch: names are checked when the engine is built, hardware when the model loads."""
+    wanted = (device or "auto").strip().lower()
+    if not re.fullmatch(r"auto|cpu|mps|cuda(?::\d+)?", wanted):
+        raise DeviceUnavailable(f"unknown device {device!r}; use auto, cuda, cuda:N, mps or cpu")
+    return wanted
+
+
+def dtype_name(dtype: str | None) -> str:
+    """``dtype`` as ``auto``, ``bfloat16``, ``float16`` or ``float32`` (aliases accepted), or an ``EngineError``."""
+    wanted = (dtype or "auto").strip().lower().removeprefix("torch.")
+    if wanted == "auto":
+        return wanted
+    try:
+        return DTYPES[wanted]
+    except KeyError:
+        raise EngineError(f"unknown dtype {dtype!r}; use auto, bfloat16, float16 or float32", code=1400) from None
+
+
 def resolve_device(device: str | None) -> str:
     import torch
 
-    wanted = (device or "auto").strip().lower()
+    wanted = device_name(device)
     if wanted == "auto":
         if torch.cuda.is_available():
             return "cuda"
@@ -185,21 +206,16 @@ def resolve_device(device: str | None) -> str:
         if not torch.backends.mps.is_available():
             raise DeviceUnavailable(f"device {device!r} was requested but Apple MPS is not available here")
         return "mps"
-    if kind == "cpu":
-        return "cpu"
-    raise DeviceUnavailable(f"unknown device {device!r}; use auto, cuda, cuda:N, mps or cpu")
+    return "cpu"
 
 
 def resolve_dtype(dtype: str | None, device: str) -> str:
-    wanted = (dtype or "auto").strip().lower().removeprefix("torch.")
+    wanted = dtype_name(dtype)
     if wanted == "auto":
         if device.startswith("cuda"):
             return "bfloat16"
         return "float16" if device == "mps" else "float32"
-    try:
-        return DTYPES[wanted]
-    except KeyError:
-        raise EngineError(f"unknown dtype {dtype!r}; use auto, bfloat16, float16 or float32", code=1400) from None
+    return wanted
 
 
 def patch_qwen_vl_processors_without_torchvision() -> None:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -80,7 +79,8 @@ class DiffusionEngine:
         self.max_pixels = _positive("max_pixels", max_pixels or os.environ.get("SEQEDIT_MAX_PIXELS") or None)
         device = device or os.environ.get("SEQEDIT_DEVICE") or None
         dtype = dtype or os.environ.get("SEQEDIT_DTYPE") or None
-        _check_device_and_dtype(device, dtype)  # names only: a GPU that is missing fails the job, not this
+        loader.device_name(device)  # names only: a GPU that is missing fails the job, not the factory
+        loader.dtype_name(dtype)
         offload = offload or os.environ.get("SEQEDIT_OFFLOAD", "").lower() in ("1", "true", "yes")
         self._load_options = dict(device=device, dtype=dtype, local_files_only=local_files_only, offload=offload,
                                   vae_tiling=vae_tiling, vae_slicing=vae_slicing,
@@ -304,13 +304,6 @@ class _Run:
                 box = (math.floor(c * canvas.width / cols), math.floor(r * canvas.height / rows),
                        math.floor((c + 1) * canvas.width / cols), math.floor((r + 1) * canvas.height / rows))
                 yield self.finish(canvas.crop(box))
-
-
-def _check_device_and_dtype(device: str | None, dtype: str | None) -> None:
-    if device is not None and not re.fullmatch(r"auto|cpu|mps|cuda(?::\d+)?", device.strip().lower()):
-        raise EngineError(f"unknown device {device!r}; use auto, cuda, cuda:N, mps or cpu", code=1400)
-    if dtype is not None and dtype.strip().lower().removeprefix("torch.") not in ("auto", *loader.DTYPES):
-        raise EngineError(f"unknown dtype {dtype!r}; use auto, bfloat16, float16 or float32", code=1400)
 
 
 def _positive(name: str, value: Any) -> int | None:
