@@ -22,9 +22,11 @@ How one text becomes ops:
    colour-only colourway line), then phrase rules (``_PHRASE_RULES``) for classes of phrasing that
    name an operation without its keyword: quoted text that a caption "reads" / a "caption:" label →
    caption; removing text already in the picture (subtitles, burned-in captions) → remove;
-   diptych/triptych/before-after → layout; newsstand/magazine rack → cover; trimming empty space or an
+   diptych/triptych/before-after, side by side or on one comic page → layout; a coloured
+   passe-partout/border → frame; newsstand/magazine rack → cover; trimming empty space or an
    edge → framing crop; a plain colour "there"/behind/as the backdrop, or "against X instead of Y" →
-   background; a person put at/in a place doing something → generative scene; "<colour> … look/finish"
+   background; a person put at/in a place doing something, or a physical thing added ("add a neon
+   sign") → generative; "<colour> … look/finish"
    with no known grade → recolor. Otherwise MiniLM nearest-prototype similarity per operation (max
    cosine over 6-10 prototype sentences) plus ``KEYWORD_BOOST`` for a lexicon hit. The clause is
    **reported, not executed** when the best score is below ``MIN_CONFIDENCE`` or a ``generative``
@@ -883,8 +885,7 @@ _RENDERABLE_PLACE = re.compile(r"background|backdrop|\bwall\b|studio|sweep|\bgri
                                r"frame|border|polaroid|style|\blight|glow|shadow|colou?r|filter|grade|\btone", re.I)
 
 
-_ARRANGED = (r"comic(?:[- ]book)? page|manga page|\b(?:beside|next to|alongside) (?:each other|one another)\b|"
-             r"side[- ]by[- ]side")
+_ARRANGED = _SIDE_BY_SIDE + r"|comic(?:[- ]book)? page|manga page|\b(?:beside|next to|alongside) (?:each other|one another)\b"
 _COLORED_FRAME = (r"(?:" + _COLOR_RX.pattern + r")(?:\s+[\w-]+){0,2}?\s+(?:passe-?partout|mat(?:\s?board)?|mount|"
                   r"border|frame)\b")
 _FRAMED_THINGS = r"\b(?:glasses|spectacles|sunglasses|bike|bicycle|door|window|bed|mirror frame|car)\b"
@@ -917,9 +918,7 @@ _PHRASE_RULES: list[tuple[str, Any]] = [
     # text already in the picture, taken away: "lose the subtitles", "the burned-in captions"
     ("remove", lambda t: bool(re.search(_EXISTING_TEXT, t, re.I))
                          and bool(re.search(_TAKE_AWAY, t, re.I) or re.search(_BURNED_IN, t, re.I))),
-    # two (or three) versions shown as one comparison
-    ("layout", lambda t: bool(re.search(_COMPARISON, t, re.I))),
-    # shots arranged on one page or next to each other: a layout, whatever else the clause names
+    # versions shown as one comparison, side by side, or on one comic page: a layout, whatever else it names
     ("layout", lambda t: bool(re.search(_ARRANGED, t, re.I))),
     # a coloured frame around the picture: "a black passe-partout", "a thin white border"
     ("frame", lambda t: bool(re.search(_COLORED_FRAME, t, re.I)) and not re.search(_FRAMED_THINGS, t, re.I)),
