@@ -29,13 +29,13 @@ def test_serve_refuses_bad_engine_options_before_listening(tmp_path):
     run = CliRunner()
     cases = [
         (["--engine", "nope"], "unknown engine 'nope'"),
-        (["--engine", "classic", "--model", str(tmp_path)], "model"),
+        (["--engine", "classic", "--model", str(tmp_path)], "the classic engine takes no model option"),
         (["--engine", "diffusion"], "needs a model"),
         (["--engine", "diffusion", "--model", str(tmp_path), "--strategy", "sideways"], "unknown strategy 'sideways'"),
         (["--engine", "diffusion", "--model", str(tmp_path), "--steps", "-3"], "steps must be a positive integer"),
         (["--engine", "diffusion", "--model", str(tmp_path), "--device", "tpu"], "unknown device 'tpu'"),
         (["--engine", "diffusion", "--model", str(tmp_path), "--dtype", "float8"], "unknown dtype 'float8'"),
-        (["--engine", "classic", "--device", "cpu"], "device"),
+        (["--engine", "classic", "--device", "cpu"], "the classic engine takes no device option"),
     ]
     for args, reason in cases:
         r = run.invoke(app, ["serve", "--data-dir", str(tmp_path / "data"), "--port", "1", *args],
