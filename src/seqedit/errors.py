@@ -1,4 +1,18 @@
-"""The error every layer uses for bad input: it names the field and the limit it broke.
+"""The error root every layer raises under, and the bad-input error that names the field and the limit.
+
+Exception tree (every member has ``code`` and a ``message`` meant for the end user)::
+
+    SeqeditError(code, message)             the root; code 5000 unless set
+    ├── RequestError(field, limit, message)  bad input (1400, or 1401 for an image); also a ValueError
+    ├── FetchError                           a URL could not be fetched or posted to (1402; ``transient``)
+    └── EngineError                          the engine failed (5000 unless set) — ``engines.base``
+        ├── Unsupported                      the instruction needs what this engine cannot do (1403)
+        └── Cancelled                        ``Progress.cancelled()`` answered yes between steps
+
+``FetchError`` lives in ``seqedit.fetch`` and the engine errors in ``seqedit.engines.base``; this
+module holds only the root and ``RequestError`` so the core imports nothing else. Whoever maps an
+outcome to a wire status (the runner, the CLI, a protocol router) catches ``SeqeditError`` once and
+reads ``code``.
 
 WaveSpeed failure codes used across seqedit:
     1400  invalid request parameter        1401  invalid image / media
@@ -7,13 +21,37 @@ WaveSpeed failure codes used across seqedit:
 """
 from __future__ import annotations
 
+__all__ = ["SeqeditError", "RequestError", "BAD_REQUEST", "BAD_MEDIA", "FETCH_FAILED", "TASK_FAILED", "INTERNAL",
+           "SYNC_TIMEOUT"]
 
-class RequestError(ValueError):
+BAD_REQUEST = 1400
+BAD_MEDIA = 1401
+FETCH_FAILED = 1402
+TASK_FAILED = 1403
+INTERNAL = 5000
+SYNC_TIMEOUT = 5004
+
+
+class SeqeditError(Exception):
+    """The root of seqedit's own errors: ``code`` (a WaveSpeed failure code) and ``message``."""
+
+    code: int = INTERNAL
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class RequestError(SeqeditError, ValueError):
     """Bad input. ``field`` is the request field (``images[2]``, ``size``), ``limit`` the rule broken."""
 
-    def __init__(self, field: str, limit: str, message: str, *, code: int = 1400) -> None:
-        super().__init__(f"{field}: {message} (limit: {limit})")
+    code = BAD_REQUEST
+
+    def __init__(self, field: str, limit: str, message: str, *, code: int = BAD_REQUEST) -> None:
+        super().__init__(message, code=code)
+        self.args = (f"{field}: {message} (limit: {limit})",)
         self.field = field
         self.limit = limit
         self.message = message
-        self.code = code

@@ -44,6 +44,8 @@ from dataclasses import dataclass
 import httpcore
 import httpx
 
+from seqedit.errors import SeqeditError
+
 __all__ = ["FetchError", "check_url", "fetch_bytes", "post_bytes"]
 
 FETCH_ERROR_CODE = 1402
@@ -84,7 +86,7 @@ def _defang(message: str) -> str:
     return _RETRY_WORDS.sub(lambda m: m.group(0)[0] + "\u2060" + m.group(0)[1:], message)
 
 
-class FetchError(Exception):
+class FetchError(SeqeditError):
     """A URL could not be fetched (or posted to). ``code`` is always 1402.
 
     ``message`` names the host and the reason. ``transient`` is True when trying again later could
@@ -97,9 +99,7 @@ class FetchError(Exception):
     def __init__(self, message: str, *, transient: bool = False) -> None:
         if not transient:
             message = _defang(message)
-        super().__init__(message)
-        self.code = FETCH_ERROR_CODE
-        self.message = message
+        super().__init__(message, code=FETCH_ERROR_CODE)
         self.transient = transient
 
     def __str__(self) -> str:

@@ -1,6 +1,6 @@
 """The engine port: what every engine implements, and the registry that finds one by name.
 
-Exception tree (all carry a message meant for the end user):
+Exception tree (all carry a message meant for the end user; the root is ``errors.SeqeditError``):
 
     EngineError            the engine failed (code 5000 unless set)
     ├── Unsupported        the instruction needs something this engine cannot do (code 1403)
@@ -19,19 +19,14 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from PIL import Image
 
+from seqedit.errors import SeqeditError
 from seqedit.plan import Plan
 
 VerdictKind = Literal["supported", "approximate", "unsupported"]
 
 
-class EngineError(Exception):
+class EngineError(SeqeditError):
     code = 5000
-
-    def __init__(self, message: str, *, code: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
 
 
 class Unsupported(EngineError):
