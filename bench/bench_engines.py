@@ -4,6 +4,7 @@
 ``bench-photo``: panels with photo-like entropy (upsampled noise), so JPEG sizes are realistic
 (a few MB at 4096², like a photo) for the base64 poll figure.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -8,6 +8,7 @@
 4. one 8192² panel (time, peak RSS).
 Sets 2-4 run in a fresh subprocess each so that peak RSS is that set's own.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,9 +41,15 @@ def per_op(sizes: list[int]) -> None:
     for s in sizes:
         img = resize(src, s, s)
         ms = MaskSet(img, seed=1)
-        t = time.perf_counter(); faces = ms.faces(); rows.setdefault("mask: faces", []).append(time.perf_counter() - t)
-        t = time.perf_counter(); person = ms.person(); rows.setdefault("mask: person", []).append(time.perf_counter() - t)
-        t = time.perf_counter(); ms.sky(); rows.setdefault("mask: sky", []).append(time.perf_counter() - t)
+        t = time.perf_counter()
+        faces = ms.faces()
+        rows.setdefault("mask: faces", []).append(time.perf_counter() - t)
+        t = time.perf_counter()
+        person = ms.person()
+        rows.setdefault("mask: person", []).append(time.perf_counter() - t)
+        t = time.perf_counter()
+        ms.sky()
+        rows.setdefault("mask: sky", []).append(time.perf_counter() - t)
         m = person.mask
         boxes = [f.box for f in faces] if faces and hasattr(faces[0], "box") else None
         navy = parse_color("navy").rgb
@@ -64,7 +71,9 @@ def per_op(sizes: list[int]) -> None:
             "time of day: night": lambda: looks.time_of_day(img, "night", None, 1),
             "framing closeup": lambda: framing.reframe(img, "closeup", face_boxes=boxes),
             "caption": lambda: typography.caption(img, "Mission day 12"),
-            "magazine cover": lambda: typography.magazine_cover(img, m, boxes[0] if boxes else None, "ORBIT", ["The long way up"], 1),
+            "magazine cover": lambda: typography.magazine_cover(
+                img, m, boxes[0] if boxes else None, "ORBIT", ["The long way up"], 1
+            ),
             "comic page (4)": lambda: layouts.comic_page([img] * 4, ["one", "two", "three", "four"], 1),
             "inpaint text": lambda: inpaint.inpaint(img, inpaint.defect_mask(img, "text")),
         }
@@ -100,14 +109,22 @@ def one_set(ref: str, prompt: str, n: int, size: str) -> dict:
         per_panel.append(time.perf_counter() - t)
         t = time.perf_counter()
     t2 = time.perf_counter()
-    return {"panels": n, "size": size, "setup_s": round(t1 - t0, 3), "render_s": round(t2 - t1, 3),
-            "per_panel_s": round(sum(per_panel) / len(per_panel), 3), "bytes": total_bytes,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    return {
+        "panels": n,
+        "size": size,
+        "setup_s": round(t1 - t0, 3),
+        "render_s": round(t2 - t1, 3),
+        "per_panel_s": round(sum(per_panel) / len(per_panel), 3),
+        "bytes": total_bytes,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
 
 
 def in_subprocess(ref: str, prompt: str, n: int, size: str) -> dict:
-    code = ("import json,sys; sys.path.insert(0, %r); from bench.classic import one_set; "
-            "print(json.dumps(one_set(%r, %r, %d, %r)))" % (str(ROOT), ref, prompt, n, size))
+    code = (
+        f"import json,sys; sys.path.insert(0, {str(ROOT)!r}); from bench.classic import one_set; "
+        f"print(json.dumps(one_set({ref!r}, {prompt!r}, {n:d}, {size!r})))"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ})
     if r.returncode != 0:
         return {"error": r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.returncode}"}

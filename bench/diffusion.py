@@ -10,6 +10,7 @@ reported. ``--wall`` reports wall-clock time instead.
 
     .venv/bin/python bench/diffusion.py [--repeat 7] [--steps 8] [--size 128] [--panels 4] [--wall]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,9 +27,9 @@ sys.path.insert(0, str(ROOT / "tests" / "engines" / "diffusion"))  # the tiny-pi
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 warnings.filterwarnings("ignore")
 
+import diffusion_tiny as tiny  # noqa: E402
 import torch  # noqa: E402
 
-import diffusion_tiny as tiny  # noqa: E402
 from seqedit.engines import NullProgress, create  # noqa: E402
 from seqedit.plan import make_plan  # noqa: E402
 from seqedit.request import EditRequest  # noqa: E402
@@ -59,9 +60,15 @@ def overhead(path: Path, steps: int, size: int, repeat: int) -> tuple[float, flo
         (panel,) = engine.generate(p, refs, NullProgress())
 
     def direct():
-        kwargs = adapter.call_kwargs(prompts=[p.instruction(1)], refs=refs, width=size, height=size, steps=steps,
-                                     guidance=adapter.default_guidance(),
-                                     generators=[torch.Generator("cpu").manual_seed(p.seed)])
+        kwargs = adapter.call_kwargs(
+            prompts=[p.instruction(1)],
+            refs=refs,
+            width=size,
+            height=size,
+            steps=steps,
+            guidance=adapter.default_guidance(),
+            generators=[torch.Generator("cpu").manual_seed(p.seed)],
+        )
         pipe(**kwargs, output_type="pil").images[0]
 
     wrapper(), direct()  # warm up
@@ -74,8 +81,7 @@ def overhead(path: Path, steps: int, size: int, repeat: int) -> tuple[float, flo
 
 
 def strategies(path: Path, names: list[str], steps: int, size: int, panels: int, repeat: int) -> dict[str, float]:
-    engines = {s: create("diffusion", model=str(path), strategy=s, steps=steps, min_pixels=size * size)
-               for s in names}
+    engines = {s: create("diffusion", model=str(path), strategy=s, steps=steps, min_pixels=size * size) for s in names}
     p, refs = plan(panels, size), tiny.references(1, size)
     for engine in engines.values():
         list(engine.generate(p, refs, NullProgress()))  # warm up
@@ -101,8 +107,10 @@ def main(argv: list[str] | None = None) -> None:
     tiny.shrink_qwen_reference_area(args.size * args.size)
     root = Path(tempfile.mkdtemp(prefix="seqedit-bench-"))
     paths = tiny.save_all(root)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, tiny random-weight pipelines, "
-          f"{'wall' if args.wall else 'CPU'} time, median of {args.repeat} interleaved runs")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, tiny random-weight pipelines, "
+        f"{'wall' if args.wall else 'CPU'} time, median of {args.repeat} interleaved runs"
+    )
 
     print(f"\n1. wrapper overhead: one panel, {args.steps} steps, {args.size}×{args.size}, one reference")
     print(f"   {'family':<22}{'engine s':>10}{'direct s':>10}{'overhead':>10}")
@@ -113,8 +121,10 @@ def main(argv: list[str] | None = None) -> None:
         overheads.append(pct)
     print(f"   worst {max(overheads):.1f}% (target <= 5%)")
 
-    print(f"\n2. strategy cost: {args.panels} panels, {args.steps} steps, {args.size}×{args.size}, one reference "
-          "(relative to independent)")
+    print(
+        f"\n2. strategy cost: {args.panels} panels, {args.steps} steps, {args.size}×{args.size}, one reference "
+        "(relative to independent)"
+    )
     all_names = ["independent", "anchor", "chain", "grid", "shared_attention"]
     for family in ("flux2_klein", "flux_kontext", "qwen_image_edit_plus", "instruct_pix2pix"):
         names = all_names if family in ("flux2_klein", "flux_kontext") else all_names[:-1]

@@ -15,6 +15,7 @@ measures, from a client in this process:
 The job consumers run in the same process as the API (as in production), so submit figures include
 their interference. Everything shares the machine's cores with whatever else is running.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,10 +50,17 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         log = (data_dir / "serve.log").open("wb")
-        env = {**os.environ, "SEQEDIT_PLUGINS": "bench_engines",
-               "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
-        self.proc = subprocess.Popen([str(SEQEDIT), "serve", "--port", str(self.port), "--engine", engine,
-                                      "--data-dir", str(data_dir)], stdout=log, stderr=subprocess.STDOUT, env=env)
+        env = {
+            **os.environ,
+            "SEQEDIT_PLUGINS": "bench_engines",
+            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        }
+        self.proc = subprocess.Popen(
+            [str(SEQEDIT), "serve", "--port", str(self.port), "--engine", engine, "--data-dir", str(data_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
         deadline = time.monotonic() + 60
         text = ""
         while time.monotonic() < deadline:
@@ -163,6 +171,7 @@ def e2e_overhead(server: Server, ref: str, runs: int) -> tuple[float, float, flo
     """(service p50, in-process p50, difference) for a 2×256² job with the bench-solid engine."""
     sys.path.insert(0, str(HERE))
     import bench_engines  # noqa: F401
+
     from seqedit import imaging
     from seqedit.engines import NullProgress, create
     from seqedit.plan import make_plan
@@ -175,8 +184,9 @@ def e2e_overhead(server: Server, ref: str, runs: int) -> tuple[float, float, flo
     for _ in range(runs):
         t0 = time.perf_counter()
         refs = [imaging.decode(blob)]
-        plan = make_plan(EditRequest.create(prompt="two", images=["x"], size="256*256", max_images=2),
-                         [r.size for r in refs])
+        plan = make_plan(
+            EditRequest.create(prompt="two", images=["x"], size="256*256", max_images=2), [r.size for r in refs]
+        )
         engine.check(plan, refs)
         for panel in engine.generate(plan, refs, NullProgress()):
             imaging.encode(panel, "jpeg")
@@ -195,8 +205,13 @@ def e2e_overhead(server: Server, ref: str, runs: int) -> tuple[float, float, flo
 
 
 def base64_poll(server: Server, ref: str, size: int, count: int) -> tuple[float, int]:
-    body = {"prompt": "many", "images": [ref], "size": f"{size}*{size}", "max_images": count,
-            "enable_base64_output": True}
+    body = {
+        "prompt": "many",
+        "images": [ref],
+        "size": f"{size}*{size}",
+        "max_images": count,
+        "enable_base64_output": True,
+    }
     with server.client(timeout=600) as c:
         pid = c.post(MODEL, json=body).json()["data"]["id"]
         while True:
@@ -239,10 +254,15 @@ def main() -> None:
             server.stop()
         print(f"cpu cores: {os.cpu_count()}  (shared with anything else running)")
         print(f"submit latency, 1 client : p50 {ms(statistics.median(lat1))}  p99 {ms(pct(lat1, 99))}  (n={len(lat1)})")
-        print(f"submit latency, 16 clients: p50 {ms(statistics.median(lat16))}  p99 {ms(pct(lat16, 99))}  (n={len(lat16)})")
+        print(
+            f"submit latency, 16 clients: p50 {ms(statistics.median(lat16))}  p99 {ms(pct(lat16, 99))}  "
+            f"(n={len(lat16)})"
+        )
         print(f"sustained submits, 16 clients: {rate:.0f}/s")
-        print(f"end-to-end, 2×256² sync job: service p50 {ms(svc)}, engine in-process p50 {ms(inproc)}, "
-              f"added by the service {ms(added)}")
+        print(
+            f"end-to-end, 2×256² sync job: service p50 {ms(svc)}, engine in-process p50 {ms(inproc)}, "
+            f"added by the service {ms(added)}"
+        )
         photo = Server("bench-photo", tmp / "b")
         try:
             ref = upload(photo)
@@ -250,8 +270,10 @@ def main() -> None:
             dt, parsed, nbytes = base64_poll(photo, ref, size, count)
         finally:
             photo.stop()
-        print(f"one base64 poll of a completed {count}×{size}² result: {dt:.2f} s to receive "
-              f"({parsed:.2f} s with the client's JSON parse; {nbytes / 1e6:.1f} MB body)")
+        print(
+            f"one base64 poll of a completed {count}×{size}² result: {dt:.2f} s to receive "
+            f"({parsed:.2f} s with the client's JSON parse; {nbytes / 1e6:.1f} MB body)"
+        )
 
 
 if __name__ == "__main__":

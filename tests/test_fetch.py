@@ -5,6 +5,7 @@ No test sends a packet anywhere but loopback: the autouse ``connect_guard`` fixt
 a non-loopback address, so refusals of 10.0.0.1 or 169.254.169.254 are proven to happen before
 any connect.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -42,7 +43,7 @@ GZIP_BOMB = _gz.compress(b"\0" * 20_000_000) + _gz.flush()
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "_Server"
+    server: _Server
 
     def log_message(self, *args: object) -> None:  # keep test output clean
         pass
@@ -272,8 +273,17 @@ def test_octal_dotted_loopback_is_refused(connect_guard):
 
 @pytest.mark.parametrize(
     "url",
-    ["ftp://example.com/a.png", "file:///etc/passwd", "gopher://127.0.0.1:70/", "data:image/png;base64,AAAA",
-     "javascript:alert(1)", "/relative/path.png", "", "http://", "http:///x"],
+    [
+        "ftp://example.com/a.png",
+        "file:///etc/passwd",
+        "gopher://127.0.0.1:70/",
+        "data:image/png;base64,AAAA",
+        "javascript:alert(1)",
+        "/relative/path.png",
+        "",
+        "http://",
+        "http:///x",
+    ],
 )
 def test_bad_schemes_and_shapes_are_refused(url, connect_guard):
     _refused(url)
@@ -333,10 +343,20 @@ def test_allow_hosts_by_host_and_by_host_port(server):
     _refused(f"http://127.0.0.2:{port}/", allow_hosts=frozenset({"127.0.0.1"}))
 
 
-_BLOCKED_V4 = [ipaddress.ip_network(n) for n in (
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-    "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
-)]
+_BLOCKED_V4 = [
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+    )
+]
 
 
 @settings(max_examples=200, deadline=None)
@@ -368,8 +388,15 @@ def test_fetch_refuses_test_server_when_not_allowed(base, server, connect_guard)
 
 
 @pytest.mark.parametrize(
-    "url", ["http://10.0.0.1/a.png", "http://169.254.169.254/latest/meta-data/", "http://[::1]/a.png",
-            "http://0.0.0.0/", "http://2130706433/", "http://localhost/a.png"],
+    "url",
+    [
+        "http://10.0.0.1/a.png",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/a.png",
+        "http://0.0.0.0/",
+        "http://2130706433/",
+        "http://localhost/a.png",
+    ],
 )
 def test_fetch_refuses_before_any_connect(url, connect_guard):
     with pytest.raises(FetchError) as ei:
@@ -383,8 +410,15 @@ def test_redirect_within_allowed_host_is_followed(base, allow):
     assert body == PNG
 
 
-@pytest.mark.parametrize("target", ["http://127.0.0.2:{port}/image.png", "http://localhost:{port}/image.png",
-                                    "http://[::1]:{port}/image.png", "http://2130706433:{port}/image.png"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://127.0.0.2:{port}/image.png",
+        "http://localhost:{port}/image.png",
+        "http://[::1]:{port}/image.png",
+        "http://2130706433:{port}/image.png",
+    ],
+)
 def test_redirect_to_non_allowed_loopback_is_refused(base, allow, server, connect_guard, target):
     port = server.server_address[1]
     to = target.format(port=port)
@@ -550,8 +584,12 @@ def test_environment_proxy_is_ignored(base, allow, monkeypatch):
 
 
 def test_post_bytes_delivers_to_allowed_receiver(base, allow, server):
-    status = post_bytes(f"{base}/hook?status=200", b'{"id":"x"}', headers={"webhook-id": "m1",
-                        "Content-Type": "application/json"}, allow_hosts=allow)
+    status = post_bytes(
+        f"{base}/hook?status=200",
+        b'{"id":"x"}',
+        headers={"webhook-id": "m1", "Content-Type": "application/json"},
+        allow_hosts=allow,
+    )
     assert status == 200
     path, headers, body = server.posts[-1]
     assert path == "/hook?status=200" and body == b'{"id":"x"}'
@@ -596,10 +634,28 @@ def tls_server(tmp_path_factory):
     d = tmp_path_factory.mktemp("tls")
     cert, key = d / "cert.pem", d / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=pinned.test",
-         "-addext", "subjectAltName=DNS:pinned.test"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=pinned.test",
+            "-addext",
+            "subjectAltName=DNS:pinned.test",
+        ],
+        check=True,
+        capture_output=True,
     )
     srv = _Server()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -640,8 +696,9 @@ def test_https_pinned_connect_keeps_sni_and_certificate_check(tls_server, trust_
     srv, _cert = tls_server
     port = srv.server_address[1]
     lookups = _resolve_to_loopback(monkeypatch, {"pinned.test"})
-    body, ctype = fetch_bytes(f"https://pinned.test:{port}/image.png", max_bytes=10_000,
-                              allow_hosts=frozenset({"pinned.test"}))
+    body, ctype = fetch_bytes(
+        f"https://pinned.test:{port}/image.png", max_bytes=10_000, allow_hosts=frozenset({"pinned.test"})
+    )
     assert body == PNG and ctype == "image/png"
     body, _ = fetch_bytes(f"https://pinned.test:{port}/host", max_bytes=1000, allow_hosts=frozenset({"pinned.test"}))
     assert body == f"pinned.test:{port}".encode()
@@ -653,8 +710,9 @@ def test_https_certificate_for_another_name_is_refused(tls_server, trust_test_ce
     port = srv.server_address[1]
     _resolve_to_loopback(monkeypatch, {"impostor.test"})
     with pytest.raises(FetchError) as ei:
-        fetch_bytes(f"https://impostor.test:{port}/image.png", max_bytes=10_000,
-                    allow_hosts=frozenset({"impostor.test"}))
+        fetch_bytes(
+            f"https://impostor.test:{port}/image.png", max_bytes=10_000, allow_hosts=frozenset({"impostor.test"})
+        )
     assert "impostor.test" in ei.value.message and "certificate" in ei.value.message
     assert not ei.value.transient
     _assert_clean(ei.value)

@@ -5,26 +5,30 @@ import pytest
 from seqedit.plan import declared_count, make_plan
 from seqedit.request import EditRequest
 
-SHOE = (Path(__file__).parents[1] / "examples" / "prompts" / "shoe-colorway.txt")
+SHOE = Path(__file__).parents[1] / "examples" / "prompts" / "shoe-colorway.txt"
 
 
 def plan(prompt: str, n: int, **kw):
     ref_sizes = kw.pop("ref_sizes", [(800, 600)])
-    return make_plan(EditRequest.create(prompt=prompt, images=["ref"], max_images=n, seed=kw.pop("seed", 1), **kw),
-                     ref_sizes)
+    return make_plan(
+        EditRequest.create(prompt=prompt, images=["ref"], max_images=n, seed=kw.pop("seed", 1), **kw), ref_sizes
+    )
 
 
-@pytest.mark.parametrize("prompt, n", [
-    ("Generate a series of 4 edited images", 4),
-    ("a series of four", 4),
-    ("make 3 images of her", 3),
-    ("Panels 1–4 in ink", 4),
-    ("Generate a series of 2 magazine photoshoots for these two models.", 2),
-    ("twelve different product shots", 12),
-    ("a pair of covers", 2),
-    ("Generate a set of American manga storyboards based on the reference image.", None),
-    ("make it blue", None),
-])
+@pytest.mark.parametrize(
+    "prompt, n",
+    [
+        ("Generate a series of 4 edited images", 4),
+        ("a series of four", 4),
+        ("make 3 images of her", 3),
+        ("Panels 1–4 in ink", 4),
+        ("Generate a series of 2 magazine photoshoots for these two models.", 2),
+        ("twelve different product shots", 12),
+        ("a pair of covers", 2),
+        ("Generate a set of American manga storyboards based on the reference image.", None),
+        ("make it blue", None),
+    ],
+)
 def test_declared_count(prompt, n):
     assert declared_count(prompt) == n
 
@@ -32,7 +36,11 @@ def test_declared_count(prompt, n):
 def test_shoe_colorway_prompt_word_for_word():
     p = plan(SHOE.read_text(), 4)
     assert [x.text for x in p.panels] == [
-        "classic white + black swoosh", "navy + gold accents", "matte red + white outsole", "forest green + gum sole"]
+        "classic white + black swoosh",
+        "navy + gold accents",
+        "matte red + white outsole",
+        "forest green + gum sole",
+    ]
     assert p.declared_count == 4 and not p.warnings
     assert "keeping the same shoe model" in p.shared and "Ensure consistent proportions" in p.shared
     assert "Panel 1" not in p.shared

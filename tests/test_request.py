@@ -49,8 +49,9 @@ def test_bad_fields_name_field_and_limit(kw, field, limit):
 
 
 def test_limits_accepted_at_the_edges():
-    r = make(prompt="x" * 10_000, images=["a"] * 10, max_images=15, size="8192*64", seed=2**31 - 1,
-             output_format="webp")
+    r = make(
+        prompt="x" * 10_000, images=["a"] * 10, max_images=15, size="8192*64", seed=2**31 - 1, output_format="webp"
+    )
     assert (r.max_images, str(r.size), r.seed, r.output_format) == (15, "8192*64", 2**31 - 1, "webp")
 
 

@@ -1,4 +1,5 @@
 """Signed file URLs and webhook signatures (api-contract.md §1.9)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -69,8 +70,21 @@ def test_verify_uses_wall_clock_by_default():
 
 @pytest.mark.parametrize(
     "expires, sig",
-    [(None, "abc"), ("123", None), (None, None), ("", ""), ("abc", "x"), ("-5", "x"), (" 1", "x"), ("1e9", "x"),
-     ("١٢٣", "x"), ("9" * 40, "x"), (str(NOW + 5), "\udcff"), (str(NOW + 5), "é" * 43), (str(NOW + 5), "")],
+    [
+        (None, "abc"),
+        ("123", None),
+        (None, None),
+        ("", ""),
+        ("abc", "x"),
+        ("-5", "x"),
+        (" 1", "x"),
+        ("1e9", "x"),
+        ("١٢٣", "x"),
+        ("9" * 40, "x"),
+        (str(NOW + 5), "\udcff"),
+        (str(NOW + 5), "é" * 43),
+        (str(NOW + 5), ""),
+    ],
 )
 def test_malformed_input_is_false_never_raises(expires, sig):
     assert verify_path(SECRET, "/x", expires, sig, now=NOW) is False
@@ -182,11 +196,15 @@ def test_verify_webhook_accepts_and_rejects():
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"webhook-id": "m"}, {"webhook-id": "m", "webhook-timestamp": "x", "webhook-signature": "v3,00"},
-     {"webhook-id": "m", "webhook-timestamp": "-1", "webhook-signature": "v3,00"},
-     {"webhook-id": "", "webhook-timestamp": str(NOW), "webhook-signature": "v3,00"},
-     {"webhook-id": "m", "webhook-timestamp": str(NOW), "webhook-signature": "v3,\udcff"},
-     {"webhook-id": 5, "webhook-timestamp": NOW, "webhook-signature": None}],
+    [
+        {},
+        {"webhook-id": "m"},
+        {"webhook-id": "m", "webhook-timestamp": "x", "webhook-signature": "v3,00"},
+        {"webhook-id": "m", "webhook-timestamp": "-1", "webhook-signature": "v3,00"},
+        {"webhook-id": "", "webhook-timestamp": str(NOW), "webhook-signature": "v3,00"},
+        {"webhook-id": "m", "webhook-timestamp": str(NOW), "webhook-signature": "v3,\udcff"},
+        {"webhook-id": 5, "webhook-timestamp": NOW, "webhook-signature": None},
+    ],
 )
 def test_verify_webhook_malformed_is_false(headers):
     assert verify_webhook("whsec_abc", headers, b"{}", now=NOW) is False

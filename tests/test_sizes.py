@@ -1,12 +1,22 @@
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from seqedit.sizes import MAX_SIDE, MIN_SIDE, PRESETS, PRESETS_BY_NAME, default_size, fit
 
 # The product's recommended table (product.md), rows whose rounding follows its own rule.
 PRODUCT_ROUNDED = {
-    "1:1@2mp": (1408, 1408), "3:2@2mp": (1728, 1152), "4:3@2mp": (1664, 1216), "16:9@2mp": (1920, 1088),
-    "21:9@2mp": (2176, 960), "1:1@1mp": (1024, 1024), "3:2@1mp": (1216, 832), "4:3@1mp": (1152, 896),
-    "16:9@1mp": (1344, 768), "21:9@1mp": (1536, 640), "1:1@0.1mp": (320, 320), "3:2@0.1mp": (384, 256),
+    "1:1@2mp": (1408, 1408),
+    "3:2@2mp": (1728, 1152),
+    "4:3@2mp": (1664, 1216),
+    "16:9@2mp": (1920, 1088),
+    "21:9@2mp": (2176, 960),
+    "1:1@1mp": (1024, 1024),
+    "3:2@1mp": (1216, 832),
+    "4:3@1mp": (1152, 896),
+    "16:9@1mp": (1344, 768),
+    "21:9@1mp": (1536, 640),
+    "1:1@0.1mp": (320, 320),
+    "3:2@0.1mp": (384, 256),
 }
 
 

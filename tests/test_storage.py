@@ -1,4 +1,5 @@
 """``storage``: the object store port and our own signed URLs."""
+
 from __future__ import annotations
 
 import time

@@ -19,10 +19,19 @@ WaveSpeed failure codes used across seqedit:
     1402  media fetch failed               1403  task could not be done (e.g. unsupported edit)
     5000  internal error                   5004  sync-mode wait expired
 """
+
 from __future__ import annotations
 
-__all__ = ["SeqeditError", "RequestError", "BAD_REQUEST", "BAD_MEDIA", "FETCH_FAILED", "TASK_FAILED", "INTERNAL",
-           "SYNC_TIMEOUT"]
+__all__ = [
+    "SeqeditError",
+    "RequestError",
+    "BAD_REQUEST",
+    "BAD_MEDIA",
+    "FETCH_FAILED",
+    "TASK_FAILED",
+    "INTERNAL",
+    "SYNC_TIMEOUT",
+]
 
 BAD_REQUEST = 1400
 BAD_MEDIA = 1401

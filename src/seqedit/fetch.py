@@ -29,6 +29,7 @@ as "retry me"; ``FetchError.transient`` tells the caller whether trying again co
 Caveat: ``socket.getaddrinfo`` has no deadline of its own, so a very slow resolver can delay the
 check beyond ``connect_timeout``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -245,9 +246,7 @@ def _vet(url: str | httpx.URL, allow_hosts: frozenset[str]) -> _Target:
             raise FetchError(f"{host} is not allowed: it names an internal host")
         if _odd_numeric_ipv4(name):
             canonical = socket.inet_ntoa(socket.inet_aton(name))
-            raise FetchError(
-                f"{host} is not allowed: unusual numeric spelling of the IPv4 address {canonical}"
-            )
+            raise FetchError(f"{host} is not allowed: unusual numeric spelling of the IPv4 address {canonical}")
         literal: ipaddress.IPv4Address | ipaddress.IPv6Address | None
         try:
             literal = ipaddress.ip_address(name)
@@ -312,7 +311,9 @@ class _PinnedBackend(httpcore.NetworkBackend):
         assert last is not None
         raise last
 
-    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: typing.Any = None) -> httpcore.NetworkStream:  # pragma: no cover
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: typing.Any = None
+    ) -> httpcore.NetworkStream:  # pragma: no cover
         raise httpcore.ConnectError("unix sockets are not allowed")
 
     def sleep(self, seconds: float) -> None:  # pragma: no cover

@@ -5,6 +5,7 @@ cannot identify, and headers announcing more than ``max_pixels`` pixels (decompr
 It then applies EXIF orientation, takes the first frame of animations, and normalises modes:
 CMYK/YCbCr/palette/16-bit/float → 8-bit RGB, with an alpha channel kept as RGBA when present.
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,8 +38,9 @@ class Probe:
         return Image.MIME.get(self.format, "application/octet-stream")
 
 
-def probe(data: bytes, *, field: str = "image", max_bytes: int = DEFAULT_MAX_BYTES,
-          max_pixels: int = DEFAULT_MAX_PIXELS) -> Probe:
+def probe(
+    data: bytes, *, field: str = "image", max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Probe:
     """Header-only check (format, dimensions, caps). Cheap: no pixel is decoded."""
     _check_bytes(data, field, max_bytes)
     im = _open(data, field, max_pixels)
@@ -46,8 +48,9 @@ def probe(data: bytes, *, field: str = "image", max_bytes: int = DEFAULT_MAX_BYT
     return Probe(im.format or "", im.width, im.height)
 
 
-def decode(data: bytes, *, field: str = "image", max_bytes: int = DEFAULT_MAX_BYTES,
-           max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+def decode(
+    data: bytes, *, field: str = "image", max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Image.Image:
     """Decode ``data`` into an 8-bit RGB or RGBA image, or raise ``RequestError`` (code 1401)."""
     _check_bytes(data, field, max_bytes)
     im = _open(data, field, max_pixels)
@@ -60,7 +63,9 @@ def decode(data: bytes, *, field: str = "image", max_bytes: int = DEFAULT_MAX_BY
             im.load()
         im = ImageOps.exif_transpose(im) or im
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise RequestError(field, "a complete, valid image file", f"cannot be decoded ({_short(exc)})", code=1401) from None
+        raise RequestError(
+            field, "a complete, valid image file", f"cannot be decoded ({_short(exc)})", code=1401
+        ) from None
     _check_pixels(im.size, field, max_pixels)
     return _normalise(im)
 
@@ -78,9 +83,13 @@ def _open(data: bytes, field: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Imag
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
-        raise RequestError(field, f"{max_pixels} pixels", f"header announces too many pixels ({_short(exc)})", code=1401) from None
+        raise RequestError(
+            field, f"{max_pixels} pixels", f"header announces too many pixels ({_short(exc)})", code=1401
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise RequestError(field, "JPEG, PNG, WebP, GIF, BMP or TIFF", "is not a recognised image file", code=1401) from None
+        raise RequestError(
+            field, "JPEG, PNG, WebP, GIF, BMP or TIFF", "is not a recognised image file", code=1401
+        ) from None
 
 
 def _check_pixels(size: tuple[int, int], field: str, max_pixels: int) -> None:

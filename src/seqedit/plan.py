@@ -10,6 +10,7 @@ Per-panel text comes from, in order of preference:
    view", "classic white …; navy + gold …";
 3. nothing: every panel gets the shared instruction alone.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,14 +21,34 @@ from seqedit.request import EditRequest, resolve_seed
 from seqedit.sizes import Size, default_size
 
 NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "single": 1, "pair": 2, "couple": 2, "trio": 3, "triptych": 3, "diptych": 2,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "single": 1,
+    "pair": 2,
+    "couple": 2,
+    "trio": 3,
+    "triptych": 3,
+    "diptych": 2,
 }
 _NUM = r"(\d{1,2}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")"
-_UNITS = (r"images?|panels?|pictures?|photos?|photographs?|shots?|frames?|covers?|variants?|variations?|"
-          r"versions?|views?|pages?|illustrations?|renders?|colou?rways?|photoshoots?|storyboards?|"
-          r"portraits?|scenes?|edits?|outputs?|posters?|looks?|options?|cards?|slides?|stills?|sketches?")
+_UNITS = (
+    r"images?|panels?|pictures?|photos?|photographs?|shots?|frames?|covers?|variants?|variations?|"
+    r"versions?|views?|pages?|illustrations?|renders?|colou?rways?|photoshoots?|storyboards?|"
+    r"portraits?|scenes?|edits?|outputs?|posters?|looks?|options?|cards?|slides?|stills?|sketches?"
+)
 _COUNT_PATTERNS = [
     re.compile(r"\b(?:series|set|sequence|collection|batch|group|run|grid|sheet)\s+of\s+" + _NUM + r"\b", re.I),
     re.compile(r"\bpanels?\s+1\s*(?:-|–|—|to|through)\s*(\d{1,2})\b", re.I),
@@ -39,8 +60,11 @@ _PANEL_MARK = re.compile(
     re.I,
 )
 _NUMBERED_LINE = re.compile(r"^\s*(\d{1,2})\s*[.)]\s+(.+?)\s*$")
-_CONSTRAINT = re.compile(r"^\s*(?:keep|keeping|maintain|maintaining|preserve|preserving|ensure|ensuring|"
-                         r"same|consistent|retain|retaining|don't|do not|without|while keeping)\b", re.I)
+_CONSTRAINT = re.compile(
+    r"^\s*(?:keep|keeping|maintain|maintaining|preserve|preserving|ensure|ensuring|"
+    r"same|consistent|retain|retaining|don't|do not|without|while keeping)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -125,9 +149,7 @@ def make_plan(request: EditRequest, ref_sizes: list[tuple[int, int]] | None = No
     if texts and missing:
         warnings.append(f"panel(s) {', '.join(map(str, missing))} have no own instruction; they use the shared one")
 
-    panels = tuple(
-        Panel(k, texts.get(k, ""), source if k in texts else "shared") for k in range(1, n + 1)
-    )
+    panels = tuple(Panel(k, texts.get(k, ""), source if k in texts else "shared") for k in range(1, n + 1))
     if request.size is not None:
         size = request.size
     elif ref_sizes:
@@ -181,7 +203,7 @@ def split_panel_lines(prompt: str) -> tuple[str, list[tuple[int, str]]]:
                 shared_parts.append(head)
             for i, m in enumerate(marks):
                 end = marks[i + 1].start() if i + 1 < len(marks) else len(line)
-                panels.append((int(m.group(1)), line[m.end():end].strip(" \t-—–;,")))
+                panels.append((int(m.group(1)), line[m.end() : end].strip(" \t-—–;,")))
             continue
         num = _NUMBERED_LINE.match(line)
         if num:
@@ -200,7 +222,8 @@ def split_panel_lines(prompt: str) -> tuple[str, list[tuple[int, str]]]:
 
 _ITEM_SEP = re.compile(r"\s*(?:;|,\s*(?:and|or|&)\s+|,|\s+(?:and|or|&)\s+)\s*", re.I)
 _NUMERIC_LIST = re.compile(
-    r"\b(?P<noun>[a-z]+?)s?\s+(?P<items>\d{1,3}(?:\s*(?:,|;|,?\s*(?:and|or|&))\s*\d{1,3})+)\b", re.I)
+    r"\b(?P<noun>[a-z]+?)s?\s+(?P<items>\d{1,3}(?:\s*(?:,|;|,?\s*(?:and|or|&))\s*\d{1,3})+)\b", re.I
+)
 
 
 def find_enumeration(text: str, count: int) -> tuple[tuple[str, ...], tuple[int, int]] | None:
@@ -221,7 +244,7 @@ def find_enumeration(text: str, count: int) -> tuple[tuple[str, ...], tuple[int,
         if _CONSTRAINT.match(body):
             continue
         score = 0.5
-        if text[max(0, start - 2):start].strip().endswith(":"):
+        if text[max(0, start - 2) : start].strip().endswith(":"):
             score += 2
         if ";" in body:
             score += 1
@@ -253,7 +276,7 @@ def _segments(text: str):
 
 
 def _remove_span(text: str, span: tuple[int, int]) -> str:
-    return text[: span[0]] + text[span[1]:]
+    return text[: span[0]] + text[span[1] :]
 
 
 def _tidy(text: str) -> str:

@@ -1,4 +1,5 @@
 """Price per image and the cost of a request (``max_images`` × price: what the user pays for)."""
+
 from __future__ import annotations
 
 from decimal import Decimal

@@ -4,6 +4,7 @@ All validation lives here so that every front end reports the same field names a
 Image references are opaque strings (file paths, URLs, blob keys); whoever resolves them to bytes
 (the CLI, the job runner) decodes them with ``seqedit.imaging``.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -53,7 +54,7 @@ class EditRequest:
         seed: object = None,
         output_format: object = "jpeg",
         limits: Limits = LIMITS,
-    ) -> "EditRequest":
+    ) -> EditRequest:
         """Validate raw values (from JSON, argv, …) and build a request, or raise ``RequestError``."""
         return cls(
             prompt=_prompt(prompt, limits),

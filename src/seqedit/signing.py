@@ -13,6 +13,7 @@ Webhooks (api-contract.md §1.9, https://wavespeed.ai/docs/docs-api/verifying_we
     ``GET /api/v3/webhook/secret`` **with the ``whsec_`` prefix stripped and not base64-decoded**
     (its UTF-8 bytes); the maximum age is 300 s.
 """
+
 from __future__ import annotations
 
 import base64
@@ -51,9 +52,7 @@ def sign_path(secret: bytes, path: str, expires_at: int) -> str:
     return f"expires={expires}&sig={_path_mac(secret, path, expires)}"
 
 
-def verify_path(
-    secret: bytes, path: str, expires: str | None, sig: str | None, now: int | None = None
-) -> bool:
+def verify_path(secret: bytes, path: str, expires: str | None, sig: str | None, now: int | None = None) -> bool:
     """True only for an unexpired, untampered signature. Constant-time; never raises."""
     try:
         if not isinstance(expires, str) or not isinstance(sig, str):
@@ -74,12 +73,12 @@ def verify_path(
 def webhook_key(secret: str) -> bytes:
     """The HMAC key for a ``whsec_…`` secret: the prefix stripped, the rest used as UTF-8 bytes."""
     if secret.startswith(WEBHOOK_SECRET_PREFIX):
-        secret = secret[len(WEBHOOK_SECRET_PREFIX):]
+        secret = secret[len(WEBHOOK_SECRET_PREFIX) :]
     return secret.encode("utf-8")
 
 
 def _webhook_mac(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
-    msg = f"{message_id}.{timestamp}.".encode("utf-8") + bytes(body)
+    msg = f"{message_id}.{timestamp}.".encode() + bytes(body)
     return hmac.new(webhook_key(secret), msg, hashlib.sha256).hexdigest()
 
 

@@ -5,6 +5,7 @@ count never exceeds the exact target, and among those the aspect ratio closest t
 Three of the product page's ~0.1 MP "rounded" rows (4:3, 16:9, 21:9) break its own rule by going over
 budget; ours follow the rule instead (see README).
 """
+
 from __future__ import annotations
 
 import math
@@ -54,7 +55,9 @@ def parse_size(text: object, field: str = "size") -> Size:
         return preset.rounded
     m = _SIZE_RE.match(text)
     if not m:
-        raise RequestError(field, "format W*H", f"'{text[:40]}' is not of the form W*H (e.g. 2048*2048) or a preset name")
+        raise RequestError(
+            field, "format W*H", f"'{text[:40]}' is not of the form W*H (e.g. 2048*2048) or a preset name"
+        )
     w, h = int(m.group(1)), int(m.group(2))
     for side, value in (("width", w), ("height", h)):
         if not MIN_SIDE <= value <= MAX_SIDE:

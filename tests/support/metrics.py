@@ -5,6 +5,7 @@
 * edge_agreement: F1 of Canny edges (3 px tolerance) inside a mask — structure kept by a recolour.
 * mean_lab / delta_e: how close a region's mean colour is to a named target.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -28,7 +29,7 @@ def palette_distance(a, b, bins: int = 32) -> float:
 
 
 def max_pairwise_palette_distance(images) -> float:
-    return max(palette_distance(a, b) for i, a in enumerate(images) for b in images[i + 1:])
+    return max(palette_distance(a, b) for i, a in enumerate(images) for b in images[i + 1 :])
 
 
 def edge_agreement(a, b, mask: np.ndarray | None = None, tol: int = 3) -> float:

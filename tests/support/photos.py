@@ -1,4 +1,5 @@
 """Real photos that ship with scikit-image and matplotlib, as the classic engine's float32 RGB arrays."""
+
 from __future__ import annotations
 
 import os

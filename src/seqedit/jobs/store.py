@@ -15,6 +15,7 @@ The webhook outbox row and the usage row are written in the same transaction as 
 Other tables: ``api_keys`` (SHA-256 hashes, never the key), ``uploads`` (single-use PUT tickets and
 their stored objects) and ``usage``.
 """
+
 from __future__ import annotations
 
 import enum
@@ -70,7 +71,8 @@ def hash_key(token: str) -> str:
 metadata = sa.MetaData()
 
 predictions = sa.Table(
-    "predictions", metadata,
+    "predictions",
+    metadata,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("key_id", sa.String(32), nullable=False, index=True),
     sa.Column("model", sa.String(200), nullable=False),
@@ -106,7 +108,8 @@ predictions = sa.Table(
 )
 
 api_keys = sa.Table(
-    "api_keys", metadata,
+    "api_keys",
+    metadata,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("name", sa.String(200), nullable=False, default=""),
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
@@ -118,7 +121,8 @@ api_keys = sa.Table(
 )
 
 uploads = sa.Table(
-    "uploads", metadata,
+    "uploads",
+    metadata,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("key_id", sa.String(32), nullable=False, index=True),
     sa.Column("object_key", sa.String(400), nullable=False, unique=True),
@@ -132,7 +136,8 @@ uploads = sa.Table(
 )
 
 usage = sa.Table(
-    "usage", metadata,
+    "usage",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("key_id", sa.String(32), nullable=False, index=True),
     sa.Column("prediction_id", sa.String(32), nullable=False, unique=True),
@@ -144,7 +149,8 @@ usage = sa.Table(
 )
 
 webhook_outbox = sa.Table(
-    "webhook_outbox", metadata,
+    "webhook_outbox",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("prediction_id", sa.String(32), nullable=False, index=True),
     sa.Column("key_id", sa.String(32), nullable=False),
@@ -176,7 +182,8 @@ class Store:
             memory = url in ("sqlite://", "sqlite:///:memory:")
             pool = {"poolclass": sa.pool.StaticPool} if memory else {"pool_size": 20, "max_overflow": 40}
             self.engine: Engine = sa.create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
+                url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
+            )
             self._sqlite_pragmas()
         else:
             self.engine = sa.create_engine(url, pool_pre_ping=True)
@@ -220,35 +227,82 @@ class Store:
 
     # ---------------------------------------------------------------- predictions: create & read
 
-    def create(self, *, key_id: str, model: str, input: dict[str, Any], request: dict[str, Any],
-               total: int, output_format: str, cost: str, retention: float, base64: bool = False,
-               webhook_url: str | None = None, idempotency_key: str | None = None,
-               limit: int | None = None, now: float | None = None,
-               prediction_id: str | None = None) -> tuple[dict[str, Any], bool]:
+    def create(
+        self,
+        *,
+        key_id: str,
+        model: str,
+        input: dict[str, Any],
+        request: dict[str, Any],
+        total: int,
+        output_format: str,
+        cost: str,
+        retention: float,
+        base64: bool = False,
+        webhook_url: str | None = None,
+        idempotency_key: str | None = None,
+        limit: int | None = None,
+        now: float | None = None,
+        prediction_id: str | None = None,
+    ) -> tuple[dict[str, Any], bool]:
         """Insert a ``created`` row. Returns ``(row, True)``, or ``(existing, False)`` for a repeated
         ``idempotency_key``. Raises ``LimitExceeded`` before inserting when the key is at ``limit``."""
         now = time.time() if now is None else now
         with self._write() as c:
             if idempotency_key:
-                found = c.execute(sa.select(predictions).where(
-                    predictions.c.key_id == key_id, predictions.c.idempotency_key == idempotency_key)).mappings().first()
+                found = (
+                    c.execute(
+                        sa.select(predictions).where(
+                            predictions.c.key_id == key_id, predictions.c.idempotency_key == idempotency_key
+                        )
+                    )
+                    .mappings()
+                    .first()
+                )
                 if found is not None:
                     return dict(found), False
             if limit:
                 if not self.is_sqlite:  # serialise this key's submits (SQLite: one writer anyway)
                     c.execute(sa.select(api_keys.c.id).where(api_keys.c.id == key_id).with_for_update())
-                active = c.execute(sa.select(sa.func.count()).select_from(predictions).where(
-                    predictions.c.key_id == key_id, predictions.c.status.in_(ACTIVE))).scalar_one()
+                active = c.execute(
+                    sa.select(sa.func.count())
+                    .select_from(predictions)
+                    .where(predictions.c.key_id == key_id, predictions.c.status.in_(ACTIVE))
+                ).scalar_one()
                 if active >= limit:
                     raise LimitExceeded(limit)
             row = dict(
-                id=prediction_id or new_id(), key_id=key_id, model=model, status=Status.CREATED.value,
-                input=input, request=request, base64=base64, webhook_url=webhook_url,
-                idempotency_key=idempotency_key or None, attempt=0, releases=0, lease_until=0.0, enqueued_at=now,
-                cancel_requested=False, progress_done=0, progress_total=total, progress_fraction=0.0, outputs=[],
-                output_format=output_format, error="", code=0, seed=request.get("seed"), warnings=[],
-                plan=None, cost=cost, created_at=now, started_at=None, completed_at=None,
-                execution_ms=0, inference_ms=0, expires_at=now + retention,
+                id=prediction_id or new_id(),
+                key_id=key_id,
+                model=model,
+                status=Status.CREATED.value,
+                input=input,
+                request=request,
+                base64=base64,
+                webhook_url=webhook_url,
+                idempotency_key=idempotency_key or None,
+                attempt=0,
+                releases=0,
+                lease_until=0.0,
+                enqueued_at=now,
+                cancel_requested=False,
+                progress_done=0,
+                progress_total=total,
+                progress_fraction=0.0,
+                outputs=[],
+                output_format=output_format,
+                error="",
+                code=0,
+                seed=request.get("seed"),
+                warnings=[],
+                plan=None,
+                cost=cost,
+                created_at=now,
+                started_at=None,
+                completed_at=None,
+                execution_ms=0,
+                inference_ms=0,
+                expires_at=now + retention,
             )
             c.execute(predictions.insert().values(**row))
         return row, True
@@ -264,13 +318,28 @@ class Store:
 
     def by_idempotency(self, key_id: str, idempotency_key: str) -> dict[str, Any] | None:
         with self._read() as c:
-            row = c.execute(sa.select(predictions).where(
-                predictions.c.key_id == key_id, predictions.c.idempotency_key == idempotency_key)).mappings().first()
+            row = (
+                c.execute(
+                    sa.select(predictions).where(
+                        predictions.c.key_id == key_id, predictions.c.idempotency_key == idempotency_key
+                    )
+                )
+                .mappings()
+                .first()
+            )
         return None if row is None else dict(row)
 
-    def history(self, key_id: str, *, page: int = 1, page_size: int = 20, model: str | None = None,
-                status: str | None = None, created_after: float | None = None,
-                created_before: float | None = None) -> tuple[list[dict[str, Any]], int]:
+    def history(
+        self,
+        key_id: str,
+        *,
+        page: int = 1,
+        page_size: int = 20,
+        model: str | None = None,
+        status: str | None = None,
+        created_after: float | None = None,
+        created_before: float | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
         cond = [predictions.c.key_id == key_id]
         if model:
             cond.append(predictions.c.model == model)
@@ -282,23 +351,37 @@ class Store:
             cond.append(predictions.c.created_at <= created_before)
         with self._read() as c:
             total = c.execute(sa.select(sa.func.count()).select_from(predictions).where(*cond)).scalar_one()
-            rows = c.execute(sa.select(predictions).where(*cond)
-                             .order_by(predictions.c.created_at.desc(), predictions.c.id)
-                             .limit(page_size).offset((page - 1) * page_size)).mappings().all()
+            rows = (
+                c.execute(
+                    sa.select(predictions)
+                    .where(*cond)
+                    .order_by(predictions.c.created_at.desc(), predictions.c.id)
+                    .limit(page_size)
+                    .offset((page - 1) * page_size)
+                )
+                .mappings()
+                .all()
+            )
         return [dict(r) for r in rows], total
 
     def counts(self) -> dict[tuple[str, int], int]:
         """(status, code) → number of predictions, for /metrics."""
         with self._read() as c:
-            rows = c.execute(sa.select(predictions.c.status, predictions.c.code, sa.func.count())
-                             .group_by(predictions.c.status, predictions.c.code)).all()
+            rows = c.execute(
+                sa.select(predictions.c.status, predictions.c.code, sa.func.count()).group_by(
+                    predictions.c.status, predictions.c.code
+                )
+            ).all()
         return {(s, code): n for s, code, n in rows}
 
     def durations(self) -> tuple[int, float]:
         """(count, total seconds) of completed predictions' execution time, for /metrics."""
         with self._read() as c:
-            n, total = c.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(predictions.c.execution_ms), 0))
-                                 .where(predictions.c.status == Status.COMPLETED.value)).one()
+            n, total = c.execute(
+                sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(predictions.c.execution_ms), 0)).where(
+                    predictions.c.status == Status.COMPLETED.value
+                )
+            ).one()
         return int(n), float(total) / 1000.0
 
     # ---------------------------------------------------------------- predictions: the worker side
@@ -308,13 +391,27 @@ class Store:
         now = time.time() if now is None else now
         p = predictions.c
         with self._write() as c:
-            res = c.execute(predictions.update().where(
-                p.id == prediction_id, p.cancel_requested.is_(False), p.attempt - p.releases < max_attempts,
-                sa.or_(p.status == Status.CREATED.value,
-                       sa.and_(p.status == Status.PROCESSING.value, p.lease_until < now)),
-            ).values(status=Status.PROCESSING.value, attempt=p.attempt + 1, lease_until=now + lease,
-                     started_at=sa.func.coalesce(p.started_at, now), outputs=[], progress_done=0,
-                     progress_fraction=0.0))
+            res = c.execute(
+                predictions.update()
+                .where(
+                    p.id == prediction_id,
+                    p.cancel_requested.is_(False),
+                    p.attempt - p.releases < max_attempts,
+                    sa.or_(
+                        p.status == Status.CREATED.value,
+                        sa.and_(p.status == Status.PROCESSING.value, p.lease_until < now),
+                    ),
+                )
+                .values(
+                    status=Status.PROCESSING.value,
+                    attempt=p.attempt + 1,
+                    lease_until=now + lease,
+                    started_at=sa.func.coalesce(p.started_at, now),
+                    outputs=[],
+                    progress_done=0,
+                    progress_fraction=0.0,
+                )
+            )
             if res.rowcount != 1:
                 return None
             row = dict(c.execute(sa.select(predictions).where(p.id == prediction_id)).mappings().one())
@@ -324,42 +421,66 @@ class Store:
         p = predictions.c
         return sa.and_(p.id == prediction_id, p.attempt == attempt, p.status == Status.PROCESSING.value)
 
-    def renew(self, prediction_id: str, attempt: int, *, lease: float, now: float | None = None,
-              **values: Any) -> bool | None:
+    def renew(
+        self, prediction_id: str, attempt: int, *, lease: float, now: float | None = None, **values: Any
+    ) -> bool | None:
         """Extend the lease (and write ``values``: progress, plan, seed, warnings) as ``attempt``.
 
         Returns None when fenced off (a newer attempt or a terminal state), else whether a cancel
         was requested."""
         now = time.time() if now is None else now
         with self._write() as c:
-            res = c.execute(predictions.update().where(self._fenced(prediction_id, attempt))
-                            .values(lease_until=now + lease, **values))
+            res = c.execute(
+                predictions.update()
+                .where(self._fenced(prediction_id, attempt))
+                .values(lease_until=now + lease, **values)
+            )
             if res.rowcount != 1:
                 return None
-            return bool(c.execute(sa.select(predictions.c.cancel_requested)
-                                  .where(predictions.c.id == prediction_id)).scalar_one())
+            return bool(
+                c.execute(
+                    sa.select(predictions.c.cancel_requested).where(predictions.c.id == prediction_id)
+                ).scalar_one()
+            )
 
-    def add_output(self, prediction_id: str, attempt: int, key: str, *, lease: float,
-                   now: float | None = None) -> bool:
+    def add_output(self, prediction_id: str, attempt: int, key: str, *, lease: float, now: float | None = None) -> bool:
         """Append one committed panel (object ``key``) as ``attempt``; False when fenced off."""
         now = time.time() if now is None else now
         with self._write() as c:
-            found = c.execute(sa.select(predictions.c.outputs, predictions.c.progress_total,
-                                        predictions.c.progress_fraction)
-                              .where(self._fenced(prediction_id, attempt))).first()
+            found = c.execute(
+                sa.select(predictions.c.outputs, predictions.c.progress_total, predictions.c.progress_fraction).where(
+                    self._fenced(prediction_id, attempt)
+                )
+            ).first()
             if found is None:
                 return False
             if len(found.outputs) >= found.progress_total:
                 raise ValueError(f"prediction {prediction_id} already has its {found.progress_total} outputs")
             outputs = [*found.outputs, key]
-            c.execute(predictions.update().where(self._fenced(prediction_id, attempt)).values(
-                outputs=outputs, progress_done=len(outputs), lease_until=now + lease,
-                progress_fraction=max(found.progress_fraction, len(outputs) / max(1, found.progress_total))))
+            c.execute(
+                predictions.update()
+                .where(self._fenced(prediction_id, attempt))
+                .values(
+                    outputs=outputs,
+                    progress_done=len(outputs),
+                    lease_until=now + lease,
+                    progress_fraction=max(found.progress_fraction, len(outputs) / max(1, found.progress_total)),
+                )
+            )
         return True
 
-    def finish(self, prediction_id: str, attempt: int, status: Status, *, code: int = 0, error: str = "",
-               execution_ms: int | None = None, inference_ms: int | None = None,
-               now: float | None = None) -> bool:
+    def finish(
+        self,
+        prediction_id: str,
+        attempt: int,
+        status: Status,
+        *,
+        code: int = 0,
+        error: str = "",
+        execution_ms: int | None = None,
+        inference_ms: int | None = None,
+        now: float | None = None,
+    ) -> bool:
         """The terminal write of ``attempt`` (with its outbox and usage rows). False when fenced off."""
         assert status.is_terminal()
         now = time.time() if now is None else now
@@ -368,19 +489,42 @@ class Store:
             if row is None:
                 return False
             if status == Status.COMPLETED and len(row["outputs"]) != row["progress_total"]:
-                raise ValueError(f"prediction {prediction_id}: {len(row['outputs'])} outputs committed, "
-                                 f"{row['progress_total']} required")
-            return self._terminal(c, dict(row), status, code=code, error=error, now=now,
-                                  execution_ms=execution_ms, inference_ms=inference_ms,
-                                  guard=self._fenced(prediction_id, attempt))
+                raise ValueError(
+                    f"prediction {prediction_id}: {len(row['outputs'])} outputs committed, "
+                    f"{row['progress_total']} required"
+                )
+            return self._terminal(
+                c,
+                dict(row),
+                status,
+                code=code,
+                error=error,
+                now=now,
+                execution_ms=execution_ms,
+                inference_ms=inference_ms,
+                guard=self._fenced(prediction_id, attempt),
+            )
 
-    def _terminal(self, c: Connection, row: dict[str, Any], status: Status, *, code: int, error: str,
-                  now: float, guard: Any, execution_ms: int | None = None,
-                  inference_ms: int | None = None) -> bool:
+    def _terminal(
+        self,
+        c: Connection,
+        row: dict[str, Any],
+        status: Status,
+        *,
+        code: int,
+        error: str,
+        now: float,
+        guard: Any,
+        execution_ms: int | None = None,
+        inference_ms: int | None = None,
+    ) -> bool:
         started = row["started_at"] or now
         values: dict[str, Any] = dict(
-            status=status.value, code=code, error=error if status != Status.COMPLETED else "",
-            completed_at=now, lease_until=0.0,
+            status=status.value,
+            code=code,
+            error=error if status != Status.COMPLETED else "",
+            completed_at=now,
+            lease_until=0.0,
             execution_ms=int(execution_ms if execution_ms is not None else max(0.0, now - started) * 1000),
             inference_ms=int(inference_ms if inference_ms is not None else 0),
         )
@@ -393,17 +537,37 @@ class Store:
         if res.rowcount != 1:
             return False
         images = len(row["outputs"]) if status == Status.COMPLETED else 0
-        c.execute(usage.insert().values(
-            key_id=row["key_id"], prediction_id=row["id"], model=row["model"], status=status.value,
-            images=images, cost=row["cost"] if status == Status.COMPLETED else "0", created_at=now))
+        c.execute(
+            usage.insert().values(
+                key_id=row["key_id"],
+                prediction_id=row["id"],
+                model=row["model"],
+                status=status.value,
+                images=images,
+                cost=row["cost"] if status == Status.COMPLETED else "0",
+                created_at=now,
+            )
+        )
         if row["webhook_url"]:
-            c.execute(webhook_outbox.insert().values(
-                prediction_id=row["id"], key_id=row["key_id"], url=row["webhook_url"],
-                message_id=f"{row['id']}-{status.value}", attempts=0, next_attempt_at=now,
-                delivered_at=None, dead=False, last_error="", created_at=now))
+            c.execute(
+                webhook_outbox.insert().values(
+                    prediction_id=row["id"],
+                    key_id=row["key_id"],
+                    url=row["webhook_url"],
+                    message_id=f"{row['id']}-{status.value}",
+                    attempts=0,
+                    next_attempt_at=now,
+                    delivered_at=None,
+                    dead=False,
+                    last_error="",
+                    created_at=now,
+                )
+            )
         return True
 
-    def cancel(self, prediction_id: str, key_id: str | None = None, *, now: float | None = None) -> dict[str, Any] | None:
+    def cancel(
+        self, prediction_id: str, key_id: str | None = None, *, now: float | None = None
+    ) -> dict[str, Any] | None:
         """Cancel: a queued job becomes ``cancelled`` at once; a running one gets ``cancel_requested``
         (its runner stops between panels or through ``Progress``). Terminal rows are left alone."""
         now = time.time() if now is None else now
@@ -417,16 +581,27 @@ class Store:
                 return None
             row = dict(row)
             if row["status"] == Status.CREATED.value:
-                self._terminal(c, row, Status.CANCELLED, code=0, error="cancelled by the caller", now=now,
-                               guard=sa.and_(p.id == prediction_id, p.status == Status.CREATED.value))
+                self._terminal(
+                    c,
+                    row,
+                    Status.CANCELLED,
+                    code=0,
+                    error="cancelled by the caller",
+                    now=now,
+                    guard=sa.and_(p.id == prediction_id, p.status == Status.CREATED.value),
+                )
             elif row["status"] == Status.PROCESSING.value:
-                c.execute(predictions.update().where(p.id == prediction_id, p.status == Status.PROCESSING.value)
-                          .values(cancel_requested=True))
+                c.execute(
+                    predictions.update()
+                    .where(p.id == prediction_id, p.status == Status.PROCESSING.value)
+                    .values(cancel_requested=True)
+                )
             row = dict(c.execute(sa.select(predictions).where(p.id == prediction_id)).mappings().one())
         return row
 
-    def reap(self, *, max_attempts: int, stale: float, created_stale: float | None = None,
-             now: float | None = None) -> list[str]:
+    def reap(
+        self, *, max_attempts: int, stale: float, created_stale: float | None = None, now: float | None = None
+    ) -> list[str]:
         """One reaper pass. Expired leases: cancel-requested → cancelled; out of attempts → failed
         5000 "worker lost"; else re-enqueue. Created rows enqueued more than ``stale`` seconds ago are
         (``created_stale``, default ``stale``) are re-enqueued too (a crash between insert and enqueue,
@@ -436,24 +611,42 @@ class Store:
         p = predictions.c
         again: list[str] = []
         with self._write() as c:
-            lost = c.execute(sa.select(predictions).where(
-                p.status == Status.PROCESSING.value, p.lease_until < now)).mappings().all()
+            lost = (
+                c.execute(sa.select(predictions).where(p.status == Status.PROCESSING.value, p.lease_until < now))
+                .mappings()
+                .all()
+            )
             for row in lost:
                 row = dict(row)
                 guard = self._fenced(row["id"], row["attempt"])
                 guard = sa.and_(guard, p.lease_until < now)
                 if row["cancel_requested"]:
-                    self._terminal(c, row, Status.CANCELLED, code=0, error="cancelled by the caller", now=now, guard=guard)
+                    self._terminal(
+                        c, row, Status.CANCELLED, code=0, error="cancelled by the caller", now=now, guard=guard
+                    )
                 elif row["attempt"] - row["releases"] >= max_attempts:
-                    self._terminal(c, row, Status.FAILED, code=5000,
-                                   error=WORKER_LOST.format(n=row["attempt"] - row["releases"]),
-                                   now=now, guard=guard)
+                    self._terminal(
+                        c,
+                        row,
+                        Status.FAILED,
+                        code=5000,
+                        error=WORKER_LOST.format(n=row["attempt"] - row["releases"]),
+                        now=now,
+                        guard=guard,
+                    )
                 elif row["enqueued_at"] <= row["lease_until"] or row["enqueued_at"] < now - stale:
                     # not re-enqueued since the lease ran out (or that was long ago)
                     again.append(row["id"])
-            stale_created = c.execute(sa.select(p.id).where(
-                p.status == Status.CREATED.value,
-                p.enqueued_at < now - (stale if created_stale is None else created_stale))).scalars().all()
+            stale_created = (
+                c.execute(
+                    sa.select(p.id).where(
+                        p.status == Status.CREATED.value,
+                        p.enqueued_at < now - (stale if created_stale is None else created_stale),
+                    )
+                )
+                .scalars()
+                .all()
+            )
             again.extend(stale_created)
             if again:
                 c.execute(predictions.update().where(p.id.in_(again)).values(enqueued_at=now))
@@ -464,25 +657,48 @@ class Store:
         the attempt as lost. The fence stays (``attempt`` is not decremented)."""
         p = predictions.c
         with self._write() as c:
-            return c.execute(predictions.update().where(self._fenced(prediction_id, attempt)).values(
-                lease_until=0.0, enqueued_at=0.0, releases=p.releases + 1, outputs=[], progress_done=0,
-                progress_fraction=0.0)).rowcount == 1
+            return (
+                c.execute(
+                    predictions.update()
+                    .where(self._fenced(prediction_id, attempt))
+                    .values(
+                        lease_until=0.0,
+                        enqueued_at=0.0,
+                        releases=p.releases + 1,
+                        outputs=[],
+                        progress_done=0,
+                        progress_fraction=0.0,
+                    )
+                ).rowcount
+                == 1
+            )
 
     def expire_leases(self) -> int:
         """Embedded start-up: no worker of ours survived the previous process, so every lease is void."""
         with self._write() as c:
-            return c.execute(predictions.update().where(predictions.c.status == Status.PROCESSING.value)
-                             .values(lease_until=0.0, enqueued_at=0.0)).rowcount
+            return c.execute(
+                predictions.update()
+                .where(predictions.c.status == Status.PROCESSING.value)
+                .values(lease_until=0.0, enqueued_at=0.0)
+            ).rowcount
 
     def active_ids(self) -> list[str]:
         with self._read() as c:
-            return list(c.execute(sa.select(predictions.c.id).where(predictions.c.status.in_(ACTIVE))
-                                  .order_by(predictions.c.created_at)).scalars())
+            return list(
+                c.execute(
+                    sa.select(predictions.c.id)
+                    .where(predictions.c.status.in_(ACTIVE))
+                    .order_by(predictions.c.created_at)
+                ).scalars()
+            )
 
     def queue_depth(self) -> dict[str, int]:
         with self._read() as c:
-            rows = c.execute(sa.select(predictions.c.status, sa.func.count()).where(
-                predictions.c.status.in_(ACTIVE)).group_by(predictions.c.status)).all()
+            rows = c.execute(
+                sa.select(predictions.c.status, sa.func.count())
+                .where(predictions.c.status.in_(ACTIVE))
+                .group_by(predictions.c.status)
+            ).all()
         out = {s: 0 for s in ACTIVE}
         out.update({s: n for s, n in rows})
         return out
@@ -493,16 +709,22 @@ class Store:
         """(terminal prediction ids, uploads) past their ``expires_at``."""
         now = time.time() if now is None else now
         with self._read() as c:
-            preds = list(c.execute(sa.select(predictions.c.id).where(
-                predictions.c.expires_at < now, predictions.c.status.in_(TERMINAL)).limit(limit)).scalars())
-            ups = [dict(r) for r in c.execute(sa.select(uploads).where(uploads.c.expires_at < now).limit(limit)).mappings()]
+            preds = list(
+                c.execute(
+                    sa.select(predictions.c.id)
+                    .where(predictions.c.expires_at < now, predictions.c.status.in_(TERMINAL))
+                    .limit(limit)
+                ).scalars()
+            )
+            ups = [
+                dict(r) for r in c.execute(sa.select(uploads).where(uploads.c.expires_at < now).limit(limit)).mappings()
+            ]
         return preds, ups
 
     def delete_prediction(self, prediction_id: str) -> None:
         with self._write() as c:
             c.execute(webhook_outbox.delete().where(webhook_outbox.c.prediction_id == prediction_id))
-            c.execute(predictions.delete().where(predictions.c.id == prediction_id,
-                                                 predictions.c.status.in_(TERMINAL)))
+            c.execute(predictions.delete().where(predictions.c.id == prediction_id, predictions.c.status.in_(TERMINAL)))
 
     def delete_upload(self, upload_id: str) -> None:
         with self._write() as c:
@@ -510,25 +732,43 @@ class Store:
 
     # ---------------------------------------------------------------- API keys and usage
 
-    def create_key(self, name: str = "", *, concurrency: int | None = None, webhook_secret: str | None = None,
-                   now: float | None = None) -> tuple[str, dict[str, Any]]:
+    def create_key(
+        self,
+        name: str = "",
+        *,
+        concurrency: int | None = None,
+        webhook_secret: str | None = None,
+        now: float | None = None,
+    ) -> tuple[str, dict[str, Any]]:
         """A new key. Returns the plaintext (shown once, never stored) and the row."""
         if webhook_secret is None:
             from seqedit.signing import new_webhook_secret
 
             webhook_secret = new_webhook_secret()
         token = "sk_" + secrets.token_urlsafe(32)
-        row = dict(id=uuid.uuid4().hex[:16], name=name, key_hash=hash_key(token), prefix=token[:10],
-                   webhook_secret=webhook_secret, concurrency=concurrency,
-                   created_at=time.time() if now is None else now, revoked_at=None)
+        row = dict(
+            id=uuid.uuid4().hex[:16],
+            name=name,
+            key_hash=hash_key(token),
+            prefix=token[:10],
+            webhook_secret=webhook_secret,
+            concurrency=concurrency,
+            created_at=time.time() if now is None else now,
+            revoked_at=None,
+        )
         with self._write() as c:
             c.execute(api_keys.insert().values(**row))
         return token, row
 
     def find_key(self, token: str) -> dict[str, Any] | None:
         with self._read() as c:
-            row = c.execute(sa.select(api_keys).where(api_keys.c.key_hash == hash_key(token),
-                                                      api_keys.c.revoked_at.is_(None))).mappings().first()
+            row = (
+                c.execute(
+                    sa.select(api_keys).where(api_keys.c.key_hash == hash_key(token), api_keys.c.revoked_at.is_(None))
+                )
+                .mappings()
+                .first()
+            )
         return None if row is None else dict(row)
 
     def get_key(self, key_id: str) -> dict[str, Any] | None:
@@ -543,23 +783,40 @@ class Store:
     def revoke_key(self, id_or_prefix: str, now: float | None = None) -> int:
         k = api_keys.c
         with self._write() as c:
-            return c.execute(api_keys.update().where(
-                sa.or_(k.id == id_or_prefix, k.prefix == id_or_prefix, k.key_hash == hash_key(id_or_prefix)),
-                k.revoked_at.is_(None)).values(revoked_at=time.time() if now is None else now)).rowcount
+            return c.execute(
+                api_keys.update()
+                .where(
+                    sa.or_(k.id == id_or_prefix, k.prefix == id_or_prefix, k.key_hash == hash_key(id_or_prefix)),
+                    k.revoked_at.is_(None),
+                )
+                .values(revoked_at=time.time() if now is None else now)
+            ).rowcount
 
     def usage_summary(self) -> list[dict[str, Any]]:
         u = usage.c
         with self._read() as c:
-            rows = c.execute(sa.select(u.key_id, u.status, sa.func.count(), sa.func.sum(u.images), u.cost)
-                             .group_by(u.key_id, u.status, u.cost)).all()
+            rows = c.execute(
+                sa.select(u.key_id, u.status, sa.func.count(), sa.func.sum(u.images), u.cost).group_by(
+                    u.key_id, u.status, u.cost
+                )
+            ).all()
             names = {r["id"]: r for r in c.execute(sa.select(api_keys)).mappings()}
         from decimal import Decimal
 
         out: dict[str, dict[str, Any]] = {}
         for key_id, status, n, images, cost in rows:
-            entry = out.setdefault(key_id, {"key_id": key_id, "name": names.get(key_id, {}).get("name", ""),
-                                            "prefix": names.get(key_id, {}).get("prefix", ""),
-                                            "predictions": 0, "completed": 0, "images": 0, "cost": Decimal(0)})
+            entry = out.setdefault(
+                key_id,
+                {
+                    "key_id": key_id,
+                    "name": names.get(key_id, {}).get("name", ""),
+                    "prefix": names.get(key_id, {}).get("prefix", ""),
+                    "predictions": 0,
+                    "completed": 0,
+                    "images": 0,
+                    "cost": Decimal(0),
+                },
+            )
             entry["predictions"] += n
             if status == Status.COMPLETED.value:
                 entry["completed"] += n
@@ -569,13 +826,33 @@ class Store:
 
     # ---------------------------------------------------------------- uploads
 
-    def create_upload(self, *, key_id: str, object_key: str, filename: str, content_type: str, size: int,
-                      state: str, ticket_seconds: float, retention: float, upload_id: str | None = None,
-                      now: float | None = None) -> dict[str, Any]:
+    def create_upload(
+        self,
+        *,
+        key_id: str,
+        object_key: str,
+        filename: str,
+        content_type: str,
+        size: int,
+        state: str,
+        ticket_seconds: float,
+        retention: float,
+        upload_id: str | None = None,
+        now: float | None = None,
+    ) -> dict[str, Any]:
         now = time.time() if now is None else now
-        row = dict(id=upload_id or new_id(), key_id=key_id, object_key=object_key, filename=filename,
-                   content_type=content_type, size=size, state=state, ticket_expires=now + ticket_seconds,
-                   created_at=now, expires_at=now + retention)
+        row = dict(
+            id=upload_id or new_id(),
+            key_id=key_id,
+            object_key=object_key,
+            filename=filename,
+            content_type=content_type,
+            size=size,
+            state=state,
+            ticket_expires=now + ticket_seconds,
+            created_at=now,
+            expires_at=now + retention,
+        )
         with self._write() as c:
             c.execute(uploads.insert().values(**row))
         return row
@@ -584,16 +861,22 @@ class Store:
         """Single use: the first PUT moves the ticket from ``pending`` to ``writing``; later PUTs get None."""
         now = time.time() if now is None else now
         with self._write() as c:
-            res = c.execute(uploads.update().where(uploads.c.id == upload_id, uploads.c.state == "pending",
-                                                   uploads.c.ticket_expires >= now).values(state="writing"))
+            res = c.execute(
+                uploads.update()
+                .where(uploads.c.id == upload_id, uploads.c.state == "pending", uploads.c.ticket_expires >= now)
+                .values(state="writing")
+            )
             if res.rowcount != 1:
                 return None
             return dict(c.execute(sa.select(uploads).where(uploads.c.id == upload_id)).mappings().one())
 
     def store_upload(self, upload_id: str, *, content_type: str, size: int) -> None:
         with self._write() as c:
-            c.execute(uploads.update().where(uploads.c.id == upload_id).values(
-                state="stored", content_type=content_type, size=size))
+            c.execute(
+                uploads.update()
+                .where(uploads.c.id == upload_id)
+                .values(state="stored", content_type=content_type, size=size)
+            )
 
     def upload_by_object(self, object_key: str) -> dict[str, Any] | None:
         with self._read() as c:
@@ -606,12 +889,26 @@ class Store:
         now = time.time() if now is None else now
         w = webhook_outbox.c
         with self._read() as c:
-            return [dict(r) for r in c.execute(sa.select(webhook_outbox).where(
-                w.delivered_at.is_(None), w.dead.is_(False), w.next_attempt_at <= now)
-                .order_by(w.next_attempt_at).limit(limit)).mappings()]
+            return [
+                dict(r)
+                for r in c.execute(
+                    sa.select(webhook_outbox)
+                    .where(w.delivered_at.is_(None), w.dead.is_(False), w.next_attempt_at <= now)
+                    .order_by(w.next_attempt_at)
+                    .limit(limit)
+                ).mappings()
+            ]
 
-    def webhook_attempted(self, outbox_id: int, *, delivered: bool, error: str = "", next_at: float = 0.0,
-                          dead: bool = False, now: float | None = None) -> None:
+    def webhook_attempted(
+        self,
+        outbox_id: int,
+        *,
+        delivered: bool,
+        error: str = "",
+        next_at: float = 0.0,
+        dead: bool = False,
+        now: float | None = None,
+    ) -> None:
         now = time.time() if now is None else now
         w = webhook_outbox.c
         values: dict[str, Any] = {"attempts": w.attempts + 1, "last_error": error[:500]}
@@ -625,5 +922,9 @@ class Store:
 
     def webhooks(self, prediction_id: str) -> list[dict[str, Any]]:
         with self._read() as c:
-            return [dict(r) for r in c.execute(sa.select(webhook_outbox).where(
-                webhook_outbox.c.prediction_id == prediction_id)).mappings()]
+            return [
+                dict(r)
+                for r in c.execute(
+                    sa.select(webhook_outbox).where(webhook_outbox.c.prediction_id == prediction_id)
+                ).mappings()
+            ]

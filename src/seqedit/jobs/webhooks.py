@@ -10,6 +10,7 @@ can deduplicate. A non-2xx answer or a network failure is retried with exponenti
 (``webhook_backoff`` × 2^n, capped at 600 s) up to ``webhook_max_attempts``; a URL the SSRF guard
 refuses is not retried.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,16 @@ log = logging.getLogger("seqedit.webhooks")
 
 
 class WebhookSender:
-    def __init__(self, store: Store, settings: Settings, *, render: Callable[[str], bytes | None],
-                 secret_for: Callable[[str], str | None], poll: float = 0.2, threads: int = 4) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        render: Callable[[str], bytes | None],
+        secret_for: Callable[[str], str | None],
+        poll: float = 0.2,
+        threads: int = 4,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.render = render
@@ -92,14 +101,22 @@ class WebhookSender:
         body = self.render(row["prediction_id"])
         secret = self.secret_for(row["key_id"])
         if body is None or secret is None:
-            self.store.webhook_attempted(row["id"], delivered=False, error="prediction or key no longer exists", dead=True)
+            self.store.webhook_attempted(
+                row["id"], delivered=False, error="prediction or key no longer exists", dead=True
+            )
             return False
         headers = webhook_headers(secret, body, row["message_id"], int(time.time()))
         headers["Content-Type"] = "application/json"
         transient, error = True, ""
         try:
-            status = post_bytes(row["url"], body, headers=headers, connect_timeout=s.webhook_timeout,
-                                read_timeout=s.webhook_timeout, allow_hosts=s.allowed_hosts)
+            status = post_bytes(
+                row["url"],
+                body,
+                headers=headers,
+                connect_timeout=s.webhook_timeout,
+                read_timeout=s.webhook_timeout,
+                allow_hosts=s.allowed_hosts,
+            )
             if 200 <= status < 300:
                 self.store.webhook_attempted(row["id"], delivered=True)
                 return True
@@ -110,6 +127,11 @@ class WebhookSender:
         dead = not transient or attempts >= s.webhook_max_attempts
         delay = min(600.0, s.webhook_backoff * (2 ** (attempts - 1)))
         self.store.webhook_attempted(row["id"], delivered=False, error=error, dead=dead, next_at=time.time() + delay)
-        log.info("webhook %s attempt %d failed (%s)%s", row["message_id"], attempts, error,
-                 "; giving up" if dead else f"; retry in {delay:.1f}s")
+        log.info(
+            "webhook %s attempt %d failed (%s)%s",
+            row["message_id"],
+            attempts,
+            error,
+            "; giving up" if dead else f"; retry in {delay:.1f}s",
+        )
         return False
