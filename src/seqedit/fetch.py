@@ -392,7 +392,8 @@ def _status_error(status: int, host: str) -> FetchError:
 
 
 def _content_type(response: httpx.Response) -> str:
-    return response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    value: str = response.headers.get("content-type", "")
+    return value.split(";", 1)[0].strip().lower()
 
 
 def _read_capped(response: httpx.Response, host: str, max_bytes: int, deadline: float, budget: float) -> bytes:

@@ -12,6 +12,7 @@ import base64
 import io
 import warnings
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -116,7 +117,8 @@ def _normalise(im: Image.Image) -> Image.Image:
         im = _cmyk_to_rgb(im)
     elif mode not in ("RGB", "RGBA"):
         im = im.convert("RGB")
-    if im.mode == "RGBA" and im.getextrema()[3][0] == 255:
+    # getextrema() gives one (min, max) pair per band for a multi-band image; the stubs cannot know it has four.
+    if im.mode == "RGBA" and cast("tuple[tuple[int, int], ...]", im.getextrema())[3][0] == 255:
         im = im.convert("RGB")  # alpha channel present but fully opaque
     return im
 
@@ -128,7 +130,9 @@ def _cmyk_to_rgb(im: Image.Image) -> Image.Image:
             from PIL import ImageCms
 
             src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            return ImageCms.profileToProfile(im, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            out = ImageCms.profileToProfile(im, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            if out is not None:  # None only for inPlace=True
+                return out
         except Exception:  # broken profile: fall back to the naive conversion
             pass
     return im.convert("RGB")

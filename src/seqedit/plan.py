@@ -14,6 +14,7 @@ Per-panel text comes from, in order of preference:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -263,7 +264,7 @@ def find_enumeration(text: str, count: int) -> tuple[tuple[str, ...], tuple[int,
     return best[1], best[2]
 
 
-def _segments(text: str):
+def _segments(text: str) -> Iterator[tuple[int, int, str, bool]]:
     """Candidate list bodies: text after a colon up to the sentence end, and each sentence."""
     for m in re.finditer(r":\s*([^:\n]+?)(?=\s*(?:[.!?](?:\s|$)|\n|$))", text):
         yield m.start(1), m.end(1), m.group(1), False

@@ -24,7 +24,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -271,7 +271,7 @@ class Store:
                 ).scalar_one()
                 if active >= limit:
                     raise LimitExceeded(limit)
-            row = dict(
+            row: dict[str, Any] = dict(
                 id=prediction_id or new_id(),
                 key_id=key_id,
                 model=model,
@@ -576,10 +576,10 @@ class Store:
             q = sa.select(predictions).where(p.id == prediction_id)
             if key_id is not None:
                 q = q.where(p.key_id == key_id)
-            row = c.execute(q).mappings().first()
-            if row is None:
+            found = c.execute(q).mappings().first()
+            if found is None:
                 return None
-            row = dict(row)
+            row = dict(found)
             if row["status"] == Status.CREATED.value:
                 self._terminal(
                     c,
@@ -616,8 +616,8 @@ class Store:
                 .mappings()
                 .all()
             )
-            for row in lost:
-                row = dict(row)
+            for found in lost:
+                row = dict(found)
                 guard = self._fenced(row["id"], row["attempt"])
                 guard = sa.and_(guard, p.lease_until < now)
                 if row["cancel_requested"]:
@@ -800,7 +800,7 @@ class Store:
                     u.key_id, u.status, u.cost
                 )
             ).all()
-            names = {r["id"]: r for r in c.execute(sa.select(api_keys)).mappings()}
+            names: dict[str, Mapping[Any, Any]] = {r["id"]: r for r in c.execute(sa.select(api_keys)).mappings()}
         from decimal import Decimal
 
         out: dict[str, dict[str, Any]] = {}
