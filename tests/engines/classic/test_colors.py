@@ -4,7 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from seqedit.engines.base import Unsupported
+from seqedit.engines.classic import typography
 from seqedit.engines.classic.colors import (
+    PROMPT_COLOR_NAMES,
     Color,
     as_color,
     color_table,
@@ -13,6 +16,7 @@ from seqedit.engines.classic.colors import (
     lab_to_rgb,
     parse_color,
     parse_colorway,
+    prompt_colors,
     rgb_to_lab,
 )
 
@@ -97,9 +101,31 @@ def test_as_color_accepts_phrases_hex_and_triples() -> None:
     assert np.allclose(as_color("#ff0000").rgb, (1.0, 0.0, 0.0))
     assert np.allclose(as_color((255, 128, 0)).rgb, (1.0, 128 / 255, 0.0))
     assert np.allclose(as_color((0.2, 0.4, 0.6)).rgb, (0.2, 0.4, 0.6))
-    with pytest.raises(ValueError):
+    assert np.allclose(as_color("#f00").rgb, (1.0, 0.0, 0.0))
+    with pytest.raises(Unsupported, match="no such colour here"):
         as_color("no such colour here")
 
 
 def test_delta_e() -> None:
     assert delta_e((50, 0, 0), (50, 3, 4)) == pytest.approx(5.0)
+
+
+def test_every_name_the_router_can_emit_resolves() -> None:
+    for name in PROMPT_COLOR_NAMES:
+        for phrase in (name, f"pastel {name}", name.replace(" ", "-")):
+            assert prompt_colors(f"make it {phrase}")[0][1] == phrase.lower()
+            assert as_color(phrase).rgb == typography.parse_color(phrase, (0.0, 0.0, 0.0))
+
+
+def test_hair_colours_are_colours() -> None:
+    platinum, blonde, brunette = as_color("platinum blonde"), as_color("blonde"), as_color("brunette")
+    assert platinum.name == "platinum blonde" and platinum.lab[0] > blonde.lab[0] > brunette.lab[0] + 30
+    assert [p for _, p in prompt_colors("dye her hair platinum blonde")] == ["platinum blonde"]
+
+
+def test_an_unknown_colour_is_unsupported_naming_the_word_everywhere() -> None:
+    for resolve in (as_color, lambda w: typography.parse_color(w, (0.0, 0.0, 0.0)),
+                    lambda w: typography.frame(np.zeros((32, 32, 3), np.float32), "border", w)):
+        with pytest.raises(Unsupported, match="ultraviolet-ish") as err:
+            resolve("ultraviolet-ish")
+        assert not isinstance(err.value, ValueError) and err.value.clause == "ultraviolet-ish"

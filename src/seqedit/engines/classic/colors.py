@@ -1,11 +1,20 @@
-"""Colour phrases → target colours: names, finishes, tone modifiers and compound colorways.
+"""The classic engine's one colour vocabulary: names, finishes, tones, colorway parts, resolution.
+
+Every colour word in the engine goes through this module: the router finds colour phrases in
+instructions with ``prompt_colors`` / ``PROMPT_COLOR_RX``, recolour and backgrounds resolve them
+with ``as_color``, typography with ``as_color`` too. A name the router can emit always resolves
+(``PROMPT_COLOR_NAMES`` is a subset of ``color_table``); a phrase that names no known colour is an
+``Unsupported`` naming the word, never a ``ValueError`` or a guessed colour.
 
 ``parse_color("matte forest green")`` → ``Color(name="forest green", finish="matte", ...)``;
 ``parse_colorway("forest green + gum sole")`` → ``{"primary": Color(...), "sole": Color(...)}``.
 
-Names come from ~70 product/fashion colours of our own (checked first), then matplotlib's CSS4 and
-XKCD tables (shipped inside matplotlib). Matching is longest-name-first and non-overlapping. Colours
-carry sRGB floats in [0, 1] and CIE Lab (L in 0..100, D65), both computed with OpenCV's float path.
+Names come from ~90 product, fashion and hair colours of our own (checked first), then matplotlib's
+CSS4 and XKCD tables (shipped inside matplotlib). Matching is longest-name-first and non-overlapping.
+The prompt vocabulary is narrower than the table: the product and hair names and a few table names,
+without the product names that prompts use for something else ("graphite" is a pencil, "chrome" a
+finish); the ~950 XKCD names would read ordinary words ("fern", "cement") as colours. Colours carry
+sRGB floats in [0, 1] and CIE Lab (L in 0..100, D65), both computed with OpenCV's float path.
 """
 from __future__ import annotations
 
@@ -17,8 +26,10 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from seqedit.engines.base import Unsupported
+
 Finish = Literal["matte", "glossy", "metallic"]
-Tone = Literal["dark", "light", "pastel", "neon", "deep", "bright"]
+Tone = Literal["dark", "light", "pastel", "neon", "deep", "bright", "pale", "muted", "dusty", "vivid", "rich", "soft"]
 RGB = tuple[float, float, float]
 
 # Product / fashion names (sRGB hex). These win over matplotlib's tables for the same name.
@@ -44,7 +55,26 @@ PRODUCT_COLORS: dict[str, str] = {
     "cobalt": "#1F4FA0", "denim": "#3B5A80", "purple": "#6A3FA0", "violet": "#7F4FC9",
     "lavender": "#B9A6E0", "lilac": "#C8A2C8", "plum": "#5E2750", "copper": "#B5652B",
     "rose gold": "#D9A08B", "bronze": "#8C6A3A", "gunmetal": "#45484D",
+    "lemon": "#F7E34B", "champagne": "#EAD9B8", "nude": "#E0B89A",
 }
+
+# Hair colours: what "dye her hair …" names. They resolve like any other name (recolour keeps shading).
+HAIR_COLORS: dict[str, str] = {
+    "blonde": "#D2AE6D", "blond": "#D2AE6D", "golden blonde": "#D8A850", "honey blonde": "#C48A45",
+    "ash blonde": "#B9AD93", "dirty blonde": "#A68A5B", "strawberry blonde": "#D0936A",
+    "platinum blonde": "#E9E3D2", "platinum blond": "#E9E3D2", "platinum": "#E4E2DD",
+    "brunette": "#4E3322", "auburn": "#8A3A22",
+}
+
+# Table names (CSS4/XKCD) that prompts use as colours besides the product and hair names.
+_PROMPT_TABLE_NAMES = frozenset({
+    "scarlet", "salmon", "aqua", "indigo", "taupe", "rose", "terracotta", "mauve", "ochre", "midnight blue",
+    "cherry red", "wine red", "neon green", "electric blue",
+})
+# Product names that prompts use for something else: a pencil, a finish, a sail, a bone; and the shoe-page
+# names that would swallow their plain colour ("classic white + black swoosh" is white).
+NOT_PROMPT_COLORS = frozenset({"graphite", "chrome", "sail", "bone", "classic white", "pure white", "cool grey",
+                                "cool gray"})
 
 # Names whose natural finish is metallic when the phrase names none.
 METALLIC_NAMES = frozenset({"gold", "silver", "chrome", "copper", "bronze", "rose gold", "gunmetal"})
@@ -53,13 +83,14 @@ METALLIC_NAMES = frozenset({"gold", "silver", "chrome", "copper", "bronze", "ros
 FINISH_WORDS: dict[str, Finish] = {
     "matte": "matte", "matt": "matte", "flat": "matte", "suede": "matte",
     "glossy": "glossy", "gloss": "glossy", "shiny": "glossy", "patent": "glossy",
-    "metallic": "metallic", "metal": "metallic",
+    "metallic": "metallic", "metal": "metallic", "lacquered": "glossy", "chrome": "metallic",
 }
 
 # Tone modifier → (L gain toward/away from the ends, chroma gain).
 TONE_MODS: dict[str, tuple[float, float]] = {
     "dark": (0.65, 1.0), "deep": (0.75, 1.15), "light": (1.3, 0.75), "pastel": (1.35, 0.5),
-    "neon": (1.08, 1.7), "bright": (1.12, 1.35),
+    "neon": (1.08, 1.7), "bright": (1.12, 1.35), "pale": (1.3, 0.6), "muted": (1.0, 0.6), "dusty": (0.95, 0.55),
+    "vivid": (1.05, 1.4), "rich": (0.85, 1.2), "soft": (1.15, 0.8),
 }
 
 # matplotlib names that are ordinary words in prompts, not colour requests.
@@ -69,14 +100,17 @@ _STOP_NAMES = frozenset({
     "apple", "bland", "drab", "grass", "desert", "ocean", "forest", "swamp", "camo", "algae", "pea", "iris",
     "kiwi", "pear", "banana", "tomato", "grape", "melon", "mango", "lemon", "pumpkin", "strawberry",
     "watermelon", "clay", "brick", "stone", "steel", "midnight", "marine", "butter", "straw", "snow",
-    "linen", "bisque", "light", "deep", "bright", "neon",
+    "linen", "bisque", "light", "deep", "bright", "neon", "pale", "muted", "dusty", "vivid", "rich", "soft",
 })
 
+# Colorway parts, in the order a chunk is tested ("gum sole" is the sole, "gold accents" the accent).
 PART_WORDS: dict[str, str] = {
-    "accent": r"swoosh(?:es)?|logos?|accents?|laces?|trims?|stripes?|details?|stitching|tick|badge|ribbon|bow",
     "sole": r"outsoles?|midsoles?|soles?",
+    "accent": r"swoosh(?:es)?|logos?|accents?|laces?|trims?|stripes?|details?|stitching|tick|badge|ribbon|bow|"
+              r"piping|eyelets?|tongue|heel tab|straps?|buttons?|zips?|zippers?|handles?",
     "primary": r"uppers?|body|main|base|shell",
 }
+PART_RX = {part: re.compile(r"\b(?:" + rx + r")\b", re.I) for part, rx in PART_WORDS.items()}
 
 
 @dataclass(frozen=True)
@@ -127,7 +161,7 @@ def _normalise(text: str) -> str:
 @lru_cache(maxsize=1)
 def color_table() -> dict[str, RGB]:
     """All known colour names → sRGB floats (product names first, then CSS4, then XKCD)."""
-    table: dict[str, RGB] = {_normalise(k): _hex_rgb(v) for k, v in PRODUCT_COLORS.items()}
+    table: dict[str, RGB] = {_normalise(k): _hex_rgb(v) for k, v in {**PRODUCT_COLORS, **HAIR_COLORS}.items()}
     try:
         import matplotlib.colors as mc
     except ImportError:  # pragma: no cover - matplotlib is a declared dependency
@@ -142,6 +176,44 @@ def color_table() -> dict[str, RGB]:
         if stop not in PRODUCT_COLORS:
             table.pop(stop, None)
     return table
+
+
+# --------------------------------------------------------------------------- the prompt vocabulary
+
+PROMPT_COLOR_NAMES: tuple[str, ...] = tuple(sorted(
+    (set(PRODUCT_COLORS) | set(HAIR_COLORS) | _PROMPT_TABLE_NAMES) - NOT_PROMPT_COLORS, key=len, reverse=True))
+# a colour phrase in an instruction: an optional tone word, then a name ("pastel pink", "navy-blue")
+PROMPT_COLOR_RX = re.compile(
+    r"(?<![\w-])(?:(?:" + "|".join(TONE_MODS) + r")\s+)?(?:"
+    + "|".join(re.escape(n).replace(r"\ ", r"[\s-]") for n in PROMPT_COLOR_NAMES) + r")(?![\w-])", re.I)
+# "black and white" is a grade (or two colours of a colorway), never one colour phrase
+BLACK_AND_WHITE_RX = re.compile(r"\bblack[- ]and[- ]white\b|\bb\s*&\s*w\b|\bb/w\b", re.I)
+FINISH_RX = re.compile(r"\b(" + "|".join(FINISH_WORDS) + r")\b", re.I)
+
+
+def prompt_colors(text: str) -> list[tuple[int, str]]:
+    """Colour phrases of the prompt vocabulary in ``text`` as (position, phrase): 'forest green', 'pastel pink'."""
+    text = BLACK_AND_WHITE_RX.sub(lambda m: " " * len(m.group(0)), text)
+    return [(m.start(), re.sub(r"\s+", " ", m.group(0).lower())) for m in PROMPT_COLOR_RX.finditer(text)]
+
+
+def split_colorway(text: str) -> list[tuple[str | None, str]]:
+    """A colorway phrase cut into chunks at ``+ , / & ; with and plus``, each with the part it names (or None)."""
+    chunks = re.split(r"\+|,|/|&|;|\bwith\b|\band\b|\bplus\b", text, flags=re.I)
+    return [(part_of(chunk), chunk) for chunk in chunks]
+
+
+def colorway_phrases(text: str) -> dict[str, str]:
+    """'matte red + white outsole' → {'primary': 'matte red'…}: the prompt-vocabulary phrase of each part.
+
+    A chunk naming a part is that part; an unnamed one is the primary, or the accent once there is a primary.
+    """
+    out: dict[str, str] = {}
+    for part, chunk in split_colorway(text):
+        found = prompt_colors(chunk)
+        if found:
+            out.setdefault(part or ("primary" if "primary" not in out else "accent"), found[0][1])
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -200,15 +272,22 @@ def parse_color(text: str) -> Color | None:
 
 
 def as_color(value: ColorLike) -> Color:
-    """Coerce a phrase, an sRGB float triple or a Color into a Color (ValueError if unknown)."""
+    """Coerce a phrase, a hex string, an sRGB triple (0–1 floats or 0–255) or a Color into a Color.
+
+    A phrase that names no known colour raises ``Unsupported`` naming it.
+    """
     if isinstance(value, Color):
         return value
     if isinstance(value, str):
+        word = value.strip()
+        if re.fullmatch(r"#?(?:[0-9a-fA-F]{3}){1,2}", word):
+            digits = word.lstrip("#")
+            return _make(word, _hex_rgb(digits if len(digits) == 6 else "".join(d * 2 for d in digits)),
+                         None, None, (0, 0))
         c = parse_color(value)
         if c is None:
-            if re.fullmatch(r"#?[0-9a-fA-F]{6}", value.strip()):
-                return _make(value.strip(), _hex_rgb(value.strip()), None, None, (0, 0))
-            raise ValueError(f"unknown colour: {value!r}")
+            raise Unsupported(f"unknown colour '{word}': the classic engine has no colour of that name "
+                              f"(name a colour such as 'navy blue', or give a hex code like '#1B2A4A')", clause=word)
         return c
     rgb = tuple(float(v) for v in value)
     if len(rgb) != 3:
@@ -219,27 +298,20 @@ def as_color(value: ColorLike) -> Color:
 
 
 def part_of(chunk: str) -> str | None:
-    """Which colorway part a text chunk names (``accent``, ``sole`` or ``primary``), if any."""
+    """Which colorway part a text chunk names (``sole``, ``accent`` or ``primary``), if any."""
     low = _normalise(chunk)
-    for part in ("sole", "accent", "primary"):
-        if re.search(r"\b(?:" + PART_WORDS[part] + r")\b", low):
-            return part
-    return None
+    return next((part for part, rx in PART_RX.items() if rx.search(low)), None)
 
 
 def parse_colorway(text: str) -> dict[str, Color]:
     """'matte red + white outsole' → {'primary': red/matte, 'sole': white}.
 
-    Chunks are split on ``+ , / & with and``; a chunk naming swoosh/logo/accents/laces/trim/stripe is the
-    accent, sole/outsole/midsole the sole, anything else the primary (a second unnamed colour is the accent).
+    Chunks as ``split_colorway``; a chunk naming a sole word is the sole, swoosh/logo/accents/laces/trim… the
+    accent, upper/body the primary; an unnamed one the primary (a second unnamed colour is the accent).
     """
     out: dict[str, Color] = {}
-    for chunk in re.split(r"\+|,|/|&|;|\bwith\b|\band\b", text, flags=re.I):
+    for part, chunk in split_colorway(text):
         cols = find_colors(chunk)
-        if not cols:
-            continue
-        part = part_of(chunk)
-        if part is None:
-            part = "primary" if "primary" not in out else "accent"
-        out.setdefault(part, cols[0])
+        if cols:
+            out.setdefault(part or ("primary" if "primary" not in out else "accent"), cols[0])
     return out

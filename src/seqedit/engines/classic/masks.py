@@ -419,6 +419,29 @@ def alpha_mask(alpha: np.ndarray) -> MaskResult | None:
 
 # ----------------------------------------------------------------------------- the per-reference set
 
+def _like_temple_hair(lab: np.ndarray, candidate: np.ndarray, faces: list[FaceBox], min_pixels: int = 40
+                      ) -> np.ndarray | float:
+    """Weight in [0, 1]: how close each pixel is to the hair colour seen beside the faces (1.0: no evidence).
+
+    The strips just outside each face box, from the eyes down to the jaw, show hair under most headwear;
+    their median Lab colour is the hair colour, and pixels far from it in hue and chroma (a black cap over
+    grey hair) drop out. Lightness weighs little: highlights and shade are the same hair.
+    """
+    h, w = candidate.shape
+    samples = []
+    for f in faces:
+        ys = slice(int(max(0, f.y + 0.3 * f.h)), int(min(h, f.y + 0.9 * f.h)))
+        for x0, x1 in ((f.x - 0.2 * f.w, f.x + 0.08 * f.w), (f.x + 0.92 * f.w, f.x + 1.2 * f.w)):
+            xs = slice(int(max(0, x0)), int(min(w, x1)))
+            samples.append(lab[ys, xs][candidate[ys, xs] > 0.5])
+    pixels = np.concatenate(samples) if samples else np.empty((0, 3), np.float32)
+    if len(pixels) < min_pixels:
+        return 1.0
+    d = lab - np.median(pixels, axis=0)
+    dist = np.sqrt(0.1 * d[..., 0] ** 2 + d[..., 1] ** 2 + d[..., 2] ** 2)
+    return 1.0 - smoothstep(16.0, 26.0, dist)
+
+
 class MaskSet:
     """Every mask of one reference, computed on first use and cached (thread-safe).
 
@@ -527,7 +550,11 @@ class MaskSet:
         return self._get("clothes", make)
 
     def hair(self) -> MaskResult:
-        """Rough hair mask: person pixels around and above each face that are not skin (short hair only)."""
+        """Rough hair mask: person pixels around and above each face that are not skin (short hair only).
+
+        When hair shows beside the face (the temples), only pixels of that colour count: a cap or a hat
+        above the head is headwear, not hair.
+        """
         def make() -> MaskResult:
             p = self.person()
             if not p.usable:
@@ -547,6 +574,7 @@ class MaskSet:
                 cv2.ellipse(region, (cx, cy), (int(0.95 * f.w), int(0.95 * f.h)), 0, 0, 360, 1.0, -1)
                 region[int(min(h, f.y + 0.75 * f.h)):] = 0.0  # above the mouth line: short hair only
             m = region * p.mask * not_skin * (1.0 - face)
+            m = m * _like_temple_hair(lab, m, self.faces())
             binary = cv2.morphologyEx((m > 0.5).astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
             binary = keep_components(binary, min_frac=0.2)
             soft = refine(self.img, binary.astype(np.float32), sharpen=(0.35, 0.65))

@@ -72,6 +72,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from seqedit.engines.classic.colors import (BLACK_AND_WHITE_RX, FINISH_RX, FINISH_WORDS, NOT_PROMPT_COLORS,
+                                           PART_RX, PROMPT_COLOR_NAMES,
+                                           PROMPT_COLOR_RX, colorway_phrases, prompt_colors)
 from seqedit.engines.classic.spec import OPERATIONS, OpSpec, VerdictKind
 from seqedit.plan import Plan
 
@@ -301,59 +304,18 @@ def _is_bookkeeping(clause: str) -> bool:
 
 # --------------------------------------------------------------------------- colours
 
-def _product_color_names() -> set[str]:
-    """The colour names ``colors.py`` knows as product colours (so the router finds what it can paint)."""
-    try:
-        from seqedit.engines.classic.colors import PRODUCT_COLORS
-    except Exception:  # colours still route with the built-in list below
-        return set()
-    return {n for n in PRODUCT_COLORS if n not in _NOT_COLOR_WORDS}
-
-
-# words the colour table knows that the router reads as something else (styles, finishes, sails)
-_NOT_COLOR_WORDS = {"graphite", "chrome", "sail", "bone", "classic white", "pure white", "cool grey", "cool gray"}
-_COLOR_NAMES = sorted(_product_color_names() | {
-    "white", "off white", "off-white", "black", "jet black", "grey", "gray", "charcoal", "silver", "red",
-    "crimson", "scarlet", "burgundy", "maroon", "wine", "pink", "hot pink", "magenta", "fuchsia", "coral",
-    "salmon", "orange", "peach", "yellow", "mustard", "gold", "lemon", "volt", "lime", "green",
-    "forest green", "olive", "olive green", "mint", "sage", "emerald", "bottle green", "teal", "turquoise",
-    "aqua", "cyan", "blue", "navy", "navy blue", "royal blue", "sky blue", "baby blue", "cobalt", "denim",
-    "indigo", "purple", "violet", "lavender", "lilac", "plum", "brown", "chocolate", "tan", "beige", "cream",
-    "ivory", "khaki", "camel", "gum", "sand", "taupe", "rose gold", "rose", "bronze", "copper", "blonde",
-    "platinum blonde", "platinum", "auburn", "brunette", "rust", "terracotta", "champagne", "nude", "mauve",
-    "ochre", "midnight blue", "cherry red", "wine red", "neon green", "electric blue",
-}, key=len, reverse=True)
-_TONES = r"dark|deep|light|pale|pastel|neon|bright|muted|dusty|vivid|rich|soft"
-_COLOR_RX = re.compile(r"(?<![\w-])(?:(?:" + _TONES + r")\s+)?(?:" + "|".join(re.escape(c) for c in _COLOR_NAMES)
-                       + r")(?![\w-])", re.I)
-_FINISH = {"matte": "matte", "matt": "matte", "flat": "matte", "glossy": "glossy", "gloss": "glossy",
-           "shiny": "glossy", "lacquered": "glossy", "metallic": "metallic", "chrome": "metallic"}
-_FINISH_RX = re.compile(r"\b(" + "|".join(_FINISH) + r")\b", re.I)
-_PARTS = {
-    "accent": re.compile(r"\b(?:swoosh|logo|accents?|laces?|trim|trims|stripes?|details?|stitching|tick|badge|"
-                         r"piping|eyelets?|tongue|heel tab|straps?|buttons?|zips?|zippers?|handles?)\b", re.I),
-    "sole": re.compile(r"\b(?:outsoles?|midsoles?|soles?)\b", re.I),
-}
-_BW = re.compile(r"\bblack[- ]and[- ]white\b|\bb\s*&\s*w\b|\bb/w\b", re.I)
-
-
-def find_colors(text: str) -> list[tuple[int, str]]:
-    """Colour phrases in ``text`` as (position, phrase), e.g. 'forest green', 'pastel pink'."""
-    text = _BW.sub(lambda m: " " * len(m.group(0)), text)
-    return [(m.start(), re.sub(r"\s+", " ", m.group(0).lower())) for m in _COLOR_RX.finditer(text)]
+# the router's colour vocabulary is ``colors``' prompt vocabulary
+_COLOR_NAMES = PROMPT_COLOR_NAMES
+_COLOR_RX = PROMPT_COLOR_RX
+_FINISH = FINISH_WORDS
+_FINISH_RX = FINISH_RX
+_BW = BLACK_AND_WHITE_RX
+find_colors = prompt_colors
 
 
 def colorway(text: str) -> dict[str, Any]:
     """'matte red + white outsole' → {'colors': {'primary': 'red', 'sole': 'white'}, 'finish': 'matte'}."""
-    colors: dict[str, str] = {}
-    for chunk in re.split(r"\+|,|/|&|\bwith\b|\band\b|\bplus\b", text, flags=re.I):
-        found = find_colors(chunk)
-        if not found:
-            continue
-        part = next((p for p, rx in _PARTS.items() if rx.search(chunk)), None)
-        if part is None:
-            part = "primary" if "primary" not in colors else "accent"
-        colors.setdefault(part, found[0][1])
+    colors = colorway_phrases(text)
     params: dict[str, Any] = {"colors": colors} if colors else {}
     m = _FINISH_RX.search(text)
     if m:
@@ -371,7 +333,7 @@ def _is_colorway_line(text: str) -> bool:
     if not find_colors(text):
         return False
     rest = _COLOR_RX.sub(" ", _BW.sub(" ", text))
-    for rx in _PARTS.values():
+    for rx in PART_RX.values():
         rest = rx.sub(" ", rest)
     rest = _COLOR_ONLY_NOISE.sub(" ", rest)
     return not re.sub(r"[\s+,/&().;:—–-]+", "", rest)
@@ -966,7 +928,7 @@ _FUZZY_COLOR_NAMES = [c for c in _COLOR_NAMES if len(c) >= 6 and c.isalpha()]
 def _color_typo(word: str) -> str | None:
     """The colour name ``word`` misspells ('burgandy' → 'burgundy'), or None."""
     w = word.lower()
-    if len(w) < 6 or w in _NOT_COLOR_TYPOS or w in _NOT_COLOR_WORDS or _COLOR_RX.fullmatch(w):
+    if len(w) < 6 or w in _NOT_COLOR_TYPOS or w in NOT_PROMPT_COLORS or _COLOR_RX.fullmatch(w):
         return None
     hits = [c for c in _FUZZY_COLOR_NAMES if c[0] == w[0] and _edit_distance_le1(w, c)]
     return hits[0] if len(hits) == 1 else None

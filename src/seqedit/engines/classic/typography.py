@@ -2,7 +2,8 @@
 
 Conventions (``spec.py``): images are float32 H×W×3 RGB in [0, 1], masks float32 H×W in [0, 1].
 Boxes are ``(x0, y0, x1, y1)`` integer pixels, end-exclusive. Colours are RGB floats in [0, 1];
-public functions also accept a CSS colour string or 0–255 ints (``parse_color``).
+public functions also accept a colour name or hex string of ``colors.py`` (the engine's one colour
+vocabulary: an unknown name is ``Unsupported``) or 0–255 ints (``parse_color``).
 
 Text is rasterised by Pillow into a coverage mask and composited in float, so pixels outside the
 ink, bars and frames are left exactly as they were. Every text call goes through ``fit_text``,
@@ -19,9 +20,10 @@ from typing import Literal, Protocol, TypeAlias
 
 import cv2
 import numpy as np
-from PIL import Image, ImageColor, ImageDraw
+from PIL import Image, ImageDraw
 
 from seqedit.engines.classic import arrays
+from seqedit.engines.classic.colors import as_color
 from seqedit.engines.classic.fonts import Font, Role, get_font, role_spec
 
 RGB: TypeAlias = tuple[float, float, float]
@@ -40,15 +42,12 @@ _PROBE = ImageDraw.Draw(Image.new("L", (1, 1)))
 # ----------------------------------------------------------------------------- colour
 
 def parse_color(color: ColorLike, default: RGB) -> RGB:
-    """A colour as RGB floats in [0, 1]: CSS name/hex string, 0–1 floats or 0–255 ints; None → default."""
+    """A colour as RGB floats in [0, 1]: a colour phrase or hex string (``colors.as_color``), 0–1 floats or
+    0–255 ints; None → default."""
     if color is None:
         return default
     if isinstance(color, str):
-        try:
-            rgb = ImageColor.getrgb(color)
-        except ValueError:
-            raise ValueError(f"unknown colour {color!r}") from None
-        return (rgb[0] / 255.0, rgb[1] / 255.0, rgb[2] / 255.0)
+        return as_color(color).rgb
     vals = [float(v) for v in list(color)[:3]]
     if len(vals) != 3:
         raise ValueError(f"a colour needs three components, got {color!r}")
