@@ -1,47 +1,127 @@
-"""``storage``: the object store port and our own signed URLs."""
-
+"""``storage``: the port's contract, run by every implementation ``open_storage`` can build, then what
+is particular to each (the local store's files on disk) and our own signed URLs."""
 from __future__ import annotations
 
 import time
 
 import pytest
 
-from seqedit.storage import OBJECT_REF, ObjectStorage, own_key, safe_name, valid_key
+from seqedit.storage import (
+    OBJECT_REF, FileSigner, ObjectStorage, RangeNotSatisfiable, Storage, open_storage, own_key, safe_name, valid_key,
+)
+
+SIGNER = FileSigner(b"k", "http://h:1/")
 
 
-@pytest.mark.parametrize("root", [None, "dir"])
-def test_put_get_delete(tmp_path, root):
-    s = ObjectStorage(None if root is None else tmp_path / root)
-    s.put("outputs/p/1/0.jpg", b"abc")
-    s.put("outputs/p/1/1.jpg", b"def")
-    assert s.get("outputs/p/1/0.jpg") == b"abc" and s.exists("outputs/p/1/1.jpg")
-    assert s.delete_prefix("outputs/p/") == 2
-    assert not s.exists("outputs/p/1/0.jpg")
+@pytest.fixture(params=["", "file", "memory://"])
+def storage(request, tmp_path) -> Storage:
+    """Every implementation behind the port: the default data dir, an explicit file:// root, memory."""
+    url = f"file://{tmp_path / 'elsewhere'}" if request.param == "file" else request.param
+    return open_storage(url, tmp_path, SIGNER)
+
+
+# ---------------------------------------------------------------------------------------- the contract
+
+def test_put_get_exists_delete(storage):
+    storage.put("outputs/p/1/0.jpg", b"abc")
+    storage.put("outputs/p/1/1.jpg", b"def")
+    assert storage.get("outputs/p/1/0.jpg") == b"abc" and storage.exists("outputs/p/1/1.jpg")
+    storage.put("outputs/p/1/0.jpg", b"new")  # overwrite
+    assert storage.get("outputs/p/1/0.jpg") == b"new"
+    storage.delete("outputs/p/1/1.jpg")
+    assert not storage.exists("outputs/p/1/1.jpg")
+    storage.delete("outputs/p/1/1.jpg")  # idempotent
     with pytest.raises(FileNotFoundError):
-        s.get("outputs/p/1/0.jpg")
-    s.delete("outputs/p/1/0.jpg")  # idempotent
+        storage.get("outputs/p/1/1.jpg")
 
 
-def test_keys_cannot_escape(tmp_path):
-    s = ObjectStorage(tmp_path)
+def test_delete_prefix_removes_only_that_folder(storage):
+    for key in ("outputs/p/1/0.jpg", "outputs/p/2/0.jpg", "outputs/q/1/0.jpg", "outputs/pp/1/0.jpg"):
+        storage.put(key, b"x")
+    assert storage.delete_prefix("outputs/p/") == 2
+    assert not storage.exists("outputs/p/1/0.jpg") and not storage.exists("outputs/p/2/0.jpg")
+    assert storage.exists("outputs/q/1/0.jpg") and storage.exists("outputs/pp/1/0.jpg")
+    assert storage.delete_prefix("outputs/nothing/") == 0
+
+
+def test_open_whole_and_ranges(storage):
+    data = bytes(range(256)) * 4000  # 1 MB: more than one streamed chunk
+    storage.put("uploads/u/a.bin", data)
+    whole = storage.open("uploads/u/a.bin")
+    assert not whole.partial and whole.info.size == len(data) and b"".join(whole.chunks) == data
+    assert whole.info.etag.startswith('"') and whole.info.modified.tzinfo is not None
+    for byte_range, expected in (((0, 7), data[:8]), ((10, None), data[10:]), ((None, 5), data[-5:]),
+                                 ((len(data) - 3, len(data) + 100), data[-3:])):
+        part = storage.open("uploads/u/a.bin", byte_range)
+        assert part.partial and b"".join(part.chunks) == expected and part.length == len(expected), byte_range
+    assert storage.open("uploads/u/a.bin").info.etag == whole.info.etag  # stable while unchanged
+
+
+def test_open_refuses_ranges_outside_the_object(storage):
+    storage.put("uploads/u/a.bin", b"0123456789")
+    for bad in ((10, None), (20, 30), (5, 2), (None, 0)):
+        with pytest.raises(RangeNotSatisfiable) as info:
+            storage.open("uploads/u/a.bin", bad)
+        assert info.value.size == 10
+    with pytest.raises(FileNotFoundError):
+        storage.open("uploads/u/missing.bin")
+
+
+def test_empty_object(storage):
+    storage.put("uploads/u/empty", b"")
+    body = storage.open("uploads/u/empty")
+    assert body.length == 0 and b"".join(body.chunks) == b""
+
+
+def test_keys_cannot_escape(storage):
     for bad in ("../x", "outputs/../../etc/passwd", "/etc/passwd", "other/x", "outputs//x"):
         assert not valid_key(bad)
-        with pytest.raises(ValueError):
-            s.put(bad, b"x")
-    assert s.local_path("outputs/a/b.jpg") == (tmp_path / "outputs/a/b.jpg").resolve()
+        for call in (lambda k: storage.put(k, b"x"), storage.get, storage.exists, storage.delete, storage.open,
+                     lambda k: storage.url(k, 10**10)):
+            with pytest.raises(ValueError):
+                call(bad)
+
+
+def test_url_is_ours_until_it_expires(storage):
+    url = storage.url("uploads/u/a.png", int(time.time()) + 60)
+    assert own_key(url, b"k") == "uploads/u/a.png"
+    assert own_key(url, b"other") is None
+    assert own_key(url.replace("a.png", "b.png"), b"k") is None
+    assert own_key(storage.url("uploads/u/a.png", int(time.time()) - 1), b"k") is None
+
+
+# ---------------------------------------------------------------------------------------- per backend
+
+def test_local_store_keeps_files_under_its_root(tmp_path):
+    s = open_storage("", tmp_path, SIGNER)
+    s.put("outputs/a/b.jpg", b"abc")
+    assert (tmp_path / "objects" / "outputs/a/b.jpg").read_bytes() == b"abc"
+    s.delete_prefix("outputs/a/")
+    assert not (tmp_path / "objects" / "outputs" / "a").exists()  # no empty folders left behind
+
+
+def test_unknown_storage_url_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="storage_url"):
+        open_storage("ftp://x", tmp_path, SIGNER)
 
 
 def test_signed_url_round_trip_and_tamper():
-    s = ObjectStorage()
-    url = s.url("uploads/u/a.png", base="http://h:1/", secret=b"k", expires_at=int(time.time()) + 60)
+    s = ObjectStorage(signer=FileSigner(b"k", "http://h:1/"))
+    url = s.url("uploads/u/a.png", int(time.time()) + 60)
     assert url.startswith("http://h:1/files/uploads/u/a.png?expires=")
     assert own_key(url, b"k") == "uploads/u/a.png"
     assert own_key(url, b"other") is None
     assert own_key(url.replace("a.png", "b.png"), b"k") is None
-    expired = s.url("uploads/u/a.png", base="http://h", secret=b"k", expires_at=int(time.time()) - 1)
+    expired = ObjectStorage(signer=FileSigner(b"k", "http://h")).url("uploads/u/a.png", int(time.time()) - 1)
     assert own_key(expired, b"k") is None
     assert own_key(OBJECT_REF + "uploads/u/a.png", b"k") == "uploads/u/a.png"
     assert own_key("https://example.com/x.png", b"k") is None
+
+
+def test_without_a_public_base_urls_are_root_relative():
+    url = ObjectStorage(signer=FileSigner(b"k")).url("outputs/p/1/0.jpg", int(time.time()) + 60)
+    assert url.startswith("/files/outputs/p/1/0.jpg?expires=") and own_key(url, b"k") == "outputs/p/1/0.jpg"
+    assert FileSigner(b"k").verify("outputs/p/1/0.jpg", *[p.split("=", 1)[1] for p in url.split("?")[1].split("&")])
 
 
 def test_safe_name():

@@ -1,6 +1,10 @@
-"""Run one edit in-process: references → plan → engine → encoded panels (no server, no queue).
+"""The one run loop: references → plan → engine → encoded panels, with the engine contract enforced.
 
-This is what ``seqedit edit`` does; the job runner does the same with rows and storage around it.
+``seqedit edit`` calls it in-process and writes files; the job runner (``jobs.runner``) calls the same
+``prepare`` and ``render`` with rows and storage around them. ``render`` is where the port's promise
+is checked, the same way for both: exactly ``plan.count`` panels, each at ``plan.size`` and in one of
+``PANEL_MODES``; an engine that breaks it fails with an ``EngineError`` naming the panel, never a
+silently resized or missing image.
 """
 from __future__ import annotations
 
@@ -11,10 +15,13 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from seqedit.engines.base import Engine, Progress, Verdict
+from seqedit.engines.base import Engine, EngineError, Progress, Verdict
 from seqedit.imaging import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode, encode
 from seqedit.plan import Plan, make_plan
 from seqedit.request import EditRequest
+
+
+PANEL_MODES = ("RGB", "RGBA")
 
 
 @dataclass
@@ -35,7 +42,8 @@ class Output:
     data: bytes
     width: int
     height: int
-    seconds: float
+    seconds: float  # generating and encoding this panel
+    inference: float = 0.0  # of which generating (the engine's own time)
 
     @property
     def sha256(self) -> str:
@@ -48,25 +56,41 @@ def decode_refs(blobs: list[bytes], *, max_bytes: int = DEFAULT_MAX_BYTES,
     return [decode(b, field=f"images[{i}]", max_bytes=max_bytes, max_pixels=max_pixels) for i, b in enumerate(blobs)]
 
 
-def prepare(request: EditRequest, refs: list[Image.Image], engine: Engine) -> Prepared:
-    """Plan the request and let the engine refuse it (``Unsupported``) before anything renders."""
+def prepare(request: EditRequest, refs: list[Image.Image], engine: Engine, *, verdicts: bool = True) -> Prepared:
+    """Plan the request and let the engine refuse it (``Unsupported``) before anything renders.
+    ``verdicts=False`` skips the per-clause analysis (the runner needs only the refusal and warnings)."""
     t0 = time.perf_counter()
     plan = make_plan(request, [im.size for im in refs])
     t1 = time.perf_counter()
-    verdicts = engine.analyse(plan)
+    clauses = engine.analyse(plan) if verdicts else []
     warnings = list(plan.warnings) + engine.check(plan, refs)
     t2 = time.perf_counter()
-    return Prepared(request, refs, plan, verdicts, warnings, {"plan": t1 - t0, "check": t2 - t1})
+    return Prepared(request, refs, plan, clauses, warnings, {"plan": t1 - t0, "check": t2 - t1})
 
 
 def render(prepared: Prepared, engine: Engine, progress: Progress) -> Iterator[Output]:
-    """Yield the encoded panels one at a time (memory does not grow with N)."""
+    """Yield the encoded panels one at a time (memory does not grow with N), enforcing the contract."""
     plan = prepared.plan
-    t = time.perf_counter()
-    for i, panel in enumerate(engine.generate(plan, prepared.refs, progress), start=1):
-        if panel.size != (plan.size.width, plan.size.height):
-            raise RuntimeError(f"engine returned panel {i} at {panel.size}, expected {plan.size}")
+    want = (plan.size.width, plan.size.height)
+    count = 0
+    panels = engine.generate(plan, prepared.refs, progress)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            panel = next(panels)
+        except StopIteration:
+            break
+        t1 = time.perf_counter()
+        count += 1
+        if count > plan.count:
+            raise EngineError(f"the {engine.name} engine produced more than {plan.count} panels")
+        if panel.size != want:
+            raise EngineError(f"the {engine.name} engine returned panel {count} at {panel.width}x{panel.height}, "
+                              f"expected {plan.size.width}x{plan.size.height}")
+        if panel.mode not in PANEL_MODES:
+            raise EngineError(f"the {engine.name} engine returned panel {count} in mode {panel.mode}, "
+                              f"expected one of {', '.join(PANEL_MODES)}")
         data = encode(panel, plan.output_format)
-        now = time.perf_counter()
-        yield Output(i, data, panel.width, panel.height, now - t)
-        t = now
+        yield Output(count, data, panel.width, panel.height, time.perf_counter() - t0, t1 - t0)
+    if count != plan.count:
+        raise EngineError(f"the {engine.name} engine produced {count} of {plan.count} panels")

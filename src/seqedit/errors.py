@@ -4,6 +4,7 @@ Exception tree (every member has ``code`` and a ``message`` meant for the end us
 
     SeqeditError(code, message)             the root; code 5000 unless set
     ├── RequestError(field, limit, message)  bad input (1400, or 1401 for an image); also a ValueError
+    │   └── NotFound                         something the request names does not exist for this caller
     ├── FetchError                           a URL could not be fetched or posted to (1402; ``transient``)
     └── EngineError                          the engine failed (5000 unless set) — ``engines.base``
         ├── Unsupported                      the instruction needs what this engine cannot do (1403)
@@ -64,3 +65,7 @@ class RequestError(SeqeditError, ValueError):
         self.field = field
         self.limit = limit
         self.message = message
+
+
+class NotFound(RequestError):
+    """A file, prediction or model the request names does not exist, or belongs to another key."""

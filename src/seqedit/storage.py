@@ -1,24 +1,83 @@
-"""The object store port: ``put``/``get``/``delete``/``url`` over ``obstore``.
+"""The object store port and its implementation over ``obstore``.
 
-Keys are relative paths (``outputs/<prediction>/<attempt>/<i>.jpg``, ``uploads/<id>/<name>``).
-Embedded mode stores them under ``<data_dir>/objects`` with ``obstore``'s ``LocalStore`` and serves
-them itself behind HMAC-signed, expiring URLs (``/files/<key>?expires=…&sig=…``, see
-``seqedit.signing`` and ``seqedit.api.media``). An S3 store would hand out presigned URLs instead;
-the port is the same.
+Keys are relative paths checked by one rule (``valid_key``): ``uploads/<id>/<name>`` or
+``outputs/<prediction>/<attempt>/<i>.<ext>``, never ``..`` or ``//``.
+
+The port (``Storage``)::
+
+    put(key, data)            get(key) -> bytes         exists(key) -> bool
+    delete(key)               delete_prefix(prefix) -> int
+    open(key, byte_range) -> Body      a (part of a) file to stream, with its size, ETag and mtime
+    url(key, expires_at) -> str        where a client can GET the file until ``expires_at``
+
+``url`` is the store's own business: ``ObjectStorage`` (a local directory or memory) serves its files
+itself, so it hands out HMAC-signed ``/files/<key>?expires=…&sig=…`` URLs from its ``FileSigner``
+(absolute when the signer knows the public base URL, else root-relative for the protocol layer to
+resolve against the request's own base); an S3 store would presign. ``open_storage(url, …)`` is the
+one factory: ``""`` → ``<data_dir>/objects``, ``file:///path``, ``memory://`` (tests).
+
+Every implementation runs the same contract tests (``tests/test_storage.py``).
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import obstore
 from obstore.store import LocalStore, MemoryStore
 
-__all__ = ["Storage", "ObjectStorage", "FILES_PREFIX", "OBJECT_REF", "own_key", "safe_name", "valid_key"]
+from seqedit.signing import sign_path, verify_path
+
+__all__ = ["Storage", "ObjectStorage", "ObjectInfo", "Body", "ByteRange", "FileSigner", "RangeNotSatisfiable",
+           "open_storage", "FILES_PREFIX", "OBJECT_REF", "own_key", "safe_name", "valid_key"]
 
 FILES_PREFIX = "/files/"
+OBJECT_REF = "seqedit-object:"  # internal reference to a stored object (inline base64 refs are stored so)
+CHUNK = 256 * 1024  # streaming granularity of ``Body.chunks``
 _KEY_RE = re.compile(r"^(?:uploads|outputs)/[A-Za-z0-9._/-]{1,300}$")
+
+ByteRange = tuple[int | None, int | None]
+"""An HTTP-style byte range: ``(first, last)`` inclusive; ``(first, None)`` to the end; ``(None, n)`` the
+last ``n`` bytes."""
+
+
+class RangeNotSatisfiable(ValueError):
+    """The byte range lies outside the object (HTTP 416); ``size`` is the object's size."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"range not satisfiable for an object of {size} bytes")
+        self.size = size
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str  # quoted, as in an HTTP ETag header
+    modified: datetime
+
+
+@dataclass
+class Body:
+    """Bytes ``start``..``stop`` (exclusive) of an object, to be streamed once."""
+
+    info: ObjectInfo
+    start: int
+    stop: int
+    chunks: Iterator[bytes]
+
+    @property
+    def length(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def partial(self) -> bool:
+        return (self.start, self.stop) != (0, self.info.size)
 
 
 class Storage(Protocol):
@@ -27,15 +86,33 @@ class Storage(Protocol):
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
     def delete_prefix(self, prefix: str) -> int: ...
-    def local_path(self, key: str) -> Path | None: ...
-    def url(self, key: str, *, base: str, secret: bytes, expires_at: int) -> str: ...
+    def open(self, key: str, byte_range: ByteRange | None = None) -> Body: ...
+    def url(self, key: str, expires_at: int) -> str: ...
+
+
+class FileSigner:
+    """Signs and verifies our own file URLs, ``/files/<key>?expires=…&sig=…`` (see ``seqedit.signing``)."""
+
+    def __init__(self, secret: bytes, base_url: str = "") -> None:
+        self.secret = secret
+        self.base_url = base_url.rstrip("/")
+
+    def url(self, key: str, expires_at: int) -> str:
+        path = FILES_PREFIX + _checked(key)
+        return f"{self.base_url}{path}?{sign_path(self.secret, path, expires_at)}"
+
+    def verify(self, key: str, expires: str | None, sig: str | None) -> bool:
+        return valid_key(key) and verify_path(self.secret, FILES_PREFIX + key, expires, sig)
 
 
 class ObjectStorage:
-    """``obstore`` behind the port: ``LocalStore`` (a directory) or ``MemoryStore`` (tests)."""
+    """``obstore`` behind the port: ``LocalStore`` (a directory) or ``MemoryStore`` (``root=None``).
+    Files are served by seqedit itself, so ``url`` signs with ``signer``."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, signer: FileSigner | None = None) -> None:
         self.root = None if root is None else Path(root).resolve()
+        self.signer = signer
+        self._store: LocalStore | MemoryStore
         if self.root is None:
             self._store = MemoryStore()
         else:
@@ -76,31 +153,38 @@ class ObjectStorage:
                 _rmdir(folder)
         return len(keys)
 
-    def local_path(self, key: str) -> Path | None:
-        """The file behind ``key`` when the store is a local directory (for ``FileResponse``)."""
-        if self.root is None:
-            return None
-        path = (self.root / _checked(key)).resolve()
-        if self.root not in path.parents:
-            return None  # the commonpath guard: never serve outside the store
-        return path
+    def open(self, key: str, byte_range: ByteRange | None = None) -> Body:
+        """The object (or ``byte_range`` of it) as a stream. ``FileNotFoundError`` when absent,
+        ``RangeNotSatisfiable`` when the range lies outside it."""
+        meta = obstore.head(self._store, _checked(key))
+        info = ObjectInfo(key, int(meta["size"]), _quoted(meta.get("e_tag")), meta["last_modified"])
+        start, stop = _resolve(byte_range, info.size)
+        if start == stop:  # an empty object: nothing to fetch
+            return Body(info, 0, 0, iter(()))
+        result = obstore.get(self._store, key, options={"range": (start, stop)})
+        chunks = (bytes(c) for c in result.stream(min_chunk_size=CHUNK))
+        return Body(info, start, stop, chunks)
 
-    def url(self, key: str, *, base: str, secret: bytes, expires_at: int) -> str:
-        from seqedit.signing import sign_path
+    def url(self, key: str, expires_at: int) -> str:
+        if self.signer is None:
+            raise RuntimeError("this storage has no signer: it cannot hand out URLs")
+        return self.signer.url(key, expires_at)
 
-        path = FILES_PREFIX + _checked(key)
-        return f"{base.rstrip('/')}{path}?{sign_path(secret, path, expires_at)}"
 
-
-OBJECT_REF = "seqedit-object:"  # internal reference to a stored object (inline base64 refs are stored so)
+def open_storage(url: str, data_dir: Path, signer: FileSigner) -> Storage:
+    """The storage for the ``storage_url`` setting: ``""`` (``<data_dir>/objects``), ``file:///path`` or
+    ``memory://``."""
+    if not url:
+        return ObjectStorage(Path(data_dir) / "objects", signer=signer)
+    if url.startswith("file://"):
+        return ObjectStorage(Path(unquote(urlsplit(url).path)), signer=signer)
+    if url.startswith("memory://"):
+        return ObjectStorage(None, signer=signer)
+    raise ValueError(f"unsupported storage_url {url!r} (empty for <data_dir>/objects, file:///path, memory://)")
 
 
 def own_key(url: str, secret: bytes, now: int | None = None) -> str | None:
     """The object key behind one of our own signed file URLs (any host), or None."""
-    from urllib.parse import parse_qs, unquote, urlsplit
-
-    from seqedit.signing import verify_path
-
     if url.startswith(OBJECT_REF):
         key = url[len(OBJECT_REF):]
         return key if valid_key(key) else None
@@ -119,21 +203,8 @@ def own_key(url: str, secret: bytes, now: int | None = None) -> str | None:
     return key
 
 
-def _rmdir(path: Path) -> None:
-    try:
-        path.rmdir()
-    except OSError:
-        pass  # not empty (a concurrent writer) or already gone
-
-
 def valid_key(key: str) -> bool:
     return bool(_KEY_RE.match(key)) and ".." not in key.split("/") and "//" not in key
-
-
-def _checked(key: str) -> str:
-    if not valid_key(key):
-        raise ValueError(f"invalid object key {key!r}")
-    return key
 
 
 def safe_name(filename: str, default: str = "upload") -> str:
@@ -141,3 +212,37 @@ def safe_name(filename: str, default: str = "upload") -> str:
     name = Path(filename or "").name
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:80]
     return name or default
+
+
+def _resolve(byte_range: ByteRange | None, size: int) -> tuple[int, int]:
+    """``byte_range`` → ``(start, stop)`` with ``stop`` exclusive, or ``RangeNotSatisfiable``."""
+    if byte_range is None:
+        return 0, size
+    first, last = byte_range
+    if first is None:  # the last ``last`` bytes
+        if last is None or last <= 0 or size == 0:
+            raise RangeNotSatisfiable(size)
+        return max(0, size - last), size
+    if first < 0 or first >= size or (last is not None and last < first):
+        raise RangeNotSatisfiable(size)
+    stop = size if last is None else min(last + 1, size)
+    return first, stop
+
+
+def _quoted(etag: str | None) -> str:
+    if not etag:
+        return '"0"'
+    return etag if etag.startswith(('"', 'W/"')) else f'"{etag}"'
+
+
+def _rmdir(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass  # not empty (a concurrent writer) or already gone
+
+
+def _checked(key: str) -> str:
+    if not valid_key(key):
+        raise ValueError(f"invalid object key {key!r}")
+    return key

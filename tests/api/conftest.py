@@ -6,8 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import fixtures.engines  # noqa: F401  (registers the test engines)
-from seqedit.api.app import create_app
-from seqedit.api.service import Service
+from seqedit.api.app import create_app, make_service
 from seqedit.config import Settings
 
 
@@ -22,7 +21,7 @@ def make_settings(tmp_path, **kw):
 
 @pytest.fixture
 def service(tmp_path):
-    return Service(make_settings(tmp_path))
+    return make_service(make_settings(tmp_path))
 
 
 @pytest.fixture

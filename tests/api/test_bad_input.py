@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from fixtures.images import bomb_png, data_uri, png
 from seqedit.api.app import create_app
-from seqedit.api.service import Service
+from seqedit.api.app import make_service
 
 from .conftest import make_settings
 
@@ -78,7 +78,7 @@ def strict_client(tmp_path, monkeypatch):
         return real(host, *a, **kw)
 
     monkeypatch.setattr(socket, "getaddrinfo", fake)
-    service = Service(make_settings(tmp_path, allow_hosts=""))
+    service = make_service(make_settings(tmp_path, allow_hosts=""))
     token, _ = service.store.create_key("t")
     with TestClient(create_app(service)) as c:
         c.headers["Authorization"] = f"Bearer {token}"

@@ -4,7 +4,8 @@ from __future__ import annotations
 import time
 
 from fixtures.images import data_uri, png
-from seqedit.api.service import Service
+from seqedit.api.app import make_service
+from seqedit.service import API_ONLY
 
 from .conftest import make_settings, wait_status
 
@@ -26,13 +27,13 @@ def test_retention_sweep_deletes_objects_then_rows(client, auth, service):
 
 
 def test_startup_recovers_jobs_left_processing(tmp_path):
-    first = Service(make_settings(tmp_path), consumers=False)
+    first = make_service(make_settings(tmp_path), roles=API_ONLY)
     token, key = first.store.create_key("k")
     row, _ = first.store.create(key_id=key["id"], model="m", input={}, total=1, output_format="jpeg", cost="0",
                                 retention=60, request={"prompt": "p", "images": [data_uri(png())], "max_images": 1,
                                                        "size": "64*64"})
     assert first.store.claim(row["id"], lease=3600, max_attempts=3).attempt == 1  # then the process died
-    second = Service(make_settings(tmp_path))
+    second = make_service(make_settings(tmp_path))
     second.start()
     try:
         deadline = time.monotonic() + 20

@@ -6,7 +6,7 @@ import fixtures.engines  # noqa: F401  (registers the test engines)
 from seqedit.config import Settings
 from seqedit.jobs.runner import Runner
 from seqedit.jobs.store import Store
-from seqedit.storage import ObjectStorage
+from seqedit.storage import FileSigner, ObjectStorage
 
 SECRET = b"test-secret"
 
@@ -42,7 +42,7 @@ def store(request, tmp_path):
 
 @pytest.fixture
 def storage(tmp_path):
-    return ObjectStorage(tmp_path / "objects")
+    return ObjectStorage(tmp_path / "objects", signer=FileSigner(SECRET, "http://127.0.0.1:9"))
 
 
 @pytest.fixture

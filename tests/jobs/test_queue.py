@@ -1,19 +1,108 @@
-"""``jobs.queue``: a real ``SqliteHuey`` with consumer threads in this process runs the job."""
+"""``jobs.queue``: the queue port's contract, run by every backend ``open_queue`` builds here, then a
+real ``SqliteHuey`` with consumer threads running predictions through the runner."""
 from __future__ import annotations
 
 import signal
+import threading
 import time
 
+import pytest
+
 from fixtures.images import data_uri, png
-from seqedit.jobs.queue import JobQueue, make_huey
+from seqedit.jobs.queue import Queue, open_queue
 
 
-def test_embedded_consumer_runs_enqueued_predictions(tmp_path, store, runner):
+@pytest.fixture(params=["", "sqlite", "memory://"])
+def queue_url(request, tmp_path) -> str:
+    """The default (``<data_dir>/queue.db``), an explicit ``sqlite:///`` file, and memory."""
+    return f"sqlite:///{tmp_path / 'q' / 'other.db'}" if request.param == "sqlite" else request.param
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.threads: set[str] = set()
+        self.warmed = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, prediction_id: str) -> None:
+        if prediction_id == "boom":
+            raise RuntimeError("a handler bug")
+        with self.lock:
+            self.seen.append(prediction_id)
+            self.threads.add(threading.current_thread().name)
+
+    def warm(self) -> None:
+        with self.lock:
+            self.warmed += 1
+
+
+def wait_for(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return predicate()
+
+
+# ---------------------------------------------------------------------------------------- the contract
+
+def test_messages_wait_until_consumers_start_then_all_run(queue_url, tmp_path):
+    rec = Recorder()
+    q: Queue = open_queue(queue_url, tmp_path, rec, on_worker_start=rec.warm)
+    assert not q.running
+    for i in range(5):
+        q.enqueue(f"p{i}")
+    assert q.pending() == 5 and rec.seen == []  # nothing runs without consumers
+    q.start(2)
+    try:
+        assert q.running
+        assert wait_for(lambda: len(rec.seen) == 5)
+        assert sorted(rec.seen) == [f"p{i}" for i in range(5)] and q.pending() == 0
+        assert wait_for(lambda: rec.warmed == 2)  # the start-up hook ran once per consumer thread
+    finally:
+        q.stop()
+    assert not q.running
+
+
+def test_a_handler_that_raises_does_not_stop_the_consumer(queue_url, tmp_path):
+    rec = Recorder()
+    q = open_queue(queue_url, tmp_path, rec)
+    q.start(1)
+    try:
+        q.enqueue("boom")
+        q.enqueue("after")
+        assert wait_for(lambda: rec.seen == ["after"])
+    finally:
+        q.stop()
+
+
+def test_a_local_enqueue_starts_at_once_and_signals_are_left_alone(queue_url, tmp_path):
     handler_before = signal.getsignal(signal.SIGTERM)
-    q = JobQueue(make_huey("", tmp_path), runner.run)
-    q.start(workers=2)
+    rec = Recorder()
+    q = open_queue(queue_url, tmp_path, rec)
+    q.start(1)
     try:
         assert signal.getsignal(signal.SIGTERM) is handler_before  # Huey left our signals alone
+        time.sleep(0.6)  # let the consumer back off to its longest poll delay
+        t0 = time.monotonic()
+        q.enqueue("now")
+        assert wait_for(lambda: rec.seen == ["now"])
+        assert time.monotonic() - t0 < 5.0  # woken, not left to a slow poll (a loose bound: noisy machines)
+    finally:
+        q.stop()
+
+
+def test_unknown_queue_url_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="queue_url"):
+        open_queue("amqp://x", tmp_path, Recorder())
+
+
+# ---------------------------------------------------------------------------------------- with the runner
+
+def test_embedded_consumer_runs_enqueued_predictions(tmp_path, store, runner):
+    q = open_queue("", tmp_path, runner.run)
+    q.start(workers=2)
+    try:
         ids = []
         for _ in range(4):
             row, _ = store.create(key_id="k", model="m", input={}, total=2, output_format="jpeg", cost="0",

@@ -1,33 +1,42 @@
-"""The FastAPI app factory: ``create_app(service)``; the lifespan starts and stops the service.
+"""The FastAPI app: ``create_app(service)`` (the lifespan starts and stops the service) and
+``make_service(settings, roles)``, the service with this front end's webhook body (WaveSpeed's).
 
 Routers, one per concern: ``ops`` (health, metrics), ``media`` (uploads, signed files), ``wavespeed``
 (the prediction protocol; its submit route is the ``/api/v3/{model}`` catch-all, so it goes last).
-Every error is JSON ``{code, message, data: null, error}`` except a bad file signature (plain 404).
+Each router answers its own errors in its protocol's body (``api.routing``); the handlers here cover
+only requests that reach no route (an unknown path or method), in the WaveSpeed body.
 """
 from __future__ import annotations
 
-import logging
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seqedit.api import media, ops, wavespeed
-from seqedit.api.envelope import ApiError, error_response
-from seqedit.api.service import Service
+from seqedit.api.envelope import error_response, webhook_body
+from seqedit.api.routing import as_api_error
 from seqedit.config import Settings
+from seqedit.engines.base import create
+from seqedit.service import SERVE, Service
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "make_service"]
 
-log = logging.getLogger("seqedit.api")
+
+def make_service(settings: Settings | None = None, *, roles: Iterable[str] = SERVE,
+                 engine_factory: Callable[..., Any] = create) -> Service:
+    """The service behind this HTTP front end: webhooks carry the WaveSpeed prediction object."""
+    return Service(settings or Settings(), roles=roles, engine_factory=engine_factory, webhook_body=webhook_body)
 
 
 def create_app(service: Service | None = None, settings: Settings | None = None) -> FastAPI:
-    service = service or Service(settings or Settings())
+    service = service or make_service(settings)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start()
         try:
             yield
@@ -39,22 +48,11 @@ def create_app(service: Service | None = None, settings: Settings | None = None)
                               "bytedance/seedream-v4/edit-sequential (WaveSpeed protocol).")
     app.state.service = service
 
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError):
-        return error_response(exc)
+    async def _unrouted(request: Request, exc: Exception) -> Response:
+        return error_response(as_api_error(request, exc))
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException):
-        return error_response(ApiError(exc.status_code, str(exc.detail), headers=dict(exc.headers or {})))
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError):
-        return error_response(ApiError(400, f"invalid request: {exc.errors()[:3]}"))
-
-    @app.exception_handler(Exception)
-    async def _internal(request: Request, exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(ApiError(500, "internal server error", headers={"x-should-retry": "false"}))
+    app.add_exception_handler(StarletteHTTPException, _unrouted)
+    app.add_exception_handler(Exception, _unrouted)
 
     app.include_router(ops.router)
     app.include_router(media.router)

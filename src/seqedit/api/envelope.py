@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import base64 as b64lib
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
-
 import json
+from typing import Any
 
 from fastapi.responses import JSONResponse, Response
 
-if TYPE_CHECKING:
-    from seqedit.api.service import Service
+from seqedit.storage import Storage
 
-__all__ = ["ok", "reply", "error_response", "ApiError", "prediction_json", "base64_envelope", "iso"]
+__all__ = ["ok", "reply", "error_response", "ApiError", "prediction_json", "base64_envelope", "webhook_body", "iso"]
 
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -55,10 +53,10 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def base64_envelope(row: dict[str, Any], *, base: str, service: "Service", **extra: Any) -> Response:
+def base64_envelope(row: dict[str, Any], *, storage: Storage, base: str, **extra: Any) -> Response:
     """The envelope of a completed base64 prediction, as bytes, without passing tens of MB of base64
     through a JSON encoder: the base64 alphabet needs no escaping, so the strings are spliced in."""
-    data = prediction_json(row, base=base, service=service, base64=False)
+    data = prediction_json(row, storage=storage, base=base, base64=False)
     data.update(extra)
     keys = row["outputs"] if row["status"] == "completed" else []
     data["outputs"] = []
@@ -67,24 +65,36 @@ def base64_envelope(row: dict[str, Any], *, base: str, service: "Service", **ext
     marker = b'"outputs":[]'
     at = head.index(marker)  # quotes inside strings are escaped, so this is the key itself
     try:
-        parts = [b'"' + b64lib.b64encode(service.storage.get(k)) + b'"' for k in keys]
+        parts = [b'"' + b64lib.b64encode(storage.get(k)) + b'"' for k in keys]
     except FileNotFoundError:  # the retention sweep got there first
         raise ApiError(404, f"the outputs of prediction {row['id']} have expired") from None
     body = b"".join([head[:at], b'"outputs":[', b",".join(parts), b"]", head[at + len(marker):]])
     return Response(body, media_type="application/json")
 
 
-def prediction_json(row: dict[str, Any], *, base: str, service: "Service", base64: bool | None = None) -> dict[str, Any]:
-    """The prediction object for ``row``. ``base64`` (default: the row's own setting) inlines the files."""
+def webhook_body(row: dict[str, Any], storage: Storage, base: str) -> bytes:
+    """A webhook's body: the bare prediction object (never base64), compact JSON."""
+    return json.dumps(prediction_json(row, storage=storage, base=base, base64=False), separators=(",", ":")).encode()
+
+
+def absolute(url: str, base: str) -> str:
+    """A storage URL as the client sees it: root-relative ones (our own ``/files/…``) joined to ``base``."""
+    return f"{base.rstrip('/')}{url}" if url.startswith("/") else url
+
+
+def prediction_json(row: dict[str, Any], *, storage: Storage, base: str,
+                    base64: bool | None = None) -> dict[str, Any]:
+    """The prediction object for ``row``. ``base64`` (default: the row's own setting) inlines the files;
+    otherwise outputs are ``storage.url``s valid until the row expires, resolved against ``base``."""
     pid = row["id"]
     status = row["status"]
     use_b64 = row["base64"] if base64 is None else base64
     keys = row["outputs"] if status == "completed" else []
     if use_b64:
-        outputs = [b64lib.b64encode(service.storage.get(k)).decode("ascii") for k in keys]
+        outputs = [b64lib.b64encode(storage.get(k)).decode("ascii") for k in keys]
     else:
         expires = int(row["expires_at"])
-        outputs = [service.storage.url(k, base=base, secret=service.secret, expires_at=expires) for k in keys]
+        outputs = [absolute(storage.url(k, expires), base) for k in keys]
     data: dict[str, Any] = {
         "id": pid,
         "model": row["model"],

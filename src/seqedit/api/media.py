@@ -6,8 +6,8 @@
   bytes (``imaging.probe``: header only, with the pixel cap that stops decompression bombs), never
   taken from the client.
 * ``POST /api/v3/media/upload/binary`` and ``/api/v2/media/upload/binary`` (auth, multipart ``file``).
-* ``GET /files/<key>?expires=…&sig=…`` serves uploads and outputs with Range/ETag (Starlette
-  ``FileResponse``). A missing, bad or expired signature is a plain 404, as is a missing file. A signed
+* ``GET /files/<key>?expires=…&sig=…`` serves uploads and outputs from ``Storage.open`` (any backend),
+  streamed, with a single ``Range`` (206/416), ``ETag``/``If-None-Match`` (304) and ``Last-Modified``. A missing, bad or expired signature is a plain 404, as is a missing file. A signed
   URL is a capability, like an S3 presigned URL: whoever holds it can read the file until it expires.
 Oversize bodies are a 413.
 """
@@ -16,20 +16,24 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, PlainTextResponse, Response
+import re
+from email.utils import format_datetime
+
+from fastapi import Depends, Request
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from seqedit import imaging
 from seqedit.api.auth import require_key
-from seqedit.api.envelope import ApiError, reply
-from seqedit.api.wavespeed import bad_input, base_url, json_body
+from seqedit.api.envelope import ApiError, absolute, reply
+from seqedit.api.routing import ProtocolRouter
+from seqedit.api.wavespeed import ERRORS, bad_input, base_url, json_body
 from seqedit.errors import RequestError
 from seqedit.jobs.store import new_id
 from seqedit.signing import sign_path, verify_path
-from seqedit.storage import FILES_PREFIX, safe_name, valid_key
+from seqedit.storage import FILES_PREFIX, ByteRange, RangeNotSatisfiable, safe_name
 
-router = APIRouter()
+router = ProtocolRouter(ERRORS)
 
 NOT_FOUND = PlainTextResponse("Not Found", status_code=404)
 _OUTPUT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
@@ -51,7 +55,7 @@ def _sniff(data: bytes, settings, field: str = "file") -> imaging.Probe:
 
 
 def _upload_reply(service, base: str, row: dict[str, Any]) -> dict[str, Any]:
-    url = service.storage.url(row["object_key"], base=base, secret=service.secret, expires_at=int(row["expires_at"]))
+    url = absolute(service.storage.url(row["object_key"], int(row["expires_at"])), base)
     return {"type": "image", "download_url": url, "filename": row["filename"], "size": row["size"]}
 
 
@@ -151,14 +155,26 @@ async def upload_binary_v2(request: Request, key: dict = Depends(require_key)):
     return await _binary(request, key)
 
 
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def _byte_range(header: str | None) -> ByteRange | None:
+    """One ``Range: bytes=a-b`` range; None (the whole file) when absent, malformed or multi-range
+    (RFC 9110 lets a server ignore a Range it does not support)."""
+    m = _RANGE.fullmatch((header or "").strip())
+    if m is None or (not m.group(1) and not m.group(2)):
+        return None
+    first, last = m.group(1), m.group(2)
+    if not first:
+        return (None, int(last))
+    return (int(first), int(last) if last else None)
+
+
 @router.api_route(FILES_PREFIX + "{key:path}", methods=["GET", "HEAD"], tags=["media"])
 async def files(key: str, request: Request) -> Response:
     service = request.app.state.service
     q = request.query_params
-    if not valid_key(key) or not verify_path(service.secret, FILES_PREFIX + key, q.get("expires"), q.get("sig")):
-        return NOT_FOUND
-    path = service.storage.local_path(key)
-    if path is None or not path.is_file():
+    if not service.signer.verify(key, q.get("expires"), q.get("sig")):
         return NOT_FOUND
     media_type = _OUTPUT_TYPES.get(key.rsplit(".", 1)[-1].lower())
     if key.startswith("uploads/"):
@@ -167,10 +183,25 @@ async def files(key: str, request: Request) -> Response:
             return NOT_FOUND
         media_type = up["content_type"] or "application/octet-stream"
     max_age = max(0, int(q.get("expires", "0")) - int(time.time()))
-    response = FileResponse(path, media_type=media_type or "application/octet-stream", stat_result=path.stat(),
-                            headers={"Cache-Control": f"private, max-age={max_age}"})
-    etag = response.headers.get("etag")
+    wanted = _byte_range(request.headers.get("range"))
+    try:
+        body = await run_in_threadpool(service.storage.open, key, wanted)
+    except FileNotFoundError:
+        return NOT_FOUND
+    except RangeNotSatisfiable as exc:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{exc.size}"})
+    info = body.info
+    headers = {"Cache-Control": f"private, max-age={max_age}", "ETag": info.etag, "Accept-Ranges": "bytes",
+               "Last-Modified": format_datetime(info.modified, usegmt=True)}
     match = request.headers.get("if-none-match")
-    if etag and match and etag in [t.strip() for t in match.split(",")] + ["*"]:
-        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": response.headers["cache-control"]})
-    return response
+    if match and info.etag in [t.strip() for t in match.split(",")] + ["*"]:
+        return Response(status_code=304, headers={k: headers[k] for k in ("ETag", "Cache-Control")})
+    headers["Content-Length"] = str(body.length)
+    status = 200
+    if body.partial:
+        status = 206
+        headers["Content-Range"] = f"bytes {body.start}-{body.stop - 1}/{info.size}"
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=media_type or "application/octet-stream")
+    return StreamingResponse(body.chunks, status_code=status, headers=headers,
+                             media_type=media_type or "application/octet-stream")

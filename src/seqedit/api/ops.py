@@ -2,11 +2,14 @@
 ``/metrics`` (Prometheus text: queue depth, job durations, outcomes by status and code)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-router = APIRouter(tags=["ops"])
+from seqedit.api.envelope import error_response
+from seqedit.api.routing import ErrorStyle, ProtocolRouter
+
+router = ProtocolRouter(ErrorStyle(error_response), tags=["ops"])
 
 
 @router.get("/healthz")
@@ -23,10 +26,10 @@ async def readyz(request: Request):
         checks["database"] = "ok"
     except Exception as exc:  # pragma: no cover - a broken disk
         checks["database"] = f"error: {type(exc).__name__}"
-    checks["queue"] = "ok" if (service.queue.running or not service.consumers) else "stopped"
+    checks["queue"] = "ok" if (service.queue.running or "consumers" not in service.roles) else "stopped"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse({"status": "ready" if ready else "not ready", "engine": service.settings.engine,
-                         "checks": checks}, status_code=200 if ready else 503)
+                         "roles": sorted(service.roles), "checks": checks}, status_code=200 if ready else 503)
 
 
 @router.get("/metrics")

@@ -1,33 +1,48 @@
 """The WaveSpeed protocol (api-contract.md §1): submit, poll, history, cancel, price, webhook secret.
 
-Submit does no pixel work: it validates the body into an ``EditRequest`` (a bad field is a 400 that
-names the field and the limit, and no task is created), checks each image reference cheaply (our own
-file URLs: signature and owner; http(s): the SSRF guard; inline base64: header probe, then stored as
-an object), inserts the row and enqueues its id. Sync mode then waits on the row for up to
-``sync_timeout`` seconds and answers the completed envelope, or HTTP 200 with ``status: processing``,
-``code: 5004`` and "Sync mode timed out …" while the job keeps running.
+This router only translates: the body becomes an ``EditRequest`` (a bad field is a 400 that names the
+field and the limit, and no task is created) and a ``Submission`` for the protocol-neutral use case
+``jobs.submit`` (idempotency, reference staging, per-key limit, create, enqueue, sync wait); rows come
+back as WaveSpeed prediction objects (``envelope``). Its errors use the WaveSpeed body, and
+``translate`` gives the use cases' errors their statuses. Sync mode answers the completed envelope,
+or HTTP 200 with ``status: processing``, ``code: 5004`` and "Sync mode timed out …" while the job keeps
+running.
 """
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from seqedit import imaging
 from seqedit.api.auth import require_key
-from seqedit.api.envelope import ApiError, base64_envelope, prediction_json, reply
+from seqedit.api.envelope import ApiError, base64_envelope, error_response, prediction_json, reply
 from seqedit.api.models import MODELS, get_model
-from seqedit.errors import RequestError
-from seqedit.jobs.store import LimitExceeded, new_id
+from seqedit.api.routing import ErrorStyle, ProtocolRouter
+from seqedit.errors import NotFound, RequestError
+from seqedit.jobs.store import LimitExceeded, Status
+from seqedit.jobs.submit import Submission
 from seqedit.pricing import cost
-from seqedit.storage import OBJECT_REF, own_key
 
-router = APIRouter()
+
+def translate(exc: Exception) -> ApiError | None:
+    """The WaveSpeed statuses of the use cases' errors: 404 not yours, 413 a byte limit, 400 other bad
+    input, 429 the key's concurrency limit."""
+    if isinstance(exc, NotFound):
+        return ApiError(404, f"{exc.field}: {exc.message}", extra={"field": exc.field, "limit": exc.limit})
+    if isinstance(exc, RequestError):
+        return bad_input(exc, 413 if "bytes" in exc.limit else 400)
+    if isinstance(exc, LimitExceeded):
+        return ApiError(429, str(exc), headers={"x-should-retry": "false"})
+    return None
+
+
+ERRORS = ErrorStyle(error_response, translate)
+router = ProtocolRouter(ERRORS)
 
 BASE64_WEBHOOK = "webhook callback does not support base64 output, please use the normal API to use base64 output"
 SYNC_TIMEOUT = "Sync mode timed out after {s:g} seconds. The prediction is still processing asynchronously."
@@ -100,55 +115,9 @@ def _echo(ref: str) -> str:
     return ref if len(ref) <= 200 or ref.startswith(("http://", "https://")) else ref[:60] + f"…({len(ref)} chars)"
 
 
-def check_refs(service, key: dict[str, Any], images: tuple[str, ...]) -> list[str]:
-    """Cheap, early checks of every image reference; inline base64 is stored as an object.
-    Returns the references the runner will resolve. Raises ``ApiError`` naming ``images[i]``."""
-    from seqedit.fetch import FetchError, check_url
-    from seqedit.jobs.runner import decode_base64, parse_data_uri
-
-    s = service.settings
-    out = []
-    for i, ref in enumerate(images):
-        field = f"images[{i}]"
-        ref = ref.strip()
-        if ref.startswith(("http://", "https://")):
-            okey = own_key(ref, service.secret)
-            if okey is not None:
-                if not _owned(service, key, okey):
-                    raise ApiError(404, f"{field}: file not found", extra={"field": field, "limit": "your own files"})
-                out.append(OBJECT_REF + okey)
-                continue
-            try:
-                check_url(ref, s.allowed_hosts)
-            except FetchError as exc:
-                raise ApiError(400, f"{field}: {exc.message}", extra={"field": field, "limit": "a public http(s) URL"}) from None
-            out.append(ref)
-            continue
-        try:
-            data = parse_data_uri(ref) if ref.startswith("data:") else decode_base64(ref)
-        except ValueError as exc:
-            raise ApiError(400, f"{field}: must be an http(s) URL, a data: URI or base64 ({exc})",
-                           extra={"field": field, "limit": "http(s) URL | data: URI | base64"}) from None
-        try:
-            probe = imaging.probe(data, field=field, max_bytes=s.max_image_bytes, max_pixels=s.max_image_pixels)
-        except RequestError as exc:
-            status = 413 if "bytes" in exc.limit else 400
-            raise bad_input(exc, status) from None
-        object_key = f"uploads/{new_id()}/inline-{i}.{probe.format.lower() or 'bin'}"
-        service.storage.put(object_key, data)
-        service.store.create_upload(key_id=key["id"], object_key=object_key, filename=f"inline-{i}",
-                                    content_type=probe.mime, size=len(data), state="stored",
-                                    ticket_seconds=0, retention=s.retention)
-        out.append(OBJECT_REF + object_key)
-    return out
-
-
-def _owned(service, key: dict[str, Any], object_key: str) -> bool:
-    if object_key.startswith("uploads/"):
-        up = service.store.upload_by_object(object_key)
-        return up is not None and up["key_id"] == key["id"] and up["state"] == "stored"
-    parts = object_key.split("/")
-    return len(parts) >= 2 and service.store.get(parts[1], key_id=key["id"]) is not None
+def _reply_row(row: dict[str, Any], request: Request, *, base64: bool | None = None) -> Response:
+    service = request.app.state.service
+    return reply(prediction_json(row, storage=service.storage, base=base_url(request), base64=base64))
 
 
 # ---------------------------------------------------------------------- predictions (fixed paths first)
@@ -170,7 +139,7 @@ async def history(request: Request, key: dict = Depends(require_key)):
                "created_after": _time(body, "created_after"), "created_before": _time(body, "created_before")}
     rows, total = await run_in_threadpool(service.store.history, key["id"], page=page, page_size=page_size, **filters)
     base = base_url(request)
-    items = [prediction_json(r, base=base, service=service, base64=False) for r in rows]
+    items = [prediction_json(r, storage=service.storage, base=base, base64=False) for r in rows]
     return reply({"page": page, "page_size": page_size, "total": total, "items": items})
 
 
@@ -188,15 +157,20 @@ def _time(body: dict[str, Any], name: str) -> float | None:
     raise bad_input(RequestError(name, "ISO-8601 time or unix seconds", f"cannot read {value!r}"[:100]))
 
 
-async def _result(request: Request, prediction_id: str, key: dict) -> dict:
+async def _result(request: Request, prediction_id: str, key: dict) -> Response:
     service = request.app.state.service
     row = await run_in_threadpool(service.store.get, prediction_id, key["id"])
     if row is None:
         raise ApiError(404, f"prediction {prediction_id} not found")
-    base = base_url(request)
-    if row["base64"] and row["status"] == "completed":
-        return await run_in_threadpool(base64_envelope, row, base=base, service=service)
-    return reply(prediction_json(row, base=base, service=service))
+    return await _final(row, request)
+
+
+async def _final(row: dict[str, Any], request: Request) -> Response:
+    """The envelope of ``row`` as a poll sees it: naked base64 spliced in for a completed base64 job."""
+    if row["base64"] and row["status"] == Status.COMPLETED.value:
+        storage = request.app.state.service.storage
+        return await run_in_threadpool(base64_envelope, row, storage=storage, base=base_url(request))
+    return _reply_row(row, request)
 
 
 @router.get("/api/v3/predictions/{prediction_id}/result", tags=["predictions"])
@@ -218,15 +192,10 @@ async def result_v2(prediction_id: str, request: Request, key: dict = Depends(re
 async def cancel(prediction_id: str, request: Request, key: dict = Depends(require_key)):
     """Extension: cancel a queued job at once, or a running one between panels."""
     service = request.app.state.service
-    row = await run_in_threadpool(service.store.cancel, prediction_id, key["id"])
+    row = await run_in_threadpool(service.submissions.cancel, prediction_id, key["id"])
     if row is None:
         raise ApiError(404, f"prediction {prediction_id} not found")
-    if row["status"] == "processing":
-        service.runner.cancel_local(prediction_id)
-    elif row["status"] == "cancelled":
-        service.notifier.notify(prediction_id)
-        service.webhooks.wake()
-    return reply(prediction_json(row, base=base_url(request), service=service, base64=False))
+    return _reply_row(row, request, base64=False)
 
 
 # ---------------------------------------------------------------------- price and webhook secret
@@ -269,7 +238,6 @@ async def models(key: dict = Depends(require_key)):
 @router.post("/api/v3/{model_id:path}", tags=["predictions"])
 async def submit(model_id: str, request: Request, key: dict = Depends(require_key)):
     service = request.app.state.service
-    s = service.settings
     spec = get_model(model_id)
     if spec is None:
         raise ApiError(404, f"model not found: {model_id!r}; available: {', '.join(MODELS)}")
@@ -279,61 +247,26 @@ async def submit(model_id: str, request: Request, key: dict = Depends(require_ke
     webhook = webhook_from(request, body)
     if base64 and webhook:
         raise ApiError(400, BASE64_WEBHOOK, extra={"field": "enable_base64_output", "limit": "not with a webhook"})
-    try:
-        req = spec.parse(body)
-    except RequestError as exc:
-        raise bad_input(exc) from None
+    req = spec.parse(body)
     idem = request.headers.get("idempotency-key") or None
     if idem is not None and len(idem) > 200:
         raise bad_input(RequestError("Idempotency-Key", "at most 200 characters", f"has {len(idem)}"))
-    limit = key.get("concurrency") or s.key_concurrency or None
-
-    def create() -> tuple[dict[str, Any], bool]:
-        if idem is not None:  # a repeat returns the first prediction without re-checking anything
-            found = service.store.by_idempotency(key["id"], idem)
-            if found is not None:
-                return found, False
-        if webhook:
-            from seqedit.fetch import FetchError, check_url
-
-            try:
-                check_url(webhook, s.allowed_hosts)
-            except FetchError as exc:
-                raise ApiError(400, f"webhook: {exc.message}", extra={"field": "webhook", "limit": "a public http(s) URL"}) from None
-        refs = check_refs(service, key, req.images)
-        request_dict = {**req.to_dict(), "images": refs}
-        echo = {"prompt": req.prompt, "images": [_echo(r) for r in req.images],
-                "size": None if req.size is None else str(req.size), "max_images": req.max_images,
-                "enable_base64_output": base64, "enable_sync_mode": sync}
-        if req.seed is not None:
-            echo["seed"] = req.seed
-        if req.output_format != "jpeg":
-            echo["output_format"] = req.output_format
-        try:
-            row, created = service.store.create(
-                key_id=key["id"], model=spec.id, input=echo, request=request_dict, total=req.max_images,
-                output_format=req.output_format, cost=str(cost(req.max_images, s.price_per_image)),
-                retention=s.retention, base64=base64, webhook_url=webhook, idempotency_key=idem, limit=limit)
-        except LimitExceeded as exc:
-            raise ApiError(429, str(exc), headers={"x-should-retry": "false"}) from None
-        if created:  # row first, then the queue message: a crash in between is the reaper's to mend
-            service.queue.enqueue(row["id"])
-        return row, created
-
-    row, created = await run_in_threadpool(create)
-    base = base_url(request)
+    echo: dict[str, Any] = {"prompt": req.prompt, "images": [_echo(r) for r in req.images],
+                            "size": None if req.size is None else str(req.size), "max_images": req.max_images,
+                            "enable_base64_output": base64, "enable_sync_mode": sync}
+    if req.seed is not None:
+        echo["seed"] = req.seed
+    if req.output_format != "jpeg":
+        echo["output_format"] = req.output_format
+    submission = Submission(model=spec.id, request=req, echo=echo, webhook=webhook, idempotency_key=idem,
+                            base64=base64)
+    row, _created = await run_in_threadpool(service.submissions.submit, key, submission)
     if not sync:
-        return reply(prediction_json(row, base=base, service=service, base64=False))
-    deadline = time.monotonic() + s.sync_timeout
-    while True:
-        row = await run_in_threadpool(service.store.get, row["id"])
-        if row["status"] in ("completed", "failed", "cancelled"):
-            if row["base64"] and row["status"] == "completed":
-                return await run_in_threadpool(base64_envelope, row, base=base, service=service)
-            return reply(prediction_json(row, base=base, service=service))
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            data = prediction_json(row, base=base, service=service, base64=False)
-            data.update(status="processing", code=5004, error=SYNC_TIMEOUT.format(s=s.sync_timeout))
-            return reply(data)
-        await service.notifier.wait(row["id"], min(remaining, 0.5))
+        return _reply_row(row, request, base64=False)
+    timeout = service.settings.sync_timeout
+    row = await service.submissions.wait(row["id"], timeout)
+    if Status(row["status"]).is_terminal():
+        return await _final(row, request)
+    data = prediction_json(row, storage=service.storage, base=base_url(request), base64=False)
+    data.update(status="processing", code=5004, error=SYNC_TIMEOUT.format(s=timeout))
+    return reply(data)

@@ -44,13 +44,14 @@ def _settings(**overrides: Any):
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
-def _service(settings: Any, **kwargs: Any):
-    """The service with its engine built once, or exit 2 with one line (unknown engine, bad option)."""
-    from seqedit.api.service import Service
+def _service(settings: Any, roles: frozenset[str]):
+    """The service for ``roles`` with its engine built once, or exit 2 with one line (unknown engine,
+    bad option)."""
+    from seqedit.api.app import make_service
     from seqedit.engines.base import EngineError
 
     try:
-        service = Service(settings, **kwargs)
+        service = make_service(settings, roles=roles)
         service.check_engine()
     except (EngineError, ImportError) as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
@@ -58,12 +59,25 @@ def _service(settings: Any, **kwargs: Any):
     return service
 
 
+def _log_to_stderr() -> None:
+    """seqedit's own log lines (service roles, jobs handed back, failures) on stderr, for operators."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("seqedit")
+    if not root.handlers:
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
 def _store(data_dir: Optional[Path]):
     from seqedit.jobs.store import Store
+    from seqedit.service import database_url
 
     s = _settings(data_dir=data_dir)
     Path(s.data_dir).mkdir(parents=True, exist_ok=True)
-    return Store(s.db_url or f"sqlite:///{(Path(s.data_dir) / 'seqedit.db').resolve()}")
+    return Store(database_url(s))
 
 
 def serve(
@@ -84,11 +98,13 @@ def serve(
     import uvicorn
 
     from seqedit.api.app import create_app
+    from seqedit.service import API_ONLY, SERVE
 
     settings = _settings(engine=engine, workers=workers, data_dir=data_dir, public_url=public_url, model=model,
                          strategy=strategy, steps=steps, device=device, dtype=dtype)
-    consumers = settings.workers > 0  # --workers 0: API only; `seqedit worker` processes run the jobs
-    service = _service(settings, embedded=consumers, consumers=consumers)
+    # --workers 0: API only; `seqedit worker` processes run the jobs
+    _log_to_stderr()
+    service = _service(settings, SERVE if settings.workers > 0 else API_ONLY)
     if not service.base_url:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         service.base_url = f"http://{shown}:{port}"  # for webhook bodies (no request to take it from)
@@ -116,11 +132,13 @@ def worker(
     """Run job consumers without the HTTP API, against the configured database and queue
     ($SEQEDIT_DB_URL, $SEQEDIT_QUEUE_URL, or the data dir's SQLite files beside a `serve --workers 0`).
     PostgreSQL + Redis distributed mode is not tested yet."""
+    from seqedit.service import WORKER
+
     settings = _settings(engine=engine, workers=workers, data_dir=data_dir, model=model, strategy=strategy,
                          steps=steps, device=device, dtype=dtype)
-    service = _service(settings, embedded=False)
-    service.queue.start(max(1, settings.workers))
-    service.reaper.start()
+    _log_to_stderr()
+    service = _service(settings, WORKER)
+    service.start()
     out.print(f"seqedit worker: {max(1, settings.workers)} consumer(s), engine {settings.engine}")
     sys.stdout.flush()
     done = threading.Event()

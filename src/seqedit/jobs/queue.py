@@ -1,10 +1,22 @@
-"""The Huey app: one task, ``seqedit.run_prediction(id)``; the queue carries ids only.
+"""The queue port and its Huey implementation: the queue carries prediction ids, nothing else.
 
-Embedded (``seqedit serve``): ``SqliteHuey`` at ``<data_dir>/queue.db`` with consumer threads inside
-the API process; Huey's signal handlers are switched off so uvicorn keeps its own. Huey never acks a
-task, so a SIGKILL loses the task in flight: the prediction row's lease and the reaper
-(``jobs.runner``) recover it. ``queue_url`` picks other storage: ``memory://`` (tests) or
-``redis://…`` (``PriorityRedisHuey``, distributed).
+The port (``Queue``)::
+
+    enqueue(id)            hand a prediction id to some consumer (a duplicate is harmless: the claim refuses it)
+    start(workers)         run ``workers`` consumer threads in this process, each calling ``handler(id)``
+    stop()                 stop them (a running handler is stopped by the runner, not here)
+    running -> bool        consumers are running in this process
+    pending() -> int       messages waiting (-1 when the backend cannot say)
+
+``open_queue(url, data_dir, handler, on_worker_start)`` is the one factory: ``""`` or ``sqlite:///…``
+→ ``SqliteHuey`` (``<data_dir>/queue.db``), ``memory://`` (tests), ``redis://…`` → ``PriorityRedisHuey``.
+Every implementation runs the same contract tests (``tests/jobs/test_queue.py``).
+
+Huey runs with one task, ``seqedit.run_prediction(id)``, that never raises (no Huey retries); its
+signal handlers and periodic tasks are off, so uvicorn keeps its own. Huey never acks a task, so a
+SIGKILL loses the task in flight: the prediction row's lease and the reaper (``jobs.runner``)
+recover it. An in-process wake event starts a locally enqueued job at once instead of after the
+consumer's poll back-off (enqueues from other processes wait one poll).
 """
 from __future__ import annotations
 
@@ -12,19 +24,32 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from huey import Huey, MemoryHuey, SqliteHuey
 from huey.consumer import Consumer, Worker
 
-__all__ = ["JobQueue", "make_huey", "TASK_NAME"]
+__all__ = ["Queue", "HueyQueue", "open_queue", "make_huey", "TASK_NAME"]
 
 TASK_NAME = "seqedit.run_prediction"
 log = logging.getLogger("seqedit.queue")
 
 
+class Queue(Protocol):
+    def enqueue(self, prediction_id: str) -> None: ...
+    def start(self, workers: int = 1) -> None: ...
+    def stop(self) -> None: ...
+    @property
+    def running(self) -> bool: ...
+    def pending(self) -> int: ...
+
+
 def make_huey(queue_url: str, data_dir: Path) -> Huey:
     if not queue_url or queue_url.startswith("sqlite"):
-        path = queue_url.split("sqlite:///", 1)[1] if queue_url.startswith("sqlite:///") else str(Path(data_dir) / "queue.db")
+        if queue_url.startswith("sqlite:///"):
+            path = queue_url.split("sqlite:///", 1)[1]
+        else:
+            path = str(Path(data_dir) / "queue.db")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         # fsync=False: the queue only carries ids; after an OS crash the rows (synchronous=NORMAL) and
         # the reaper re-enqueue whatever the queue lost. It saves an fsync per submit.
@@ -38,9 +63,15 @@ def make_huey(queue_url: str, data_dir: Path) -> Huey:
     raise ValueError(f"unsupported queue_url {queue_url!r} (sqlite:///…, memory://, redis://…)")
 
 
+def open_queue(queue_url: str, data_dir: Path, handler: Callable[[str], object],
+               on_worker_start: Callable[[], None] | None = None) -> Queue:
+    """The queue for the ``queue_url`` setting."""
+    return HueyQueue(make_huey(queue_url, data_dir), handler, on_worker_start=on_worker_start)
+
+
 class _WakeableWorker(Worker):
     """Sleeps between empty polls on the queue's wake event, so an enqueue in this process starts the
-    job at once instead of after the poll back-off (enqueues from other processes wait one poll)."""
+    job at once instead of after the poll back-off."""
 
     def sleep(self) -> None:
         if self.delay > self.max_delay:
@@ -60,10 +91,10 @@ class _EmbeddedConsumer(Consumer):
         pass
 
 
-class JobQueue:
-    """Enqueue prediction ids; run consumer threads that call ``handler(id)``."""
+class HueyQueue:
+    """``Queue`` over a Huey instance; consumer threads call ``handler(id)``."""
 
-    def __init__(self, huey: Huey, handler: Callable[[str], None],
+    def __init__(self, huey: Huey, handler: Callable[[str], object],
                  on_worker_start: Callable[[], None] | None = None) -> None:
         self.huey = huey
         self._handler = handler

@@ -9,14 +9,15 @@ A heartbeat thread renews the lease every ``min(lease/3, 0.5)`` s while the job 
 between steps, and the runner checks it between panels too. Progress writes are at most one per
 ``progress_interval``; each committed panel is written at once (it carries the output key).
 
+Panels come from ``edit.prepare``/``edit.render``, the run loop ``seqedit edit`` uses too, which enforces
+the engine contract (count, size, mode). Every other ending is mapped in one place, ``Runner._outcome``.
+
 Failure codes: 1401 an image that cannot be decoded, 1402 an image that cannot be fetched (the
 message names which), 1403 an edit the engine cannot do, 5000 an internal error. Lost workers
 are the reaper's business (``Reaper`` below): re-enqueue while attempts remain, then 5000.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import threading
 import time
@@ -27,14 +28,15 @@ from PIL import Image
 
 from seqedit import imaging
 from seqedit.config import Settings
+from seqedit.edit import prepare, render
 from seqedit.engines.base import Cancelled, Engine, EngineError, create
-from seqedit.errors import RequestError
+from seqedit.errors import INTERNAL, SeqeditError
 from seqedit.jobs.store import Status, Store
-from seqedit.plan import make_plan
+from seqedit.refs import RefLoader
 from seqedit.request import EditRequest
-from seqedit.storage import OBJECT_REF, Storage, own_key
+from seqedit.storage import Storage
 
-__all__ = ["Runner", "Reaper", "load_reference", "parse_data_uri"]
+__all__ = ["Runner", "Reaper"]
 
 log = logging.getLogger("seqedit.runner")
 
@@ -104,6 +106,7 @@ class Runner:
         self.secret = secret
         self.engine_factory = engine_factory
         self.notify = notify or (lambda _id: None)
+        self.refs = RefLoader(storage, secret, max_bytes=settings.max_image_bytes, allow_hosts=settings.allowed_hosts)
         self._local = threading.local()
         self._running: dict[str, _JobProgress] = {}
         self._lock = threading.Lock()
@@ -197,36 +200,22 @@ class Runner:
             if attempt > 1:
                 self.storage.delete_prefix(prefix)  # outputs of earlier, lost attempts
             refs = self._load_refs(row["request"]["images"], job)
-            req = _request(row["request"], seed=row["seed"])
-            plan = make_plan(req, [im.size for im in refs])
             engine = self.engine()
-            job.warnings = list(plan.warnings) + list(engine.check(plan, refs) or [])
+            prepared = prepare(_request(row["request"], seed=row["seed"]), refs, engine, verdicts=False)
+            plan = prepared.plan
+            job.warnings = list(prepared.warnings)
             job.beat(seed=plan.seed, plan=plan.to_dict(), warnings=list(job.warnings), progress_total=plan.count)
             job.check()
             ext = imaging.extension(plan.output_format)
             inference = 0.0
-            count = 0
-            panels = engine.generate(plan, refs, job)
-            while True:
+            for out in render(prepared, engine, job):
                 job.check()
-                g0 = time.monotonic()
-                try:
-                    panel = next(panels)
-                except StopIteration:
-                    break
-                inference += time.monotonic() - g0
-                job.check()
-                if count >= plan.count:
-                    raise EngineError(f"the {engine.name} engine produced more than {plan.count} panels")
-                if panel.size != (plan.size.width, plan.size.height):
-                    panel = panel.resize((plan.size.width, plan.size.height), Image.LANCZOS)
-                key = f"{prefix}{attempt}/{count}.{ext}"
-                self.storage.put(key, imaging.encode(panel, plan.output_format))
+                inference += out.inference
+                key = f"{prefix}{attempt}/{out.index - 1}.{ext}"
+                self.storage.put(key, out.data)
                 if not self.store.add_output(pid, attempt, key, lease=self.settings.lease_seconds):
                     raise _Fenced()
-                count += 1
-            if count != plan.count:
-                raise EngineError(f"the {engine.name} engine produced {count} of {plan.count} panels")
+                job.check()
             ok = self.store.finish(pid, attempt, Status.COMPLETED,
                                    execution_ms=int((time.monotonic() - started) * 1000),
                                    inference_ms=int(inference * 1000))
@@ -237,28 +226,28 @@ class Runner:
             log.info("prediction %s attempt %s was superseded; stopping", pid, attempt)
             self.storage.delete_prefix(f"outputs/{pid}/{attempt}/")  # only this attempt's own files
             return None
-        except Cancelled:
+        except Exception as exc:
+            return self._outcome(pid, attempt, job, exc, started)
+
+    def _outcome(self, pid: str, attempt: int, job: _JobProgress, exc: Exception, started: float) -> Status | None:
+        """Every way a run can end other than success, mapped in one place:
+
+        superseded (fenced) → nothing written; cancelled (``Cancelled``, or an engine error raised
+        because the job was cancelled) → ``cancelled``, or handed back during shutdown; a
+        ``SeqeditError`` (bad input, unreadable reference, unsupported edit, engine failure) → ``failed``
+        with its own code and message; anything else is a bug → ``failed`` 5000 naming the engine."""
+        if job.fenced.is_set():
+            self.storage.delete_prefix(f"outputs/{pid}/{attempt}/")
+            return None
+        if isinstance(exc, Cancelled) or (isinstance(exc, EngineError) and job.cancel.is_set()):
             if self._releasing.is_set():
                 return self._release(pid, attempt)
             return self._end(pid, attempt, Status.CANCELLED, 0, "cancelled by the caller", started)
-        except RequestError as exc:
-            return self._end(pid, attempt, Status.FAILED, exc.code, str(exc), started)
-        except _RefError as exc:
-            return self._end(pid, attempt, Status.FAILED, exc.code, exc.message, started)
-        except EngineError as exc:
-            if job.fenced.is_set():
-                return None
-            if job.cancel.is_set():
-                if self._releasing.is_set():
-                    return self._release(pid, attempt)
-                return self._end(pid, attempt, Status.CANCELLED, 0, "cancelled by the caller", started)
-            return self._end(pid, attempt, Status.FAILED, exc.code, exc.message or type(exc).__name__, started)
-        except Exception as exc:  # a bug or an engine crash: record it, do not loop on it
-            log.exception("prediction %s failed", pid)
-            if job.fenced.is_set():
-                return None
-            return self._end(pid, attempt, Status.FAILED, 5000,
-                             f"internal error in the {self.settings.engine} engine ({type(exc).__name__})", started)
+        if isinstance(exc, SeqeditError):
+            return self._end(pid, attempt, Status.FAILED, exc.code, str(exc) or type(exc).__name__, started)
+        log.error("prediction %s failed", pid, exc_info=exc)
+        return self._end(pid, attempt, Status.FAILED, INTERNAL,
+                         f"internal error in the {self.settings.engine} engine ({type(exc).__name__})", started)
 
     def _release(self, pid: str, attempt: int) -> None:
         self.store.release(pid, attempt)
@@ -279,66 +268,16 @@ class Runner:
         images = []
         for i, ref in enumerate(refs):
             job.check()
-            data = load_reference(ref, i, storage=self.storage, secret=self.secret, settings=self.settings)
+            data = self.refs.load(ref, i)
             images.append(imaging.decode(data, field=f"images[{i}]", max_bytes=self.settings.max_image_bytes,
                                          max_pixels=self.settings.max_image_pixels))
         return images
-
-
-class _RefError(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def _request(d: dict[str, Any], *, seed: int | None) -> EditRequest:
     return EditRequest.create(prompt=d["prompt"], images=d["images"], size=d.get("size"),
                               max_images=d.get("max_images", 1), seed=seed if seed is not None else d.get("seed"),
                               output_format=d.get("output_format") or "jpeg")
-
-
-def parse_data_uri(ref: str) -> bytes:
-    """``data:[<mime>][;base64],<payload>`` → bytes (base64 payloads only)."""
-    head, sep, payload = ref.partition(",")
-    if not sep or not head.lower().endswith(";base64"):
-        raise ValueError("only base64 data: URIs are supported")
-    return base64.b64decode(payload, validate=False)
-
-
-def decode_base64(ref: str) -> bytes:
-    try:
-        return base64.b64decode("".join(ref.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("not valid base64") from None
-
-
-def load_reference(ref: str, index: int, *, storage: Storage, secret: bytes, settings: Settings) -> bytes:
-    """The bytes behind one image reference: our own file (no HTTP), an http(s) URL (SSRF-guarded
-    fetch), a ``data:`` URI or naked base64. Raises ``_RefError`` naming ``images[index]``."""
-    field = f"images[{index}]"
-    if ref.startswith(OBJECT_REF) or ref.startswith(("http://", "https://")):
-        key = own_key(ref, secret)
-        if key is not None:
-            try:
-                return storage.get(key)
-            except FileNotFoundError:
-                raise _RefError(1402, f"{field}: the uploaded file no longer exists (expired or deleted)") from None
-        if ref.startswith(OBJECT_REF):
-            raise _RefError(1402, f"{field}: invalid internal reference")
-        from seqedit.fetch import FetchError, fetch_bytes
-
-        try:
-            data, _ctype = fetch_bytes(ref, max_bytes=settings.max_image_bytes, allow_hosts=settings.allowed_hosts)
-        except FetchError as exc:
-            raise _RefError(1402, f"{field}: failed to download the image: {exc.message}") from None
-        return data
-    try:
-        if ref.startswith("data:"):
-            return parse_data_uri(ref)
-        return decode_base64(ref)
-    except ValueError as exc:
-        raise _RefError(1401, f"{field}: must be an http(s) URL, a data: URI or base64 ({exc})") from None
 
 
 class Reaper:

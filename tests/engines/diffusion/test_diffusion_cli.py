@@ -187,8 +187,7 @@ def test_service_turns_engine_failures_into_failed_predictions(tiny_models, tmp_
     from diffusers import Flux2Transformer2DModel
     from fastapi.testclient import TestClient
 
-    from seqedit.api.app import create_app
-    from seqedit.api.service import Service
+    from seqedit.api.app import create_app, make_service
     from seqedit.config import Settings
 
     if failure == "cuda_without_gpu" and torch.cuda.is_available():
@@ -201,7 +200,7 @@ def test_service_turns_engine_failures_into_failed_predictions(tiny_models, tmp_
     monkeypatch.setenv("SEQEDIT_MIN_PIXELS", str(64 * 64))
     if failure == "cuda_without_gpu":
         monkeypatch.setenv("SEQEDIT_DEVICE", "cuda")
-    service = Service(Settings(data_dir=tmp_path / "data", engine="diffusion", lease_seconds=30, reaper_interval=1,
+    service = make_service(Settings(data_dir=tmp_path / "data", engine="diffusion", lease_seconds=30, reaper_interval=1,
                                sync_timeout=60, allow_hosts="127.0.0.1,localhost", public_url="http://testserver"))
     key, _ = service.store.create_key("t")
     headers = {"Authorization": f"Bearer {key}"}
@@ -244,8 +243,7 @@ def test_service_cancel_stops_mid_denoise(tiny_models, tmp_path, monkeypatch):
     from diffusers import Flux2Transformer2DModel
     from fastapi.testclient import TestClient
 
-    from seqedit.api.app import create_app
-    from seqedit.api.service import Service
+    from seqedit.api.app import create_app, make_service
     from seqedit.config import Settings
 
     monkeypatch.setenv("SEQEDIT_MODEL", str(tiny_models["flux2_klein"]))  # tiny klein: 50 steps x 2 passes
@@ -259,7 +257,7 @@ def test_service_cancel_stops_mid_denoise(tiny_models, tmp_path, monkeypatch):
         return real_forward(self, *args, **kwargs)
 
     monkeypatch.setattr(Flux2Transformer2DModel, "forward", slow_forward)
-    service = Service(Settings(data_dir=tmp_path, engine="diffusion", lease_seconds=30, reaper_interval=1,
+    service = make_service(Settings(data_dir=tmp_path, engine="diffusion", lease_seconds=30, reaper_interval=1,
                                allow_hosts="127.0.0.1,localhost", public_url="http://testserver",
                                progress_interval=0.01))
     key, _ = service.store.create_key("t")

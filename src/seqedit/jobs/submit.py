@@ -1,0 +1,163 @@
+"""The submission use case, protocol-neutral: what every door (WaveSpeed, Ark, the SDK) does with a
+validated ``EditRequest`` once its router has translated the wire body.
+
+``Submissions.submit(key, Submission)`` (blocking; routers run it in a thread):
+
+1. a repeated ``idempotency_key`` returns the first prediction, re-checking nothing;
+2. the webhook URL passes the SSRF guard (``RequestError`` on ``webhook``);
+3. ``stage_references``: every image reference becomes what the runner will read — our own signed
+   file URL → ``seqedit-object:<key>`` (only the caller's own files: else ``NotFound``), another http(s)
+   URL → kept after the SSRF guard's host check (fetched by the runner), inline base64 → header
+   probe, then **stored** as an upload object + row (so the row holds a key, not megabytes);
+4. ``store.create`` (the per-key limit: ``LimitExceeded``) then ``queue.enqueue`` — row first, then
+   the message: a crash in between is the reaper's to mend.
+
+``await Submissions.wait(id, timeout)`` is sync mode: the terminal row, or the latest row when the
+deadline passes. ``cancel(id, key_id)`` cancels a queued job at once or signals a running one.
+Errors are ``seqedit.errors`` types; each protocol router picks its own status and body for them.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from seqedit import imaging
+from seqedit.config import Settings
+from seqedit.errors import BAD_MEDIA, NotFound, RequestError
+from seqedit.fetch import FetchError, check_url
+from seqedit.jobs.notify import Notifier
+from seqedit.jobs.queue import Queue
+from seqedit.jobs.store import Status, Store, new_id
+from seqedit.pricing import cost
+from seqedit.refs import FORMS, RefError, inline_bytes, kind
+from seqedit.request import EditRequest
+from seqedit.storage import OBJECT_REF, Storage, own_key
+
+__all__ = ["Submission", "Submissions", "stage_references"]
+
+PUBLIC_URL = "a public http(s) URL"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One request to run, as a protocol router hands it over."""
+
+    model: str  # the model id the prediction is recorded under
+    request: EditRequest
+    echo: dict[str, Any] = field(default_factory=dict)  # the wire ``input`` echo, stored verbatim
+    webhook: str | None = None
+    idempotency_key: str | None = None
+    base64: bool = False  # answer with naked base64 instead of URLs
+
+
+class Submissions:
+    def __init__(self, store: Store, storage: Storage, queue: Queue, settings: Settings, *, secret: bytes,
+                 notifier: Notifier, on_cancel_running: Callable[[str], object] = lambda _id: None,
+                 on_cancelled: Callable[[str], object] = lambda _id: None) -> None:
+        self.store = store
+        self.storage = storage
+        self.queue = queue
+        self.settings = settings
+        self.secret = secret
+        self.notifier = notifier
+        self._on_cancel_running = on_cancel_running
+        self._on_cancelled = on_cancelled
+
+    def submit(self, key: dict[str, Any], sub: Submission) -> tuple[dict[str, Any], bool]:
+        """The row and whether it was created now (False: an idempotent repeat)."""
+        s = self.settings
+        if sub.idempotency_key is not None:
+            found = self.store.by_idempotency(key["id"], sub.idempotency_key)
+            if found is not None:
+                return found, False
+        if sub.webhook:
+            try:
+                check_url(sub.webhook, s.allowed_hosts)
+            except FetchError as exc:
+                raise RequestError("webhook", PUBLIC_URL, exc.message) from None
+        refs = stage_references(self.store, self.storage, self.secret, s, key, sub.request.images)
+        req = sub.request
+        row, created = self.store.create(
+            key_id=key["id"], model=sub.model, input=sub.echo, request={**req.to_dict(), "images": refs},
+            total=req.max_images, output_format=req.output_format, cost=str(cost(req.max_images, s.price_per_image)),
+            retention=s.retention, base64=sub.base64, webhook_url=sub.webhook or None,
+            idempotency_key=sub.idempotency_key, limit=key.get("concurrency") or s.key_concurrency or None)
+        if created:
+            self.queue.enqueue(row["id"])
+        return row, created
+
+    async def wait(self, prediction_id: str, timeout: float) -> dict[str, Any]:
+        """Sync mode: the row once it is terminal, or as it is when ``timeout`` seconds have passed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            row = await asyncio.to_thread(self.store.get, prediction_id)
+            if row is None or Status(row["status"]).is_terminal():
+                return row  # type: ignore[return-value]  (None only if the sweep raced us)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return row
+            await self.notifier.wait(prediction_id, min(remaining, 0.5))
+
+    def cancel(self, prediction_id: str, key_id: str) -> dict[str, Any] | None:
+        """Cancel a queued job at once, or ask a running one to stop between steps. None: not the key's."""
+        row = self.store.cancel(prediction_id, key_id)
+        if row is None:
+            return None
+        if row["status"] == Status.PROCESSING.value:
+            self._on_cancel_running(prediction_id)
+        elif row["status"] == Status.CANCELLED.value:
+            self.notifier.notify(prediction_id)
+            self._on_cancelled(prediction_id)
+        return row
+
+
+def stage_references(store: Store, storage: Storage, secret: bytes, settings: Settings, key: dict[str, Any],
+                     images: tuple[str, ...]) -> list[str]:
+    """Cheap, early checks of every reference, and inline images stored as upload objects. Returns the
+    references the runner will read. Raises ``RequestError``/``NotFound`` naming ``images[i]``."""
+    out = []
+    for i, raw in enumerate(images):
+        field_name = f"images[{i}]"
+        ref = raw.strip()
+        if ref.startswith(OBJECT_REF):  # internal form: never accepted from a client
+            raise RequestError(field_name, FORMS, "must be an http(s) URL, a data: URI or base64", code=BAD_MEDIA)
+        what = kind(ref, secret)
+        if what == "object":
+            object_key = own_key(ref, secret)
+            if object_key is None or not _owned(store, key, object_key):
+                raise NotFound(field_name, "your own files", "file not found")
+            out.append(OBJECT_REF + object_key)
+        elif what == "url":
+            try:
+                check_url(ref, settings.allowed_hosts)
+            except FetchError as exc:
+                raise RequestError(field_name, PUBLIC_URL, exc.message) from None
+            out.append(ref)
+        else:
+            out.append(OBJECT_REF + _store_inline(store, storage, settings, key, ref, i))
+    return out
+
+
+def _store_inline(store: Store, storage: Storage, s: Settings, key: dict[str, Any], ref: str, i: int) -> str:
+    field_name = f"images[{i}]"
+    try:
+        data = inline_bytes(ref, field_name)
+    except RefError as exc:
+        raise RequestError(field_name, FORMS, exc.message.removeprefix(f"{field_name}: "), code=BAD_MEDIA) from None
+    probe = imaging.probe(data, field=field_name, max_bytes=s.max_image_bytes, max_pixels=s.max_image_pixels)
+    object_key = f"uploads/{new_id()}/inline-{i}.{probe.format.lower() or 'bin'}"
+    storage.put(object_key, data)
+    store.create_upload(key_id=key["id"], object_key=object_key, filename=f"inline-{i}", content_type=probe.mime,
+                        size=len(data), state="stored", ticket_seconds=0, retention=s.retention)
+    return object_key
+
+
+def _owned(store: Store, key: dict[str, Any], object_key: str) -> bool:
+    if object_key.startswith("uploads/"):
+        up = store.upload_by_object(object_key)
+        return up is not None and up["key_id"] == key["id"] and up["state"] == "stored"
+    parts = object_key.split("/")
+    return len(parts) >= 2 and store.get(parts[1], key_id=key["id"]) is not None
