@@ -8,7 +8,7 @@ Consistency across the set comes from construction:
 * the same font roles and layout rules for every panel.
 
 Honesty: unsupported clauses raise ``Unsupported`` before anything renders; approximate ones render
-and add a warning; a panel whose pixels did not change is an error, never an answer.
+and add a warning; a panel whose pixels did not change is refused (``Unsupported``), never an answer.
 """
 from __future__ import annotations
 
@@ -311,7 +311,7 @@ class ClassicEngine:
                 shots.append(shot)
             text = plan.panels[k - 1].text
             p.img = layouts.comic_page(shots, [text, "", "", ""] if text else ["", "", "", ""], plan.seed + k - 1,
-                                       focus=focus)
+                                       focus=[_image_focus(shot) for shot in shots])  # one focus per shot
         else:
             raise EngineError(f"unknown layout {kind!r}", code=1400)
         p.page = True
@@ -322,9 +322,9 @@ class ClassicEngine:
         if not p.moved and p.img.shape == p.ref.img.shape:
             change = recolor.mean_change(p.ref.img, p.img)
             if change < NO_OP_DELTA_E:
-                raise EngineError(
+                raise Unsupported(  # an unchanged source is never an answer: an honest refusal, not a crash
                     f"panel {k}: the edit left the image unchanged (mean ΔE {change:.2f}); the region it needed "
-                    f"was not found", code=1403)
+                    f"was not found", clause=plan.instruction(k))
         w, h = plan.size.width, plan.size.height
         s = work_scale(w, h, max(self.work_pixels, p.img.shape[0] * p.img.shape[1]))
         ww, hh = max(1, round(w * s)), max(1, round(h * s))
@@ -407,6 +407,15 @@ def _focus(p: _Panel) -> tuple[float, float]:
         return layouts.DEFAULT_FOCUS
     h, w = p.img.shape[:2]
     return ((box[0] + box[2] / 2) / w, (box[1] + box[3] / 2) / h)
+
+
+def _image_focus(img: np.ndarray) -> tuple[float, float]:
+    """The centre of the first face found in ``img`` (fractions of its size), else the layout default."""
+    faces = detect_faces(img)
+    if not faces:
+        return layouts.DEFAULT_FOCUS
+    f, (h, w) = faces[0], img.shape[:2]
+    return ((f.x + f.w / 2) / w, (f.y + f.h / 2) / h)
 
 
 def _short(text: str, n: int = 80) -> str:
