@@ -2,8 +2,9 @@
 
 For every operation the router can route to and every parameter form it can emit for it (read from the
 router's own tables, so the list cannot drift from what it emits), one small panel is rendered through
-the engine's panel path, on a synthetic scene and on a bundled photo with a face. Nothing but ``Unsupported`` (an honest refusal naming what is missing) may
-escape: a ``ValueError`` or ``TypeError`` from a renderer is a bug the user would see as a traceback.
+the engine's panel path, on a synthetic scene and on a bundled photo with a face. Nothing but
+``Unsupported`` (an honest refusal naming what is missing) may escape: a ``ValueError`` or ``TypeError``
+from a renderer is a bug the user would see as a traceback.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from PIL import Image
 
 from seqedit.engines.base import NullProgress, Unsupported
-from seqedit.engines.classic import router
+from seqedit.engines.classic.router import vocabulary as router
 from seqedit.engines.classic.colors import FINISH_WORDS, PROMPT_COLOR_NAMES
 from seqedit.engines.classic.engine import ClassicEngine
 from seqedit.engines.classic.spec import ORDER, OpSpec
@@ -31,7 +32,7 @@ def _kinds(table: list[tuple[str, str]]) -> list[str]:
 
 
 def forms() -> list[tuple[str, dict[str, Any]]]:
-    """(operation, params) for every renderable form the router emits (``router._params``)."""
+    """(operation, params) for every renderable form the router emits (``router.vocabulary._params``)."""
     colors = list(PROMPT_COLOR_NAMES)
     out: list[tuple[str, dict[str, Any]]] = []
     out += [("recolor", {"colors": {"primary": c}}) for c in colors]

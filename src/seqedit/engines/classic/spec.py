@@ -1,7 +1,7 @@
 """The classic engine's operation vocabulary: what the router emits and the ops execute.
 
 One ``OpSpec`` per recognised clause. ``name`` is one of ``OPERATIONS``; ``params`` follow the
-schema documented next to each name. The router (``router.py``) produces specs; the engine
+schema documented next to each name. The router (``router/``) produces specs; the engine
 (``engine.py``) runs them in ``ORDER`` on each panel, with masks computed once per reference.
 
 Images inside the classic engine are float32 numpy arrays, H×W×3, RGB, values in [0, 1]

@@ -1,0 +1,191 @@
+"""Plan policy: a whole plan → ``RoutedPlan`` (shared, own and effective ops per panel, reported clauses).
+
+An own op replaces a shared op of the same name, except ``keep`` and ``generative`` which accumulate.
+Verdict policies over the plan: a shared colourless recolour becomes a ``meta`` hint when every
+panel names its colours; a story clause next to a look or style becomes varied framings
+(``approximate``); ``RoutedPlan.verdict(k)`` is the worst verdict of panel k's effective ops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from seqedit.engines.classic.router.classify import Reported, classify_clause
+from seqedit.engines.classic.router.clauses import split_clauses
+from seqedit.engines.classic.router.vocabulary import _STORY_WHAT
+from seqedit.engines.classic.spec import OpSpec, VerdictKind
+from seqedit.plan import Plan
+
+FRAMING_CYCLE = ("medium", "closeup", "mirror", "wide")
+_ACCUMULATE = {"keep", "generative"}
+_RANK: dict[str, int] = {"supported": 0, "approximate": 1, "unsupported": 2}
+
+
+@dataclass(frozen=True)
+class RoutedPlan:
+    shared: list[OpSpec]
+    panels: list[list[OpSpec]]  # panels[k-1] = panel k's own ops
+    effective: list[list[OpSpec]]  # effective[k-1] = what panel k runs (meta left out)
+    reported: list[Reported] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.panels)
+
+    def ops(self, index: int) -> list[OpSpec]:
+        """Effective ops of panel ``index`` (1-based)."""
+        return self.effective[index - 1]
+
+    def renderable(self, index: int) -> list[OpSpec]:
+        """Panel ``index``'s ops that change pixels (not ``keep``/``meta``)."""
+        return [o for o in self.ops(index) if o.name not in ("keep", "meta")]
+
+    def verdict(self, index: int) -> VerdictKind:
+        """Worst verdict among panel ``index``'s effective ops.
+
+        A reported clause counts as approximate; a panel with nothing renderable is unsupported
+        (an unchanged source is never an answer).
+        """
+        if not self.renderable(index):
+            return "unsupported"
+        worst = max((_RANK[o.verdict] for o in self.ops(index)), default=0)
+        if any(r.where in (0, index) for r in self.reported):
+            worst = max(worst, _RANK["approximate"])
+        return _verdict_of(worst)
+
+    @property
+    def overall(self) -> VerdictKind:
+        return _verdict_of(max((_RANK[self.verdict(k)] for k in range(1, self.count + 1)), default=0))
+
+    def unsupported(self) -> list[OpSpec]:
+        """Distinct unsupported ops over all panels, in order of appearance."""
+        seen: dict[tuple[str, str], OpSpec] = {}
+        for ops in self.effective:
+            for o in ops:
+                if o.verdict == "unsupported":
+                    seen.setdefault((o.name, o.clause), o)
+        return list(seen.values())
+
+    def notes(self) -> list[str]:
+        """Human-readable notes for every approximate or unsupported op and every reported clause."""
+        out: list[str] = []
+        for ops in [self.shared, *self.panels]:
+            for o in ops:
+                if o.verdict != "supported" and o.note:
+                    line = f"{o.name} ({o.verdict}): {o.note} — “{o.clause}”"
+                    if line not in out:
+                        out.append(line)
+        for r in self.reported:
+            out.append(f"not understood ({r.reason}): “{r.clause}”")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        def enc(o: OpSpec) -> dict[str, Any]:
+            return {
+                "name": o.name,
+                "params": o.params,
+                "clause": o.clause,
+                "verdict": o.verdict,
+                "confidence": round(o.confidence, 3),
+                "note": o.note,
+            }
+
+        return {
+            "shared": [enc(o) for o in self.shared],
+            "panels": [[enc(o) for o in ops] for ops in self.panels],
+            "effective": [[enc(o) for o in ops] for ops in self.effective],
+            "reported": [asdict(r) for r in self.reported],
+            "overall": self.overall,
+        }
+
+
+def _verdict_of(rank: int) -> VerdictKind:
+    return ("supported", "approximate", "unsupported")[rank]  # type: ignore[return-value]
+
+
+def route_text(text: str, where: int = 0) -> tuple[list[OpSpec], list[Reported]]:
+    """Ops and reported clauses of one instruction text."""
+    ops: list[OpSpec] = []
+    reported: list[Reported] = []
+    for clause in split_clauses(text):
+        got, rep = classify_clause(clause, where)
+        ops.extend(got)
+        if rep is not None:
+            reported.append(rep)
+    return ops, reported
+
+
+def route(plan: Plan) -> RoutedPlan:
+    """Route every clause of ``plan`` (shared instruction and panel texts) to operations."""
+    shared, reported = route_text(plan.shared, 0)
+    own: list[list[OpSpec]] = []
+    for panel in plan.panels:
+        ops, rep = route_text(panel.text, panel.index) if panel.text.strip() else ([], [])
+        own.append(ops)
+        reported.extend(rep)
+    shared = _demote_colorway_hint(shared, plan, own)
+    shared, own, upgraded = _story_policy(shared, own)
+    effective = [_merge([o for o in shared if not (up and _is_story(o))], ops) for ops, up in zip(own, upgraded)]
+    return RoutedPlan(shared=shared, panels=own, effective=effective, reported=reported)
+
+
+def _merge(shared: list[OpSpec], own: list[OpSpec]) -> list[OpSpec]:
+    names = {o.name for o in own}
+    out = [o for o in shared if o.name != "meta" and (o.name in _ACCUMULATE or o.name not in names)]
+    out += [o for o in own if o.name != "meta"]
+    return out
+
+
+def _demote_colorway_hint(shared: list[OpSpec], plan: Plan, own: list[list[OpSpec]]) -> list[OpSpec]:
+    """A shared colourless recolour ("change only the colorway per panel") is a hint when panels say the colours."""
+    with_text = [ops for p, ops in zip(plan.panels, own) if p.text.strip()]
+    if not with_text or not all(any(o.name == "recolor" and o.params.get("colors") for o in ops) for ops in with_text):
+        return shared
+    return [
+        replace(
+            o, name="meta", params={"hint": "recolor"}, verdict="supported", note="colours come from the panel lines"
+        )
+        if o.name == "recolor" and not o.params.get("colors")
+        else o
+        for o in shared
+    ]
+
+
+def _is_story(o: OpSpec) -> bool:
+    return o.name == "generative" and o.params.get("what") in _STORY_WHAT
+
+
+def _story_policy(shared: list[OpSpec], own: list[list[OpSpec]]) -> tuple[list[OpSpec], list[list[OpSpec]], list[bool]]:
+    """Story/life + a look or style → approximate: varied framings of the references (see module doc).
+
+    Returns the shared ops, the panels' own ops and, per panel, whether its story was approximated.
+    """
+    setting = {"look", "style"}
+    shared_story = [o for o in shared if _is_story(o)]
+    shared_setting = any(o.name in setting for o in shared)
+    new_own: list[list[OpSpec]] = []
+    upgraded: list[bool] = []
+    for k, ops in enumerate(own):
+        stories = [o for o in ops if _is_story(o)] + shared_story
+        if not stories or not (shared_setting or any(o.name in setting for o in ops)):
+            new_own.append(ops)
+            upgraded.append(False)
+            continue
+        kept = [o for o in ops if not _is_story(o)]
+        if not any(o.name == "framing" for o in kept):
+            kept.append(
+                OpSpec(
+                    "framing",
+                    {"kind": FRAMING_CYCLE[k % len(FRAMING_CYCLE)]},
+                    stories[0].clause,
+                    "approximate",
+                    stories[0].confidence,
+                    "story approximated: the references re-framed with the look/style; no new actions or places",
+                )
+            )
+        new_own.append(kept)
+        upgraded.append(True)
+    if shared_story and all(upgraded):
+        shared = [o for o in shared if not _is_story(o)]
+    return shared, new_own, upgraded
