@@ -5,7 +5,7 @@ A process runs a set of **roles**, all started by one ``Service.start`` and stop
 =============  ==========================================================================
 ``api``        this process takes submissions (``Service.submissions``) and answers polls
 ``consumers``  queue consumer threads run predictions (``settings.workers`` of them, ≥ 1)
-``reaper``     a start-up pass, then every ``reaper_interval``: lost jobs re-enqueued or failed
+``reaper``     a pass at start, then every ``reaper_interval``: lost jobs re-enqueued or failed
 ``webhooks``   the outbox sender (needs ``webhook_body``, the protocol's rendering of a row)
 ``sweep``      retention: objects then rows past ``retention``, every ``sweep_interval``
 =============  ==========================================================================
@@ -117,8 +117,11 @@ class Service:
         if self.owns_data:
             self.store.expire_leases()  # nothing of the previous process survived
         if "reaper" in self.roles:
-            for pid in self.store.reap(max_attempts=self.settings.max_attempts, stale=0.0):
-                self.queue.enqueue(pid)
+            if self.owns_data:  # every lease and queued row is ours to recover
+                for pid in self.store.reap(max_attempts=self.settings.max_attempts, stale=0.0):
+                    self.queue.enqueue(pid)
+            else:  # others may be running: the same pass as every later one
+                self.reaper.run_once()
             self.reaper.start()
         if "consumers" in self.roles:
             self.queue.start(max(1, self.settings.workers))

@@ -196,7 +196,8 @@ def own_key(url: str, secret: bytes, now: int | None = None) -> str | None:
     if not path.startswith(FILES_PREFIX):
         return None
     q = parse_qs(parts.query)
-    expires, sig = (q.get("expires") or [None])[0], (q.get("sig") or [None])[0]
+    expires = q["expires"][0] if q.get("expires") else None
+    sig = q["sig"][0] if q.get("sig") else None
     key = path[len(FILES_PREFIX):]
     if not valid_key(key) or not verify_path(secret, path, expires, sig, now=now):
         return None

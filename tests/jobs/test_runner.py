@@ -173,3 +173,12 @@ def test_clean_shutdown_hands_the_job_back_without_counting_it(store, settings, 
     fresh = Runner(store, runner.storage, settings, secret=SECRET)  # the next process
     assert fresh.run(pid) is Status.COMPLETED  # max_attempts=1, yet not "worker lost"
     assert store.get(pid)["attempt"] == 2
+
+
+def test_a_panel_at_the_wrong_size_fails_the_job_instead_of_being_resized(store, storage, settings, runner):
+    settings.engine = "test-wrong-size"
+    pid = submit(store, [data_uri(png())], n=2, size="64*64")
+    assert runner.run(pid) is Status.FAILED
+    row = store.get(pid)
+    assert row["code"] == 5000 and "returned panel 2 at 32x64, expected 64x64" in row["error"]
+    assert row["outputs"] == [] and not storage.exists(f"outputs/{pid}/1/0.jpg")  # no partial set is kept

@@ -112,7 +112,7 @@ async def upload_put(upload_id: str, request: Request):
     return reply({"filename": row["filename"], "size": len(data), "content_type": probe.mime})
 
 
-async def _binary(request: Request, key: dict) -> dict:
+async def _binary(request: Request, key: dict) -> Response:
     service = request.app.state.service
     s = service.settings
     declared = request.headers.get("content-length")
@@ -137,9 +137,11 @@ async def _binary(request: Request, key: dict) -> dict:
     def store() -> dict[str, Any]:
         object_key = f"uploads/{upload_id}/{filename}"
         service.storage.put(object_key, data)
-        return service.store.create_upload(key_id=key["id"], object_key=object_key, filename=filename,
+        row: dict[str, Any] = service.store.create_upload(
+key_id=key["id"], object_key=object_key, filename=filename,
                                            content_type=probe.mime, size=len(data), state="stored",
                                            ticket_seconds=0, retention=s.retention, upload_id=upload_id)
+        return row
 
     row = await run_in_threadpool(store)
     return reply(_upload_reply(service, base_url(request), row))

@@ -73,6 +73,10 @@ class _WakeableWorker(Worker):
     """Sleeps between empty polls on the queue's wake event, so an enqueue in this process starts the
     job at once instead of after the poll back-off."""
 
+    delay: float
+    max_delay: float
+    backoff: float
+
     def sleep(self) -> None:
         if self.delay > self.max_delay:
             self.delay = self.max_delay
@@ -101,7 +105,7 @@ class HueyQueue:
         self._task = huey.task(name=TASK_NAME)(self._run)
         self._consumer: Consumer | None = None
         self._wake = threading.Event()
-        huey._seqedit_wake = self._wake  # type: ignore[attr-defined]
+        huey._seqedit_wake = self._wake
         if on_worker_start is not None:  # runs once in each consumer thread (e.g. load the engine)
             huey.on_startup(name="seqedit.warm")(on_worker_start)
 

@@ -115,7 +115,7 @@ class Runner:
     # ------------------------------------------------------------------ public
 
     def engine(self) -> Engine:
-        engines = getattr(self._local, "engines", None)
+        engines: dict[str, Engine] | None = getattr(self._local, "engines", None)
         if engines is None:
             engines = self._local.engines = {}
         name = self.settings.engine
@@ -241,7 +241,8 @@ class Runner:
             return None
         if isinstance(exc, Cancelled) or (isinstance(exc, EngineError) and job.cancel.is_set()):
             if self._releasing.is_set():
-                return self._release(pid, attempt)
+                self._release(pid, attempt)
+                return None
             return self._end(pid, attempt, Status.CANCELLED, 0, "cancelled by the caller", started)
         if isinstance(exc, SeqeditError):
             return self._end(pid, attempt, Status.FAILED, exc.code, str(exc) or type(exc).__name__, started)
@@ -253,7 +254,6 @@ class Runner:
         self.store.release(pid, attempt)
         self.storage.delete_prefix(f"outputs/{pid}/{attempt}/")
         log.info("prediction %s handed back on shutdown", pid)
-        return None
 
     def _end(self, pid: str, attempt: int, status: Status, code: int, error: str, started: float) -> Status | None:
         ok = self.store.finish(pid, attempt, status, code=code, error=error,

@@ -94,8 +94,10 @@ class Submissions:
         deadline = time.monotonic() + timeout
         while True:
             row = await asyncio.to_thread(self.store.get, prediction_id)
-            if row is None or Status(row["status"]).is_terminal():
-                return row  # type: ignore[return-value]  (None only if the sweep raced us)
+            if row is None:  # the retention sweep deleted it while we waited
+                raise NotFound("id", "a live prediction", f"prediction {prediction_id} no longer exists")
+            if Status(row["status"]).is_terminal():
+                return row
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return row
