@@ -1,7 +1,22 @@
-"""Engines turn a ``Plan`` and decoded references into panels. See ``engines.base``."""
+"""Engines turn a ``Plan`` and decoded references into panels. See ``engines.base`` (the port and the
+registry) and ``engines.options`` (declared engine options)."""
 from seqedit.engines.base import (
-    Cancelled, Engine, EngineError, NullProgress, Progress, Unsupported, Verdict, create, names, register,
+    Cancelled,
+    Engine,
+    EngineError,
+    Extra,
+    MissingExtra,
+    NullProgress,
+    OptionError,
+    Progress,
+    Registration,
+    Unsupported,
+    Verdict,
+    create,
+    names,
+    register,
+    registration,
 )
 
-__all__ = ["Cancelled", "Engine", "EngineError", "NullProgress", "Progress", "Unsupported", "Verdict",
-           "create", "names", "register"]
+__all__ = ["Cancelled", "Engine", "EngineError", "Extra", "MissingExtra", "NullProgress", "OptionError", "Progress",
+           "Registration", "Unsupported", "Verdict", "create", "names", "register", "registration"]
