@@ -1,29 +1,41 @@
-"""Settings from the environment (prefix ``SEQEDIT_``), one object shared by every front end."""
+"""Settings from the environment (prefix ``SEQEDIT_``), one object shared by every front end.
+
+Engine options are not fields here: each engine declares its own (``engines.options``), and
+``Settings.engine_options()`` reads ``SEQEDIT_<OPTION>`` for exactly the options the selected engine
+declares, under the explicit values a front end passed (``options``: CLI flags, ``--opt key=value``).
+Settings is the only place that reads the environment; engines get keyword arguments.
+"""
 from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+from pydantic import BaseModel, Field, PrivateAttr, create_model, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from seqedit.imaging import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from seqedit.pricing import DEFAULT_PRICE_PER_IMAGE
 
+ENV_PREFIX = "SEQEDIT_"
+
+
+def env_name(option: str) -> str:
+    """The variable that sets an engine option (or a setting): ``guidance`` → ``SEQEDIT_GUIDANCE``."""
+    return f"{ENV_PREFIX}{option.upper()}"
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SEQEDIT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     data_dir: Path = Path("./seqedit-data")
     price_per_image: Decimal = DEFAULT_PRICE_PER_IMAGE
     max_image_bytes: int = DEFAULT_MAX_BYTES
     max_image_pixels: int = DEFAULT_MAX_PIXELS
     engine: str = "classic"
-    # engine options for `serve`/`worker` (the diffusion engine's; empty = the engine's own default)
-    model: str = ""  # path or hub id of a diffusers pipeline
-    strategy: str = ""  # set-consistency strategy: anchor | chain | independent | grid | shared_attention
-    steps: int = 0  # denoising steps; 0 = the family's default
-    device: str = ""  # cuda | cuda:N | mps | cpu; empty = auto
-    dtype: str = ""  # bfloat16 | float16 | float32; empty = the device's default
+    # explicit engine options (CLI flags, --opt); they win over SEQEDIT_<OPTION>. A keyword that is no
+    # setting is one of these: Settings(engine="diffusion", model="/m") == Settings(..., options={"model": "/m"})
+    options: dict[str, Any] = Field(default_factory=dict)
 
     # --- the service (seqedit serve / worker); see docs/service.md ---
     db_url: str = ""  # empty: sqlite:///<data_dir>/seqedit.db (WAL)
@@ -53,8 +65,52 @@ class Settings(BaseSettings):
     def allowed_hosts(self) -> frozenset[str]:
         return frozenset(h.strip().lower() for h in self.allow_hosts.split(",") if h.strip())
 
-    def engine_options(self) -> dict[str, object]:
-        """The engine options that were set, as keyword arguments for ``engines.base.create``."""
-        options = {"model": self.model, "strategy": self.strategy, "steps": self.steps, "device": self.device,
-                   "dtype": self.dtype}
-        return {k: v for k, v in options.items() if v}
+    _environment: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_keywords(cls, data: Any) -> Any:
+        """Keywords that name no setting are engine options (only keywords: the environment is read
+        per engine, for the options it declares)."""
+        if not isinstance(data, dict):
+            return data
+        extra = {k: v for k, v in data.items() if k not in cls.model_fields}
+        if not extra:
+            return data
+        kept = {k: v for k, v in data.items() if k in cls.model_fields}
+        kept["options"] = {**extra, **dict(kept.get("options") or {})}
+        return kept
+
+    def engine_options(self, engine: str | None = None) -> dict[str, Any]:
+        """Keyword arguments for ``engines.base.create(engine)`` (default: ``self.engine``): the options
+        set in ``SEQEDIT_<OPTION>`` for each option that engine declares, typed and checked (a bad value
+        is an ``OptionError`` naming the variable), overridden by the explicit ``options``. Undeclared
+        explicit options are kept, so that ``create`` refuses them by name. An engine registered
+        without an options model gets the explicit options only."""
+        from seqedit.engines.base import registration
+
+        entry = registration(engine or self.engine)
+        explicit = {k: v for k, v in self.options.items() if v is not None}
+        if entry.options is None:
+            return explicit
+        if entry.name not in self._environment:
+            self._environment[entry.name] = _from_environment(entry.name, entry.options)
+        return {**self._environment[entry.name], **explicit}
+
+
+class _EnvironmentBase(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", env_ignore_empty=True)
+
+
+def _from_environment(engine: str, options: type[BaseModel]) -> dict[str, Any]:
+    """The declared options of ``engine`` that are set in the environment, as typed values."""
+    from seqedit.engines.base import OptionError, parse_options
+
+    fields: dict[str, Any] = {name: (str | None, None) for name in options.model_fields}
+    raw = create_model(f"{options.__name__}Environment", __base__=_EnvironmentBase, **fields)()
+    values = {k: v for k, v in raw.model_dump().items() if v is not None}
+    try:
+        parsed = parse_options(engine, options, values)
+    except OptionError as exc:
+        raise OptionError(f"{exc.message} (from ${env_name(exc.option)})", option=exc.option) from None
+    return {k: getattr(parsed, k) for k in values}

@@ -7,7 +7,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -15,8 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from seqedit import __version__
+from seqedit.client.cli_engines import OPT_HELP, build_engine
 from seqedit.edit import Prepared, decode_refs, prepare, render
-from seqedit.engines import create
 from seqedit.engines.base import EngineError
 from seqedit.errors import RequestError
 from seqedit.imaging import extension
@@ -44,7 +44,7 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _build(refs: list[Path], prompt: str, n: Optional[int], size: Optional[str], seed: Optional[int],
+def _build(refs: list[Path], prompt: str, n: int | None, size: str | None, seed: int | None,
            fmt: str) -> tuple[EditRequest, list]:
     blobs = []
     for i, path in enumerate(refs):
@@ -57,16 +57,6 @@ def _build(refs: list[Path], prompt: str, n: Optional[int], size: Optional[str],
     request = EditRequest.create(prompt=prompt, images=[str(p) for p in refs], size=size, max_images=n,
                                  seed=seed, output_format=fmt)
     return request, decode_refs(blobs)
-
-
-def _engine(engine: str, model: Optional[str], strategy: Optional[str], steps: Optional[int],
-            device: Optional[str] = None, dtype: Optional[str] = None):
-    options: dict[str, Any] = {}
-    for key, value in (("model", model), ("strategy", strategy), ("steps", steps), ("device", device),
-                       ("dtype", dtype)):
-        if value is not None:
-            options[key] = value
-    return create(engine, **options)
 
 
 def _show_plan(p: Prepared) -> None:
@@ -92,17 +82,18 @@ def _show_plan(p: Prepared) -> None:
 def edit(
     refs: list[Path] = typer.Argument(..., help="1-10 reference images", show_default=False),
     prompt: str = typer.Option(..., "-p", "--prompt", help="the instruction for the whole set"),
-    n: Optional[int] = typer.Option(None, "-n", "--max-images", help="images to make, 1-15 [default: the count the prompt states, else 1]"),
-    size: Optional[str] = typer.Option(None, "--size", help="W*H (each side 64-8192) or a preset name; default: the first reference's aspect at ~2 MP"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="-1 or absent = random (recorded in set.json)"),
+    n: int | None = typer.Option(None, "-n", "--max-images", help="images to make, 1-15 [default: the count the prompt states, else 1]"),
+    size: str | None = typer.Option(None, "--size", help="W*H (each side 64-8192) or a preset name; default: the first reference's aspect at ~2 MP"),
+    seed: int | None = typer.Option(None, "--seed", help="-1 or absent = random (recorded in set.json)"),
     fmt: str = typer.Option("jpeg", "--format", help="jpeg | png | webp"),
     outdir: Path = typer.Option(Path("out"), "-o", "--out", help="output directory"),
     engine: str = typer.Option("classic", "--engine", help="classic (CPU) | diffusion"),
-    model: Optional[str] = typer.Option(None, "--model", help="diffusion: model path or hub id"),
-    strategy: Optional[str] = typer.Option(None, "--strategy", help="diffusion: anchor | chain | independent | grid | shared_attention"),
-    steps: Optional[int] = typer.Option(None, "--steps", help="diffusion: denoising steps"),
-    device: Optional[str] = typer.Option(None, "--device", help="diffusion: cuda | cuda:N | mps | cpu (default auto)"),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="diffusion: bfloat16 | float16 | float32"),
+    model: str | None = typer.Option(None, "--model", help="diffusion: model path or hub id"),
+    strategy: str | None = typer.Option(None, "--strategy", help="diffusion: anchor | chain | independent | grid | shared_attention"),
+    steps: int | None = typer.Option(None, "--steps", help="diffusion: denoising steps"),
+    device: str | None = typer.Option(None, "--device", help="diffusion: cuda | cuda:N | mps | cpu (default auto)"),
+    dtype: str | None = typer.Option(None, "--dtype", help="diffusion: bfloat16 | float16 | float32"),
+    opt: list[str] | None = typer.Option(None, "--opt", metavar="KEY=VALUE", help=OPT_HELP),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="no plan table or progress bar"),
 ) -> None:
     """Edit REF... into a consistent set: writes OUT/1.jpg … OUT/N.jpg and OUT/set.json."""
@@ -110,7 +101,8 @@ def edit(
     try:
         request, images = _build(refs, prompt, n, size, seed, fmt)
         t_load = time.perf_counter() - started
-        eng = _engine(engine, model, strategy, steps, device, dtype)
+        flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
+        eng, engine_options = build_engine(engine, flags, opt)
         prepared = prepare(request, images, eng)
     except RequestError as exc:
         _fail(str(exc))
@@ -145,6 +137,7 @@ def edit(
     record = {
         "seqedit": __version__,
         "engine": eng.name,
+        "engine_options": engine_options,
         "request": request.to_dict(),
         "plan": prepared.plan.to_dict(),
         "seed": prepared.plan.seed,
@@ -182,17 +175,18 @@ class _BarProgress:
 def plan_command(
     refs: list[Path] = typer.Argument(..., help="1-10 reference images", show_default=False),
     prompt: str = typer.Option(..., "-p", "--prompt"),
-    n: Optional[int] = typer.Option(None, "-n", "--max-images"),
-    size: Optional[str] = typer.Option(None, "--size"),
-    seed: Optional[int] = typer.Option(None, "--seed"),
+    n: int | None = typer.Option(None, "-n", "--max-images"),
+    size: str | None = typer.Option(None, "--size"),
+    seed: int | None = typer.Option(None, "--seed"),
     engine: str = typer.Option("classic", "--engine"),
-    model: Optional[str] = typer.Option(None, "--model"),
+    model: str | None = typer.Option(None, "--model", help="diffusion: model path or hub id"),
+    opt: list[str] | None = typer.Option(None, "--opt", metavar="KEY=VALUE", help=OPT_HELP),
     as_json: bool = typer.Option(False, "--json", help="print the plan as JSON"),
 ) -> None:
     """Print the plan and per-clause verdicts without rendering. Exits 3 if the engine cannot do it."""
     try:
         request, images = _build(refs, prompt, n, size, seed, "jpeg")
-        eng = _engine(engine, model, None, None)
+        eng, _ = build_engine(engine, {"model": model}, opt)
         from seqedit.plan import make_plan
 
         plan = make_plan(request, [im.size for im in images])

@@ -2,19 +2,21 @@
 
 Prints the family, reference limit, native sizes, defaults, device and dtype, then makes one panel with
 one denoising step at the family's smallest native size (the smoke run). Exit code 0 when it all
-worked, 1 when the model cannot be loaded or run (the message says why), 2 without the extra.
+worked, 1 when the model cannot be loaded or run (the message says why), 2 without the extra. Engine
+options (``--opt``, ``SEQEDIT_<OPTION>``) apply as for ``seqedit edit --engine diffusion``.
 """
 from __future__ import annotations
 
 import json
 import math
 import time
-from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from seqedit.client.cli_engines import OPT_HELP, build_engine
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -29,34 +31,30 @@ def register(app: typer.Typer) -> None:
 @models_app.command("check")
 def check(
     model: str = typer.Argument(..., metavar="PATH_OR_ID", help="diffusers pipeline directory or hub id"),
-    device: Optional[str] = typer.Option(None, "--device", help="auto | cuda | cuda:N | mps | cpu [default: auto]"),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="auto | bfloat16 | float16 | float32 [default: auto]"),
+    device: str | None = typer.Option(None, "--device", help="auto | cuda | cuda:N | mps | cpu [default: auto]"),
+    dtype: str | None = typer.Option(None, "--dtype", help="auto | bfloat16 | float16 | float32 [default: auto]"),
     steps: int = typer.Option(1, "--steps", min=1, help="denoising steps of the smoke run"),
     run: bool = typer.Option(True, "--run/--no-run", help="make one panel (the smoke run)"),
-    offload: bool = typer.Option(False, "--offload", help="model CPU offload (GPU memory saver)"),
+    offload: bool | None = typer.Option(None, "--offload", help="model CPU offload (GPU memory saver)"),
+    opt: list[str] | None = typer.Option(None, "--opt", metavar="KEY=VALUE", help=OPT_HELP),
     as_json: bool = typer.Option(False, "--json", help="print the facts as JSON"),
 ) -> None:
     """Family, reference limit, native sizes, device/dtype, and a 1-step smoke run."""
+    from seqedit.engines.base import EngineError, MissingExtra, NullProgress
+
     try:
-        from seqedit.engines.base import EngineError, NullProgress
-        from seqedit.engines.diffusion.sequence import DiffusionEngine
-    except ImportError as exc:  # pragma: no cover - torch/diffusers are imported lazily; this is our own code
-        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2)
-    try:
-        engine = DiffusionEngine(model, strategy="independent", steps=steps, device=device, dtype=dtype,
-                                 offload=offload)
+        flags = dict(model=model, steps=steps, device=device, dtype=dtype, offload=offload)  # one panel: any strategy
+        engine, _ = build_engine("diffusion", flags, opt)
         engine.info()  # model_index.json first: a clear error before torch is imported
         facts = engine.describe()
         if run:
             facts["smoke_run"] = _smoke(engine, NullProgress())
+    except MissingExtra as exc:
+        err.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True)
+        raise typer.Exit(2) from None
     except EngineError as exc:
         err.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True)
-        raise typer.Exit(1)
-    except ImportError as exc:
-        err.print(f"[red]error:[/red] the diffusion engine needs the extra: pip install 'seqedit\\[diffusion]' ({exc})",
-                  soft_wrap=True)
-        raise typer.Exit(2)
+        raise typer.Exit(1) from None
     if as_json:
         out.print_json(json.dumps(facts))
         return

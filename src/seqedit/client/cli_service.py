@@ -29,6 +29,8 @@ Device = typer.Option(None, "--device", help="Diffusion engine: cuda | cuda:N | 
                                              "or the first available).")
 Dtype = typer.Option(None, "--dtype", help="Diffusion engine: bfloat16 | float16 | float32 (default: $SEQEDIT_DTYPE "
                                            "or the device's own).")
+Opt = typer.Option(None, "--opt", metavar="KEY=VALUE", help="Engine option KEY=VALUE, repeatable (`seqedit engines "
+                                                            "ENGINE` lists them; default: $SEQEDIT_<KEY>).")
 
 
 def register(app: typer.Typer) -> None:
@@ -38,10 +40,19 @@ def register(app: typer.Typer) -> None:
     app.command("usage")(usage)
 
 
-def _settings(**overrides: Any):
+def _settings(engine_flags: dict[str, Any] | None = None, opt: list[str] | None = None, **overrides: Any):
+    """Settings from the environment and the flags given; ``engine_flags`` (--model, …) and ``--opt``
+    become the explicit engine options (a malformed --opt, or one option given both ways: exit 2)."""
+    from seqedit.client.cli_engines import explicit_options
     from seqedit.config import Settings
+    from seqedit.engines.base import EngineError
 
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        options = explicit_options(engine_flags or {}, opt)
+    except EngineError as exc:
+        err.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True, highlight=False)
+        raise typer.Exit(2) from None
+    return Settings(options=options, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def _service(settings: Any, roles: frozenset[str]):
@@ -93,6 +104,7 @@ def serve(
     steps: Optional[int] = Steps,
     device: Optional[str] = Device,
     dtype: Optional[str] = Dtype,
+    opt: Optional[list[str]] = Opt,
 ) -> None:
     """Run the WaveSpeed-compatible API with its job consumers, in one process (no external services)."""
     import uvicorn
@@ -100,8 +112,8 @@ def serve(
     from seqedit.api.app import create_app
     from seqedit.service import API_ONLY, SERVE
 
-    settings = _settings(engine=engine, workers=workers, data_dir=data_dir, public_url=public_url, model=model,
-                         strategy=strategy, steps=steps, device=device, dtype=dtype)
+    engine_flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
+    settings = _settings(engine_flags, opt, engine=engine, workers=workers, data_dir=data_dir, public_url=public_url)
     # --workers 0: API only; `seqedit worker` processes run the jobs
     _log_to_stderr()
     service = _service(settings, SERVE if settings.workers > 0 else API_ONLY)
@@ -111,7 +123,8 @@ def serve(
     if not service.store.list_keys():
         token, _ = service.store.create_key("default")
         out.print(f"Created the first API key (shown once; store it now): {token}", soft_wrap=True)
-    engine_shown = settings.engine + (f" {settings.model}" if settings.model else "")
+    shown_model = settings.engine_options().get("model")
+    engine_shown = settings.engine + (f" {shown_model}" if shown_model else "")
     out.print(f"seqedit serving on http://{host}:{port} (engine {engine_shown}, {settings.workers} worker(s), "
               f"data in {Path(settings.data_dir).resolve()})", soft_wrap=True)
     sys.stdout.flush()
@@ -128,14 +141,15 @@ def worker(
     steps: Optional[int] = Steps,
     device: Optional[str] = Device,
     dtype: Optional[str] = Dtype,
+    opt: Optional[list[str]] = Opt,
 ) -> None:
     """Run job consumers without the HTTP API, against the configured database and queue
     ($SEQEDIT_DB_URL, $SEQEDIT_QUEUE_URL, or the data dir's SQLite files beside a `serve --workers 0`).
     PostgreSQL + Redis distributed mode is not tested yet."""
     from seqedit.service import WORKER
 
-    settings = _settings(engine=engine, workers=workers, data_dir=data_dir, model=model, strategy=strategy,
-                         steps=steps, device=device, dtype=dtype)
+    engine_flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
+    settings = _settings(engine_flags, opt, engine=engine, workers=workers, data_dir=data_dir)
     _log_to_stderr()
     service = _service(settings, WORKER)
     service.start()

@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seqedit.engines.base import EngineError
+from seqedit.engines.base import EngineError, MissingExtra
 from seqedit.engines.diffusion.adapter import Adapter
 from seqedit.engines.diffusion.errors import (
     DeviceUnavailable, ModelNotFound, NotAPipeline, engine_errors,
 )
 from seqedit.engines.diffusion.flux2_klein import Flux2Klein
 from seqedit.engines.diffusion.flux_kontext import FluxKontext
+from seqedit.engines.diffusion.options import EXTRA
 from seqedit.engines.diffusion.pix2pix import InstructPix2Pix
 from seqedit.engines.diffusion.qwen_edit import QwenImageEdit, QwenImageEditPlus
 
@@ -150,14 +151,16 @@ def _offline() -> bool:
 
 
 def require_extra() -> None:
-    """torch, diffusers and transformers importable, or an ``EngineError`` that says what to install."""
+    """torch, diffusers and transformers importable, or ``MissingExtra`` naming the one that is not
+    installed. Any other import error (a broken install, a missing system library) propagates as it is."""
     try:
         import diffusers  # noqa: F401
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError as exc:
-        raise EngineError(f"the diffusion engine needs the [diffusion] extra (torch, diffusers, transformers): "
-                          f"pip install 'seqedit[diffusion]' ({exc})") from None
+        if not EXTRA.provides(exc):
+            raise
+        raise MissingExtra("diffusion", EXTRA, (exc.name or "").split(".")[0]) from None
 
 
 def device_name(device: str | None) -> str:

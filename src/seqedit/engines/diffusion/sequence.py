@@ -22,29 +22,27 @@ families: everything becomes one canvas); ``truncate`` drops the user's last ref
 refuses the request. With ``anchor``/``chain`` the earlier panel takes a slot of its own.
 
 The model is loaded on first use (or by ``load()``) and reused for every later call — and by every
-other engine of the process with the same model and load options (``loader.shared``). Options not
-given fall back to ``SEQEDIT_MODEL``, ``SEQEDIT_DEVICE``, ``SEQEDIT_DTYPE``, ``SEQEDIT_OFFLOAD`` and
-``SEQEDIT_MIN_PIXELS``/``SEQEDIT_MAX_PIXELS`` (override the family's native pixel range, e.g. to cap
-memory) — that is how ``seqedit serve --engine diffusion`` is configured.
+other engine of the process with the same model and load options (``loader.shared``). The options are
+the fields of ``options.DiffusionOptions``; the engine takes them as keyword arguments and never reads
+the environment (``Settings`` turns ``SEQEDIT_<OPTION>`` variables into those arguments).
 """
 from __future__ import annotations
 
 import math
-import os
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_args
 
 from PIL import Image
 
-from seqedit.engines.base import Cancelled, EngineError, Progress, Unsupported, Verdict
+from seqedit.engines.base import Cancelled, EngineError, Progress, Unsupported, Verdict, parse_options
 from seqedit.engines.diffusion import loader
 from seqedit.engines.diffusion.adapter import Adapter, Native, stitch
 from seqedit.engines.diffusion.errors import engine_errors
+from seqedit.engines.diffusion.options import DiffusionOptions, Strategy
 from seqedit.plan import Plan
 
-STRATEGIES = ("anchor", "chain", "independent", "grid", "shared_attention")
-OVERFLOW = ("stitch", "truncate", "error")
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
 GRID_LAYOUT = {1: (1, 1), 2: (2, 1), 3: (3, 1), 4: (2, 2)}  # panels -> (columns, rows)
 GRID_CELLS = {1: ["the image"], 2: ["left", "right"], 3: ["left", "middle", "right"],
               4: ["top left", "top right", "bottom left", "bottom right"]}
@@ -53,39 +51,28 @@ GRID_CELLS = {1: ["the image"], 2: ["left", "right"], 3: ["left", "middle", "rig
 class DiffusionEngine:
     name = "diffusion"
 
-    def __init__(self, model: str | None = None, strategy: str | None = "anchor", steps: int | str | None = None,
-                 device: str | None = None, dtype: str | None = None, guidance: float | None = None,
-                 overflow: str = "stitch", offload: bool = False, vae_tiling: bool = False,
-                 vae_slicing: bool = False, attention_backend: str | None = None,
-                 local_files_only: bool | None = None,
-                 min_pixels: int | None = None, max_pixels: int | None = None, batch_size: int = 4) -> None:
-        model = model or os.environ.get("SEQEDIT_MODEL")
-        if not model:
+    def __init__(self, model: str = "", **options: Any) -> None:
+        """``options``: the fields of ``DiffusionOptions`` (checked here too, so a direct call gets the
+        same messages as ``create("diffusion", ...)``)."""
+        opts: DiffusionOptions = parse_options("diffusion", DiffusionOptions, {"model": model, **options})
+        if not opts.model:
             raise EngineError("the diffusion engine needs a model: --model PATH_OR_HUB_ID "
                               "(a diffusers pipeline directory or a hub id)", code=1400)
-        strategy = strategy or "anchor"
-        if strategy not in STRATEGIES:
-            raise EngineError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}", code=1400)
-        if overflow not in OVERFLOW:
-            raise EngineError(f"unknown overflow policy {overflow!r}; choose one of {', '.join(OVERFLOW)}",
-                              code=1400)
-        self.model = str(model)
-        self.strategy = strategy
-        self.steps = _positive("steps", steps)
-        self.guidance = None if guidance is None else float(guidance)
-        self.overflow = overflow
-        self.batch_size = max(2, _positive("batch_size", batch_size) or 4)
-        self.min_pixels = _positive("min_pixels", min_pixels or os.environ.get("SEQEDIT_MIN_PIXELS") or None)
-        self.max_pixels = _positive("max_pixels", max_pixels or os.environ.get("SEQEDIT_MAX_PIXELS") or None)
-        device = device or os.environ.get("SEQEDIT_DEVICE") or None
-        dtype = dtype or os.environ.get("SEQEDIT_DTYPE") or None
-        loader.device_name(device)  # names only: a GPU that is missing fails the job, not the factory
-        loader.dtype_name(dtype)
-        offload = offload or os.environ.get("SEQEDIT_OFFLOAD", "").lower() in ("1", "true", "yes")
-        self._load_options = dict(device=device, dtype=dtype, local_files_only=local_files_only, offload=offload,
-                                  vae_tiling=vae_tiling, vae_slicing=vae_slicing,
-                                  attention_backend=attention_backend)
-        self._local_files_only = local_files_only
+        loader.device_name(opts.device)  # names only: a GPU that is missing fails the job, not the factory
+        loader.dtype_name(opts.dtype)
+        self.options = opts
+        self.model = opts.model
+        self.strategy = opts.strategy
+        self.steps = opts.steps
+        self.guidance = opts.guidance
+        self.overflow = opts.overflow
+        self.batch_size = opts.batch_size
+        self.min_pixels = opts.min_pixels
+        self.max_pixels = opts.max_pixels
+        self._load_options = dict(device=opts.device, dtype=opts.dtype, local_files_only=opts.local_files_only,
+                                  offload=opts.offload, vae_tiling=opts.vae_tiling, vae_slicing=opts.vae_slicing,
+                                  attention_backend=opts.attention_backend or None)
+        self._local_files_only = opts.local_files_only
         self._loaded: loader.Loaded | None = None
         self._info: loader.ModelInfo | None = None
         self._lock = threading.RLock()
@@ -305,14 +292,3 @@ class _Run:
                        math.floor((c + 1) * canvas.width / cols), math.floor((r + 1) * canvas.height / rows))
                 yield self.finish(canvas.crop(box))
 
-
-def _positive(name: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise EngineError(f"{name} must be a positive integer, got {value!r}", code=1400) from None
-    if number < 1:
-        raise EngineError(f"{name} must be a positive integer, got {value!r}", code=1400)
-    return number
