@@ -86,3 +86,23 @@ def test_uploaded_file_is_used_without_http_and_only_by_its_owner(client, keys):
     assert d["status"] == "completed"
     r = client.post("/api/v3/bytedance/seedream-v4/edit-sequential", json=req, headers=b)
     assert r.status_code == 404 and r.json()["field"] == "images[0]"
+
+
+def test_files_stream_from_the_storage_port_with_ranges_and_head(client, auth):
+    data = png(300, 200)
+    d = client.post("/api/v3/media/upload/binary", files={"file": ("a.png", data)}, headers=auth).json()["data"]
+    url = d["download_url"]
+    whole = client.get(url)
+    assert whole.headers["content-length"] == str(len(data)) and whole.headers["accept-ranges"] == "bytes"
+    assert whole.headers["last-modified"].endswith("GMT")
+    head = client.head(url)
+    assert head.status_code == 200 and head.content == b"" and head.headers["content-length"] == str(len(data))
+    tail = client.get(url, headers={"Range": "bytes=-10"})
+    assert tail.status_code == 206 and tail.content == data[-10:]
+    assert tail.headers["content-range"] == f"bytes {len(data) - 10}-{len(data) - 1}/{len(data)}"
+    rest = client.get(url, headers={"Range": f"bytes={len(data) - 3}-"})
+    assert rest.status_code == 206 and rest.content == data[-3:]
+    outside = client.get(url, headers={"Range": f"bytes={len(data)}-"})
+    assert outside.status_code == 416 and outside.headers["content-range"] == f"bytes */{len(data)}"
+    several = client.get(url, headers={"Range": "bytes=0-1,5-6"})  # multi-range: the whole file (RFC 9110)
+    assert several.status_code == 200 and several.content == data
