@@ -227,6 +227,8 @@ def test_presets_table():
 @pytest.mark.parametrize("extra, needle", [
     (["--engine", "nope"], "unknown engine 'nope'"),
     (["--model", "some/model"], "takes no model option"),
+    (["--opt", "guidance=2"], "the classic engine takes no guidance option"),
+    (["--opt", "nothing"], "--opt takes KEY=VALUE, got 'nothing'"),
 ])
 def test_wrong_engine_options_are_bad_input(tmp_path, extra, needle):
     r = run("edit", str(EX / "astronaut.jpg"), "-p", "make it noir", *extra, "-o", str(tmp_path / "o"))
@@ -243,3 +245,17 @@ def test_warnings_found_while_rendering_are_printed_and_recorded(tmp_path):
     note = "panel 2: approximate framing: same instruction as an earlier panel; varied only by a closeup framing"
     assert note in record["warnings"], record["warnings"]
     assert note in " ".join((r.stdout + r.stderr).split())
+
+
+def test_engines_lists_declared_options_with_their_variables():
+    r = run("engines", "diffusion")
+    assert r.returncode == 0, r.stderr
+    assert "needs `pip install 'seqedit[diffusion]'`" in r.stdout and "$SEQEDIT_<KEY>" in r.stdout
+    for option in ("guidance", "vae_tiling", "attention_backend", "overflow", "batch_size", "offload", "min_pixels",
+                   "max_pixels"):
+        assert option in r.stdout, option
+    assert "anchor | chain | independent | grid | shared_attention" in r.stdout
+    listing = run("engines")
+    assert listing.returncode == 0 and "classic" in listing.stdout and "diffusion" in listing.stdout
+    unknown = run("engines", "nope")
+    assert unknown.returncode == 2 and "unknown engine 'nope'" in unknown.stderr

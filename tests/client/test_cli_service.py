@@ -42,3 +42,21 @@ def test_serve_refuses_bad_engine_options_before_listening(tmp_path):
                        env={"SEQEDIT_MODEL": ""})
         assert r.exit_code == 2, (args, r.output)
         assert reason in r.stderr, (args, r.stderr)
+
+
+def test_serve_and_worker_take_engine_options_as_opt(tmp_path):
+    """--opt KEY=VALUE reaches the engine's declared options, checked at start like the typed flags."""
+    run = CliRunner()
+    model = ["--engine", "diffusion", "--model", str(tmp_path)]
+    cases = [
+        (["serve", "--port", "1", *model, "--opt", "batch_size=1"], "batch_size must be an integer ≥ 2, got '1'"),
+        (["serve", "--port", "1", *model, "--opt", "guidence=2"], "the diffusion engine takes no guidence option"),
+        (["serve", "--port", "1", *model, "--opt", "model=x"], "--model and --opt model=… both given"),
+        (["worker", *model, "--opt", "overflow=squeeze"], "unknown overflow 'squeeze'"),
+        (["worker", "--opt", "nothing"], "--opt takes KEY=VALUE, got 'nothing'"),
+        (["worker", "--engine", "classic", "--opt", "guidance=2"], "the classic engine takes no guidance option"),
+    ]
+    for args, reason in cases:
+        r = run.invoke(app, [*args, "--data-dir", str(tmp_path / "data")], env={"SEQEDIT_MODEL": ""})
+        assert r.exit_code == 2, (args, r.output)
+        assert reason in r.stderr, (args, r.stderr)
