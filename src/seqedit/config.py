@@ -5,6 +5,7 @@ Engine options are not fields here: each engine declares its own (``engines.opti
 declares, under the explicit values a front end passed (``options``: CLI flags, ``--opt key=value``).
 Settings is the only place that reads the environment; engines get keyword arguments.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal

@@ -1,4 +1,5 @@
 """``seqedit edit`` / ``plan`` / ``presets`` run as a user runs them: the console script in a subprocess."""
+
 from __future__ import annotations
 
 import hashlib
@@ -17,8 +18,14 @@ import pytest
 from PIL import Image
 
 from seqedit.engines.classic.colors import parse_color
-from tests.support.metrics import (delta_e, edge_agreement, max_pairwise_palette_distance, mean_lab,
-                                   palette_distance, rgb_to_lab)
+from tests.support.metrics import (
+    delta_e,
+    edge_agreement,
+    max_pairwise_palette_distance,
+    mean_lab,
+    palette_distance,
+    rgb_to_lab,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 EX = ROOT / "examples"
@@ -64,13 +71,27 @@ def sneaker_masks() -> dict[str, np.ndarray]:
     sole = bg & (yy >= 386) & (yy <= 414) & (xx > 130) & (xx < 650) & (src.max(axis=2) < 90)
     upper = bg & ~red & (yy < 360) & (src.min(axis=2) > 180)
     import cv2
+
     upper = cv2.erode(upper.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
     return {"subject": bg, "upper": upper, "logo": red, "sole": sole}
 
 
 def test_shoe_colorway_four_panels(tmp_path):
     out = tmp_path / "set"
-    r = run("edit", str(EX / "sneaker.png"), "-p", prompt("shoe-colorway"), "-n", "4", "--size", "768*512", "--seed", "7", "-o", str(out))
+    r = run(
+        "edit",
+        str(EX / "sneaker.png"),
+        "-p",
+        prompt("shoe-colorway"),
+        "-n",
+        "4",
+        "--size",
+        "768*512",
+        "--seed",
+        "7",
+        "-o",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     record = check_set(out, 4, (768, 512))
     assert any(v["operation"] == "recolor" for v in record["verdicts"])
@@ -79,10 +100,12 @@ def test_shoe_colorway_four_panels(tmp_path):
     panels = outputs(out)
     names = ["white", "navy", "matte red", "forest green"]
     # independent sanity of what each name means (Lab): lightness and hue direction
-    expect = [lambda L, a, b: L > 85 and abs(a) < 8 and abs(b) < 8,  # white
-              lambda L, a, b: L < 35 and b < -10,                      # navy: dark and blue
-              lambda L, a, b: a > 40,                                  # red
-              lambda L, a, b: a < -15 and L < 50]                      # forest green: dark green
+    expect = [
+        lambda L, a, b: L > 85 and abs(a) < 8 and abs(b) < 8,  # white
+        lambda L, a, b: L < 35 and b < -10,  # navy: dark and blue
+        lambda L, a, b: a > 40,  # red
+        lambda L, a, b: a < -15 and L < 50,
+    ]  # forest green: dark green
     for k, im in enumerate(panels):
         # the recoloured upper lands near the named colour (ΔE2000 in Lab, the engine's own colour table)
         lab = mean_lab(im, masks["upper"])
@@ -99,12 +122,22 @@ def test_shoe_colorway_four_panels(tmp_path):
     sole = mean_lab(panels[3], masks["sole"])
     assert delta_e(sole, rgb_to_lab(parse_color("gum").rgb)) < 15 and sole[2] > 15  # tan: yellow-brown
     # panels differ from each other (a colorway, not four copies)
-    assert min(palette_distance(a, b) for i, a in enumerate(panels) for b in panels[i + 1:]) > 0.2
+    assert min(palette_distance(a, b) for i, a in enumerate(panels) for b in panels[i + 1 :]) > 0.2
 
 
 def test_same_seed_same_bytes(tmp_path):
-    args = ("edit", str(EX / "astronaut.jpg"), "-p", "pencil sketch, then add a thin white border", "-n", "2",
-            "--size", "320*320", "--seed", "11")
+    args = (
+        "edit",
+        str(EX / "astronaut.jpg"),
+        "-p",
+        "pencil sketch, then add a thin white border",
+        "-n",
+        "2",
+        "--size",
+        "320*320",
+        "--seed",
+        "11",
+    )
     a, b = run(*args, "-o", str(tmp_path / "a")), run(*args, "-o", str(tmp_path / "b"))
     assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
     for k in (1, 2):
@@ -113,8 +146,21 @@ def test_same_seed_same_bytes(tmp_path):
 
 def test_magazine_covers_for_two_people(tmp_path):
     out = tmp_path / "covers"
-    r = run("edit", str(EX / "astronaut.jpg"), str(EX / "grace_hopper.jpg"), "-p", prompt("magazine-covers"),
-            "-n", "2", "--size", "576*768", "--seed", "3", "-o", str(out))
+    r = run(
+        "edit",
+        str(EX / "astronaut.jpg"),
+        str(EX / "grace_hopper.jpg"),
+        "-p",
+        prompt("magazine-covers"),
+        "-n",
+        "2",
+        "--size",
+        "576*768",
+        "--seed",
+        "3",
+        "-o",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     record = check_set(out, 2, (576, 768))
     assert any(v["operation"] == "cover" for v in record["verdicts"])
@@ -125,8 +171,20 @@ def test_magazine_covers_for_two_people(tmp_path):
 
 def test_manga_storyboard_four_panels(tmp_path):
     out = tmp_path / "manga"
-    r = run("edit", str(EX / "astronaut.jpg"), "-p", prompt("manga-storyboard"), "-n", "4", "--size", "512*384",
-            "--seed", "5", "-o", str(out))
+    r = run(
+        "edit",
+        str(EX / "astronaut.jpg"),
+        "-p",
+        prompt("manga-storyboard"),
+        "-n",
+        "4",
+        "--size",
+        "512*384",
+        "--seed",
+        "5",
+        "-o",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     record = check_set(out, 4, (512, 384))
     ops = {v["operation"] for v in record["verdicts"]}
@@ -140,8 +198,20 @@ def test_manga_storyboard_four_panels(tmp_path):
 
 def test_cyberpunk_series_of_one_person(tmp_path):
     out = tmp_path / "cyber"
-    r = run("edit", str(EX / "astronaut.jpg"), "-p", prompt("cyberpunk-life"), "-n", "3", "--size", "448*448",
-            "--seed", "9", "-o", str(out))
+    r = run(
+        "edit",
+        str(EX / "astronaut.jpg"),
+        "-p",
+        prompt("cyberpunk-life"),
+        "-n",
+        "3",
+        "--size",
+        "448*448",
+        "--seed",
+        "9",
+        "-o",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     record = check_set(out, 3, (448, 448))
     assert record["warnings"], "an approximation must say so"
@@ -151,12 +221,15 @@ def test_cyberpunk_series_of_one_person(tmp_path):
     assert all(palette_distance(src, p) > 0.3 for p in panels)  # the look really changed
 
 
-@pytest.mark.parametrize("text, clause_word", [
-    ("Generate a series of 3 images depicting this little girl at ages 25, 45, and 65.", "age"),
-    ("Generate a series of 4 different hairstyle images for this girl.", "hairstyle"),
-    ("Generate a series of 3 images for this character: left view, once view, and right view.", "view"),
-    ("Swap her face with the face of the second person.", "face"),
-])
+@pytest.mark.parametrize(
+    "text, clause_word",
+    [
+        ("Generate a series of 3 images depicting this little girl at ages 25, 45, and 65.", "age"),
+        ("Generate a series of 4 different hairstyle images for this girl.", "hairstyle"),
+        ("Generate a series of 3 images for this character: left view, once view, and right view.", "view"),
+        ("Swap her face with the face of the second person.", "face"),
+    ],
+)
 def test_unsupported_prompts_fail_naming_the_clause(tmp_path, text, clause_word):
     out = tmp_path / "no"
     r = run("edit", str(EX / "astronaut.jpg"), "-p", text, "-n", "3", "-o", str(out))
@@ -170,8 +243,12 @@ def _png_bomb() -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_bad_input_names_field_and_limit(tmp_path):
@@ -224,12 +301,15 @@ def test_presets_table():
     assert r.returncode == 0 and "16:9@2mp" in r.stdout and "1920*1088" in r.stdout
 
 
-@pytest.mark.parametrize("extra, needle", [
-    (["--engine", "nope"], "unknown engine 'nope'"),
-    (["--model", "some/model"], "takes no model option"),
-    (["--opt", "guidance=2"], "the classic engine takes no guidance option"),
-    (["--opt", "nothing"], "--opt takes KEY=VALUE, got 'nothing'"),
-])
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--engine", "nope"], "unknown engine 'nope'"),
+        (["--model", "some/model"], "takes no model option"),
+        (["--opt", "guidance=2"], "the classic engine takes no guidance option"),
+        (["--opt", "nothing"], "--opt takes KEY=VALUE, got 'nothing'"),
+    ],
+)
 def test_wrong_engine_options_are_bad_input(tmp_path, extra, needle):
     r = run("edit", str(EX / "astronaut.jpg"), "-p", "make it noir", *extra, "-o", str(tmp_path / "o"))
     assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1
@@ -238,8 +318,20 @@ def test_wrong_engine_options_are_bad_input(tmp_path, extra, needle):
 def test_warnings_found_while_rendering_are_printed_and_recorded(tmp_path):
     """Panel 2 repeats panel 1's instruction: the engine varies it by framing and says so, on the
     terminal and in set.json, not only in its own verdict notes."""
-    r = run("edit", str(EX / "coffee.jpg"), "-p", "make it black and white", "-n", "2", "--size", "256*192",
-            "--seed", "3", "-o", str(tmp_path / "out"))
+    r = run(
+        "edit",
+        str(EX / "coffee.jpg"),
+        "-p",
+        "make it black and white",
+        "-n",
+        "2",
+        "--size",
+        "256*192",
+        "--seed",
+        "3",
+        "-o",
+        str(tmp_path / "out"),
+    )
     assert r.returncode == 0, r.stderr
     record = check_set(tmp_path / "out", 2, (256, 192))
     note = "panel 2: approximate framing: same instruction as an earlier panel; varied only by a closeup framing"
@@ -251,8 +343,16 @@ def test_engines_lists_declared_options_with_their_variables():
     r = run("engines", "diffusion")
     assert r.returncode == 0, r.stderr
     assert "needs `pip install 'seqedit[diffusion]'`" in r.stdout and "$SEQEDIT_<KEY>" in r.stdout
-    for option in ("guidance", "vae_tiling", "attention_backend", "overflow", "batch_size", "offload", "min_pixels",
-                   "max_pixels"):
+    for option in (
+        "guidance",
+        "vae_tiling",
+        "attention_backend",
+        "overflow",
+        "batch_size",
+        "offload",
+        "min_pixels",
+        "max_pixels",
+    ):
         assert option in r.stdout, option
     assert "anchor | chain | independent | grid | shared_attention" in r.stdout
     listing = run("engines")

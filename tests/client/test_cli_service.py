@@ -1,4 +1,5 @@
 """``seqedit keys create|list|revoke`` and ``seqedit usage``."""
+
 from __future__ import annotations
 
 from typer.testing import CliRunner
@@ -38,8 +39,9 @@ def test_serve_refuses_bad_engine_options_before_listening(tmp_path):
         (["--engine", "classic", "--device", "cpu"], "the classic engine takes no device option"),
     ]
     for args, reason in cases:
-        r = run.invoke(app, ["serve", "--data-dir", str(tmp_path / "data"), "--port", "1", *args],
-                       env={"SEQEDIT_MODEL": ""})
+        r = run.invoke(
+            app, ["serve", "--data-dir", str(tmp_path / "data"), "--port", "1", *args], env={"SEQEDIT_MODEL": ""}
+        )
         assert r.exit_code == 2, (args, r.output)
         assert reason in r.stderr, (args, r.stderr)
 

@@ -6,6 +6,7 @@ Commands are grouped by concern; each group module exposes ``register(app)``:
     cli_models   models check                 (generative engines)
     cli_engines  engines                      (the engines and their options; --opt parsing)
 """
+
 from __future__ import annotations
 
 import importlib
@@ -20,8 +21,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_GROUPS = ("seqedit.client.cli_edit", "seqedit.client.cli_engines", "seqedit.client.cli_service",
-           "seqedit.client.cli_models")
+_GROUPS = (
+    "seqedit.client.cli_edit",
+    "seqedit.client.cli_engines",
+    "seqedit.client.cli_service",
+    "seqedit.client.cli_models",
+)
 for _module in _GROUPS:
     try:
         importlib.import_module(_module).register(app)

@@ -1,4 +1,5 @@
 """``seqedit edit``, ``seqedit plan`` and ``seqedit presets``: the main job, in-process."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,9 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _build(refs: list[Path], prompt: str, n: int | None, size: str | None, seed: int | None,
-           fmt: str) -> tuple[EditRequest, list]:
+def _build(
+    refs: list[Path], prompt: str, n: int | None, size: str | None, seed: int | None, fmt: str
+) -> tuple[EditRequest, list]:
     blobs = []
     for i, path in enumerate(refs):
         try:
@@ -55,8 +57,9 @@ def _build(refs: list[Path], prompt: str, n: int | None, size: str | None, seed:
             raise RequestError(f"images[{i}]", "a readable file", f"{path}: {exc.strerror or exc}", code=1401) from None
     if n is None:  # the CLI's own default: what the prompt asks for, else 1 (the protocol's default)
         n = declared_count(prompt) or 1
-    request = EditRequest.create(prompt=prompt, images=[str(p) for p in refs], size=size, max_images=n,
-                                 seed=seed, output_format=fmt)
+    request = EditRequest.create(
+        prompt=prompt, images=[str(p) for p in refs], size=size, max_images=n, seed=seed, output_format=fmt
+    )
     return request, decode_refs(blobs)
 
 
@@ -70,8 +73,13 @@ def _show_plan(p: Prepared) -> None:
         table.add_column(col, overflow="fold")
     colour = {"supported": "green", "approximate": "yellow", "unsupported": "red"}
     for v in p.verdicts:
-        table.add_row("all" if v.panel is None else str(v.panel), v.clause, v.operation,
-                      f"[{colour[v.verdict]}]{v.verdict}[/]", v.note)
+        table.add_row(
+            "all" if v.panel is None else str(v.panel),
+            v.clause,
+            v.operation,
+            f"[{colour[v.verdict]}]{v.verdict}[/]",
+            v.note,
+        )
     if p.verdicts:
         out.print(table)
     for k, panel in enumerate(plan.panels, start=1):
@@ -83,14 +91,20 @@ def _show_plan(p: Prepared) -> None:
 def edit(
     refs: list[Path] = typer.Argument(..., help="1-10 reference images", show_default=False),
     prompt: str = typer.Option(..., "-p", "--prompt", help="the instruction for the whole set"),
-    n: int | None = typer.Option(None, "-n", "--max-images", help="images to make, 1-15 [default: the count the prompt states, else 1]"),
-    size: str | None = typer.Option(None, "--size", help="W*H (each side 64-8192) or a preset name; default: the first reference's aspect at ~2 MP"),
+    n: int | None = typer.Option(
+        None, "-n", "--max-images", help="images to make, 1-15 [default: the count the prompt states, else 1]"
+    ),
+    size: str | None = typer.Option(
+        None, "--size", help="W*H (each side 64-8192) or a preset name; default: the first reference's aspect at ~2 MP"
+    ),
     seed: int | None = typer.Option(None, "--seed", help="-1 or absent = random (recorded in set.json)"),
     fmt: str = typer.Option("jpeg", "--format", help="jpeg | png | webp"),
     outdir: Path = typer.Option(Path("out"), "-o", "--out", help="output directory"),
     engine: str = typer.Option("classic", "--engine", help="classic (CPU) | diffusion"),
     model: str | None = typer.Option(None, "--model", help="diffusion: model path or hub id"),
-    strategy: str | None = typer.Option(None, "--strategy", help="diffusion: anchor | chain | independent | grid | shared_attention"),
+    strategy: str | None = typer.Option(
+        None, "--strategy", help="diffusion: anchor | chain | independent | grid | shared_attention"
+    ),
     steps: int | None = typer.Option(None, "--steps", help="diffusion: denoising steps"),
     device: str | None = typer.Option(None, "--device", help="diffusion: cuda | cuda:N | mps | cpu (default auto)"),
     dtype: str | None = typer.Option(None, "--dtype", help="diffusion: bfloat16 | float16 | float32"),
@@ -118,8 +132,9 @@ def edit(
     ext = extension(prepared.plan.output_format)
     outputs = []
     try:
-        with Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, disable=quiet) as bar:
+        with Progress(
+            TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, disable=quiet
+        ) as bar:
             task = bar.add_task("render", total=prepared.plan.count)
             engine_progress = _BarProgress(bar, task, prepared.plan.count, prepared.warnings, quiet)
             for o in render(prepared, eng, engine_progress):
@@ -144,10 +159,21 @@ def edit(
         "seed": prepared.plan.seed,
         "verdicts": [v.to_dict() for v in prepared.verdicts],
         "warnings": prepared.warnings,
-        "outputs": [{"file": f"{o.index}.{ext}", "width": o.width, "height": o.height, "bytes": len(o.data),
-                     "sha256": o.sha256, "seconds": round(o.seconds, 4)} for o in outputs],
-        "timings": {**{k: round(v, 4) for k, v in prepared.timings.items()},
-                    "total": round(time.perf_counter() - started, 4)},
+        "outputs": [
+            {
+                "file": f"{o.index}.{ext}",
+                "width": o.width,
+                "height": o.height,
+                "bytes": len(o.data),
+                "sha256": o.sha256,
+                "seconds": round(o.seconds, 4),
+            }
+            for o in outputs
+        ],
+        "timings": {
+            **{k: round(v, 4) for k, v in prepared.timings.items()},
+            "total": round(time.perf_counter() - started, 4),
+        },
     }
     (outdir / "set.json").write_text(json.dumps(record, indent=2))
     if not quiet:
@@ -198,7 +224,9 @@ def plan_command(
         _fail(exc.message, _exit_code(exc))
     prepared = Prepared(request, images, plan, verdicts, list(plan.warnings))
     if as_json:
-        sys.stdout.write(json.dumps({"plan": plan.to_dict(), "verdicts": [v.to_dict() for v in verdicts]}, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps({"plan": plan.to_dict(), "verdicts": [v.to_dict() for v in verdicts]}, indent=2) + "\n"
+        )
     else:
         _show_plan(prepared)
     if any(v.verdict == "unsupported" for v in verdicts):

@@ -5,6 +5,7 @@ one denoising step at the family's smallest native size (the smoke run). Exit co
 worked, 1 when the model cannot be loaded or run (the message says why), 2 without the extra. Engine
 options (``--opt``, ``SEQEDIT_<OPTION>``) apply as for ``seqedit edit --engine diffusion``.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,18 +62,29 @@ def check(
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
-    for key, label in (("label", "family"), ("pipeline", "pipeline"), ("reference_limit", "reference limit"),
-                       ("references", "references"), ("native_sizes", "native sizes"),
-                       ("default_steps", "default steps"), ("default_guidance", "default guidance"),
-                       ("device", "device"), ("dtype", "dtype"), ("offload", "CPU offload"),
-                       ("strategies", "strategies"), ("licence", "licence"), ("load_seconds", "load time (s)")):
+    for key, label in (
+        ("label", "family"),
+        ("pipeline", "pipeline"),
+        ("reference_limit", "reference limit"),
+        ("references", "references"),
+        ("native_sizes", "native sizes"),
+        ("default_steps", "default steps"),
+        ("default_guidance", "default guidance"),
+        ("device", "device"),
+        ("dtype", "dtype"),
+        ("offload", "CPU offload"),
+        ("strategies", "strategies"),
+        ("licence", "licence"),
+        ("load_seconds", "load time (s)"),
+    ):
         value = facts.get(key)
         table.add_row(label, escape(", ".join(value) if isinstance(value, list) else str(value)))
     out.print(table)
     smoke = facts.get("smoke_run")
     if smoke:
-        out.print(f"[green]smoke run ok[/green]: {smoke['steps']} step(s) at {smoke['size']} in "
-                  f"{smoke['seconds']:.2f} s")
+        out.print(
+            f"[green]smoke run ok[/green]: {smoke['steps']} step(s) at {smoke['size']} in {smoke['seconds']:.2f} s"
+        )
 
 
 def _smoke(engine, progress) -> dict:
@@ -83,8 +95,9 @@ def _smoke(engine, progress) -> dict:
 
     native = engine.native()
     side = max(64, math.ceil(math.sqrt(native.min_pixels) / native.multiple) * native.multiple)
-    plan = make_plan(EditRequest.create(prompt="make the circle blue", images=["smoke"], size=f"{side}*{side}",
-                                        max_images=1, seed=0))
+    plan = make_plan(
+        EditRequest.create(prompt="make the circle blue", images=["smoke"], size=f"{side}*{side}", max_images=1, seed=0)
+    )
     ref = Image.new("RGB", (side, side), (200, 60, 40))
     started = time.perf_counter()
     panels = list(engine.generate(plan, [ref], progress))

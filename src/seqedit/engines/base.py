@@ -16,6 +16,7 @@ The registry (bottom of this module) maps a name to a factory, the pydantic mode
 options and the optional extra it needs: ``register(name, factory, options=Model, extra=Extra(...))``,
 ``create(name, **options)``, ``names()``, ``registration(name)``.
 """
+
 from __future__ import annotations
 
 import threading
@@ -66,8 +67,13 @@ class Verdict:
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"panel": self.panel, "clause": self.clause, "operation": self.operation,
-                "verdict": self.verdict, "note": self.note}
+        return {
+            "panel": self.panel,
+            "clause": self.clause,
+            "operation": self.operation,
+            "verdict": self.verdict,
+            "note": self.note,
+        }
 
 
 class Progress(Protocol):
@@ -193,8 +199,9 @@ class Registration:
         return parse_options(self.name, self.options, values, elsewhere).model_dump()
 
 
-def parse_options(engine: str, model: type[BaseModel], values: dict[str, Any],
-                  elsewhere: list[str] | None = None) -> Any:
+def parse_options(
+    engine: str, model: type[BaseModel], values: dict[str, Any], elsewhere: list[str] | None = None
+) -> Any:
     """``values`` as an instance of the options ``model``, or an ``OptionError`` that names the option
     and what it accepts (see ``engines.options``). Engines call it too, so a direct construction gets
     the same messages as ``create``."""
@@ -208,8 +215,9 @@ _REGISTRY: dict[str, Registration] = {}
 _BUILTINS = {"classic": "seqedit.engines.classic", "diffusion": "seqedit.engines.diffusion"}
 
 
-def register(name: str, factory: Callable[..., Engine], options: type[BaseModel] | None = None, *,
-             extra: Extra | None = None) -> None:
+def register(
+    name: str, factory: Callable[..., Engine], options: type[BaseModel] | None = None, *, extra: Extra | None = None
+) -> None:
     """Make ``create(name, **options)`` build an engine with ``factory``.
 
     ``options``: the pydantic model of the engine's options (every field typed, with a default and a

@@ -1,6 +1,7 @@
 """Tiny pipelines of all four families, built offline ONCE per session, saved with save_pretrained into a
 temp dir and loaded back through the real loader by the tests. Without the extra every test module
 skips itself (pytest.importorskip); nothing here imports torch at import time."""
+
 from __future__ import annotations
 
 import os
@@ -21,9 +22,8 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):
     """family -> directory of a saved tiny pipeline."""
-    import torch
-
     import diffusion_tiny
+    import torch
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     diffusion_tiny.shrink_qwen_reference_area()

@@ -9,6 +9,7 @@ eval mode (models built from configs start in training mode; T5 dropout would ma
 ``save_all(root)`` writes each pipeline with ``save_pretrained``; tests load them back through
 ``seqedit.engines.diffusion.loader`` like a user's checkpoint directory.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,12 +53,21 @@ def t5_tokenizer():
     return T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=512)
 
 
-QWEN_SPECIAL = ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
-                "<|image_pad|>", "<|video_pad|>"]
-CHATML = ("{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
-          "{% if message['content'] is string %}{{ message['content'] }}{% else %}{% for part in message['content'] %}"
-          "{% if part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n"
-          "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+QWEN_SPECIAL = [
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
+CHATML = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}{% for part in message['content'] %}"
+    "{% if part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 
 
 def qwen_tokenizer():
@@ -68,8 +78,9 @@ def qwen_tokenizer():
     for ch in _byte_alphabet():
         vocab.setdefault(ch, len(vocab))
     tok = Qwen2Tokenizer(vocab=vocab, merges=[], model_max_length=4096)
-    tok.add_special_tokens({"additional_special_tokens": [AddedToken(t, special=True, normalized=False)
-                                                          for t in QWEN_SPECIAL]})
+    tok.add_special_tokens(
+        {"additional_special_tokens": [AddedToken(t, special=True, normalized=False) for t in QWEN_SPECIAL]}
+    )
     tok.chat_template = CHATML
     return tok
 
@@ -77,20 +88,38 @@ def qwen_tokenizer():
 def clip_text_encoder(vocab_size: int):
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    return CLIPTextModel(CLIPTextConfig(
-        bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37,
-        num_attention_heads=4, num_hidden_layers=2, vocab_size=vocab_size, projection_dim=32,
-        max_position_embeddings=77))
+    return CLIPTextModel(
+        CLIPTextConfig(
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            vocab_size=vocab_size,
+            projection_dim=32,
+            max_position_embeddings=77,
+        )
+    )
 
 
 def flux_vae(cls_name: str = "AutoencoderKL", **extra):
     import diffusers
 
     return getattr(diffusers, cls_name)(
-        in_channels=3, out_channels=3, block_out_channels=(4, 4, 4, 4),
-        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-        layers_per_block=1, latent_channels=1, norm_num_groups=1, use_quant_conv=False,
-        use_post_quant_conv=False, **extra)
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(4, 4, 4, 4),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        layers_per_block=1,
+        latent_channels=1,
+        norm_num_groups=1,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        **extra,
+    )
 
 
 def build_flux2_klein():
@@ -102,14 +131,30 @@ def build_flux2_klein():
     return Flux2KleinPipeline(
         scheduler=FlowMatchEulerDiscreteScheduler(),
         vae=flux_vae("AutoencoderKLFlux2"),
-        text_encoder=Qwen3ForCausalLM(Qwen3Config(
-            hidden_size=16, intermediate_size=16, num_hidden_layers=2, num_attention_heads=2,
-            num_key_value_heads=2, vocab_size=len(tokenizer), max_position_embeddings=2048)),
+        text_encoder=Qwen3ForCausalLM(
+            Qwen3Config(
+                hidden_size=16,
+                intermediate_size=16,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                num_key_value_heads=2,
+                vocab_size=len(tokenizer),
+                max_position_embeddings=2048,
+            )
+        ),
         tokenizer=tokenizer,
         transformer=Flux2Transformer2DModel(
-            patch_size=1, in_channels=4, num_layers=1, num_single_layers=1, attention_head_dim=16,
-            num_attention_heads=2, joint_attention_dim=16, timestep_guidance_channels=256,
-            axes_dims_rope=[4, 4, 4, 4], guidance_embeds=False),
+            patch_size=1,
+            in_channels=4,
+            num_layers=1,
+            num_single_layers=1,
+            attention_head_dim=16,
+            num_attention_heads=2,
+            joint_attention_dim=16,
+            timestep_guidance_channels=256,
+            axes_dims_rope=[4, 4, 4, 4],
+            guidance_embeds=False,
+        ),
     )
 
 
@@ -127,27 +172,64 @@ def build_qwen_edit_plus(pipeline: str = "QwenImageEditPlusPipeline"):
     torch.manual_seed(0)
     tokenizer = qwen_tokenizer()
     processor = Qwen2VLProcessor(
-        image_processor=Qwen2VLImageProcessorPil(min_pixels=28 * 28, max_pixels=56 * 56 * 4, patch_size=14,
-                                                 merge_size=2, temporal_patch_size=2),
-        tokenizer=tokenizer)
+        image_processor=Qwen2VLImageProcessorPil(
+            min_pixels=28 * 28, max_pixels=56 * 56 * 4, patch_size=14, merge_size=2, temporal_patch_size=2
+        ),
+        tokenizer=tokenizer,
+    )
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL}
-    text_encoder = Qwen2_5_VLForConditionalGeneration(Qwen2_5_VLConfig(
-        text_config={"hidden_size": 16, "intermediate_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
-                     "num_key_value_heads": 2, "rope_theta": 1000000.0, "vocab_size": len(tokenizer),
-                     "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"}},
-        vision_config={"depth": 2, "hidden_size": 16, "intermediate_size": 16, "num_heads": 2, "out_hidden_size": 16},
-        hidden_size=16, vocab_size=len(tokenizer), image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"], vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"]))
+    text_encoder = Qwen2_5_VLForConditionalGeneration(
+        Qwen2_5_VLConfig(
+            text_config={
+                "hidden_size": 16,
+                "intermediate_size": 16,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 2,
+                "num_key_value_heads": 2,
+                "rope_theta": 1000000.0,
+                "vocab_size": len(tokenizer),
+                "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"},
+            },
+            vision_config={
+                "depth": 2,
+                "hidden_size": 16,
+                "intermediate_size": 16,
+                "num_heads": 2,
+                "out_hidden_size": 16,
+            },
+            hidden_size=16,
+            vocab_size=len(tokenizer),
+            image_token_id=ids["<|image_pad|>"],
+            video_token_id=ids["<|video_pad|>"],
+            vision_start_token_id=ids["<|vision_start|>"],
+            vision_end_token_id=ids["<|vision_end|>"],
+        )
+    )
     return getattr(diffusers, pipeline)(
         transformer=QwenImageTransformer2DModel(
-            patch_size=2, in_channels=16, out_channels=4, num_layers=2, attention_head_dim=16,
-            num_attention_heads=3, joint_attention_dim=16, guidance_embeds=False, axes_dims_rope=(8, 4, 4)),
-        vae=AutoencoderKLQwenImage(base_dim=8, z_dim=4, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
-                                   temperal_downsample=[False, True, True], latents_mean=[0.0] * 4,
-                                   latents_std=[1.0] * 4),
+            patch_size=2,
+            in_channels=16,
+            out_channels=4,
+            num_layers=2,
+            attention_head_dim=16,
+            num_attention_heads=3,
+            joint_attention_dim=16,
+            guidance_embeds=False,
+            axes_dims_rope=(8, 4, 4),
+        ),
+        vae=AutoencoderKLQwenImage(
+            base_dim=8,
+            z_dim=4,
+            dim_mult=[1, 1, 1, 1],
+            num_res_blocks=1,
+            temperal_downsample=[False, True, True],
+            latents_mean=[0.0] * 4,
+            latents_std=[1.0] * 4,
+        ),
         scheduler=FlowMatchEulerDiscreteScheduler(),
-        text_encoder=text_encoder, tokenizer=tokenizer, processor=processor,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        processor=processor,
     )
 
 
@@ -160,38 +242,79 @@ def build_flux_kontext():
     return FluxKontextPipeline(
         scheduler=FlowMatchEulerDiscreteScheduler(),
         vae=flux_vae(shift_factor=0.0609, scaling_factor=1.5035),
-        text_encoder=clip_text_encoder(len(tokenizer)), tokenizer=tokenizer,
-        text_encoder_2=T5EncoderModel(T5Config(
-            vocab_size=len(tokenizer_2), d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
-            relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)),
+        text_encoder=clip_text_encoder(len(tokenizer)),
+        tokenizer=tokenizer,
+        text_encoder_2=T5EncoderModel(
+            T5Config(
+                vocab_size=len(tokenizer_2),
+                d_model=32,
+                d_kv=8,
+                d_ff=37,
+                num_layers=2,
+                num_heads=4,
+                relative_attention_num_buckets=8,
+                pad_token_id=0,
+                eos_token_id=1,
+                decoder_start_token_id=0,
+            )
+        ),
         tokenizer_2=tokenizer_2,
         transformer=FluxTransformer2DModel(
-            patch_size=1, in_channels=4, num_layers=1, num_single_layers=1, attention_head_dim=16,
-            num_attention_heads=2, joint_attention_dim=32, pooled_projection_dim=32, axes_dims_rope=[4, 4, 8],
-            guidance_embeds=True),
-        image_encoder=None, feature_extractor=None,
+            patch_size=1,
+            in_channels=4,
+            num_layers=1,
+            num_single_layers=1,
+            attention_head_dim=16,
+            num_attention_heads=2,
+            joint_attention_dim=32,
+            pooled_projection_dim=32,
+            axes_dims_rope=[4, 4, 8],
+            guidance_embeds=True,
+        ),
+        image_encoder=None,
+        feature_extractor=None,
     )
 
 
 def build_instruct_pix2pix():
     from diffusers import (
-        AutoencoderKL, EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline, UNet2DConditionModel,
+        AutoencoderKL,
+        EulerAncestralDiscreteScheduler,
+        StableDiffusionInstructPix2PixPipeline,
+        UNet2DConditionModel,
     )
 
     torch.manual_seed(0)
     tokenizer = clip_tokenizer()
     return StableDiffusionInstructPix2PixPipeline(
-        vae=AutoencoderKL(block_out_channels=[8, 8], in_channels=3, out_channels=3, latent_channels=4,
-                          down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
-                          norm_num_groups=4),
-        text_encoder=clip_text_encoder(len(tokenizer)), tokenizer=tokenizer,
+        vae=AutoencoderKL(
+            block_out_channels=[8, 8],
+            in_channels=3,
+            out_channels=3,
+            latent_channels=4,
+            down_block_types=["DownEncoderBlock2D"] * 2,
+            up_block_types=["UpDecoderBlock2D"] * 2,
+            norm_num_groups=4,
+        ),
+        text_encoder=clip_text_encoder(len(tokenizer)),
+        tokenizer=tokenizer,
         unet=UNet2DConditionModel(
-            block_out_channels=(8, 16), layers_per_block=1, sample_size=32, in_channels=8, out_channels=4,
+            block_out_channels=(8, 16),
+            layers_per_block=1,
+            sample_size=32,
+            in_channels=8,
+            out_channels=4,
             down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
             up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-            cross_attention_dim=32, norm_num_groups=4, attention_head_dim=4),
+            cross_attention_dim=32,
+            norm_num_groups=4,
+            attention_head_dim=4,
+        ),
         scheduler=EulerAncestralDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear"),
-        safety_checker=None, feature_extractor=None, image_encoder=None, requires_safety_checker=False,
+        safety_checker=None,
+        feature_extractor=None,
+        image_encoder=None,
+        requires_safety_checker=False,
     )
 
 

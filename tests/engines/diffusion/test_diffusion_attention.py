@@ -1,5 +1,6 @@
 """The shared-anchor processors are the stock ones plus sharing: alone they change nothing, in a batch
 they leave the anchor alone and change the others, and they are always removed afterwards."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,15 +9,24 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
 from diffusion_tiny import build_flux2_klein, build_flux_kontext, eval_mode  # noqa: E402
+
 from seqedit.engines.diffusion.attention import shared_anchor, supports_shared_anchor  # noqa: E402
 
 
 def _kontext(pipe, prompts, shared):
     from diffusion_tiny import references
 
-    kwargs = dict(prompt=prompts, image=references(1)[0], height=64, width=64, max_area=64 * 64, _auto_resize=False,
-                  num_inference_steps=2, output_type="np",
-                  generator=[torch.Generator("cpu").manual_seed(i) for i in range(len(prompts))])
+    kwargs = dict(
+        prompt=prompts,
+        image=references(1)[0],
+        height=64,
+        width=64,
+        max_area=64 * 64,
+        _auto_resize=False,
+        num_inference_steps=2,
+        output_type="np",
+        generator=[torch.Generator("cpu").manual_seed(i) for i in range(len(prompts))],
+    )
     if shared:
         with shared_anchor(pipe.transformer):
             return pipe(**kwargs).images
@@ -24,9 +34,15 @@ def _kontext(pipe, prompts, shared):
 
 
 def _klein(pipe, prompts, shared):
-    kwargs = dict(prompt=prompts, height=64, width=64, num_inference_steps=2, output_type="np",
-                  text_encoder_out_layers=(1,),
-                  generator=[torch.Generator("cpu").manual_seed(i) for i in range(len(prompts))])
+    kwargs = dict(
+        prompt=prompts,
+        height=64,
+        width=64,
+        num_inference_steps=2,
+        output_type="np",
+        text_encoder_out_layers=(1,),
+        generator=[torch.Generator("cpu").manual_seed(i) for i in range(len(prompts))],
+    )
     if shared:
         with shared_anchor(pipe.transformer):
             return pipe(**kwargs).images

@@ -6,6 +6,7 @@ The subprocesses load the tiny pipelines saved by the session fixture. ``SEQEDIT
 tiny models generate at 64 px; a throwaway ``sitecustomize`` shrinks Qwen-Image-Edit's 1 MP reference
 resize in the child process (as the in-process fixture does), everything else is the real code path.
 """
+
 from __future__ import annotations
 
 import base64
@@ -24,9 +25,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from PIL import Image  # noqa: E402
-
 from diffusion_tiny import references  # noqa: E402
+from PIL import Image  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parents[1]
@@ -43,9 +43,14 @@ if os.environ.get("SEQEDIT_TEST_QWEN_REF_AREA"):
 def child_env(tmp_path_factory):
     site = tmp_path_factory.mktemp("site")
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(HERE), str(TESTS)]),
-            "SEQEDIT_MIN_PIXELS": str(64 * 64),
-            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "2"}
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(site), str(HERE), str(TESTS)]),
+        "SEQEDIT_MIN_PIXELS": str(64 * 64),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "OMP_NUM_THREADS": "2",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -62,18 +67,43 @@ def seqedit(*args, env, timeout=240):
     return subprocess.run([str(SEQEDIT), *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout)
 
 
-@pytest.mark.parametrize("family, strategy, n", [
-    ("flux2_klein", "anchor", 3),
-    ("qwen_image_edit_plus", "chain", 2),
-    ("flux_kontext", "shared_attention", 3),
-    ("instruct_pix2pix", "independent", 2),
-])
+@pytest.mark.parametrize(
+    "family, strategy, n",
+    [
+        ("flux2_klein", "anchor", 3),
+        ("qwen_image_edit_plus", "chain", 2),
+        ("flux_kontext", "shared_attention", 3),
+        ("instruct_pix2pix", "independent", 2),
+    ],
+)
 def test_seqedit_edit_with_each_family(tiny_models, child_env, ref_files, tmp_path, family, strategy, n):
     out = tmp_path / "set"
-    r = seqedit("edit", *ref_files, "-p", "the mug on a desk, in a kitchen and outdoors", "-n", n,
-                "--size", "96*64", "--seed", 5, "--format", "png", "-o", out, "-q",
-                "--engine", "diffusion", "--model", tiny_models[family], "--strategy", strategy, "--steps", 2,
-                env={**child_env, "SEQEDIT_TEST_QWEN_REF_AREA": str(64 * 64)} if "qwen" in family else child_env)
+    r = seqedit(
+        "edit",
+        *ref_files,
+        "-p",
+        "the mug on a desk, in a kitchen and outdoors",
+        "-n",
+        n,
+        "--size",
+        "96*64",
+        "--seed",
+        5,
+        "--format",
+        "png",
+        "-o",
+        out,
+        "-q",
+        "--engine",
+        "diffusion",
+        "--model",
+        tiny_models[family],
+        "--strategy",
+        strategy,
+        "--steps",
+        2,
+        env={**child_env, "SEQEDIT_TEST_QWEN_REF_AREA": str(64 * 64)} if "qwen" in family else child_env,
+    )
     assert r.returncode == 0, r.stderr
     record = json.loads((out / "set.json").read_text())
     assert record["engine"] == "diffusion" and len(record["outputs"]) == n
@@ -83,8 +113,21 @@ def test_seqedit_edit_with_each_family(tiny_models, child_env, ref_files, tmp_pa
 
 
 def test_seqedit_edit_missing_model_is_a_message_not_a_traceback(child_env, ref_files, tmp_path):
-    r = seqedit("edit", ref_files[0], "-p", "x", "-o", tmp_path / "o", "-q", "--engine", "diffusion",
-                "--model", tmp_path / "no-such-model", env=child_env, timeout=60)
+    r = seqedit(
+        "edit",
+        ref_files[0],
+        "-p",
+        "x",
+        "-o",
+        tmp_path / "o",
+        "-q",
+        "--engine",
+        "diffusion",
+        "--model",
+        tmp_path / "no-such-model",
+        env=child_env,
+        timeout=60,
+    )
     assert r.returncode != 0
     assert "does not exist" in r.stderr and "Traceback" not in r.stderr
 
@@ -92,9 +135,29 @@ def test_seqedit_edit_missing_model_is_a_message_not_a_traceback(child_env, ref_
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without a CUDA GPU")
 def test_seqedit_edit_on_a_missing_gpu_fails_cleanly(tiny_models, child_env, ref_files, tmp_path):
     out = tmp_path / "o"
-    r = seqedit("edit", ref_files[0], "-p", "x", "-n", 2, "--size", "64*64", "-o", out, "-q", "--engine", "diffusion",
-                "--model", tiny_models["flux2_klein"], "--device", "cuda", "--dtype", "bfloat16", env=child_env,
-                timeout=120)
+    r = seqedit(
+        "edit",
+        ref_files[0],
+        "-p",
+        "x",
+        "-n",
+        2,
+        "--size",
+        "64*64",
+        "-o",
+        out,
+        "-q",
+        "--engine",
+        "diffusion",
+        "--model",
+        tiny_models["flux2_klein"],
+        "--device",
+        "cuda",
+        "--dtype",
+        "bfloat16",
+        env=child_env,
+        timeout=120,
+    )
     assert r.returncode == 2, r.stderr  # an option this machine cannot honour: bad input, one line
     assert "no CUDA GPU" in r.stderr and "Traceback" not in r.stderr
     assert not list(out.glob("*.jpg")) and not (out / "set.json").exists()
@@ -151,9 +214,13 @@ def test_http_service_runs_the_diffusion_engine(tiny_models, child_env, tmp_path
     from fixtures.server import Server
 
     env = {k: child_env[k] for k in ("SEQEDIT_MIN_PIXELS", "HF_HUB_OFFLINE", "OMP_NUM_THREADS")}
-    good = Server(tmp_path / "good", engine="diffusion", args=("--model", str(tiny_models["flux2_klein"]),
-                                                               "--strategy", "chain", "--steps", "2"),
-                  PYTHONPATH=child_env["PYTHONPATH"], **env).start()
+    good = Server(
+        tmp_path / "good",
+        engine="diffusion",
+        args=("--model", str(tiny_models["flux2_klein"]), "--strategy", "chain", "--steps", "2"),
+        PYTHONPATH=child_env["PYTHONPATH"],
+        **env,
+    ).start()
     with pytest.raises(RuntimeError, match=r"exited 2[\s\S]*model path \S*missing does not exist"):
         Server(tmp_path / "refused", engine="diffusion", args=("--model", str(tmp_path / "missing")), **env).start()
     vanishing = tmp_path / "vanishing"  # there when `serve` starts, gone before the first job loads it
@@ -162,8 +229,15 @@ def test_http_service_runs_the_diffusion_engine(tiny_models, child_env, tmp_path
     shutil.rmtree(vanishing)
     try:
         refs = [_data_uri(im) for im in references(2)]
-        pid = _submit(httpx, good, prompt="a series of 3 images of these objects", images=refs, size="96*64",
-                      max_images=3, seed=11)
+        pid = _submit(
+            httpx,
+            good,
+            prompt="a series of 3 images of these objects",
+            images=refs,
+            size="96*64",
+            max_images=3,
+            seed=11,
+        )
         data = _wait(httpx, good, pid)
         assert data["status"] == "completed", data
         assert len(data["outputs"]) == 3
@@ -200,15 +274,27 @@ def test_service_turns_engine_failures_into_failed_predictions(tiny_models, tmp_
     monkeypatch.setenv("SEQEDIT_MIN_PIXELS", str(64 * 64))
     if failure == "cuda_without_gpu":
         monkeypatch.setenv("SEQEDIT_DEVICE", "cuda")
-    service = make_service(Settings(data_dir=tmp_path / "data", engine="diffusion", lease_seconds=30, reaper_interval=1,
-                               sync_timeout=60, allow_hosts="127.0.0.1,localhost", public_url="http://testserver"))
+    service = make_service(
+        Settings(
+            data_dir=tmp_path / "data",
+            engine="diffusion",
+            lease_seconds=30,
+            reaper_interval=1,
+            sync_timeout=60,
+            allow_hosts="127.0.0.1,localhost",
+            public_url="http://testserver",
+        )
+    )
     key, _ = service.store.create_key("t")
     headers = {"Authorization": f"Bearer {key}"}
     refs = [_data_uri(references(1)[0])]
 
     def run(client):
-        r = client.post(f"/api/v3/{MODEL}", headers=headers,
-                        json={"prompt": "two panels", "images": refs, "size": "64*64", "max_images": 2, "seed": 1})
+        r = client.post(
+            f"/api/v3/{MODEL}",
+            headers=headers,
+            json={"prompt": "two panels", "images": refs, "size": "64*64", "max_images": 2, "seed": 1},
+        )
         assert r.status_code == 200, r.text
         pid = r.json()["data"]["id"]
         deadline = time.monotonic() + 120
@@ -222,8 +308,11 @@ def test_service_turns_engine_failures_into_failed_predictions(tiny_models, tmp_
     def oom(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
-    expected = {"out_of_memory": "out of memory", "cuda_without_gpu": "no CUDA GPU",
-                "not_a_pipeline": "not a diffusers pipeline"}[failure]
+    expected = {
+        "out_of_memory": "out of memory",
+        "cuda_without_gpu": "no CUDA GPU",
+        "not_a_pipeline": "not a diffusers pipeline",
+    }[failure]
     with TestClient(create_app(service)) as client:
         with monkeypatch.context() as patch:
             if failure == "out_of_memory":
@@ -257,14 +346,25 @@ def test_service_cancel_stops_mid_denoise(tiny_models, tmp_path, monkeypatch):
         return real_forward(self, *args, **kwargs)
 
     monkeypatch.setattr(Flux2Transformer2DModel, "forward", slow_forward)
-    service = make_service(Settings(data_dir=tmp_path, engine="diffusion", lease_seconds=30, reaper_interval=1,
-                               allow_hosts="127.0.0.1,localhost", public_url="http://testserver",
-                               progress_interval=0.01))
+    service = make_service(
+        Settings(
+            data_dir=tmp_path,
+            engine="diffusion",
+            lease_seconds=30,
+            reaper_interval=1,
+            allow_hosts="127.0.0.1,localhost",
+            public_url="http://testserver",
+            progress_interval=0.01,
+        )
+    )
     key, _ = service.store.create_key("t")
     headers = {"Authorization": f"Bearer {key}"}
     with TestClient(create_app(service)) as client:
-        r = client.post(f"/api/v3/{MODEL}", headers=headers, json={
-            "prompt": "two panels", "images": [_data_uri(references(1)[0])], "size": "64*64", "max_images": 2})
+        r = client.post(
+            f"/api/v3/{MODEL}",
+            headers=headers,
+            json={"prompt": "two panels", "images": [_data_uri(references(1)[0])], "size": "64*64", "max_images": 2},
+        )
         pid = r.json()["data"]["id"]
         deadline = time.monotonic() + 60
         while len(calls) < 10 and time.monotonic() < deadline:  # five steps into panel 1

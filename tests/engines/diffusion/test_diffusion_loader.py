@@ -1,4 +1,5 @@
 """The loader: every family through from_pretrained(dir), and each way a model can fail to load."""
+
 from __future__ import annotations
 
 import json
@@ -8,11 +9,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
+from diffusion_tiny import FAMILIES  # noqa: E402
+
 from seqedit.engines import EngineError, create  # noqa: E402
 from seqedit.engines.diffusion import loader  # noqa: E402
 from seqedit.engines.diffusion.errors import DeviceUnavailable, ModelNotFound, NotAPipeline  # noqa: E402
-
-from diffusion_tiny import FAMILIES  # noqa: E402
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -75,8 +76,14 @@ def test_bad_options_fail_at_creation_with_a_message():
 
 
 def test_memory_and_attention_options(tiny_models):
-    loaded = loader.load(str(tiny_models["flux2_klein"]), device="cpu", dtype="float32", vae_tiling=True,
-                         vae_slicing=True, attention_backend="native")
+    loaded = loader.load(
+        str(tiny_models["flux2_klein"]),
+        device="cpu",
+        dtype="float32",
+        vae_tiling=True,
+        vae_slicing=True,
+        attention_backend="native",
+    )
     assert loaded.pipe.vae.use_tiling and loaded.pipe.vae.use_slicing
     with pytest.raises(EngineError, match="attention backend 'warp-drive' unavailable"):
         loader.load(str(tiny_models["flux2_klein"]), device="cpu", attention_backend="warp-drive")

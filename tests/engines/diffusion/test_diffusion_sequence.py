@@ -1,5 +1,6 @@
 """The sequence engine on tiny pipelines: counts, sizes, strategy invariants, reference limits, cancel,
 progress and failures."""
+
 from __future__ import annotations
 
 import io
@@ -11,6 +12,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
 from diffusion_tiny import FAMILIES, references  # noqa: E402
+
 from seqedit.engines import Cancelled, EngineError, NullProgress, Unsupported  # noqa: E402
 from seqedit.engines.diffusion.errors import OutOfMemory  # noqa: E402
 from seqedit.plan import make_plan  # noqa: E402
@@ -81,8 +83,8 @@ def test_anchor_panel_is_the_same_under_anchor_and_shared_attention(engines, fam
     independent = [png(im) for im in run(engines(family, "independent"), p, references(1))]
     assert anchored[0] == shared[0] == independent[0]
     # sharing changes the other panels (they attend to panel 1), anchoring too (panel 1 is a reference)
-    assert all(s != i for s, i in zip(shared[1:], independent[1:]))
-    assert all(a != i for a, i in zip(anchored[1:], independent[1:]))
+    assert all(s != i for s, i in zip(shared[1:], independent[1:], strict=True))
+    assert all(a != i for a, i in zip(anchored[1:], independent[1:], strict=True))
 
 
 def test_shared_attention_batches_panels_with_the_anchor(engines, monkeypatch):
@@ -253,8 +255,9 @@ def test_out_of_memory_is_a_failed_run_not_a_dead_worker(engines, monkeypatch):
 
 def test_unexpected_pipeline_errors_become_engine_errors(engines, monkeypatch):
     engine = engines("flux2_klein", "independent")
-    monkeypatch.setattr(engine.load().pipe.transformer, "forward",
-                        lambda *a, **k: (_ for _ in ()).throw(RuntimeError("shape mismatch")))
+    monkeypatch.setattr(
+        engine.load().pipe.transformer, "forward", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("shape mismatch"))
+    )
     with pytest.raises(EngineError, match="RuntimeError: shape mismatch"):
         run(engine, plan(1), references(1))
 
@@ -296,8 +299,9 @@ def test_qwen_image_edit_first_release_stitches(tmp_path_factory, tiny_models):
     from seqedit.engines import create
 
     root = tmp_path_factory.mktemp("qwen-v1")
-    path = diffusion_tiny.save_all(root, {"qwen_image_edit": lambda: diffusion_tiny.build_qwen_edit_plus(
-        "QwenImageEditPipeline")})["qwen_image_edit"]
+    path = diffusion_tiny.save_all(
+        root, {"qwen_image_edit": lambda: diffusion_tiny.build_qwen_edit_plus("QwenImageEditPipeline")}
+    )["qwen_image_edit"]
     engine = create("diffusion", model=str(path), steps=2, min_pixels=64 * 64)
     assert engine.info().adapter.family == "qwen_image_edit"
     assert any("stitched" in w for w in engine.check(plan(2), references(2)))
@@ -315,8 +319,9 @@ def test_two_threads_share_one_pipeline_and_get_sequential_results(engines, tiny
 
     def work(name, seed):
         try:
-            engine = create("diffusion", model=str(tiny_models["flux_kontext"]), strategy="independent", steps=2,
-                            min_pixels=64 * 64)
+            engine = create(
+                "diffusion", model=str(tiny_models["flux_kontext"]), strategy="independent", steps=2, min_pixels=64 * 64
+            )
             results[name] = [png(im) for im in run(engine, plan(2, seed=seed), references(1))]
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)

@@ -1,4 +1,5 @@
 """Pure pieces of the engine: native-size fitting, reference packing and stitching (no pipeline)."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,12 @@ from PIL import Image  # noqa: E402
 from seqedit.engines.diffusion.adapter import Native, fit_canvas, stitch  # noqa: E402
 from seqedit.sizes import Size  # noqa: E402
 
-FAMILY_RANGES = [Native(256 * 256, 2048 * 2048, 16), Native(512 * 512, 1328 * 1328, 16),
-                 Native(512 * 512, 1024 * 1024, 16), Native(256 * 256, 768 * 768, 64)]
+FAMILY_RANGES = [
+    Native(256 * 256, 2048 * 2048, 16),
+    Native(512 * 512, 1328 * 1328, 16),
+    Native(512 * 512, 1024 * 1024, 16),
+    Native(256 * 256, 768 * 768, 64),
+]
 
 
 @settings(max_examples=300, deadline=None)
@@ -24,7 +29,7 @@ def test_fit_keeps_aspect_stays_in_range_and_rounds(native, w, h):
     m = native.multiple
     assert width % m == 0 and height % m == 0
     # within one rounding step of the clamped pixel range
-    assert width * height <= (native.max_pixels ** 0.5 + m) ** 2 * max(w / h, h / w)
+    assert width * height <= (native.max_pixels**0.5 + m) ** 2 * max(w / h, h / w)
     assert (width + m) * (height + m) >= native.min_pixels
     if min(width, height) > 4 * m:  # the aspect ratio survives rounding
         assert abs(width / height - w / h) / (w / h) < 0.2

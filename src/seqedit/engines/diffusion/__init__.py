@@ -13,6 +13,7 @@ file per family (``flux2_klein``, ``qwen_edit``, ``flux_kontext``, ``pix2pix``),
 (strategies, the engine), ``attention`` (shared-anchor attention for Flux-family transformers),
 ``errors`` (failures → ``EngineError``).
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -5,6 +5,7 @@ takes (and how: a list, or one stitched canvas), the native size range and round
 default steps and guidance, and whether several prompts can share one call (batching). The sequence
 engine above it is model-agnostic and only talks to this interface.
 """
+
 from __future__ import annotations
 
 import math
@@ -67,8 +68,17 @@ class Adapter:
         return getattr(self.pipe, "transformer", None)
 
     # --- one call -----------------------------------------------------------------------------
-    def call_kwargs(self, *, prompts: list[str], refs: list[Image.Image], width: int, height: int,
-                    steps: int, guidance: float, generators: list[Any]) -> dict[str, Any]:
+    def call_kwargs(
+        self,
+        *,
+        prompts: list[str],
+        refs: list[Image.Image],
+        width: int,
+        height: int,
+        steps: int,
+        guidance: float,
+        generators: list[Any],
+    ) -> dict[str, Any]:
         """Keyword arguments for ``pipe(...)``: ``len(prompts)`` images at ``width``×``height``.
 
         ``refs`` already fits ``max_refs`` (the sequence engine packs them)."""
@@ -114,8 +124,9 @@ def stitch(images: list[Image.Image], max_pixels: int | None = None) -> Image.Im
             x += p.width
     if max_pixels and canvas.width * canvas.height > max_pixels:
         scale = math.sqrt(max_pixels / (canvas.width * canvas.height))
-        canvas = canvas.resize((max(1, int(canvas.width * scale)), max(1, int(canvas.height * scale))),
-                               Image.Resampling.LANCZOS)
+        canvas = canvas.resize(
+            (max(1, int(canvas.width * scale)), max(1, int(canvas.height * scale))), Image.Resampling.LANCZOS
+        )
     return canvas
 
 

@@ -14,6 +14,7 @@ Use as a context manager around pipeline calls::
 The processors are the stock diffusers ones with only the ``dispatch_attention_fn`` call replaced;
 the originals are restored on exit.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -27,12 +28,18 @@ from diffusers.models.transformers import transformer_flux as flux
 from diffusers.models.transformers import transformer_flux2 as flux2
 
 
-def attend_with_anchor(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                       attention_mask: torch.Tensor | None, processor: Any) -> torch.Tensor:
+def attend_with_anchor(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attention_mask: torch.Tensor | None, processor: Any
+) -> torch.Tensor:
     """Attention over (B, S, H, D) tensors where items 1… also see item 0's keys/values."""
     run = lambda q, k, v: dispatch_attention_fn(  # noqa: E731
-        q, k, v, attn_mask=attention_mask, backend=processor._attention_backend,
-        parallel_config=processor._parallel_config)
+        q,
+        k,
+        v,
+        attn_mask=attention_mask,
+        backend=processor._attention_backend,
+        parallel_config=processor._parallel_config,
+    )
     batch = query.shape[0]
     if batch == 1 or attention_mask is not None:
         return run(query, key, value)
@@ -43,8 +50,9 @@ def attend_with_anchor(query: torch.Tensor, key: torch.Tensor, value: torch.Tens
     return torch.cat([own, run(query[1:], shared_key, shared_value)], dim=0)
 
 
-def _heads_with_rope(attn: Any, qkv: tuple[torch.Tensor, ...], encoder_qkv: tuple[Any, ...],
-                     image_rotary_emb: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _heads_with_rope(
+    attn: Any, qkv: tuple[torch.Tensor, ...], encoder_qkv: tuple[Any, ...], image_rotary_emb: Any
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The stock double-stream steps (FLUX.1 and FLUX.2 alike): split heads, QK-norm, text tokens first,
     then RoPE — the keys/values the anchor shares are taken after this, so they keep their positions."""
     query, key, value = qkv
@@ -68,17 +76,19 @@ def _heads_with_rope(attn: Any, qkv: tuple[torch.Tensor, ...], encoder_qkv: tupl
 class SharedAnchorFluxProcessor(flux.FluxAttnProcessor):
     """FLUX.1 (Kontext) double- and single-stream blocks."""
 
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None,
-                 image_rotary_emb=None):
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, image_rotary_emb=None):
         query, key, value, encoder_query, encoder_key, encoder_value = flux._get_qkv_projections(
-            attn, hidden_states, encoder_hidden_states)
-        query, key, value = _heads_with_rope(attn, (query, key, value),
-                                             (encoder_query, encoder_key, encoder_value), image_rotary_emb)
+            attn, hidden_states, encoder_hidden_states
+        )
+        query, key, value = _heads_with_rope(
+            attn, (query, key, value), (encoder_query, encoder_key, encoder_value), image_rotary_emb
+        )
         hidden_states = attend_with_anchor(query, key, value, attention_mask, self)
         hidden_states = hidden_states.flatten(2, 3).to(query.dtype)
         if encoder_hidden_states is not None:
             encoder_hidden_states, hidden_states = hidden_states.split_with_sizes(
-                [encoder_hidden_states.shape[1], hidden_states.shape[1] - encoder_hidden_states.shape[1]], dim=1)
+                [encoder_hidden_states.shape[1], hidden_states.shape[1] - encoder_hidden_states.shape[1]], dim=1
+            )
             hidden_states = attn.to_out[1](attn.to_out[0](hidden_states.contiguous()))
             return hidden_states, attn.to_add_out(encoder_hidden_states.contiguous())
         return hidden_states
@@ -87,17 +97,19 @@ class SharedAnchorFluxProcessor(flux.FluxAttnProcessor):
 class SharedAnchorFlux2Processor(flux2.Flux2AttnProcessor):
     """FLUX.2 double-stream blocks."""
 
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None,
-                 image_rotary_emb=None):
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, image_rotary_emb=None):
         query, key, value, encoder_query, encoder_key, encoder_value = flux2._get_qkv_projections(
-            attn, hidden_states, encoder_hidden_states)
-        query, key, value = _heads_with_rope(attn, (query, key, value),
-                                             (encoder_query, encoder_key, encoder_value), image_rotary_emb)
+            attn, hidden_states, encoder_hidden_states
+        )
+        query, key, value = _heads_with_rope(
+            attn, (query, key, value), (encoder_query, encoder_key, encoder_value), image_rotary_emb
+        )
         hidden_states = attend_with_anchor(query, key, value, attention_mask, self)
         hidden_states = hidden_states.flatten(2, 3).to(query.dtype)
         if encoder_hidden_states is not None:
             encoder_hidden_states, hidden_states = hidden_states.split_with_sizes(
-                [encoder_hidden_states.shape[1], hidden_states.shape[1] - encoder_hidden_states.shape[1]], dim=1)
+                [encoder_hidden_states.shape[1], hidden_states.shape[1] - encoder_hidden_states.shape[1]], dim=1
+            )
             encoder_hidden_states = attn.to_add_out(encoder_hidden_states)
         hidden_states = attn.to_out[1](attn.to_out[0](hidden_states))
         if encoder_hidden_states is not None:

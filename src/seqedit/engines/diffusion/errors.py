@@ -8,6 +8,7 @@ an ``EngineError`` into a failed prediction and the worker keeps running.
     DeviceUnavailable  (EngineError, 1400)  cuda/mps asked for and not present
     OutOfMemory        (EngineError, 5000)  the accelerator (or host) ran out of memory mid-run
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -6,6 +6,7 @@ with CFG 4. The Qwen3 text encoder's hidden layers stacked into the prompt embed
 match the transformer's ``joint_attention_dim`` (9, 18, 27 on the real 36-layer encoder).
 Native sizes 256²–2048² (FLUX.2 is trained up to 4 MP), sides multiple of 16.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -47,8 +48,17 @@ class Flux2Klein(Adapter):
         depth = text.num_hidden_layers
         return tuple(max(1, round(depth * (i + 1) / (count + 1))) for i in range(count))
 
-    def call_kwargs(self, *, prompts: list[str], refs: list[Image.Image], width: int, height: int,
-                    steps: int, guidance: float, generators: list[Any]) -> dict[str, Any]:
+    def call_kwargs(
+        self,
+        *,
+        prompts: list[str],
+        refs: list[Image.Image],
+        width: int,
+        height: int,
+        steps: int,
+        guidance: float,
+        generators: list[Any],
+    ) -> dict[str, Any]:
         return dict(
             prompt=prompt_arg(prompts),
             image=list(refs) or None,

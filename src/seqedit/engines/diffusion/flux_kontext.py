@@ -6,6 +6,7 @@ canvas, scaled to the output's pixel count (multiple of 16) and passed with ``_a
 Guidance-distilled: ``guidance_scale`` 2.5, 28 steps. Native sizes 512²–1024² (Kontext's preferred
 resolutions are all about 1 MP).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -34,8 +35,17 @@ class FluxKontext(Adapter):
     def native(self) -> Native:
         return Native(512 * 512, 1024 * 1024, self.pipe.vae_scale_factor * 2)
 
-    def call_kwargs(self, *, prompts: list[str], refs: list[Image.Image], width: int, height: int,
-                    steps: int, guidance: float, generators: list[Any]) -> dict[str, Any]:
+    def call_kwargs(
+        self,
+        *,
+        prompts: list[str],
+        refs: list[Image.Image],
+        width: int,
+        height: int,
+        steps: int,
+        guidance: float,
+        generators: list[Any],
+    ) -> dict[str, Any]:
         multiple = self.pipe.vae_scale_factor * 2
         image = fit_canvas(stitch(refs), width * height, multiple) if refs else None
         return dict(

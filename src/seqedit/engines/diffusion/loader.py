@@ -10,6 +10,7 @@ Dispatch is on ``model_index.json``'s ``_class_name``. Device ``None``/``"auto"`
 then cpu; dtype ``None``/``"auto"`` picks bfloat16 on cuda, float16 on mps, float32 on cpu.
 Every failure is an ``EngineError`` (see ``errors.py``).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,10 @@ from typing import Any
 from seqedit.engines.base import EngineError, MissingExtra
 from seqedit.engines.diffusion.adapter import Adapter
 from seqedit.engines.diffusion.errors import (
-    DeviceUnavailable, ModelNotFound, NotAPipeline, engine_errors,
+    DeviceUnavailable,
+    ModelNotFound,
+    NotAPipeline,
+    engine_errors,
 )
 from seqedit.engines.diffusion.flux2_klein import Flux2Klein
 from seqedit.engines.diffusion.flux_kontext import FluxKontext
@@ -35,8 +39,16 @@ from seqedit.engines.diffusion.qwen_edit import QwenImageEdit, QwenImageEditPlus
 ADAPTERS: tuple[type[Adapter], ...] = (Flux2Klein, QwenImageEditPlus, QwenImageEdit, FluxKontext, InstructPix2Pix)
 _BY_CLASS = {cls_name: adapter for adapter in ADAPTERS for cls_name in adapter.pipeline_classes}
 
-DTYPES = {"bfloat16": "bfloat16", "bf16": "bfloat16", "float16": "float16", "fp16": "float16",
-          "half": "float16", "float32": "float32", "fp32": "float32", "float": "float32"}
+DTYPES = {
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float16": "float16",
+    "fp16": "float16",
+    "half": "float16",
+    "float32": "float32",
+    "fp32": "float32",
+    "float": "float32",
+}
 
 
 @dataclass(frozen=True)
@@ -89,7 +101,8 @@ def adapter_for(class_name: str, source: str = "") -> type[Adapter]:
     except KeyError:
         raise NotAPipeline(
             f"{source or 'the model'} is a {class_name}, which seqedit does not drive; "
-            f"supported pipelines: {', '.join(supported_classes())}") from None
+            f"supported pipelines: {', '.join(supported_classes())}"
+        ) from None
 
 
 def _looks_like_path(source: str) -> bool:
@@ -110,8 +123,10 @@ def read_model_index(source: str, *, local_files_only: bool | None = None) -> di
     path = Path(source).expanduser()
     if path.exists():
         if path.is_file():
-            raise NotAPipeline(f"{source} is a file; give the diffusers pipeline directory that holds "
-                               "model_index.json (single-file checkpoints are not supported)")
+            raise NotAPipeline(
+                f"{source} is a file; give the diffusers pipeline directory that holds "
+                "model_index.json (single-file checkpoints are not supported)"
+            )
         index = path / "model_index.json"
         if not index.is_file():
             raise NotAPipeline(f"{source} is not a diffusers pipeline: no model_index.json in that directory")
@@ -124,13 +139,21 @@ def read_model_index(source: str, *, local_files_only: bool | None = None) -> di
         try:
             from huggingface_hub import hf_hub_download
 
-            text = Path(hf_hub_download(source, "model_index.json", local_files_only=local_files_only)
-                        ).read_text(encoding="utf-8")
+            text = Path(hf_hub_download(source, "model_index.json", local_files_only=local_files_only)).read_text(
+                encoding="utf-8"
+            )
         except Exception as exc:  # noqa: BLE001 - hub errors are many; all mean "cannot get it"
-            hint = (" (offline: only models already in the Hugging Face cache can be used; "
-                    "unset HF_HUB_OFFLINE or pass a local directory)") if local_files_only else ""
-            raise ModelNotFound(f"cannot find model {source} on the hub or in the cache{hint}: "
-                                f"{type(exc).__name__}") from exc
+            hint = (
+                (
+                    " (offline: only models already in the Hugging Face cache can be used; "
+                    "unset HF_HUB_OFFLINE or pass a local directory)"
+                )
+                if local_files_only
+                else ""
+            )
+            raise ModelNotFound(
+                f"cannot find model {source} on the hub or in the cache{hint}: {type(exc).__name__}"
+            ) from exc
     try:
         index_data = json.loads(text)
         if not isinstance(index_data.get("_class_name"), str):
@@ -199,11 +222,13 @@ def resolve_device(device: str | None) -> str:
             build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
             raise DeviceUnavailable(
                 f"device {device!r} was requested but torch sees no CUDA GPU (torch {torch.__version__}, "
-                f"{build}); use --device cpu, or install a CUDA build of torch on a GPU machine")
+                f"{build}); use --device cpu, or install a CUDA build of torch on a GPU machine"
+            )
         index = int(wanted.split(":", 1)[1]) if ":" in wanted else 0
         if index >= torch.cuda.device_count():
-            raise DeviceUnavailable(f"device {device!r} was requested but only "
-                                    f"{torch.cuda.device_count()} CUDA GPU(s) are visible")
+            raise DeviceUnavailable(
+                f"device {device!r} was requested but only {torch.cuda.device_count()} CUDA GPU(s) are visible"
+            )
         return wanted
     if kind == "mps":
         if not torch.backends.mps.is_available():
@@ -251,17 +276,25 @@ def _quiet() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def load(source: str, *, device: str | None = None, dtype: str | None = None,
-         local_files_only: bool | None = None, offload: bool = False, vae_tiling: bool = False,
-         vae_slicing: bool = False, attention_backend: str | None = None) -> Loaded:
+def load(
+    source: str,
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+    local_files_only: bool | None = None,
+    offload: bool = False,
+    vae_tiling: bool = False,
+    vae_slicing: bool = False,
+    attention_backend: str | None = None,
+) -> Loaded:
     """Load the pipeline at ``source`` onto ``device`` and wrap it in its family's adapter."""
     info = inspect_model(source, local_files_only=local_files_only)
     require_extra()
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
     with engine_errors(f"loading {source}"):
-        import torch
         import diffusers
+        import torch
 
         _quiet()
         patch_qwen_vl_processors_without_torchvision()
@@ -290,5 +323,12 @@ def load(source: str, *, device: str | None = None, dtype: str | None = None,
                 denoiser.set_attention_backend(attention_backend)
             except (ValueError, RuntimeError, ImportError) as exc:
                 raise EngineError(f"attention backend {attention_backend!r} unavailable: {exc}", code=1400) from exc
-    return Loaded(source=str(source), pipe=pipe, adapter=info.adapter(pipe), device=device, dtype=dtype,
-                  offload=offload and device != "cpu", seconds=time.perf_counter() - started)
+    return Loaded(
+        source=str(source),
+        pipe=pipe,
+        adapter=info.adapter(pipe),
+        device=device,
+        dtype=dtype,
+        offload=offload and device != "cpu",
+        seconds=time.perf_counter() - started,
+    )

@@ -5,6 +5,7 @@ generation size first. Native size = UNet ``sample_size`` × VAE scale factor (5
 ``timbrooks/instruct-pix2pix`` SD-1.5 checkpoint), range half to 1.5× that side; sides are a multiple of
 the VAE factor × the UNet's downsampling (64 for SD-1.5). Text CFG 7.5, image CFG 1.5, 20 steps.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -41,8 +42,17 @@ class InstructPix2Pix(Adapter):
         multiple = factor * 2 ** (len(unet.block_out_channels) - 1)
         return Native((side // 2) ** 2, (side * 3 // 2) ** 2, multiple)
 
-    def call_kwargs(self, *, prompts: list[str], refs: list[Image.Image], width: int, height: int,
-                    steps: int, guidance: float, generators: list[Any]) -> dict[str, Any]:
+    def call_kwargs(
+        self,
+        *,
+        prompts: list[str],
+        refs: list[Image.Image],
+        width: int,
+        height: int,
+        steps: int,
+        guidance: float,
+        generators: list[Any],
+    ) -> dict[str, Any]:
         if refs:
             image = stitch(refs).resize((width, height), Image.Resampling.LANCZOS)
         else:  # an instruction editor needs an input: start from neutral grey

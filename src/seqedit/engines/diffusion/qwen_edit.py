@@ -6,6 +6,7 @@ True CFG: ``true_cfg_scale`` 4 with a blank negative prompt (two transformer pas
 itself resizes every reference to about 1 MP for the VAE and 384² for the vision-language encoder,
 whatever the output size. Native sizes 512²–1328² (Qwen-Image's trained range), multiple of 16.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,8 +37,17 @@ class QwenImageEditPlus(Adapter):
     def image_arg(self, refs: list[Image.Image]) -> Any:
         return list(refs) if refs else None
 
-    def call_kwargs(self, *, prompts: list[str], refs: list[Image.Image], width: int, height: int,
-                    steps: int, guidance: float, generators: list[Any]) -> dict[str, Any]:
+    def call_kwargs(
+        self,
+        *,
+        prompts: list[str],
+        refs: list[Image.Image],
+        width: int,
+        height: int,
+        steps: int,
+        guidance: float,
+        generators: list[Any],
+    ) -> dict[str, Any]:
         if len(prompts) != 1:
             raise ValueError(f"{self.label} takes one prompt per call")
         kwargs: dict[str, Any] = dict(

@@ -26,6 +26,7 @@ other engine of the process with the same model and load options (``loader.share
 the fields of ``options.DiffusionOptions``; the engine takes them as keyword arguments and never reads
 the environment (``Settings`` turns ``SEQEDIT_<OPTION>`` variables into those arguments).
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,12 @@ from seqedit.plan import Plan
 
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 GRID_LAYOUT = {1: (1, 1), 2: (2, 1), 3: (3, 1), 4: (2, 2)}  # panels -> (columns, rows)
-GRID_CELLS = {1: ["the image"], 2: ["left", "right"], 3: ["left", "middle", "right"],
-              4: ["top left", "top right", "bottom left", "bottom right"]}
+GRID_CELLS = {
+    1: ["the image"],
+    2: ["left", "right"],
+    3: ["left", "middle", "right"],
+    4: ["top left", "top right", "bottom left", "bottom right"],
+}
 
 
 class DiffusionEngine:
@@ -56,8 +61,11 @@ class DiffusionEngine:
         same messages as ``create("diffusion", ...)``)."""
         opts: DiffusionOptions = parse_options("diffusion", DiffusionOptions, {"model": model, **options})
         if not opts.model:
-            raise EngineError("the diffusion engine needs a model: --model PATH_OR_HUB_ID "
-                              "(a diffusers pipeline directory or a hub id)", code=1400)
+            raise EngineError(
+                "the diffusion engine needs a model: --model PATH_OR_HUB_ID "
+                "(a diffusers pipeline directory or a hub id)",
+                code=1400,
+            )
         loader.device_name(opts.device)  # names only: a GPU that is missing fails the job, not the factory
         loader.dtype_name(opts.dtype)
         self.options = opts
@@ -69,9 +77,15 @@ class DiffusionEngine:
         self.batch_size = opts.batch_size
         self.min_pixels = opts.min_pixels
         self.max_pixels = opts.max_pixels
-        self._load_options = dict(device=opts.device, dtype=opts.dtype, local_files_only=opts.local_files_only,
-                                  offload=opts.offload, vae_tiling=opts.vae_tiling, vae_slicing=opts.vae_slicing,
-                                  attention_backend=opts.attention_backend or None)
+        self._load_options = dict(
+            device=opts.device,
+            dtype=opts.dtype,
+            local_files_only=opts.local_files_only,
+            offload=opts.offload,
+            vae_tiling=opts.vae_tiling,
+            vae_slicing=opts.vae_slicing,
+            attention_backend=opts.attention_backend or None,
+        )
         self._local_files_only = opts.local_files_only
         self._loaded: loader.Loaded | None = None
         self._info: loader.ModelInfo | None = None
@@ -91,8 +105,7 @@ class DiffusionEngine:
         with self._lock:
             if self._loaded is None:
                 self._loaded = loader.shared(self.model, **self._load_options)
-                self._info = loader.ModelInfo(self.model, type(self._loaded.pipe).__name__,
-                                              type(self._loaded.adapter))
+                self._info = loader.ModelInfo(self.model, type(self._loaded.pipe).__name__, type(self._loaded.adapter))
             return self._loaded
 
     @property
@@ -108,9 +121,15 @@ class DiffusionEngine:
     def describe(self) -> dict[str, Any]:
         loaded = self.load()
         out = loaded.adapter.describe()
-        out.update(model=self.model, device=loaded.device, dtype=loaded.dtype, offload=loaded.offload,
-                   native_sizes=self.native().describe(), load_seconds=round(loaded.seconds, 2),
-                   strategies=[s for s in STRATEGIES if s != "shared_attention" or loaded.adapter.shared_attention])
+        out.update(
+            model=self.model,
+            device=loaded.device,
+            dtype=loaded.dtype,
+            offload=loaded.offload,
+            native_sizes=self.native().describe(),
+            load_seconds=round(loaded.seconds, 2),
+            strategies=[s for s in STRATEGIES if s != "shared_attention" or loaded.adapter.shared_attention],
+        )
         return out
 
     # --- the engine port ----------------------------------------------------------------------
@@ -127,30 +146,41 @@ class DiffusionEngine:
         if self.strategy == "shared_attention" and not family.shared_attention:
             raise Unsupported(
                 f"strategy shared_attention needs a Flux-family model (FLUX.1 Kontext, FLUX.2 [klein]); "
-                f"{family.label} has no shared-anchor attention", clause="strategy=shared_attention",
-                suggestion="use --strategy anchor")
+                f"{family.label} has no shared-anchor attention",
+                clause="strategy=shared_attention",
+                suggestion="use --strategy anchor",
+            )
         if self.strategy == "grid" and plan.count > 4:
-            raise Unsupported(f"strategy grid puts at most 4 panels in one canvas; this request asks for "
-                              f"{plan.count}", clause="strategy=grid",
-                              suggestion="use --strategy anchor, or max_images <= 4")
+            raise Unsupported(
+                f"strategy grid puts at most 4 panels in one canvas; this request asks for {plan.count}",
+                clause="strategy=grid",
+                suggestion="use --strategy anchor, or max_images <= 4",
+            )
         extra = 1 if self.strategy in ("anchor", "chain") and plan.count > 1 else 0
         total = n_refs + extra
         if total > family.max_refs:
             what = f"{n_refs} reference(s)" + (" + the earlier panel" if extra else "")
             if self.overflow == "error" and family.max_refs > 1:
-                raise Unsupported(f"{family.label} takes at most {family.max_refs} reference images per call; "
-                                  f"this needs {what}", clause="images",
-                                  suggestion=f"pass at most {family.max_refs - extra} reference images")
+                raise Unsupported(
+                    f"{family.label} takes at most {family.max_refs} reference images per call; this needs {what}",
+                    clause="images",
+                    suggestion=f"pass at most {family.max_refs - extra} reference images",
+                )
             if family.max_refs == 1:
-                warnings.append(f"{family.label} takes one reference image: {what} are stitched side by side "
-                                "into one canvas")
+                warnings.append(
+                    f"{family.label} takes one reference image: {what} are stitched side by side into one canvas"
+                )
             elif self.overflow == "truncate":
                 dropped = total - family.max_refs
-                warnings.append(f"{family.label} takes at most {family.max_refs} reference images per call: "
-                                f"the last {dropped} reference image(s) are ignored")
+                warnings.append(
+                    f"{family.label} takes at most {family.max_refs} reference images per call: "
+                    f"the last {dropped} reference image(s) are ignored"
+                )
             else:
-                warnings.append(f"{family.label} takes at most {family.max_refs} reference images per call: "
-                                f"references {family.max_refs - extra} to {n_refs} are stitched into one canvas")
+                warnings.append(
+                    f"{family.label} takes at most {family.max_refs} reference images per call: "
+                    f"references {family.max_refs - extra} to {n_refs} are stitched into one canvas"
+                )
         return warnings
 
     def generate(self, plan: Plan, refs: list[Image.Image], progress: Progress) -> Iterator[Image.Image]:
@@ -158,15 +188,15 @@ class DiffusionEngine:
         loaded = self.load()
         run = _Run(self, loaded, plan, [im.convert("RGB") for im in refs], progress)
         strategy = getattr(run, self.strategy)
-        for panel in strategy():
-            yield panel
+        yield from strategy()
 
 
 class _Run:
     """One ``generate`` call: the plan, its references, and the bookkeeping for progress."""
 
-    def __init__(self, engine: DiffusionEngine, loaded: loader.Loaded, plan: Plan, refs: list[Image.Image],
-                 progress: Progress) -> None:
+    def __init__(
+        self, engine: DiffusionEngine, loaded: loader.Loaded, plan: Plan, refs: list[Image.Image], progress: Progress
+    ) -> None:
         self.engine, self.loaded, self.plan, self.refs, self.progress = engine, loaded, plan, refs, progress
         self.adapter = loaded.adapter
         self.steps = engine.steps or self.adapter.default_steps()
@@ -195,7 +225,7 @@ class _Run:
             return [stitch(self.refs + extras, max_pixels=self.engine.native().max_pixels)]
         if self.engine.overflow == "truncate":
             return self.refs[:room] + extras
-        tail = stitch(self.refs[room - 1:], max_pixels=self.engine.native().max_pixels)
+        tail = stitch(self.refs[room - 1 :], max_pixels=self.engine.native().max_pixels)
         return self.refs[: room - 1] + [tail] + extras
 
     def finish(self, image: Image.Image) -> Image.Image:
@@ -203,8 +233,17 @@ class _Run:
         size = (self.plan.size.width, self.plan.size.height)
         return image if image.size == size else image.resize(size, Image.Resampling.LANCZOS)
 
-    def call(self, prompts: list[str], refs: list[Image.Image], seeds: list[int], *, width: int | None = None,
-             height: int | None = None, panels: float | None = None, shared: bool = False) -> list[Image.Image]:
+    def call(
+        self,
+        prompts: list[str],
+        refs: list[Image.Image],
+        seeds: list[int],
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        panels: float | None = None,
+        shared: bool = False,
+    ) -> list[Image.Image]:
         """One pipeline call: ``len(prompts)`` images at native size. ``panels`` = panels' worth of work."""
         import torch
 
@@ -221,9 +260,15 @@ class _Run:
             return {}
 
         generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
-        kwargs = self.adapter.call_kwargs(prompts=prompts, refs=refs, width=width or self.width,
-                                          height=height or self.height, steps=steps, guidance=self.guidance,
-                                          generators=generators)
+        kwargs = self.adapter.call_kwargs(
+            prompts=prompts,
+            refs=refs,
+            width=width or self.width,
+            height=height or self.height,
+            steps=steps,
+            guidance=self.guidance,
+            generators=generators,
+        )
         with self.loaded.lock, engine_errors(f"generating with {self.adapter.label}"):
             if shared:
                 from seqedit.engines.diffusion.attention import shared_anchor
@@ -264,8 +309,13 @@ class _Run:
         per_batch = self.engine.batch_size - 1
         for start in range(2, n + 1, per_batch):
             members = list(range(start, min(n, start + per_batch - 1) + 1))
-            images = self.call([self.prompt(1)] + [self.prompt(k) for k in members], refs,
-                               [self.seed(1)] + [self.seed(k) for k in members], panels=len(members), shared=True)
+            images = self.call(
+                [self.prompt(1)] + [self.prompt(k) for k in members],
+                refs,
+                [self.seed(1)] + [self.seed(k) for k in members],
+                panels=len(members),
+                shared=True,
+            )
             for image in images[1:]:
                 yield self.finish(image)
 
@@ -279,8 +329,9 @@ class _Run:
         prompt = self.plan.instruction(1)
         if n > 1:
             layout = f"{cols}×{rows}" if rows > 1 else f"{cols} side by side"
-            cells = "; ".join(f"{where}: {self.plan.panels[i].text or self.plan.shared}"
-                              for i, where in enumerate(GRID_CELLS[n]))
+            cells = "; ".join(
+                f"{where}: {self.plan.panels[i].text or self.plan.shared}" for i, where in enumerate(GRID_CELLS[n])
+            )
             shared = self.plan.shared.strip().rstrip(".:")
             prompt = f"A grid of {n} panels ({layout}) showing one consistent set"
             prompt += f": {shared}. " if shared else ". "
@@ -288,7 +339,10 @@ class _Run:
         canvas = self.call([prompt], self.pack([]), [self.seed(1)], width=width, height=height, panels=n)[0]
         for r in range(rows):
             for c in range(cols):
-                box = (math.floor(c * canvas.width / cols), math.floor(r * canvas.height / rows),
-                       math.floor((c + 1) * canvas.width / cols), math.floor((r + 1) * canvas.height / rows))
+                box = (
+                    math.floor(c * canvas.width / cols),
+                    math.floor(r * canvas.height / rows),
+                    math.floor((c + 1) * canvas.width / cols),
+                    math.floor((r + 1) * canvas.height / rows),
+                )
                 yield self.finish(canvas.crop(box))
-
