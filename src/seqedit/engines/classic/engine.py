@@ -26,6 +26,7 @@ from seqedit.engines.classic import (background, framing, inpaint, layouts, look
                                      typography)
 from seqedit.engines.classic.arrays import WORK_PIXELS, resize, to_uint8, work_scale
 from seqedit.engines.classic.masks import MaskResult, MaskSet, detect_faces
+from seqedit.engines.classic.options import ClassicOptions
 from seqedit.engines.classic.router import RoutedPlan, route
 from seqedit.engines.classic.spec import ORDER, OpSpec
 from seqedit.plan import Plan
@@ -423,12 +424,4 @@ def _short(text: str, n: int = 80) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _factory(**options: Any) -> ClassicEngine:
-    unknown = sorted(set(options) - {"work_pixels"})
-    if unknown:
-        raise EngineError(f"the classic engine takes no {', '.join(unknown)} option "
-                          f"(those are for --engine diffusion)", code=1400)
-    return ClassicEngine(**options)
-
-
-register("classic", _factory)
+register("classic", ClassicEngine, options=ClassicOptions)
