@@ -8,10 +8,12 @@ Exception tree (every member has ``code`` and a ``message`` meant for the end us
     ├── FetchError                           a URL could not be fetched or posted to (1402; ``transient``)
     └── EngineError                          the engine failed (5000 unless set) — ``engines.base``
         ├── Unsupported                      the instruction needs what this engine cannot do (1403)
-        └── Cancelled                        ``Progress.cancelled()`` answered yes between steps
+        ├── Cancelled                        ``Progress.cancelled()`` answered yes between steps
+        ├── OptionError                      an engine option is undeclared or has a bad value (1400)
+        └── MissingExtra                     the engine's optional extra is not installed (1400)
 
 ``FetchError`` lives in ``seqedit.fetch`` and the engine errors in ``seqedit.engines.base``; this
-module holds only the root and ``RequestError`` so the core imports nothing else. Whoever maps an
+module holds only the root and the bad-input errors, so the core imports nothing else. Whoever maps an
 outcome to a wire status (the runner, the CLI, a protocol router) catches ``SeqeditError`` once and
 reads ``code``.
 

@@ -19,8 +19,7 @@ from rich.table import Table
 from seqedit import __version__
 from seqedit.client.cli_engines import OPT_HELP, build_engine
 from seqedit.edit import Prepared, decode_refs, prepare, render
-from seqedit.engines.base import EngineError
-from seqedit.errors import RequestError
+from seqedit.errors import RequestError, SeqeditError
 from seqedit.imaging import extension
 from seqedit.plan import declared_count
 from seqedit.request import EditRequest
@@ -36,7 +35,7 @@ def register(app: typer.Typer) -> None:
     app.command("presets")(presets)
 
 
-def _exit_code(exc: EngineError) -> int:
+def _exit_code(exc: SeqeditError) -> int:
     """2: bad input or options (codes 1400/1401); 3: the engine cannot do it or failed."""
     return 2 if exc.code in (1400, 1401) else 3
 
@@ -119,10 +118,8 @@ def edit(
         flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
         eng, engine_options = build_engine(engine, flags, opt)
         prepared = prepare(request, images, eng)
-    except RequestError as exc:
-        _fail(str(exc))
-    except EngineError as exc:
-        _fail(exc.message, _exit_code(exc))
+    except SeqeditError as exc:
+        _fail(str(exc), _exit_code(exc))
     prepared.timings["load"] = t_load
     if not quiet:
         _show_plan(prepared)
@@ -143,8 +140,8 @@ def edit(
                 bar.update(task, completed=o.index)
         for o in outputs:  # publish only a complete set
             (staging / f"{o.index}.{ext}").replace(outdir / f"{o.index}.{ext}")
-    except EngineError as exc:
-        _fail(f"panel {len(outputs) + 1}: {exc.message}", _exit_code(exc))
+    except SeqeditError as exc:
+        _fail(f"panel {len(outputs) + 1}: {exc}", _exit_code(exc))
     except KeyboardInterrupt:
         _fail("interrupted; no set written", 130)
     finally:
@@ -218,10 +215,8 @@ def plan_command(
 
         plan = make_plan(request, [im.size for im in images])
         verdicts = eng.analyse(plan)
-    except RequestError as exc:
-        _fail(str(exc))
-    except EngineError as exc:
-        _fail(exc.message, _exit_code(exc))
+    except SeqeditError as exc:
+        _fail(str(exc), _exit_code(exc))
     prepared = Prepared(request, images, plan, verdicts, list(plan.warnings))
     if as_json:
         sys.stdout.write(

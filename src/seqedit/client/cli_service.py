@@ -64,9 +64,9 @@ def _service(settings: Any, roles: frozenset[str]):
     try:
         service = make_service(settings, roles=roles)
         service.check_engine()
-    except (EngineError, ImportError) as exc:
+    except EngineError as exc:  # a broken install (any other ImportError) is a traceback, not bad input
         err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     return service
 
 

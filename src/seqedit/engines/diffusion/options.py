@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from seqedit.engines.base import Extra
 
-EXTRA = Extra("diffusion", ("torch", "diffusers", "transformers"))
+EXTRA = Extra("diffusion", ("torch", "diffusers", "transformers", "accelerate"))  # accelerate: offload
 
 Strategy = Literal["anchor", "chain", "independent", "grid", "shared_attention"]
 Overflow = Literal["stitch", "truncate", "error"]
