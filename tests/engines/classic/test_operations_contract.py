@@ -1,7 +1,7 @@
 """The contract between the classic router and its renderers: every form the router can emit renders.
 
-For every operation the router can route to and every parameter form it can emit for it (read from the
-router's own tables, so the list cannot drift from what it emits), one small panel is rendered through
+For every operation that renders and every parameter form it can emit (``Operation.forms``, defined next
+to its parser in ``ops/<name>.py``, so the list cannot drift from what it emits), one small panel is rendered through
 the engine's panel path, on a synthetic scene and on a bundled photo with a face. Nothing but
 ``Unsupported`` (an honest refusal naming what is missing) may escape: a ``ValueError`` or ``TypeError``
 from a renderer is a bug the user would see as a traceback.
@@ -16,10 +16,8 @@ import pytest
 from PIL import Image
 
 from seqedit.engines.base import NullProgress, Unsupported
-from seqedit.engines.classic.router import vocabulary as router
-from seqedit.engines.classic.colors import FINISH_WORDS, PROMPT_COLOR_NAMES
 from seqedit.engines.classic.engine import ClassicEngine
-from seqedit.engines.classic.spec import ORDER, OpSpec
+from seqedit.engines.classic.ops import OpSpec, rendered
 from seqedit.plan import make_plan
 from seqedit.request import EditRequest
 
@@ -27,40 +25,9 @@ SIDE = 96
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
-def _kinds(table: list[tuple[str, str]]) -> list[str]:
-    return [value for value, _ in table]
-
-
 def forms() -> list[tuple[str, dict[str, Any]]]:
-    """(operation, params) for every renderable form the router emits (``router.vocabulary._params``)."""
-    colors = list(PROMPT_COLOR_NAMES)
-    out: list[tuple[str, dict[str, Any]]] = []
-    out += [("recolor", {"colors": {"primary": c}}) for c in colors]
-    for target in (None, "hair", "clothes"):
-        for finish in (None, *sorted(set(FINISH_WORDS.values()))):
-            params: dict[str, Any] = {"colors": {"primary": "pastel pink", "accent": "gold", "sole": "gum"}}
-            params |= {"finish": finish} if finish else {}
-            params |= {"target": target} if target else {}
-            out.append(("recolor", params))
-    for kind in _kinds(router._BACKGROUND):
-        out += [("background", {"kind": kind, "ref": r}) for r in (0, 1)] if kind == "reference" else [
-            ("background", {"kind": kind})]
-    out += [("background", {"kind": "color", "color": c}) for c in colors]
-    out += [("style", {"style": s}) for s in _kinds(router._STYLE)]
-    out += [("look", {"look": k}) for k in _kinds(router._LOOK)]
-    out += [("time_of_day", {"time": t}) for t in _kinds(router._TIME)]
-    out += [("lighting", {"kind": k, **({"side": s} if s else {})})
-            for k in _kinds(router._LIGHTING) for s in (None, *_kinds(router._SIDE))]
-    for kind in _kinds(router._FRAMING):
-        aspects = ["1:1", "16:9", "9:16", "4:5", "3:2", "21:9"] if kind == "aspect" else [None]
-        out += [("framing", {"kind": kind, **({"aspect": a} if a else {})}) for a in aspects]
-    for kind in _kinds(router._FRAME):
-        out += [("frame", {"kind": kind, **({"color": c} if c else {})}) for c in (None, "navy blue", "platinum")]
-    out += [("caption", {"text": "Hello there", **({"position": p} if p else {})}) for p in (None, "top", "bottom")]
-    out += [("cover", {}), ("cover", {"title": "SEQEDIT"}), ("cover", {"variant": 3})]
-    out += [("layout", {"kind": k}) for k in _kinds(router._LAYOUT)]
-    out += [("remove", {"what": w}) for w in (*_kinds(router._REMOVE), "object")]
-    return out
+    """(operation, params) for every renderable form the router emits (each ``Operation.forms``)."""
+    return [(op.name, dict(params)) for op in rendered() for params in op.forms()]
 
 
 def _photo(seed: int) -> Image.Image:
@@ -87,7 +54,7 @@ def setup() -> tuple[ClassicEngine, Any, list[Any]]:
 
 
 def test_the_forms_cover_every_renderable_operation() -> None:
-    assert {name for name, _ in forms()} == set(ORDER)
+    assert {name for name, _ in forms()} == {op.name for op in rendered()}
 
 
 @pytest.mark.parametrize("k", [1, 2])

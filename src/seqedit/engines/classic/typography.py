@@ -1,6 +1,6 @@
 """Text on images for the classic engine: fitted text blocks, captions, frames, magazine covers.
 
-Conventions (``spec.py``): images are float32 H×W×3 RGB in [0, 1], masks float32 H×W in [0, 1].
+Conventions (``panel.py``): images are float32 H×W×3 RGB in [0, 1], masks float32 H×W in [0, 1].
 Boxes are ``(x0, y0, x1, y1)`` integer pixels, end-exclusive. Colours are RGB floats in [0, 1];
 public functions also accept a colour name or hex string of ``colors.py`` (the engine's one colour
 vocabulary: an unknown name is ``Unsupported``) or 0–255 ints (``parse_color``).

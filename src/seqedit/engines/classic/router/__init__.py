@@ -18,9 +18,10 @@ How one text becomes ops:
    handful of", "several") and units like options/alternatives/takes count too, and request filler
    ("can I get", "… would be great", "say four") is part of the wrapper.
 3. **Classification.** Misspelt colour names (one edit from a name of ≥ 6 letters: "burgandy") are
-   corrected first. Hard rules next (a named side view, an age, a hairstyle, a face swap, a
-   colour-only colourway line), then phrase rules (``_PHRASE_RULES``) for classes of phrasing that
-   name an operation without its keyword: quoted text that a caption "reads" / a "caption:" label →
+   corrected first. The operations' own rules next (``Operation.rules`` in ``ops/<name>.py``, by
+   rank): hard rules (a named side view, an age, a hairstyle, a face swap, a colour-only colourway
+   line), then phrase rules for classes of phrasing that name an operation without its keyword:
+   quoted text that a caption "reads" / a "caption:" label →
    caption; removing text already in the picture (subtitles, burned-in captions) → remove;
    diptych/triptych/before-after, side by side or on one comic page → layout; a coloured
    passe-partout/border → frame; newsstand/magazine rack → cover; trimming empty space or an
@@ -33,12 +34,12 @@ How one text becomes ops:
    runner-up is within ``GENERATIVE_MARGIN`` of a non-generative winner (when the clause also names
    a generative thing, "her smile", it is refused as ``generative`` instead: refusing is safe). A
    ``generative`` winner backed by a lexicon hit is refused even below the threshold.
-4. **Params** come out by regex for the winner (colour phrases by part, finish, style/look/time/
+4. **Params** come out by the winner's parser (``Operation.parse``; colour phrases by part, finish, style/look/time/
    lighting/framing/frame/background kinds, quoted caption text, ``W:H`` aspect). Strong names
-   elsewhere in the clause add companion ops ("cyberpunk-style city" → look + background;
+   elsewhere in the clause add companion ops (companion rules) ("cyberpunk-style city" → look + background;
    "manga storyboards" → style + layout).
 
-Verdict policy (the default verdicts are ``spec.OPERATIONS``):
+Verdict policy (each operation's default verdict and parser are in ``ops/<name>.py``):
 
 * ``generative`` is always ``unsupported``: hairstyles, ages, poses, expressions, outfits, face swaps,
   added objects or people, new places, new story beats, and true left/right/back/side views.

@@ -1,7 +1,7 @@
-"""Bookkeeping clauses: constraints (``keep``) and set bookkeeping (``meta``), and the wrapper around content.
+"""Set bookkeeping clauses (``meta``) and the bookkeeping wrapper around content.
 
-A constraint clause ("keeping …", "maintain …", "ensure consistent …") is ``keep``. A clause that is
-only set bookkeeping ("generate a series of 4 edited images from the source photo") is ``meta``; when
+(A constraint clause, "keeping …", "maintain …", is ``keep``: its patterns are in ``ops/keep.py``.) A
+clause that is only set bookkeeping ("generate a series of 4 edited images from the source photo") is ``meta``; when
 bookkeeping wraps content ("… 4 different hairstyle images for this girl") ``meta_content`` strips the
 wrapper and the content is classified. Vague counts ("a couple of", "several"), units like
 options/alternatives/takes and request filler ("can I get", "… would be great") count as wrapper.
@@ -11,20 +11,6 @@ from __future__ import annotations
 
 import re
 
-_KEEP = re.compile(
-    r"^(?:(?:and|while|but|also|please)\s+)?(?:keep|keeping|maintain|maintaining|preserve|preserving|"
-    r"ensure|ensuring|retain|retaining|same|identical|consistent|consistently|unchanged|"
-    r"leav(?:e|ing) (?:[\w'-]+ ){0,4}?(?:as (?:it|is)|alone|untouched|unchanged|intact|the same)|"
-    r"don't|do not|never|without (?:changing|altering|touching)|no (?:changes?|change) to|"
-    r"nothing else)\b|^(?:with\s+)?(?:the|this|that|an?)\s+(?:same|identical|unchanged)(?:\s+[\w'-]+){0,2}"
-    r"(?:\s+(?:in|across|for|throughout|on) (?:every|each|all)\b.*)?$",
-    re.I,
-)
-_KEEP_TAIL = re.compile(
-    r"\b(?:unchanged|untouched|intact|as (?:it is|is)|the same|stays? the same|identical|"
-    r"consistent)\s*[.!]?$",
-    re.I,
-)
 _SUBJECT_NOUNS = (
     r"character|characters|girl|girls|boy|boys|man|men|woman|women|person|people|model|models|"
     r"product|products|shoe|shoes|sneakers?|subject|subjects|individuals?|couple|kid|child|cat|dog|"

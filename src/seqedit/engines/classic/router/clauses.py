@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from seqedit.engines.classic.ops.parsing import TEXT_LABEL
+
 _EDIT_VERBS = (
     r"add|adding|remove|removing|replace|replacing|put|place|change|changing|make|making|turn|give|convert|"
     r"apply|applying|render|swap|erase|delete|crop|zoom|mirror|flip|use|using|keep|keeping|maintain|"
@@ -27,14 +29,6 @@ _SPLITS = [
     re.compile(r"\s+(?:and|while)\s+(?=(?:" + _EDIT_VERBS + r")\b(?!\s+(?:and|or)\b))", re.I),
 ]
 _FILLER = re.compile(r"^(?:please|pls|thanks?|thank you|ok(?:ay)?|and|also|then|now)?[\s.!?,;:]*$", re.I)
-# "caption: <text>" / "title: <text>": the rest of the line is the text itself, not more clauses
-_TEXT_LABEL = re.compile(
-    r"^\s*(?:(?:add|put|with)\s+(?:an?\s+|the\s+)?)?(?:caption|subtitle|title|headline|tagline|"
-    r"slogan|label|lower[- ]third|text)\s*:\s*(?=\S)",
-    re.I,
-)
-
-
 def split_clauses(text: str) -> list[str]:
     """Split an instruction into clauses (see the module docstring)."""
     # a hard-wrapped sentence continues on the next line: join it back
@@ -42,7 +36,7 @@ def split_clauses(text: str) -> list[str]:
     parts = [text]
     for i, rx in enumerate(_SPLITS):
         # a text-label line ("caption: not pictured: my patience") is split no further after the lines
-        parts = [p for part in parts for p in ([part] if i > 0 and _TEXT_LABEL.match(part) else rx.split(part))]
+        parts = [p for part in parts for p in ([part] if i > 0 and TEXT_LABEL.match(part) else rx.split(part))]
     out = []
     for p in parts:
         p = re.sub(r"^(?:and|then|also|so|but|while)\s+", "", p.strip(" \t,.;:-—–"), flags=re.I).strip()

@@ -1,9 +1,10 @@
 """Plan policy: a whole plan → ``RoutedPlan`` (shared, own and effective ops per panel, reported clauses).
 
-An own op replaces a shared op of the same name, except ``keep`` and ``generative`` which accumulate.
-Verdict policies over the plan: a shared colourless recolour becomes a ``meta`` hint when every
-panel names its colours; a story clause next to a look or style becomes varied framings
-(``approximate``); ``RoutedPlan.verdict(k)`` is the worst verdict of panel k's effective ops.
+An own op replaces a shared op of the same name, except those that accumulate (``Operation.accumulates``:
+``keep``, ``generative``). Verdict policies over the plan: a shared colourless recolour becomes a
+``meta`` hint when every panel names its colours; a story clause next to a setting (an op with
+``Operation.story_setting``: a look or a style) becomes varied framings (``approximate``);
+``RoutedPlan.verdict(k)`` is the worst verdict of panel k's effective ops.
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from seqedit.engines.classic.ops import OPERATIONS, OpSpec, VerdictKind
+from seqedit.engines.classic.ops.generative import STORY_WHAT
 from seqedit.engines.classic.router.classify import Reported, classify_clause
 from seqedit.engines.classic.router.clauses import split_clauses
-from seqedit.engines.classic.router.vocabulary import _STORY_WHAT
-from seqedit.engines.classic.spec import OpSpec, VerdictKind
 from seqedit.plan import Plan
 
 FRAMING_CYCLE = ("medium", "closeup", "mirror", "wide")
-_ACCUMULATE = {"keep", "generative"}
 _RANK: dict[str, int] = {"supported": 0, "approximate": 1, "unsupported": 2}
 
 
@@ -39,7 +39,7 @@ class RoutedPlan:
 
     def renderable(self, index: int) -> list[OpSpec]:
         """Panel ``index``'s ops that change pixels (not ``keep``/``meta``)."""
-        return [o for o in self.ops(index) if o.name not in ("keep", "meta")]
+        return [o for o in self.ops(index) if not OPERATIONS[o.name].bookkeeping]
 
     def verdict(self, index: int) -> VerdictKind:
         """Worst verdict among panel ``index``'s effective ops.
@@ -132,7 +132,7 @@ def route(plan: Plan) -> RoutedPlan:
 
 def _merge(shared: list[OpSpec], own: list[OpSpec]) -> list[OpSpec]:
     names = {o.name for o in own}
-    out = [o for o in shared if o.name != "meta" and (o.name in _ACCUMULATE or o.name not in names)]
+    out = [o for o in shared if o.name != "meta" and (OPERATIONS[o.name].accumulates or o.name not in names)]
     out += [o for o in own if o.name != "meta"]
     return out
 
@@ -153,7 +153,7 @@ def _demote_colorway_hint(shared: list[OpSpec], plan: Plan, own: list[list[OpSpe
 
 
 def _is_story(o: OpSpec) -> bool:
-    return o.name == "generative" and o.params.get("what") in _STORY_WHAT
+    return o.name == "generative" and o.params.get("what") in STORY_WHAT
 
 
 def _story_policy(shared: list[OpSpec], own: list[list[OpSpec]]) -> tuple[list[OpSpec], list[list[OpSpec]], list[bool]]:
@@ -161,7 +161,7 @@ def _story_policy(shared: list[OpSpec], own: list[list[OpSpec]]) -> tuple[list[O
 
     Returns the shared ops, the panels' own ops and, per panel, whether its story was approximated.
     """
-    setting = {"look", "style"}
+    setting = {name for name, op in OPERATIONS.items() if op.story_setting}
     shared_story = [o for o in shared if _is_story(o)]
     shared_setting = any(o.name in setting for o in shared)
     new_own: list[list[OpSpec]] = []
