@@ -2,6 +2,7 @@
 
 Real photos ship inside scikit-image and matplotlib; the products are drawn here with PIL + numpy.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,13 @@ def present_rgba() -> Image.Image:
     return Image.open(os.path.join(SAMPLE_DATA, "Minduka_Present_Blue_Pack.png")).convert("RGBA")
 
 
-def shoe(width: int = 384, upper: tuple[int, int, int] = (196, 40, 52), sole: tuple[int, int, int] = (58, 58, 62),
-         logo: tuple[int, int, int] = (245, 245, 245), seed: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def shoe(
+    width: int = 384,
+    upper: tuple[int, int, int] = (196, 40, 52),
+    sole: tuple[int, int, int] = (58, 58, 62),
+    logo: tuple[int, int, int] = (245, 245, 245),
+    seed: int = 0,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """A shoe-like product on an off-white backdrop: textured upper with stitching, a darker sole band and
     a contrasting logo stripe. Returns (image float32, {'subject', 'upper', 'sole', 'logo'} bool truths)."""
     s = width / 384
@@ -59,8 +65,21 @@ def shoe(width: int = 384, upper: tuple[int, int, int] = (196, 40, 52), sole: tu
     def P(pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
         return [(x * s, y * s) for x, y in pts]
 
-    upper_poly = P([(40, 190), (48, 150), (70, 120), (120, 105), (165, 70), (215, 60), (240, 85), (265, 110),
-                    (320, 130), (350, 150), (358, 190)])
+    upper_poly = P(
+        [
+            (40, 190),
+            (48, 150),
+            (70, 120),
+            (120, 105),
+            (165, 70),
+            (215, 60),
+            (240, 85),
+            (265, 110),
+            (320, 130),
+            (350, 150),
+            (358, 190),
+        ]
+    )
     sole_box = P([(34, 186), (362, 214)])
     logo_poly = P([(95, 170), (180, 150), (270, 126), (278, 133), (200, 168), (110, 182)])
 
@@ -75,8 +94,11 @@ def shoe(width: int = 384, upper: tuple[int, int, int] = (196, 40, 52), sole: tu
     d.rounded_rectangle(sole_box[0] + sole_box[1], radius=10 * s, fill=sole)
     d.polygon(logo_poly, fill=logo)
     for k in range(3):  # stitching
-        d.line(P([(175 + 10 * k, 80), (230 + 10 * k, 150)]), fill=tuple(int(c * 0.7) for c in upper),
-               width=max(1, int(2 * s)))
+        d.line(
+            P([(175 + 10 * k, 80), (230 + 10 * k, 150)]),
+            fill=tuple(int(c * 0.7) for c in upper),
+            width=max(1, int(2 * s)),
+        )
     im = im.filter(ImageFilter.GaussianBlur(0.6 * s))
     a = f32(np.asarray(im))
     rng = np.random.default_rng(seed)

@@ -1,4 +1,5 @@
 """Background replace / remove: the backdrop really changes, the subject stays, edges are harmonised."""
+
 from __future__ import annotations
 
 import cv2
@@ -35,8 +36,17 @@ def _far_background(mask: np.ndarray) -> np.ndarray:
     return cv2.dilate((mask > 0.02).astype(np.uint8), np.ones((41, 41), np.uint8)) == 0
 
 
-@pytest.mark.parametrize("kind, kw", [("studio", {}), ("gradient", {"color": "teal"}), ("city", {"seed": 1}),
-                                      ("color", {"color": "navy"}), ("reference", {}), ("blur", {})])
+@pytest.mark.parametrize(
+    "kind, kw",
+    [
+        ("studio", {}),
+        ("gradient", {"color": "teal"}),
+        ("city", {"seed": 1}),
+        ("color", {"color": "navy"}),
+        ("reference", {}),
+        ("blur", {}),
+    ],
+)
 def test_every_kind_changes_the_backdrop_and_keeps_the_subject(person, kind: str, kw: dict) -> None:
     img, mask = person
     if kind == "reference":

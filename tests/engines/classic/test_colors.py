@@ -1,4 +1,5 @@
 """Colour phrases → target colours: names, longest match, finishes, tones, colorways."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,21 @@ from seqedit.engines.classic.colors import (
 
 def test_table_has_product_names_and_matplotlib_long_tail() -> None:
     t = color_table()
-    for name in ("navy", "forest green", "gum", "off white", "cream", "bone", "sand", "olive", "burgundy", "teal",
-                 "charcoal", "gold", "silver"):
+    for name in (
+        "navy",
+        "forest green",
+        "gum",
+        "off white",
+        "cream",
+        "bone",
+        "sand",
+        "olive",
+        "burgundy",
+        "teal",
+        "charcoal",
+        "gold",
+        "silver",
+    ):
         assert name in t
     assert "cornflowerblue" in t and "periwinkle" in t  # CSS4, XKCD
     assert len(t) > 900
@@ -77,14 +91,17 @@ def test_ordinary_words_are_not_colours() -> None:
     assert parse_color("replace the sky with a desert at dusk") is None
 
 
-@pytest.mark.parametrize("phrase, expected", [
-    ("classic white + black swoosh", {"primary": "classic white", "accent": "black"}),
-    ("navy + gold accents", {"primary": "navy", "accent": "gold"}),
-    ("matte red + white outsole", {"primary": "red", "sole": "white"}),
-    ("forest green + gum sole", {"primary": "forest green", "sole": "gum"}),
-    ("cream upper with bone midsole and volt laces", {"primary": "cream", "sole": "bone", "accent": "volt"}),
-    ("black and white", {"primary": "black", "accent": "white"}),
-])
+@pytest.mark.parametrize(
+    "phrase, expected",
+    [
+        ("classic white + black swoosh", {"primary": "classic white", "accent": "black"}),
+        ("navy + gold accents", {"primary": "navy", "accent": "gold"}),
+        ("matte red + white outsole", {"primary": "red", "sole": "white"}),
+        ("forest green + gum sole", {"primary": "forest green", "sole": "gum"}),
+        ("cream upper with bone midsole and volt laces", {"primary": "cream", "sole": "bone", "accent": "volt"}),
+        ("black and white", {"primary": "black", "accent": "white"}),
+    ],
+)
 def test_colorways(phrase: str, expected: dict[str, str]) -> None:
     got = parse_colorway(phrase)
     assert {k: v.name for k, v in got.items()} == expected
@@ -124,8 +141,11 @@ def test_hair_colours_are_colours() -> None:
 
 
 def test_an_unknown_colour_is_unsupported_naming_the_word_everywhere() -> None:
-    for resolve in (as_color, lambda w: typography.parse_color(w, (0.0, 0.0, 0.0)),
-                    lambda w: typography.frame(np.zeros((32, 32, 3), np.float32), "border", w)):
+    for resolve in (
+        as_color,
+        lambda w: typography.parse_color(w, (0.0, 0.0, 0.0)),
+        lambda w: typography.frame(np.zeros((32, 32, 3), np.float32), "border", w),
+    ):
         with pytest.raises(Unsupported, match="ultraviolet-ish") as err:
             resolve("ultraviolet-ish")
         assert not isinstance(err.value, ValueError) and err.value.clause == "ultraviolet-ish"

@@ -1,4 +1,5 @@
 """framing: crops keep the face, wide extends, mirror never reverses detected text, fit_to_size."""
+
 from __future__ import annotations
 
 import cv2
@@ -22,7 +23,7 @@ def with_corner_markers(img: np.ndarray, box: tuple[float, float, float, float],
     x, y, w, h = (int(round(v)) for v in box)
     corners = ((x, y), (x + w - size, y), (x, y + h - size), (x + w - size, y + h - size))
     for (cx, cy), colour in zip(corners, MARKERS):
-        out[cy:cy + size, cx:cx + size] = colour
+        out[cy : cy + size, cx : cx + size] = colour
     return out
 
 
@@ -40,8 +41,9 @@ def grace() -> np.ndarray:
     return photos.grace_hopper()
 
 
-def text_image(text: str = "HELLO WORLD", xy: tuple[int, int] = (30, 30), size: int = 36
-               ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+def text_image(
+    text: str = "HELLO WORLD", xy: tuple[int, int] = (30, 30), size: int = 36
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """chelsea with white text drawn on it, and the text's (x0, y0, x1, y1)."""
     im = Image.fromarray(data.chelsea())
     draw = ImageDraw.Draw(im)
@@ -53,14 +55,15 @@ def text_image(text: str = "HELLO WORLD", xy: tuple[int, int] = (30, 30), size: 
 
 # ----------------------------------------------------------------------------- crops
 
+
 @pytest.mark.parametrize("kind", ["closeup", "medium", "crop"])
 def test_face_aware_crops_keep_the_face(astronaut: np.ndarray, kind: str) -> None:
-    face = ASTRONAUT_FACE if kind != "medium" else (190.0, 50.0, 50.0, 60.0)   # medium needs a small face
+    face = ASTRONAUT_FACE if kind != "medium" else (190.0, 50.0, 50.0, 60.0)  # medium needs a small face
     marked = with_corner_markers(astronaut, face)
     out, warnings = reframe(marked, kind, face_boxes=[face])
     assert out.shape == astronaut.shape and out.dtype == np.float32 and warnings == []
     assert all(markers_present(out))
-    assert np.abs(out - marked).mean() > 0.05                      # it is a different framing
+    assert np.abs(out - marked).mean() > 0.05  # it is a different framing
 
 
 def test_medium_on_a_medium_shot_says_so(astronaut: np.ndarray) -> None:
@@ -75,7 +78,7 @@ def test_closeup_enlarges_the_face(grace: np.ndarray) -> None:
     assert all(markers_present(out))
     ys, xs = np.nonzero(np.abs(out - np.float32(MARKERS[0])).max(axis=2) < 0.12)
     ys2, xs2 = np.nonzero(np.abs(out - np.float32(MARKERS[3])).max(axis=2) < 0.12)
-    assert xs2.mean() - xs.mean() > 1.4 * (face[2] - 8)             # the face box got wider in pixels
+    assert xs2.mean() - xs.mean() > 1.4 * (face[2] - 8)  # the face box got wider in pixels
 
 
 def test_subject_box_is_used_without_faces(astronaut: np.ndarray) -> None:
@@ -85,8 +88,12 @@ def test_subject_box_is_used_without_faces(astronaut: np.ndarray) -> None:
 
 
 def test_face_beats_subject_and_no_focus_warns(astronaut: np.ndarray) -> None:
-    out, _ = reframe(with_corner_markers(astronaut, ASTRONAUT_FACE), "closeup", face_boxes=[ASTRONAUT_FACE],
-                     subject_box=(0.0, 300.0, 100.0, 100.0))
+    out, _ = reframe(
+        with_corner_markers(astronaut, ASTRONAUT_FACE),
+        "closeup",
+        face_boxes=[ASTRONAUT_FACE],
+        subject_box=(0.0, 300.0, 100.0, 100.0),
+    )
     assert all(markers_present(out))
     out, warnings = reframe(astronaut, "closeup")
     assert out.shape == astronaut.shape and any("no face or subject" in w for w in warnings)
@@ -100,10 +107,10 @@ def test_wide_shrinks_the_scene_into_a_synthetic_border(astronaut: np.ndarray) -
     inner_w, inner_h = round(w / 1.4), round(h / 1.4)
     x0, y0 = (w - inner_w) // 2, (h - inner_h) // 2
     small = cv2.resize(astronaut, (inner_w, inner_h), interpolation=cv2.INTER_AREA)
-    core = out[y0 + 4:y0 + inner_h - 4, x0 + 4:x0 + inner_w - 4]
-    assert np.abs(core - small[4:-4, 4:-4]).mean() < 0.03          # the whole scene, smaller
-    border = np.concatenate([out[:, :x0 - 4].reshape(-1, 3), out[:, x0 + inner_w + 4:].reshape(-1, 3)])
-    assert border.std(axis=0).mean() < astronaut.std(axis=(0, 1)).mean()   # smooth invented border
+    core = out[y0 + 4 : y0 + inner_h - 4, x0 + 4 : x0 + inner_w - 4]
+    assert np.abs(core - small[4:-4, 4:-4]).mean() < 0.03  # the whole scene, smaller
+    border = np.concatenate([out[:, : x0 - 4].reshape(-1, 3), out[:, x0 + inner_w + 4 :].reshape(-1, 3)])
+    assert border.std(axis=0).mean() < astronaut.std(axis=(0, 1)).mean()  # smooth invented border
 
 
 @pytest.mark.parametrize(("aspect", "ratio"), [("16:9", 16 / 9), ("9:16", 9 / 16), ("1:1", 1.0), ("4x5", 0.8)])
@@ -126,6 +133,7 @@ def test_bad_aspect_and_kind_are_errors(astronaut: np.ndarray) -> None:
 
 # ----------------------------------------------------------------------------- mirror
 
+
 def test_mirror_without_text_is_an_exact_flip() -> None:
     cat = photos.as_f32(data.chelsea())
     out, warnings = reframe(cat, "mirror")
@@ -140,26 +148,27 @@ def test_mirror_keeps_detected_text_readable() -> None:
     text = img[y0:y1, x0:x1]
     readable = cv2.matchTemplate(out, text, cv2.TM_SQDIFF_NORMED).min()
     reversed_ = cv2.matchTemplate(out, np.ascontiguousarray(text[:, ::-1]), cv2.TM_SQDIFF_NORMED).min()
-    assert readable < 1e-6                                          # the text appears, pixel for pixel
-    assert reversed_ > 0.02                                         # its mirror image does not
-    for bx, by, bw, bh in text_boxes(img):                          # each box: mirrored place, original pixels
+    assert readable < 1e-6  # the text appears, pixel for pixel
+    assert reversed_ > 0.02  # its mirror image does not
+    for bx, by, bw, bh in text_boxes(img):  # each box: mirrored place, original pixels
         bx0, by0, bx1, by1 = int(bx), int(by), int(np.ceil(bx + bw)), int(np.ceil(by + bh))
         w = img.shape[1]
-        assert np.array_equal(out[by0:by1, w - bx1:w - bx0], img[by0:by1, bx0:bx1])
-    h, w = img.shape[:2]                                            # away from text: a true mirror
-    assert np.array_equal(out[h // 2:], img[h // 2:, ::-1])
+        assert np.array_equal(out[by0:by1, w - bx1 : w - bx0], img[by0:by1, bx0:bx1])
+    h, w = img.shape[:2]  # away from text: a true mirror
+    assert np.array_equal(out[h // 2 :], img[h // 2 :, ::-1])
 
 
 def test_mirror_text_hints() -> None:
     img, _ = text_image()
-    out, warnings = reframe(img, "mirror", has_text=False)         # caller vouches: no text
+    out, warnings = reframe(img, "mirror", has_text=False)  # caller vouches: no text
     assert warnings == [] and np.array_equal(out, img[:, ::-1])
     cat = photos.as_f32(data.chelsea())
-    out, warnings = reframe(cat, "mirror", has_text=True)          # text claimed but not located
+    out, warnings = reframe(cat, "mirror", has_text=True)  # text claimed but not located
     assert np.array_equal(out, cat[:, ::-1]) and "backwards" in warnings[0]
 
 
 # ----------------------------------------------------------------------------- fit_to_size
+
 
 @pytest.mark.parametrize(("width", "height"), [(300, 100), (100, 300), (512, 512), (1024, 576), (64, 64)])
 def test_fit_to_size_covers_exactly(astronaut: np.ndarray, width: int, height: int) -> None:

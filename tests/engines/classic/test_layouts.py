@@ -1,4 +1,5 @@
 """Page layouts of the classic engine: storyboard, comic page, contact sheet, side by side."""
+
 from __future__ import annotations
 
 import cv2
@@ -60,7 +61,7 @@ def test_comic_page_shows_every_input_in_its_panel(images, seed) -> None:
         ix0, iy0, ix1, iy1 = quad_interior(quad)
         # A patch from the lower middle of the panel, clear of the caption box and the border.
         pw, ph = ix1 - ix0, iy1 - iy0
-        patch = page[iy0 + ph // 2: iy0 + ph // 2 + ph // 3, ix0 + pw // 3: ix0 + 2 * pw // 3]
+        patch = page[iy0 + ph // 2 : iy0 + ph // 2 + ph // 3, ix0 + pw // 3 : ix0 + 2 * pw // 3]
         scores = []
         for src in images:  # each source at the scale the panel's cover crop uses
             h, w = src.shape[:2]
@@ -133,6 +134,7 @@ def test_comic_page_is_deterministic(images) -> None:
 
 # ----------------------------------------------------------------------------- storyboard
 
+
 def test_storyboard_frame_has_panel_tag_and_caption(images) -> None:
     astro = images[0]
     plain = storyboard_frame(astro, 0, 4)
@@ -141,7 +143,7 @@ def test_storyboard_frame_has_panel_tag_and_caption(images) -> None:
     assert plain.dtype == np.float32 and plain.shape[1] == 640
     assert captioned.shape[0] > plain.shape[0] and captioned.shape[1] == plain.shape[1]
     assert np.array_equal(captioned[: plain.shape[0] - 30], plain[: plain.shape[0] - 30])
-    strip = captioned[plain.shape[0] - 20:]
+    strip = captioned[plain.shape[0] - 20 :]
     assert (strip.mean(axis=2) < 0.3).sum() > 200  # dark caption text on paper
     diff = np.abs(plain - other).max(axis=2) > 1e-6  # only the "k/N" tag differs between shots
     ys, xs = np.nonzero(diff)
@@ -156,10 +158,10 @@ def test_storyboard_frame_crops_to_16_by_9_and_contains_the_image(images) -> Non
     margin = round(0.03 * 640)
     pw = 640 - 2 * margin
     ph = round(pw * 9 / 16)
-    panel = card[margin:margin + ph, margin:margin + pw]
+    panel = card[margin : margin + ph, margin : margin + pw]
     expected_scale = pw / cat.shape[1]
     scaled = arrays.resize(cat, pw, round(cat.shape[0] * expected_scale))
-    patch = panel[ph // 3: 2 * ph // 3, pw // 3: 2 * pw // 3]
+    patch = panel[ph // 3 : 2 * ph // 3, pw // 3 : 2 * pw // 3]
     score, _ = _best_match(scaled, patch)
     assert score > 0.95
 
@@ -175,10 +177,11 @@ def test_storyboard_strip_lays_cards_in_reading_order(images) -> None:
 
 # ----------------------------------------------------------------------------- grid, side by side
 
+
 def _locate(sheet: np.ndarray, img: np.ndarray, size: tuple[int, int]) -> tuple[float, tuple[int, int]]:
     tile = arrays.resize(img, *size)
     h, w = tile.shape[:2]
-    return _best_match(sheet, tile[h // 4: 3 * h // 4, w // 4: 3 * w // 4])
+    return _best_match(sheet, tile[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4])
 
 
 def test_grid_places_images_in_reading_order_with_labels(images) -> None:
@@ -230,5 +233,5 @@ def test_side_by_side_matches_heights_and_keeps_aspect(images) -> None:
         assert err / tile.size < 1e-6  # the whole tile, pixel for pixel
         xs.append(loc)
     assert len({y for _, y in xs}) == 1 and xs[0][0] < xs[1][0] < xs[2][0]
-    below = out[xs[0][1] + th:]
+    below = out[xs[0][1] + th :]
     assert (below.mean(axis=2) < 0.3).sum() > 50  # labels under the tiles

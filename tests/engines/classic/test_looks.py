@@ -1,4 +1,5 @@
 """looks: colour grades, time-of-day grades and relighting do what their names say."""
+
 from __future__ import annotations
 
 import cv2
@@ -32,7 +33,7 @@ def mean_delta_e(a: np.ndarray, b: np.ndarray) -> float:
 def edge_f1(a: np.ndarray, b: np.ndarray, tol: int = 2) -> float:
     def edges(x: np.ndarray) -> np.ndarray:
         g = cv2.cvtColor((np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8), cv2.COLOR_RGB2GRAY)
-        g = cv2.equalizeHist(cv2.GaussianBlur(g, (0, 0), 2.0))      # grades move levels, not edges
+        g = cv2.equalizeHist(cv2.GaussianBlur(g, (0, 0), 2.0))  # grades move levels, not edges
         return cv2.Canny(g, 40, 100) > 0
 
     ea, eb = edges(a), edges(b)
@@ -49,6 +50,7 @@ def subject_mask(h: int, w: int) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- looks
+
 
 @pytest.mark.parametrize("look", LOOKS)
 def test_look_changes_colour_but_not_geometry(astronaut: np.ndarray, look: str) -> None:
@@ -69,14 +71,14 @@ def test_cyberpunk_pushes_hues_to_magenta_and_cyan(astronaut: np.ndarray) -> Non
     def cool_share(img: np.ndarray) -> float:
         L = lab(img)
         chromatic = np.hypot(L[..., 1], L[..., 2]) > 8
-        cool = L[..., 2] < 0                                        # b* < 0: cyan, blue, magenta side
+        cool = L[..., 2] < 0  # b* < 0: cyan, blue, magenta side
         return float((cool & chromatic).sum() / max(1, chromatic.sum()))
 
     out = apply_look(astronaut, "cyberpunk", seed=0)
     assert cool_share(astronaut) < 0.4
     assert cool_share(out) > 0.7
     a_star = lab(out)[..., 1]
-    assert float(a_star.mean()) > 8.0                               # magenta rather than plain blue
+    assert float(a_star.mean()) > 8.0  # magenta rather than plain blue
 
 
 @pytest.mark.parametrize(("look", "warmer"), [("golden_hour", True), ("warm", True), ("cold", False)])
@@ -88,6 +90,7 @@ def test_temperature_looks_move_b_star(astronaut: np.ndarray, look: str, warmer:
 def test_vintage_fades_blacks_and_desaturates(grace: np.ndarray) -> None:
     out = apply_look(grace, "vintage", seed=2)
     assert np.percentile(out.min(axis=2), 1) > np.percentile(grace.min(axis=2), 1) + 0.05
+
     def chroma(img: np.ndarray) -> float:
         L = lab(img)
         return float(np.hypot(L[..., 1], L[..., 2]).mean())
@@ -129,7 +132,7 @@ def test_unknown_look_is_an_error(astronaut: np.ndarray) -> None:
 def test_large_blurs_run_on_a_pyramid() -> None:
     img = np.zeros((256, 256), np.float32)
     img[128, 128] = 1.0
-    out = blur(img, 20.0)                                          # ~ a Gaussian of sigma 20, normalised
+    out = blur(img, 20.0)  # ~ a Gaussian of sigma 20, normalised
     assert out.shape == img.shape
     assert abs(float(out.sum()) - 1.0) < 0.05
     row = out[128]
@@ -138,6 +141,7 @@ def test_large_blurs_run_on_a_pyramid() -> None:
 
 
 # ----------------------------------------------------------------------------- time of day
+
 
 @pytest.mark.parametrize("time", TIMES)
 def test_time_of_day_regrades(astronaut: np.ndarray, time: str) -> None:
@@ -162,16 +166,17 @@ def test_sky_mask_tints_only_the_sky() -> None:
     sky[: h // 3] = 1.0
     graded = time_of_day(rocket, "sunset")
     tinted = time_of_day(rocket, "sunset", sky_mask=sky, seed=3)
-    assert np.array_equal(tinted[h // 2:], graded[h // 2:])       # below the sky: the grade alone
+    assert np.array_equal(tinted[h // 2 :], graded[h // 2 :])  # below the sky: the grade alone
     top = lab(tinted[: h // 3])
-    assert float(top[..., 1].mean()) > 5.0 or float(top[..., 2].mean()) > 5.0   # warm sunset sky
+    assert float(top[..., 1].mean()) > 5.0 or float(top[..., 2].mean()) > 5.0  # warm sunset sky
     night = time_of_day(rocket, "night", sky_mask=sky, seed=3)
-    assert float(lab(night[: h // 3])[..., 2].mean()) < 0.0         # dark blue night sky
+    assert float(lab(night[: h // 3])[..., 2].mean()) < 0.0  # dark blue night sky
     assert night.tobytes() == time_of_day(rocket, "night", sky_mask=sky, seed=3).tobytes()
-    assert night.tobytes() != time_of_day(rocket, "night", sky_mask=sky, seed=4).tobytes()   # stars
+    assert night.tobytes() != time_of_day(rocket, "night", sky_mask=sky, seed=4).tobytes()  # stars
 
 
 # ----------------------------------------------------------------------------- relighting
+
 
 @pytest.mark.parametrize("kind", LIGHTS)
 def test_relight_changes_the_image(grace: np.ndarray, kind: str) -> None:
@@ -192,7 +197,7 @@ def test_light_comes_from_the_requested_side(grace: np.ndarray, kind: str) -> No
         gain = out.mean(axis=2) / (grace.mean(axis=2) + 0.02)
         sel = mask > 0.5
         left = gain[:, : w // 2][sel[:, : w // 2]].mean()
-        right = gain[:, w // 2:][sel[:, w // 2:]].mean()
+        right = gain[:, w // 2 :][sel[:, w // 2 :]].mean()
         return float(left / right)
 
     assert left_right_gain(relight(grace, kind, "left", mask)) > 1.02

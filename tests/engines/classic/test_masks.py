@@ -1,4 +1,5 @@
 """MaskSet on real photos and drawn products: right region, cached once, honest quality verdicts."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,7 @@ def astro() -> MaskSet:
 
 
 def _box_mean(mask: np.ndarray, f) -> float:
-    return float(mask[int(f.y):int(f.y + f.h), int(f.x):int(f.x + f.w)].mean())
+    return float(mask[int(f.y) : int(f.y + f.h), int(f.x) : int(f.x + f.w)].mean())
 
 
 def test_astronaut_face_and_person(astro: MaskSet) -> None:
@@ -123,7 +124,7 @@ def test_judge_flags_empty_full_and_fragmented_masks() -> None:
     speckle = np.zeros((100, 100), np.float32)
     for y in range(0, 100, 10):
         for x in range(0, 100, 10):
-            speckle[y:y + 4, x:x + 4] = 1  # 100 separate 4×4 specks, 16 % of the image
+            speckle[y : y + 4, x : x + 4] = 1  # 100 separate 4×4 specks, 16 % of the image
     r = judge(speckle, "x")
     assert r.quality == "degenerate" and "fragmented" in r.note
 
@@ -140,14 +141,17 @@ def test_hair_is_rough_and_above_the_face(astro: MaskSet) -> None:
     f = astro.faces()[0]
     hair = astro.hair()
     assert hair.quality == "rough"
+
     def cover(y0: float, y1: float, x0: float, x1: float) -> float:
-        return float(hair.mask[int(f.y + y0 * f.h):int(f.y + y1 * f.h), int(f.x + x0 * f.w):int(f.x + x1 * f.w)].mean())
+        return float(
+            hair.mask[int(f.y + y0 * f.h) : int(f.y + y1 * f.h), int(f.x + x0 * f.w) : int(f.x + x1 * f.w)].mean()
+        )
 
     assert cover(0.0, 0.5, -0.2, 0.1) > 0.5 and cover(0.0, 0.5, 0.9, 1.2) > 0.5  # hair at both temples
     assert cover(-0.4, 0.3, -0.2, 1.2) > 0.35  # the head band overall (blonde highlights read as skin)
     cx, cy = (int(v) for v in f.center)
-    assert hair.mask[cy - 10:cy + 10, cx - 10:cx + 10].max() < 0.05  # not the face
-    assert hair.mask[int(f.y + 1.5 * f.h):].max() < 0.05  # not the suit
+    assert hair.mask[cy - 10 : cy + 10, cx - 10 : cx + 10].max() < 0.05  # not the face
+    assert hair.mask[int(f.y + 1.5 * f.h) :].max() < 0.05  # not the suit
 
 
 def test_same_input_same_masks(astro: MaskSet) -> None:

@@ -6,6 +6,7 @@ the engine's panel path, on a synthetic scene and on a bundled photo with a face
 ``Unsupported`` (an honest refusal naming what is missing) may escape: a ``ValueError`` or ``TypeError``
 from a renderer is a bug the user would see as a traceback.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -46,8 +47,9 @@ def _photo(seed: int) -> Image.Image:
 @pytest.fixture(scope="module")
 def setup() -> tuple[ClassicEngine, Any, list[Any]]:
     engine = ClassicEngine()
-    plan = make_plan(EditRequest.create(prompt="contract", images=["a.png", "b.png"], max_images=2,
-                                        size=f"{SIDE}*{SIDE}"))
+    plan = make_plan(
+        EditRequest.create(prompt="contract", images=["a.png", "b.png"], max_images=2, size=f"{SIDE}*{SIDE}")
+    )
     photo = Image.open(EXAMPLES / "astronaut.jpg").convert("RGB").resize((SIDE, SIDE), Image.LANCZOS)
     refs = engine._prepare_refs(plan, [_photo(0), photo])  # panel 1: synthetic, panel 2: a real face
     return engine, plan, refs

@@ -1,4 +1,5 @@
 """Recolour lands on the target, keeps structure, leaves the outside alone; colorways find their parts."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,6 +51,7 @@ def test_target_may_be_a_phrase_or_rgb_and_finish_matters(suit) -> None:
 
 def mean_lab_pixels(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
     import cv2
+
     return cv2.cvtColor(img, cv2.COLOR_RGB2Lab)[..., 0][mask]
 
 
@@ -71,8 +73,10 @@ def test_parts_of_a_drawn_shoe(shoe_parts) -> None:
     assert np.all(total <= subject + 1e-4)  # a partition of the subject, no spill
 
 
-@pytest.mark.parametrize("phrase", ["classic white + black swoosh", "navy + gold accents",
-                                    "matte red + white outsole", "forest green + gum sole"])
+@pytest.mark.parametrize(
+    "phrase",
+    ["classic white + black swoosh", "navy + gold accents", "matte red + white outsole", "forest green + gum sole"],
+)
 def test_colorways_on_precomputed_parts(shoe_parts, phrase: str) -> None:
     img, truth, subject, parts = shoe_parts
     colors = parse_colorway(phrase)

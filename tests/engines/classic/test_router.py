@@ -1,4 +1,5 @@
 """The classic engine's instruction router: labelled accuracy, honest refusals, the product prompts."""
+
 from __future__ import annotations
 
 import json
@@ -71,6 +72,7 @@ def find(ops: list[OpSpec], name: str) -> OpSpec:
 
 # --------------------------------------------------------------------------- the labelled set
 
+
 @pytest.mark.parametrize("name", LABELLED_SETS)
 def test_labelled_set_is_big_and_covers_every_operation(name: str) -> None:
     cases = load_cases(name)
@@ -92,8 +94,9 @@ def test_accuracy_on_labelled_set(name: str) -> None:
     start = time.perf_counter()
     for case in cases:
         plan = routed(case["text"])
-        clauses += len(split_clauses(make_plan(EditRequest.create(
-            prompt=case["text"], images=["ref.png"], max_images=1)).shared))
+        clauses += len(
+            split_clauses(make_plan(EditRequest.create(prompt=case["text"], images=["ref.png"], max_images=1)).shared)
+        )
         pred = prediction(plan)
         got = pred.name if pred else f"reported({plan.reported[0].guess if plan.reported else '-'})"
         if got == case["op"]:
@@ -108,9 +111,11 @@ def test_accuracy_on_labelled_set(name: str) -> None:
             misses.append(f"  {case['op']:>11} → {got:<22} | {case['text']}")
     elapsed = time.perf_counter() - start
     accuracy = hits / len(cases)
-    print(f"\n{name}: router accuracy {hits}/{len(cases)} = {accuracy:.3f}; "
-          f"params {param_hits}/{param_total} = {param_hits / max(param_total, 1):.3f}; "
-          f"{elapsed / max(clauses, 1) * 1000:.1f} ms per clause")
+    print(
+        f"\n{name}: router accuracy {hits}/{len(cases)} = {accuracy:.3f}; "
+        f"params {param_hits}/{param_total} = {param_hits / max(param_total, 1):.3f}; "
+        f"{elapsed / max(clauses, 1) * 1000:.1f} ms per clause"
+    )
     print("\n".join(misses))
     assert accuracy >= MIN_ACCURACY
     if param_total:  # only some sets label params
@@ -129,6 +134,7 @@ def test_timing_per_clause() -> None:
 
 
 # --------------------------------------------------------------------------- honest: report, do not guess
+
 
 @pytest.mark.parametrize("text", ["asdf qwer zxcv", "lorem ipsum dolor", "blorp the flim"])
 def test_gibberish_is_reported_not_executed(text: str) -> None:
@@ -158,6 +164,7 @@ def test_front_view_is_an_approximate_framing() -> None:
 
 
 # --------------------------------------------------------------------------- the product page prompts
+
 
 def test_shoe_colorway_prompt() -> None:
     plan = routed(SHOE_PROMPT, 4)
@@ -219,8 +226,10 @@ def test_cyberpunk_life_is_an_approximation() -> None:
 
 
 def test_story_without_a_look_stays_unsupported() -> None:
-    for prompt in ("Generate a series of 3 images depicting the love story of these two individuals.",
-                   "Based on this character, generate a series of 4 story images."):
+    for prompt in (
+        "Generate a series of 3 images depicting the love story of these two individuals.",
+        "Based on this character, generate a series of 4 story images.",
+    ):
         plan = routed(prompt, 3)
         op = find(plan.ops(1), "generative")
         assert op.params["what"] == "story" and plan.overall == "unsupported"
@@ -245,20 +254,29 @@ def test_magazine_photoshoots_are_covers() -> None:
 
 def test_style_enumeration_and_times() -> None:
     plan = routed("Four versions of this portrait: pencil sketch, watercolor, oil painting and pop art", 4)
-    assert [find(plan.ops(k), "style").params["style"] for k in range(1, 5)] == \
-        ["pencil", "watercolor", "oil", "popart"]
+    assert [find(plan.ops(k), "style").params["style"] for k in range(1, 5)] == [
+        "pencil",
+        "watercolor",
+        "oil",
+        "popart",
+    ]
     plan = routed("Generate 3 images of the same street at morning, noon and night", 3)
     assert [find(plan.ops(k), "time_of_day").params["time"] for k in (1, 2, 3)] == ["morning", "noon", "night"]
 
 
 # --------------------------------------------------------------------------- clauses and merging
 
+
 def test_split_keeps_colour_compounds_and_splits_before_verbs() -> None:
     assert split_clauses("navy + gold accents") == ["navy + gold accents"]
-    assert split_clauses("Maintain identical angle, lighting, and background") == \
-        ["Maintain identical angle, lighting, and background"]
-    assert split_clauses("Replace the background with white and add a caption 'Hi'; then crop to 1:1") == \
-        ["Replace the background with white", "add a caption 'Hi'", "crop to 1:1"]
+    assert split_clauses("Maintain identical angle, lighting, and background") == [
+        "Maintain identical angle, lighting, and background"
+    ]
+    assert split_clauses("Replace the background with white and add a caption 'Hi'; then crop to 1:1") == [
+        "Replace the background with white",
+        "add a caption 'Hi'",
+        "crop to 1:1",
+    ]
     assert split_clauses("from the source photo, keeping the logo") == ["from the source photo", "keeping the logo"]
 
 
@@ -291,8 +309,23 @@ def test_story_policy_is_per_panel() -> None:
     assert find(plan.ops(2), "generative").params["what"] == "story"
 
 
-@pytest.mark.parametrize("text", ["", "   ", "!!!", "🙂🙂🙂", "x" * 600, "12345", "Panel 1 —", "and, and; then.",
-                                  "«»“”''", "16:9", "ages", "a b c d e f g h i j k l m n o p"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "!!!",
+        "🙂🙂🙂",
+        "x" * 600,
+        "12345",
+        "Panel 1 —",
+        "and, and; then.",
+        "«»“”''",
+        "16:9",
+        "ages",
+        "a b c d e f g h i j k l m n o p",
+    ],
+)
 def test_odd_text_never_crashes(text: str) -> None:
     ops, reported = router.route_text(text)
     assert all(o.name in OPERATIONS for o in ops)
@@ -300,8 +333,15 @@ def test_odd_text_never_crashes(text: str) -> None:
     assert all(r.clause for r in reported)
 
 
-@pytest.mark.parametrize("text", ["add a neon sign that reads 'OPEN'", "add some neon signs in the background",
-                                  "put a lamp on the table", "add two dogs running on the beach"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "add a neon sign that reads 'OPEN'",
+        "add some neon signs in the background",
+        "put a lamp on the table",
+        "add two dogs running on the beach",
+    ],
+)
 def test_added_things_are_refused_even_when_a_word_names_a_grade(text: str) -> None:
     plan = routed(text)
     assert "generative" in names(plan.shared), names(plan.shared)

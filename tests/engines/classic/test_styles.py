@@ -1,4 +1,5 @@
 """styles.stylize: every style re-renders substantially, keeps the geometry, is deterministic."""
+
 from __future__ import annotations
 
 import cv2
@@ -51,23 +52,34 @@ def test_style_rerenders_but_keeps_structure(astronaut: np.ndarray, style: str) 
     out = stylize(astronaut, style, seed=7, face_boxes=[ASTRONAUT_FACE])
     assert out.shape == astronaut.shape and out.dtype == np.float32
     assert 0.0 <= float(out.min()) and float(out.max()) <= 1.0
-    assert mean_delta_e(astronaut, out) > 6.0                       # visibly re-rendered
-    if style == "popart":                                           # four tiles of the half-size image
+    assert mean_delta_e(astronaut, out) > 6.0  # visibly re-rendered
+    if style == "popart":  # four tiles of the half-size image
         h, w = astronaut.shape[:2]
         half = cv2.resize(astronaut, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-        for tile in (out[:h // 2, :w // 2], out[:h // 2, w // 2:], out[h // 2:, :w // 2], out[h // 2:, w // 2:]):
+        for tile in (
+            out[: h // 2, : w // 2],
+            out[: h // 2, w // 2 :],
+            out[h // 2 :, : w // 2],
+            out[h // 2 :, w // 2 :],
+        ):
             assert keeps_structure(half, np.ascontiguousarray(tile))
     else:
-        assert keeps_structure(astronaut, out)                      # same geometry
+        assert keeps_structure(astronaut, out)  # same geometry
 
 
 @pytest.mark.parametrize("style", STYLES)
 def test_same_seed_gives_identical_bytes(astronaut: np.ndarray, style: str) -> None:
     small = astronaut[::2, ::2].copy()
     first = stylize(small, style, seed=3)
-    cv2.setRNGSeed(999)                                              # disturb the global RNG in between
-    cv2.kmeans(np.random.default_rng(0).random((50, 3), dtype=np.float32), 3, None,
-               (cv2.TERM_CRITERIA_MAX_ITER, 3, 0), 1, cv2.KMEANS_RANDOM_CENTERS)
+    cv2.setRNGSeed(999)  # disturb the global RNG in between
+    cv2.kmeans(
+        np.random.default_rng(0).random((50, 3), dtype=np.float32),
+        3,
+        None,
+        (cv2.TERM_CRITERIA_MAX_ITER, 3, 0),
+        1,
+        cv2.KMEANS_RANDOM_CENTERS,
+    )
     second = stylize(small, style, seed=3)
     assert first.tobytes() == second.tobytes()
 
@@ -76,7 +88,7 @@ def test_same_seed_gives_identical_bytes(astronaut: np.ndarray, style: str) -> N
 def test_seed_changes_the_seeded_textures(astronaut: np.ndarray, style: str) -> None:
     small = astronaut[::2, ::2].copy()
     a, b = stylize(small, style, seed=1), stylize(small, style, seed=2)
-    if style == "oil":                                               # oil has no random texture
+    if style == "oil":  # oil has no random texture
         assert a.tobytes() == b.tobytes()
     else:
         assert a.tobytes() != b.tobytes()
@@ -86,7 +98,7 @@ def test_seed_changes_the_seeded_textures(astronaut: np.ndarray, style: str) -> 
 def test_monochrome_styles_have_almost_no_chroma(astronaut: np.ndarray, style: str) -> None:
     out = stylize(astronaut, style, seed=0)
     chroma = out.max(axis=2) - out.min(axis=2)
-    assert float(chroma.max()) < 0.07                                # at most a paper tint
+    assert float(chroma.max()) < 0.07  # at most a paper tint
     if style == "manga":
         assert float(chroma.max()) == 0.0
 
@@ -96,8 +108,8 @@ def test_manga_keeps_faces_free_of_solid_blacks() -> None:
     h, w = grace.shape[:2]
     face = (0.36 * w, 0.2 * h, 0.26 * w, 0.32 * h)
     x, y, bw, bh = (int(v) for v in face)
-    plain = stylize(grace, "manga", seed=0)[y:y + bh, x:x + bw]
-    kept = stylize(grace, "manga", seed=0, face_boxes=[face])[y:y + bh, x:x + bw]
+    plain = stylize(grace, "manga", seed=0)[y : y + bh, x : x + bw]
+    kept = stylize(grace, "manga", seed=0, face_boxes=[face])[y : y + bh, x : x + bw]
     assert (kept[..., 0] == 0).mean() < (plain[..., 0] == 0).mean()
 
 
@@ -118,10 +130,14 @@ def test_popart_keeps_odd_sizes_and_differs_per_tile() -> None:
     out = stylize(cat, "popart", seed=0)
     assert out.shape == cat.shape
     h, w = out.shape[:2]
-    means = [out[:h // 2, :w // 2].mean((0, 1)), out[:h // 2, w // 2:].mean((0, 1)),
-             out[h // 2:, :w // 2].mean((0, 1)), out[h // 2:, w // 2:].mean((0, 1))]
+    means = [
+        out[: h // 2, : w // 2].mean((0, 1)),
+        out[: h // 2, w // 2 :].mean((0, 1)),
+        out[h // 2 :, : w // 2].mean((0, 1)),
+        out[h // 2 :, w // 2 :].mean((0, 1)),
+    ]
     gaps = [np.abs(means[i] - means[j]).max() for i in range(4) for j in range(i + 1, 4)]
-    assert min(gaps) > 0.05                                          # each tile its own palette
+    assert min(gaps) > 0.05  # each tile its own palette
 
 
 def test_works_on_other_photos() -> None:
@@ -136,4 +152,3 @@ def test_works_on_other_photos() -> None:
 def test_unknown_style_is_an_error(astronaut: np.ndarray) -> None:
     with pytest.raises(ValueError, match="unknown style"):
         stylize(astronaut, "cubism", seed=0)
-

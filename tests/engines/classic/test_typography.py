@@ -1,4 +1,5 @@
 """Typography of the classic engine: fonts, fitted text, captions, frames, magazine covers."""
+
 from __future__ import annotations
 
 import sys
@@ -70,6 +71,7 @@ def no_matplotlib_fonts(monkeypatch: pytest.MonkeyPatch):
 
 # ----------------------------------------------------------------------------- fonts
 
+
 def test_roles_resolve_to_matplotlib_dejavu_and_are_cached() -> None:
     fonts.clear_cache()
     for role in fonts.ROLES:
@@ -82,8 +84,9 @@ def test_roles_resolve_to_matplotlib_dejavu_and_are_cached() -> None:
         fonts.font_source("wingdings")  # type: ignore[arg-type]
 
 
-def test_fonts_fall_back_to_pillow_when_matplotlib_fonts_are_missing(no_matplotlib_fonts, coffee, astronaut,
-                                                                       astro_mask) -> None:
+def test_fonts_fall_back_to_pillow_when_matplotlib_fonts_are_missing(
+    no_matplotlib_fonts, coffee, astronaut, astro_mask
+) -> None:
     assert all(fonts.font_source(r) == fonts.PILLOW_DEFAULT for r in fonts.ROLES)
     assert fonts.get_font("headline", 24) is not None
     out = caption(coffee, "Espresso, no sugar, and a long caption that must wrap onto lines")
@@ -107,10 +110,13 @@ def test_fonts_fall_back_when_matplotlib_is_not_importable(monkeypatch: pytest.M
 
 # ----------------------------------------------------------------------------- fitted text
 
+
 @pytest.mark.parametrize("box", [(400, 120), (120, 400), (60, 30), (20, 12), (7, 5), (1, 1)])
 def test_fit_text_never_exceeds_its_box(box: tuple[int, int]) -> None:
-    text = ("Supercalifragilisticexpialidocious words and a sentence long enough to need several lines "
-            "of wrapping in every box")
+    text = (
+        "Supercalifragilisticexpialidocious words and a sentence long enough to need several lines "
+        "of wrapping in every box"
+    )
     w, h = box
     for role in fonts.ROLES:
         block = fit_text(text, role, w, h, 64, 6)
@@ -128,8 +134,10 @@ def test_fit_text_wraps_before_shrinking_and_prefers_whole_words() -> None:
 
 # ----------------------------------------------------------------------------- caption
 
-LONG = ("A perfect cup of coffee, served on a red saucer with a silver spoon, early in the morning "
-        "before the city wakes up and the street outside fills with people")
+LONG = (
+    "A perfect cup of coffee, served on a red saucer with a silver spoon, early in the morning "
+    "before the city wakes up and the street outside fills with people"
+)
 
 
 @pytest.mark.parametrize("position", ["bottom", "top"])
@@ -187,6 +195,7 @@ def test_caption_rejects_empty_text_and_unknown_style(coffee) -> None:
 
 # ----------------------------------------------------------------------------- frames
 
+
 @pytest.mark.parametrize("kind", ["border", "polaroid", "film", "rounded"])
 def test_frames_keep_size_and_frame_the_photo(chelsea, kind) -> None:
     out = frame(chelsea, kind)
@@ -194,7 +203,7 @@ def test_frames_keep_size_and_frame_the_photo(chelsea, kind) -> None:
     assert out.min() >= 0.0 and out.max() <= 1.0
     assert not np.array_equal(out, chelsea)
     h, w = out.shape[:2]
-    centre = out[h // 3:2 * h // 3, w // 3:2 * w // 3]
+    centre = out[h // 3 : 2 * h // 3, w // 3 : 2 * w // 3]
     assert centre.std() > 0.05  # the photo is still there
 
 
@@ -210,7 +219,7 @@ def test_polaroid_has_the_wide_bottom_margin(chelsea) -> None:
     out = frame(chelsea, "polaroid")
     h = out.shape[0]
     card = np.asarray((0.97, 0.96, 0.93), np.float32)
-    bottom = out[int(h * 0.85):, :]
+    bottom = out[int(h * 0.85) :, :]
     assert np.allclose(bottom, card, atol=1e-6)
     assert np.allclose(out[:3, :], card, atol=1e-6)
 
@@ -219,7 +228,7 @@ def test_film_has_sprocket_holes_above_and_below(chelsea) -> None:
     out = frame(chelsea, "film")
     h = out.shape[0]
     strip = round(0.11 * h)
-    for band in (out[:strip], out[h - strip:]):
+    for band in (out[:strip], out[h - strip :]):
         light = (band.mean(axis=2) > 0.6).astype(np.uint8)
         n, _, stats, _ = cv2.connectedComponentsWithStats(light)
         holes = [s for s in stats[1:] if s[cv2.CC_STAT_AREA] > 10]
@@ -228,6 +237,7 @@ def test_film_has_sprocket_holes_above_and_below(chelsea) -> None:
 
 
 # ----------------------------------------------------------------------------- magazine cover
+
 
 def _cover_base(img: np.ndarray, lay) -> np.ndarray:
     x0, y0, x1, y1 = lay.crop
@@ -253,7 +263,7 @@ def test_masthead_sits_behind_the_head(astronaut, astro_mask) -> None:
     changed = np.abs(out - base).max(axis=2) > 0.05
     assert (changed & beside).sum() > 0.1 * beside.sum()  # the title is drawn beside the head
     head_cols = np.nonzero(head.any(axis=0))[0]
-    assert (changed & beside)[:, :head_cols.min()].any() and (changed & beside)[:, head_cols.max() + 1:].any()
+    assert (changed & beside)[:, : head_cols.min()].any() and (changed & beside)[:, head_cols.max() + 1 :].any()
     # Without a person mask the same head pixels are painted over: the mask is what occludes.
     flat = magazine_cover(astronaut, None, ASTRO_FACE, "Éclat", ["The space issue"], 0, width=width)
     assert (np.abs(flat[head] - base[head]).max(axis=1) > 0.05).sum() > 0.1 * head.sum()
@@ -264,8 +274,12 @@ def test_cover_lines_avoid_the_face(astronaut, astro_mask, seed) -> None:
     h, w = astronaut.shape[:2]
     width = cover_layout(h, w, ASTRO_FACE, seed).crop[2] - cover_layout(h, w, ASTRO_FACE, seed).crop[0]
     lay = cover_layout(h, w, ASTRO_FACE, seed, person_mask=astro_mask, out_width=width)
-    lines = ["The space issue", "Eileen Collins on flying the shuttle", "Ten rules for zero gravity",
-             "Plus: what to pack for a week in orbit"]
+    lines = [
+        "The space issue",
+        "Eileen Collins on flying the shuttle",
+        "Ten rules for zero gravity",
+        "Plus: what to pack for a week in orbit",
+    ]
     out = magazine_cover(astronaut, astro_mask, ASTRO_FACE, "Éclat", lines, seed, "No. 42 · March", width=width)
     base = _cover_base(astronaut, lay)
     changed = np.abs(out - base).max(axis=2) > 1e-4

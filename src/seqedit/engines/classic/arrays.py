@@ -1,4 +1,5 @@
 """Conversions between PIL images and the classic engine's float32 arrays, and resampling."""
+
 from __future__ import annotations
 
 import cv2

@@ -7,6 +7,7 @@ decontamination, light wrap, a slight colour match) so the subject doesn't look 
 ``remove_background`` returns the decontaminated RGB and the alpha; ``rgba_image`` makes a PIL RGBA.
 Every backdrop is deterministic for a given seed.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -49,7 +50,7 @@ def cover_fit(src: np.ndarray, width: int, height: int, center: tuple[float, flo
     r = cv2.resize(src.astype(np.float32), (rw, rh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
     x0 = int(np.clip(center[0] * rw - width / 2, 0, rw - width))
     y0 = int(np.clip(center[1] * rh - height / 2, 0, rh - height))
-    return np.clip(r[y0:y0 + height, x0:x0 + width], 0.0, 1.0)
+    return np.clip(r[y0 : y0 + height, x0 : x0 + width], 0.0, 1.0)
 
 
 def _rgb(color: ColorLike | None, default: tuple[float, float, float]) -> np.ndarray:
@@ -57,6 +58,7 @@ def _rgb(color: ColorLike | None, default: tuple[float, float, float]) -> np.nda
 
 
 # ----------------------------------------------------------------------------- backdrops
+
 
 def _smooth_field(height: int, width: int, side: int = 256) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Normalised (yy, xx) grids at ≤ ``side`` px for smooth backdrops that are upsampled afterwards."""
@@ -91,7 +93,7 @@ def gradient(height: int, width: int, color: ColorLike | None = None) -> np.ndar
     t = yy[..., None]
     g = top * (1.0 - t) + bottom * t
     r = np.sqrt((xx - 0.5) ** 2 + (yy - 0.4) ** 2)
-    glow = (0.12 * np.exp(-(r / 0.45) ** 2))[..., None]
+    glow = (0.12 * np.exp(-((r / 0.45) ** 2)))[..., None]
     return _up3(np.clip(g + glow, 0.0, 1.0), height, width)
 
 
@@ -131,11 +133,13 @@ def city(height: int, width: int, seed: int = 0) -> np.ndarray:
                     cols = cols * np.float32(0.35 + 0.25 * layer)
                     for iy, ix in zip(*np.nonzero(lit), strict=True):
                         wy, wx = top + wh + iy * gy, x0 + ws + ix * gx
-                        img[wy:wy + wh, wx:wx + ws] = cols[iy, ix]
+                        img[wy : wy + wh, wx : wx + ws] = cols[iy, ix]
                 if rng.random() < 0.5 and bw > 30 * s:  # a neon sign
                     sy = top + int(rng.uniform(0.05, 0.3) * (h - top))
                     sh = max(3, int(rng.uniform(6, 18) * s))
-                    glow[sy:sy + sh, x0 + int(4 * s):max(x0 + int(4 * s), x1 - int(4 * s))] = _NEON[rng.integers(0, 4)]
+                    glow[sy : sy + sh, x0 + int(4 * s) : max(x0 + int(4 * s), x1 - int(4 * s))] = _NEON[
+                        rng.integers(0, 4)
+                    ]
             x += bw + int(rng.uniform(-0.02, 0.02) * w)
     img = img + blur(glow, 14 * s) * 1.2 + glow * 0.9
     img = img + smoothstep(0.55, 1.0, t[..., 0])[..., None] * np.array([0.35, 0.1, 0.4], np.float32)
@@ -154,9 +158,17 @@ def blurred_background(img: np.ndarray, mask: np.ndarray, sigma: float | None = 
     return np.clip(np.where(den > 0.02, fill, far), 0.0, 1.0).astype(np.float32)
 
 
-def backdrop(kind: BackdropKind, height: int, width: int, *, color: ColorLike | None = None, seed: int = 0,
-             reference: np.ndarray | None = None, source: np.ndarray | None = None,
-             mask: np.ndarray | None = None) -> np.ndarray:
+def backdrop(
+    kind: BackdropKind,
+    height: int,
+    width: int,
+    *,
+    color: ColorLike | None = None,
+    seed: int = 0,
+    reference: np.ndarray | None = None,
+    source: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
     """Make a backdrop of ``kind`` at (height, width). ``reference`` is needed for 'reference';
     ``source`` and ``mask`` (the original image and subject) for 'blur'."""
     if kind == "studio":
@@ -179,6 +191,7 @@ def backdrop(kind: BackdropKind, height: int, width: int, *, color: ColorLike | 
 
 
 # ----------------------------------------------------------------------------- compositing
+
 
 def _check(mask: np.ndarray) -> np.ndarray:
     a = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
@@ -219,7 +232,7 @@ def floor_shadow(alpha: np.ndarray, strength: float = 0.45) -> np.ndarray:
     rows = np.flatnonzero((alpha > 0.5).any(axis=1))
     if len(rows) == 0 or rows[-1] >= h - 2:
         return np.zeros((h, w), np.float32)
-    cols = np.flatnonzero((alpha[rows[-1] - max(1, (rows[-1] - rows[0]) // 8):rows[-1] + 1] > 0.5).any(axis=0))
+    cols = np.flatnonzero((alpha[rows[-1] - max(1, (rows[-1] - rows[0]) // 8) : rows[-1] + 1] > 0.5).any(axis=0))
     if len(cols) == 0:
         return np.zeros((h, w), np.float32)
     s = _scale(h, w)
@@ -232,8 +245,9 @@ def floor_shadow(alpha: np.ndarray, strength: float = 0.45) -> np.ndarray:
     return np.clip(strength * (0.6 * contact + 0.5 * ambient), 0.0, 0.8).astype(np.float32)
 
 
-def composite(img: np.ndarray, mask: np.ndarray, bg: np.ndarray, harmonize: float = 0.2,
-              wrap: float = 0.3) -> np.ndarray:
+def composite(
+    img: np.ndarray, mask: np.ndarray, bg: np.ndarray, harmonize: float = 0.2, wrap: float = 0.3
+) -> np.ndarray:
     """Subject of ``img`` (alpha ``mask``) over ``bg`` with edge decontamination, colour match and light wrap."""
     h, w = img.shape[:2]
     a = _check(mask)
@@ -258,8 +272,15 @@ def composite(img: np.ndarray, mask: np.ndarray, bg: np.ndarray, harmonize: floa
     return np.clip(b + (fg - b) * a3, 0.0, 1.0).astype(np.float32)
 
 
-def replace_background(img: np.ndarray, mask: np.ndarray, kind: BackdropKind, *, color: ColorLike | None = None,
-                       reference: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
+def replace_background(
+    img: np.ndarray,
+    mask: np.ndarray,
+    kind: BackdropKind,
+    *,
+    color: ColorLike | None = None,
+    reference: np.ndarray | None = None,
+    seed: int = 0,
+) -> np.ndarray:
     """Put the subject (``mask``) in front of a new ``kind`` backdrop. Raises ``DegenerateMask`` on an
     empty or whole-image mask. Studio backdrops get a floor shadow; plain ones are not colour-matched."""
     h, w = img.shape[:2]

@@ -10,6 +10,7 @@ one short clause then costs about 10-25 ms on a laptop-class CPU.
 
 Errors: ``ModelMissing`` (a ``RuntimeError``) when the package or its files are not installed.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -75,9 +76,11 @@ class MiniLM:
         self.layers = int(self.config["num_hidden_layers"])
         self.eps = float(self.config.get("layer_norm_eps", 1e-12))
         # pre-transposed projection matrices: x @ W is faster than x @ W.T on every call
-        self._dense = {k[: -len(".weight")]: (v.T.copy(), self.weights[k[: -len(".weight")] + ".bias"])
-                       for k, v in self.weights.items() if k.endswith(".weight") and v.ndim == 2
-                       and k.startswith("encoder.")}
+        self._dense = {
+            k[: -len(".weight")]: (v.T.copy(), self.weights[k[: -len(".weight")] + ".bias"])
+            for k, v in self.weights.items()
+            if k.endswith(".weight") and v.ndim == 2 and k.startswith("encoder.")
+        }
 
     @property
     def dim(self) -> int:
@@ -97,9 +100,11 @@ class MiniLM:
         mask = np.array([e.attention_mask for e in enc], np.float32)
         types = np.array([e.type_ids for e in enc], np.int64)
         batch, length = ids.shape
-        x = (w["embeddings.word_embeddings.weight"][ids]
-             + w["embeddings.position_embeddings.weight"][:length][None]
-             + w["embeddings.token_type_embeddings.weight"][types])
+        x = (
+            w["embeddings.word_embeddings.weight"][ids]
+            + w["embeddings.position_embeddings.weight"][:length][None]
+            + w["embeddings.token_type_embeddings.weight"][types]
+        )
         x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps)
         head_dim = x.shape[-1] // self.heads
         bias = ((1.0 - mask) * -1e9)[:, None, None, :]
@@ -116,12 +121,19 @@ class MiniLM:
             att = np.exp(att - att.max(-1, keepdims=True))
             att /= att.sum(-1, keepdims=True)
             ctx = (att @ v).transpose(0, 2, 1, 3).reshape(batch, length, -1)
-            x = _layer_norm(x + self._linear(ctx, p + "attention.output.dense"),
-                            w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"],
-                            self.eps)
+            x = _layer_norm(
+                x + self._linear(ctx, p + "attention.output.dense"),
+                w[p + "attention.output.LayerNorm.weight"],
+                w[p + "attention.output.LayerNorm.bias"],
+                self.eps,
+            )
             hidden = _gelu(self._linear(x, p + "intermediate.dense"))
-            x = _layer_norm(x + self._linear(hidden, p + "output.dense"),
-                            w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
+            x = _layer_norm(
+                x + self._linear(hidden, p + "output.dense"),
+                w[p + "output.LayerNorm.weight"],
+                w[p + "output.LayerNorm.bias"],
+                self.eps,
+            )
         pooled = (x * mask[..., None]).sum(1) / np.clip(mask.sum(1, keepdims=True), 1e-9, None)
         norm = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.clip(norm, 1e-12, None)).astype(np.float32)

@@ -14,6 +14,7 @@ one storyboard shot per card, a cover's own crop, a repeated panel varied by fra
 Honesty: unsupported clauses raise ``Unsupported`` before anything renders; approximate ones render
 and add a warning; a panel whose pixels did not change is refused (``Unsupported``), never an answer.
 """
+
 from __future__ import annotations
 
 import threading
@@ -59,15 +60,36 @@ class ClassicEngine:
             for o in ops:
                 if o.name == "meta":
                     continue
-                out.append(Verdict(where, o.clause, o.name, o.verdict,
-                                   o.note or ("needs new content: " + GENERATIVE_HINT if o.verdict == "unsupported" else "")))
+                out.append(
+                    Verdict(
+                        where,
+                        o.clause,
+                        o.name,
+                        o.verdict,
+                        o.note or ("needs new content: " + GENERATIVE_HINT if o.verdict == "unsupported" else ""),
+                    )
+                )
         for r in routed.reported:
-            out.append(Verdict(r.where or None, r.clause, f"? {r.guess}", "approximate",
-                               f"not understood ({r.reason}); ignored, not guessed"))
+            out.append(
+                Verdict(
+                    r.where or None,
+                    r.clause,
+                    f"? {r.guess}",
+                    "approximate",
+                    f"not understood ({r.reason}); ignored, not guessed",
+                )
+            )
         for k in range(1, plan.count + 1):
             if not routed.renderable(k) and not routed.unsupported():
-                out.append(Verdict(k, plan.instruction(k) or "(empty)", "none", "unsupported",
-                                   "nothing in this panel's instruction is an edit the classic engine can make"))
+                out.append(
+                    Verdict(
+                        k,
+                        plan.instruction(k) or "(empty)",
+                        "none",
+                        "unsupported",
+                        "nothing in this panel's instruction is an edit the classic engine can make",
+                    )
+                )
         return out
 
     def check(self, plan: Plan, refs: list[Image.Image] | None = None) -> list[str]:
@@ -78,16 +100,28 @@ class ClassicEngine:
             what = o.params.get("what") or o.name
             raise Unsupported(
                 f"'{o.clause}' is not something the classic engine can do ({what}: {o.note or 'needs new content'}); "
-                f"{GENERATIVE_HINT}", clause=o.clause, suggestion="diffusion")
+                f"{GENERATIVE_HINT}",
+                clause=o.clause,
+                suggestion="diffusion",
+            )
         for k in range(1, plan.count + 1):
             if not routed.renderable(k):
                 text = plan.instruction(k) or "(empty)"
                 raise Unsupported(
                     f"panel {k}: nothing in '{_short(text)}' is an edit the classic engine can make "
-                    f"(reported, not guessed); rephrase it, or {GENERATIVE_HINT}", clause=text)
+                    f"(reported, not guessed); rephrase it, or {GENERATIVE_HINT}",
+                    clause=text,
+                )
         warnings = [f"approximate: {n}" if not n.startswith("not understood") else n for n in routed.notes()]
-        if refs is not None and any(o.name == "layout" and o.params.get("kind") in ("grid", "side_by_side")
-                                    for k in range(1, plan.count + 1) for o in routed.ops(k)) and len(refs) < 2:
+        if (
+            refs is not None
+            and any(
+                o.name == "layout" and o.params.get("kind") in ("grid", "side_by_side")
+                for k in range(1, plan.count + 1)
+                for o in routed.ops(k)
+            )
+            and len(refs) < 2
+        ):
             warnings.append("a grid/side-by-side layout of a single reference shows it once")
         return warnings
 
@@ -143,8 +177,16 @@ class ClassicEngine:
             else:
                 cycle = ("closeup", "medium", "mirror", "wide")
                 kind = cycle[(k - 2) % len(cycle)]
-                ops.append(OpSpec("framing", {"kind": kind}, "(set variation)", "approximate", 1.0,
-                                  f"same instruction as an earlier panel; varied only by a {kind} framing"))
+                ops.append(
+                    OpSpec(
+                        "framing",
+                        {"kind": kind},
+                        "(set variation)",
+                        "approximate",
+                        1.0,
+                        f"same instruction as an earlier panel; varied only by a {kind} framing",
+                    )
+                )
         seen.add(key)
         return ops
 
@@ -160,15 +202,20 @@ class ClassicEngine:
             tiles = [self._apply_all(Panel(r.img.copy(), r), pre, plan, k, refs, progress).img for r in refs]
             compose = layouts.grid if layout.params.get("kind") == "grid" else layouts.side_by_side
             return Panel(compose(tiles), ref, moved=True, page=True)
-        if (layout is not None and layout.params.get("kind") == "storyboard" and plan.count > 1
-                and not any(o.name in ("framing", "cover") for o in runnable)):
+        if (
+            layout is not None
+            and layout.params.get("kind") == "storyboard"
+            and plan.count > 1
+            and not any(o.name in ("framing", "cover") for o in runnable)
+        ):
             # one shot per card, framed before any look or style is applied
             shot = OpSpec("framing", {"kind": _STORYBOARD_SHOTS[(k - 1) % len(_STORYBOARD_SHOTS)]}, "(storyboard shot)")
             runnable = sorted([*runnable, shot], key=lambda o: position[o.name])
         return self._apply_all(Panel(ref.img.copy(), ref), runnable, plan, k, refs, progress)
 
-    def _apply_all(self, panel: Panel, ops: list[OpSpec], plan: Plan, k: int, refs: list[Ref],
-                   progress: Progress) -> Panel:
+    def _apply_all(
+        self, panel: Panel, ops: list[OpSpec], plan: Plan, k: int, refs: list[Ref], progress: Progress
+    ) -> Panel:
         if any(o.name == "cover" for o in ops) and any(o.name == "framing" for o in ops):
             ops = [o for o in ops if o.name != "framing"]  # a cover makes its own crop around the face
         for o in ops:
@@ -193,7 +240,9 @@ class ClassicEngine:
             if change < NO_OP_DELTA_E:
                 raise Unsupported(  # an unchanged source is never an answer: an honest refusal, not a crash
                     f"panel {k}: the edit left the image unchanged (mean ΔE {change:.2f}); the region it needed "
-                    f"was not found", clause=plan.instruction(k))
+                    f"was not found",
+                    clause=plan.instruction(k),
+                )
         w, h = plan.size.width, plan.size.height
         s = work_scale(w, h, max(self.work_pixels, p.img.shape[0] * p.img.shape[1]))
         ww, hh = max(1, round(w * s)), max(1, round(h * s))
@@ -203,7 +252,11 @@ class ClassicEngine:
             small = framing.fit_to_size(p.img, ww, hh, focus_box(p))
         im = Image.fromarray(to_uint8(small), "RGB")
         if p.alpha is not None and not p.moved:
-            a = resize(p.alpha[..., None].repeat(3, axis=2), ww, hh)[..., 0] if p.alpha.shape != small.shape[:2] else p.alpha
+            a = (
+                resize(p.alpha[..., None].repeat(3, axis=2), ww, hh)[..., 0]
+                if p.alpha.shape != small.shape[:2]
+                else p.alpha
+            )
             im.putalpha(Image.fromarray(to_uint8(a), "L"))
         elif p.alpha is not None:
             p.warnings.append("transparency dropped: a framing or layout changed the geometry")
@@ -221,7 +274,7 @@ def _letterbox(img: np.ndarray, width: int, height: int) -> np.ndarray:
     canvas = np.empty((height, width, 3), np.float32)
     canvas[:] = _PAGE_BACKGROUND
     fh, fw = fitted.shape[:2]
-    canvas[y:y + fh, x:x + fw] = fitted
+    canvas[y : y + fh, x : x + fw] = fitted
     return canvas
 
 

@@ -13,6 +13,7 @@ the same bytes on every host that has the same wheels. Loaded fonts are cached p
 
 Licences of what we use (nothing is redistributed by seqedit itself): see ``LICENCES``.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -29,12 +30,10 @@ Font: TypeAlias = ImageFont.FreeTypeFont | ImageFont.ImageFont
 PILLOW_DEFAULT = "pillow:load_default"
 
 LICENCES: dict[str, str] = {
-    "DejaVu Sans / Serif (matplotlib wheel, mpl-data/fonts/ttf)":
-        "Bitstream Vera Fonts licence (permissive, redistribution allowed; the name 'Bitstream Vera' "
-        "may not be used for modified fonts); DejaVu changes are public domain. Full text ships as "
-        "mpl-data/fonts/ttf/LICENSE_DEJAVU in matplotlib's wheel.",
-    "Aileron Regular (embedded in Pillow, ImageFont.load_default)":
-        "Aileron by Sora Sagano (dotcolon.net), released under CC0 1.0; Pillow itself is MIT-CMU.",
+    "DejaVu Sans / Serif (matplotlib wheel, mpl-data/fonts/ttf)": "Bitstream Vera Fonts licence (permissive, redistribution allowed; the name 'Bitstream Vera' "
+    "may not be used for modified fonts); DejaVu changes are public domain. Full text ships as "
+    "mpl-data/fonts/ttf/LICENSE_DEJAVU in matplotlib's wheel.",
+    "Aileron Regular (embedded in Pillow, ImageFont.load_default)": "Aileron by Sora Sagano (dotcolon.net), released under CC0 1.0; Pillow itself is MIT-CMU.",
 }
 
 
@@ -44,7 +43,7 @@ class FontRole:
 
     files: tuple[str, ...]
     condense: float = 1.0  # horizontal scale applied when the role is drawn as display type
-    upper: bool = False    # the role is set in capitals
+    upper: bool = False  # the role is set in capitals
 
 
 ROLES: dict[str, FontRole] = {

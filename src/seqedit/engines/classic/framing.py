@@ -11,6 +11,7 @@ back after the mirror, so a sign moves with the mirrored scene but stays readabl
 carries a warning saying so. When the caller says there is text but none is located, the image is
 mirrored with a warning that writing may read backwards.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,11 +29,19 @@ WIDE_FACTOR = 1.4
 
 Box = tuple[float, float, float, float]  # x, y, width, height in pixels
 
-_ALIASES = {"close_up": "closeup", "close-up": "closeup", "close": "closeup", "zoom_out": "wide",
-            "flip": "mirror", "medium_shot": "medium", "wide_shot": "wide"}
+_ALIASES = {
+    "close_up": "closeup",
+    "close-up": "closeup",
+    "close": "closeup",
+    "zoom_out": "wide",
+    "flip": "mirror",
+    "medium_shot": "medium",
+    "wide_shot": "wide",
+}
 
 
 # ----------------------------------------------------------------------------- geometry helpers
+
 
 def _largest(boxes: Sequence[Box] | None) -> Box | None:
     if not boxes:
@@ -56,8 +65,9 @@ def _fit_aspect(box_w: float, box_h: float, aspect: float) -> tuple[float, float
     return box_h * aspect, box_h
 
 
-def _crop_window(img: np.ndarray, box: Box, scale: float, bias_y: float = 0.0,
-                 max_fraction: float = 1.0, keep: Box | None = None) -> tuple[int, int, int, int]:
+def _crop_window(
+    img: np.ndarray, box: Box, scale: float, bias_y: float = 0.0, max_fraction: float = 1.0, keep: Box | None = None
+) -> tuple[int, int, int, int]:
     """Window with the input's aspect ratio that holds ``box`` grown by ``scale``, centred on the box
     (shifted by ``bias_y`` × box height), at most ``max_fraction`` of the image per side; when the
     window is smaller than the box, it is slid so that ``keep`` (e.g. the face) stays inside."""
@@ -65,7 +75,7 @@ def _crop_window(img: np.ndarray, box: Box, scale: float, bias_y: float = 0.0,
     bx, by, bw, bh = box
     need_w, need_h = _fit_aspect(bw * scale, bh * scale, w / h)
     need_w, need_h = max(need_w, bw + 2), max(need_h, bh + 2)
-    if need_w / need_h > w / h:                 # keep the input aspect ratio, covering the need
+    if need_w / need_h > w / h:  # keep the input aspect ratio, covering the need
         need_h = need_w * h / w
     else:
         need_w = need_h * w / h
@@ -82,7 +92,7 @@ def _cut(img: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarray:
     """The window, resampled back to the input size."""
     h, w = img.shape[:2]
     x0, y0, ww, wh = window
-    return arrays.resize(np.ascontiguousarray(img[y0:y0 + wh, x0:x0 + ww]), w, h)
+    return arrays.resize(np.ascontiguousarray(img[y0 : y0 + wh, x0 : x0 + ww]), w, h)
 
 
 def _crop_containing(img: np.ndarray, box: Box, scale: float, bias_y: float = 0.0) -> np.ndarray:
@@ -118,6 +128,7 @@ def parse_aspect(aspect: str) -> float:
 
 # ----------------------------------------------------------------------------- framings
 
+
 def _focus(face_boxes: Sequence[Box] | None, subject_box: Box | None) -> tuple[Box | None, str]:
     face = _largest(face_boxes)
     if face is not None:
@@ -134,7 +145,7 @@ def _closeup(img: np.ndarray, focus: Box | None, kind: str) -> tuple[np.ndarray,
         focus, scale, bias = (w * 0.3, h * 0.25, w * 0.4, h * 0.4), 1.2, 0.0
         warnings.append("closeup: no face or subject found, so the centre of the frame was enlarged")
     elif kind == "face":
-        scale, bias = 2.4, 0.12                  # head and shoulders, face a little above centre
+        scale, bias = 2.4, 0.12  # head and shoulders, face a little above centre
     else:
         scale, bias = 1.15, 0.0
     out = _crop_containing(img, focus, scale, bias)
@@ -148,8 +159,9 @@ def _medium(img: np.ndarray, focus: Box | None, kind: str) -> tuple[np.ndarray, 
     h, w = img.shape[:2]
     if focus is None:
         return _crop_containing(img, (w * 0.1, h * 0.1, w * 0.8, h * 0.8), 1.0), [
-            "medium: no face or subject found, so the frame was trimmed evenly"]
-    if kind == "face":                           # waist up: about five face-heights, face in the top third
+            "medium: no face or subject found, so the frame was trimmed evenly"
+        ]
+    if kind == "face":  # waist up: about five face-heights, face in the top third
         x, y, bw, bh = focus
         window = _crop_window(img, (x - bw, y - 0.3 * bh, 3 * bw, 5 * bh), 1.0, keep=focus)
     else:
@@ -180,17 +192,17 @@ def _wide(img: np.ndarray, factor: float = WIDE_FACTOR) -> tuple[np.ndarray, lis
     small = arrays.to_uint8(cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA))
     padded = cv2.copyMakeBorder(small, sp_h, sp_h, sp_w, sp_w, cv2.BORDER_CONSTANT, value=(0, 0, 0))
     hole = np.full(padded.shape[:2], 1, np.uint8)
-    hole[sp_h:sp_h + sh, sp_w:sp_w + sw] = 0
+    hole[sp_h : sp_h + sh, sp_w : sp_w + sw] = 0
     fill = cv2.inpaint(padded, hole, 5, cv2.INPAINT_TELEA).astype(F32) / F32(255.0)
     ext = blur(cv2.resize(fill, (big_w, big_h), interpolation=cv2.INTER_CUBIC), 8 * s)
     t = _seam_distance(big_h, big_w, ph, pw, h, w)
-    ext = ext * (F32(1.0) - F32(0.1) * t)                             # the invented border recedes a little
+    ext = ext * (F32(1.0) - F32(0.1) * t)  # the invented border recedes a little
     canvas = ext.copy()
-    canvas[ph:ph + h, pw:pw + w] = img
-    seam = np.clip(F32(1.0) - t * F32(6.0), 0.0, 1.0)                 # a short blend across the seam
+    canvas[ph : ph + h, pw : pw + w] = img
+    seam = np.clip(F32(1.0) - t * F32(6.0), 0.0, 1.0)  # a short blend across the seam
     inner = cv2.copyMakeBorder(img, ph, ph, pw, pw, cv2.BORDER_REPLICATE)
     out = canvas * (F32(1.0) - seam) + (inner * F32(0.5) + ext * F32(0.5)) * seam
-    out[ph:ph + h, pw:pw + w] = img
+    out[ph : ph + h, pw : pw + w] = img
     out = arrays.resize(np.clip(out, 0.0, 1.0).astype(F32), w, h)
     return out, ["wide: approximate; the added border continues the edge colours, it is not new scenery"]
 
@@ -200,7 +212,8 @@ def _crop(img: np.ndarray, focus: Box | None, kind: str) -> tuple[np.ndarray, li
     h, w = img.shape[:2]
     if focus is None:
         return _crop_containing(img, (w * 0.1, h * 0.1, w * 0.8, h * 0.8), 1.0), [
-            "crop: no face or subject found, so 10% was trimmed from each side"]
+            "crop: no face or subject found, so 10% was trimmed from each side"
+        ]
     face = focus if kind == "face" else None
     if face is not None:
         x, y, bw, bh = face
@@ -230,13 +243,15 @@ def _aspect(img: np.ndarray, focus: Box | None, aspect: str | None) -> tuple[np.
         fx, fy, fw, fh = focus
         if fx < x0 - 1 or fy < y0 - 1 or fx + fw > x0 + ww + 1 or fy + fh > y0 + wh + 1:
             warnings.append(f"aspect {aspect}: the subject does not fit the {aspect} frame and is cut")
-    return img[y0:y0 + wh, x0:x0 + ww].copy(), warnings
+    return img[y0 : y0 + wh, x0 : x0 + ww].copy(), warnings
 
 
 def _merge_boxes(boxes: Sequence[Box], w: int, h: int) -> list[tuple[int, int, int, int]]:
     """Integer (x0, y0, x1, y1) boxes inside the image, overlapping ones merged."""
-    rects = [(max(0, int(x)), max(0, int(y)), min(w, int(np.ceil(x + bw))), min(h, int(np.ceil(y + bh))))
-             for x, y, bw, bh in boxes]
+    rects = [
+        (max(0, int(x)), max(0, int(y)), min(w, int(np.ceil(x + bw))), min(h, int(np.ceil(y + bh))))
+        for x, y, bw, bh in boxes
+    ]
     rects = [r for r in rects if r[2] > r[0] and r[3] > r[1]]
     merged = True
     while merged:
@@ -264,16 +279,23 @@ def _mirror(img: np.ndarray, has_text: bool | None) -> tuple[np.ndarray, list[st
         if has_text:
             return out, ["mirror: the image has text that could not be located; it may read backwards"]
         return out, []
-    for x0, y0, x1, y1 in rects:                # the region now at [w-x1, w-x0) is reversed text
+    for x0, y0, x1, y1 in rects:  # the region now at [w-x1, w-x0) is reversed text
         mx0, mx1 = w - x1, w - x0
         out[y0:y1, mx0:mx1] = out[y0:y1, mx0:mx1][:, ::-1]
-    return out, [f"mirror: {len(rects)} text region(s) flipped back so the writing stays readable "
-                 "(it moves with the mirrored scene)"]
+    return out, [
+        f"mirror: {len(rects)} text region(s) flipped back so the writing stays readable "
+        "(it moves with the mirrored scene)"
+    ]
 
 
-def reframe(img: np.ndarray, kind: str, face_boxes: Sequence[Box] | None = None,
-            subject_box: Box | None = None, aspect: str | None = None,
-            has_text: bool | None = None) -> tuple[np.ndarray, list[str]]:
+def reframe(
+    img: np.ndarray,
+    kind: str,
+    face_boxes: Sequence[Box] | None = None,
+    subject_box: Box | None = None,
+    aspect: str | None = None,
+    has_text: bool | None = None,
+) -> tuple[np.ndarray, list[str]]:
     """Reframe ``img`` (``kind`` in ``FRAMINGS``); returns (image, warnings).
 
     Face boxes take precedence over the subject box as the focus. ``aspect`` ('W:H') is required for
@@ -311,5 +333,5 @@ def fit_to_size(img: np.ndarray, width: int, height: int, focus_box: Box | None 
     else:
         cx, cy = focus_box[0] + focus_box[2] / 2, focus_box[1] + focus_box[3] / 2
     x0, y0, ww, wh = _window(w, h, cx, cy, win_w, win_h)
-    crop = img[y0:y0 + wh, x0:x0 + ww].astype(F32, copy=False)
+    crop = img[y0 : y0 + wh, x0 : x0 + ww].astype(F32, copy=False)
     return arrays.resize(np.ascontiguousarray(crop), width, height)

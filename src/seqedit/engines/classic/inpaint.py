@@ -14,6 +14,7 @@ size, fill and stroke-width uniformity, then grouped into lines of three or more
 aligned components. It finds printed text and signage; it misses handwriting and very small or
 very low-contrast text, and may flag regular rows of small shapes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,15 +25,15 @@ import numpy as np
 from .looks import F32
 
 DEFECTS = ("text", "watermark", "scratches", "dust")
-MAX_AREA = 0.08          # fraction of the image
-MAX_THICKNESS = 0.02     # fraction of the short side …
+MAX_AREA = 0.08  # fraction of the image
+MAX_THICKNESS = 0.02  # fraction of the short side …
 MIN_THICKNESS_PX = 12.0  # … but never below 12 px (crossings of two thin lines on small images)
 WORK_PIXELS = 2_000_000  # inpainting runs at ≤ 2 MP
 REFUSAL = "object removal needs a generative engine"
 
 Box = tuple[float, float, float, float]  # x, y, width, height in pixels
 
-_DETECT_SIDE = 1024      # detectors run with the long side ≤ this
+_DETECT_SIDE = 1024  # detectors run with the long side ≤ this
 
 
 def _grey_u8(img: np.ndarray) -> np.ndarray:
@@ -53,16 +54,17 @@ def _resize_grey(grey: np.ndarray, k: float) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- text detection
 
+
 @dataclass(frozen=True)
 class _Glyph:
     x: int
     y: int
     w: int
     h: int
-    dark: bool                 # darker than its surroundings
-    ink: float                 # mean grey level of the glyph
-    stroke: float              # stroke width in pixels
-    points: np.ndarray         # N×2 (x, y) pixel coordinates
+    dark: bool  # darker than its surroundings
+    ink: float  # mean grey level of the glyph
+    stroke: float  # stroke width in pixels
+    points: np.ndarray  # N×2 (x, y) pixel coordinates
 
 
 def _stroke_width(points: np.ndarray, x: int, y: int, w: int, h: int) -> float | None:
@@ -76,7 +78,7 @@ def _stroke_width(points: np.ndarray, x: int, y: int, w: int, h: int) -> float |
     if vals.size == 0:
         return None
     width = 2.0 * float(vals.mean())
-    thin = width <= 0.3 * max(h, w) + 1.0 and width <= 0.55 * min(h, w) + 1.0   # solid blobs are not glyphs
+    thin = width <= 0.3 * max(h, w) + 1.0 and width <= 0.55 * min(h, w) + 1.0  # solid blobs are not glyphs
     if thin and float(vals.std()) <= 0.5 * float(vals.mean()) + 0.35:
         return width
     return None
@@ -96,7 +98,7 @@ def _glyphs(grey: np.ndarray) -> list[_Glyph]:
         fill = len(pts) / float(bw * bh)
         if not (0.08 <= aspect <= 2.2 and 0.12 <= fill <= 0.92):
             continue
-        key = (x // 2, y // 2, bw // 2, bh // 2)           # MSER repeats near-identical regions
+        key = (x // 2, y // 2, bw // 2, bh // 2)  # MSER repeats near-identical regions
         if key in seen:
             continue
         seen.add(key)
@@ -108,7 +110,7 @@ def _glyphs(grey: np.ndarray) -> list[_Glyph]:
         x0, y0, x1, y1 = max(0, x - 2), max(0, y - 2), min(w, x + bw + 2), min(h, y + bh + 2)
         ring = blurred[y0:y1, x0:x1]
         around = (float(ring.sum()) - inside * len(pts)) / max(1, ring.size - len(pts))
-        if abs(inside - around) < 40:                       # too faint to be print
+        if abs(inside - around) < 40:  # too faint to be print
             continue
         if float(values.std()) > 0.3 * abs(inside - around):  # print has one ink; leaky regions don't
             continue
@@ -130,12 +132,12 @@ def _lines(glyphs: list[_Glyph]) -> list[list[_Glyph]]:
     order = sorted(range(n), key=lambda i: glyphs[i].x)
     for a_pos, a in enumerate(order):
         ga = glyphs[a]
-        for b in order[a_pos + 1:]:
+        for b in order[a_pos + 1 :]:
             gb = glyphs[b]
             hmax = max(ga.h, gb.h)
             if gb.x > ga.x + ga.w + 1.5 * hmax:
                 break
-            if gb.x > ga.x + ga.w + 1.0 * hmax:                 # too far apart
+            if gb.x > ga.x + ga.w + 1.0 * hmax:  # too far apart
                 continue
             if ga.dark != gb.dark or hmax > 1.5 * min(ga.h, gb.h) or abs(ga.ink - gb.ink) > 30:
                 continue
@@ -143,7 +145,7 @@ def _lines(glyphs: list[_Glyph]) -> list[list[_Glyph]]:
                 continue
             if abs((ga.y + ga.h / 2) - (gb.y + gb.h / 2)) > 0.3 * hmax:
                 continue
-            if gb.x < ga.x + ga.w * 0.7 and abs(gb.w - ga.w) < 3:      # a nested copy, not a neighbour
+            if gb.x < ga.x + ga.w * 0.7 and abs(gb.w - ga.w) < 3:  # a nested copy, not a neighbour
                 continue
             parent[find(a)] = find(b)
     groups: dict[int, list[_Glyph]] = {}
@@ -155,7 +157,7 @@ def _lines(glyphs: list[_Glyph]) -> list[list[_Glyph]]:
         height = float(np.median([g.h for g in members]))
         y0, y1 = min(g.y for g in members), max(g.y + g.h for g in members)
         one_line = x1 - x0 >= 2.5 * height and y1 - y0 <= 2.2 * height
-        if _distinct_columns(members) >= 3 and one_line:               # ≥ 3 glyphs side by side
+        if _distinct_columns(members) >= 3 and one_line:  # ≥ 3 glyphs side by side
             lines.append(members)
     return lines
 
@@ -232,8 +234,11 @@ def _complete_line(grey: np.ndarray, members: list[_Glyph]) -> np.ndarray:
         glyphs[py[inside] - ry0, px[inside] - rx0] = 1
     dark = sum(g.dark for g in members) * 2 >= len(members)
     ksz = max(3, round(0.6 * height)) | 1
-    hat = cv2.morphologyEx(grey[ry0:ry1, rx0:rx1], cv2.MORPH_BLACKHAT if dark else cv2.MORPH_TOPHAT,
-                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (ksz, ksz)))
+    hat = cv2.morphologyEx(
+        grey[ry0:ry1, rx0:rx1],
+        cv2.MORPH_BLACKHAT if dark else cv2.MORPH_TOPHAT,
+        cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (ksz, ksz)),
+    )
     strength = float(np.median(hat[glyphs > 0])) if glyphs.any() else 0.0
     strokes = ((hat >= max(15.0, 0.35 * strength)) | (glyphs > 0)).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(strokes, connectivity=8)
@@ -245,8 +250,12 @@ def _complete_line(grey: np.ndarray, members: list[_Glyph]) -> np.ndarray:
     left, right = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_LEFT] + stats[:, cv2.CC_STAT_WIDTH]
     mid_y = stats[:, cv2.CC_STAT_TOP] + stats[:, cv2.CC_STAT_HEIGHT] / 2
     band = (y0 - ry0 + 0.15 * height, y1 - ry0 - 0.15 * height)
-    letter_like = ((stats[:, cv2.CC_STAT_HEIGHT] <= 1.8 * height) & (2 * widest <= 0.45 * height + 1)
-                   & (mid_y >= band[0]) & (mid_y <= band[1]))
+    letter_like = (
+        (stats[:, cv2.CC_STAT_HEIGHT] <= 1.8 * height)
+        & (2 * widest <= 0.45 * height + 1)
+        & (mid_y >= band[0])
+        & (mid_y <= band[1])
+    )
     accepted = seeded.copy()
     accepted[0] = False
     gap = 1.2 * height
@@ -282,10 +291,12 @@ def _to_full(small: np.ndarray, h: int, w: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- scratches and dust
 
+
 def _hat_response(grey: np.ndarray, size: int) -> np.ndarray:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    return np.maximum(cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel),
-                      cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel))
+    return np.maximum(
+        cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel), cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel)
+    )
 
 
 def _thin_only(mask: np.ndarray, max_width: int) -> np.ndarray:
@@ -322,8 +333,8 @@ def scratch_mask(img: np.ndarray) -> np.ndarray:
     small = np.zeros((gh, gw), np.uint8)
     for op in (cv2.MORPH_TOPHAT, cv2.MORPH_BLACKHAT):
         hat = cv2.morphologyEx(grey, op, disc)
-        spread = cv2.dilate(hat, np.ones((3, 3), np.uint8)).astype(np.float32)   # angular tolerance
-        iso = cv2.blur(spread, (length, length))                               # same response, no direction
+        spread = cv2.dilate(hat, np.ones((3, 3), np.uint8)).astype(np.float32)  # angular tolerance
+        iso = cv2.blur(spread, (length, length))  # same response, no direction
         for kern in kernels:
             along = cv2.filter2D(spread, -1, kern / kern.sum())
             line = ((along >= 50) & (along - iso >= 30) & (along >= 1.6 * iso)).astype(np.uint8)
@@ -352,16 +363,16 @@ def dust_mask(img: np.ndarray) -> np.ndarray:
     mean = cv2.blur(base, (9, 9))
     local_sd = np.sqrt(np.maximum(cv2.blur(base * base, (9, 9)) - mean * mean, 0.0))
     cand = ((speck >= 50) & (local_sd <= 8)).astype(np.uint8)
-    weak = (speck >= 20).astype(np.float32)                               # any detail nearby
+    weak = (speck >= 20).astype(np.float32)  # any detail nearby
     crowd = cv2.boxFilter(weak, -1, (21, 21), normalize=False)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
     max_side = max(3, round(0.012 * min(gh, gw)))
     sw, sh = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
     ok = (sw <= max_side) & (sh <= max_side) & (np.maximum(sw, sh) <= 2.5 * np.minimum(sw, sh))
     ok[0] = False
-    for i in np.nonzero(ok)[0]:                                           # isolated: nothing else near
+    for i in np.nonzero(ok)[0]:  # isolated: nothing else near
         x, y = stats[i, cv2.CC_STAT_LEFT], stats[i, cv2.CC_STAT_TOP]
-        if crowd[y:y + sh[i], x:x + sw[i]].max() > 2.5 * (sw[i] + 2) * (sh[i] + 2):
+        if crowd[y : y + sh[i], x : x + sw[i]].max() > 2.5 * (sw[i] + 2) * (sh[i] + 2):
             ok[i] = False
     small = cv2.dilate(ok.astype(np.uint8)[labels], np.ones((5, 5), np.uint8))
     return _to_full(small, h, w)
@@ -385,6 +396,7 @@ def defect_mask(img: np.ndarray, what: str) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- inpainting
 
+
 def removal_verdict(mask: np.ndarray) -> str | None:
     """None when ``mask`` is thin enough for classical inpainting, else the reason to refuse."""
     m = (mask > 0.5).astype(np.uint8)
@@ -397,8 +409,10 @@ def removal_verdict(mask: np.ndarray) -> str | None:
     thickness = 2.0 * float(cv2.distanceTransform(m, cv2.DIST_L2, 3).max())
     limit = max(MIN_THICKNESS_PX, MAX_THICKNESS * min(h, w))
     if thickness > limit:
-        return (f"{REFUSAL}: a region to remove is {thickness:.0f} px thick "
-                f"(limit {limit:.0f} px, {MAX_THICKNESS:.0%} of the short side)")
+        return (
+            f"{REFUSAL}: a region to remove is {thickness:.0f} px thick "
+            f"(limit {limit:.0f} px, {MAX_THICKNESS:.0%} of the short side)"
+        )
     return None
 
 
@@ -429,6 +443,6 @@ def inpaint(img: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, list[str]]:
     if filled.shape[:2] != (h, w):
         filled = np.clip(cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
     soft = cv2.GaussianBlur(m.astype(F32), (0, 0), 1.0)
-    soft = np.maximum(soft, m.astype(F32))[..., None]       # full replacement inside, feathered rim
+    soft = np.maximum(soft, m.astype(F32))[..., None]  # full replacement inside, feathered rim
     out = f * (F32(1.0) - soft) + filled * soft
     return np.clip(out, 0.0, 1.0).astype(F32), []

@@ -7,6 +7,7 @@ through ``typography.fit_text`` with the shared font roles, so it never overflow
 ``focus`` arguments are (x, y) fractions of a source image to keep centred when cropping
 (e.g. the face centre); default ``DEFAULT_FOCUS``, a little above the centre.
 """
+
 from __future__ import annotations
 
 import math
@@ -65,9 +66,17 @@ def _focus(focus: Sequence[Focus | None] | None, i: int) -> Focus:
 
 # ----------------------------------------------------------------------------- storyboard
 
-def storyboard_frame(img: np.ndarray, index: int, total: int, caption: str | None = None, *,
-                     card_width: int | None = None, aspect: float | None = 16 / 9,
-                     focus: Focus = DEFAULT_FOCUS) -> np.ndarray:
+
+def storyboard_frame(
+    img: np.ndarray,
+    index: int,
+    total: int,
+    caption: str | None = None,
+    *,
+    card_width: int | None = None,
+    aspect: float | None = 16 / 9,
+    focus: Focus = DEFAULT_FOCUS,
+) -> np.ndarray:
     """One storyboard card: bordered panel cropped to ``aspect`` (None: the source's), a shot tag
     "k/N" (``index`` is 0-based, shown as ``index + 1``), and a caption strip below when given."""
     if not 0 <= index < total:
@@ -89,7 +98,7 @@ def storyboard_frame(img: np.ndarray, index: int, total: int, caption: str | Non
     H = margin + ph + strip + margin
     out = np.empty((H, W, 3), np.float32)
     out[...] = PAPER
-    out[margin:margin + ph, margin:margin + pw] = fit_cover(img, pw, ph, focus)
+    out[margin : margin + ph, margin : margin + pw] = fit_cover(img, pw, ph, focus)
     outline_box(out, (margin - border, margin - border, margin + pw + border, margin + ph + border), INK, border)
     tag = fit_text(f"{index + 1}/{total}", "headline", round(0.16 * pw), round(0.06 * W), max(8, round(0.032 * W)), 6)
     tpad = max(2, round(0.01 * W))
@@ -98,21 +107,34 @@ def storyboard_frame(img: np.ndarray, index: int, total: int, caption: str | Non
     draw_text(out, tag, tag_box, WHITE)
     if block is not None:
         y0 = margin + ph
-        draw_text(out, block, (margin + pad, y0 + pad, margin + pw - pad, y0 + strip - pad), INK,
-                  align="left", valign="center")
+        draw_text(
+            out,
+            block,
+            (margin + pad, y0 + pad, margin + pw - pad, y0 + strip - pad),
+            INK,
+            align="left",
+            valign="center",
+        )
     return out
 
 
-def storyboard_strip(images: Sequence[np.ndarray], captions: Sequence[str | None] | None = None, *,
-                     cols: int | None = None, focus: Sequence[Focus | None] | None = None) -> np.ndarray:
+def storyboard_strip(
+    images: Sequence[np.ndarray],
+    captions: Sequence[str | None] | None = None,
+    *,
+    cols: int | None = None,
+    focus: Sequence[Focus | None] | None = None,
+) -> np.ndarray:
     """Storyboard cards of one width on a sheet, in reading order (``cols`` default: up to 4)."""
     _check_images(images)
     n = len(images)
     cols = max(1, min(n, cols or 4))
     rows = math.ceil(n / cols)
     card_w = _clamp(min(im.shape[1] for im in images), 480, 960)
-    cards = [storyboard_frame(im, i, n, _get(captions, i), card_width=card_w, focus=_focus(focus, i))
-             for i, im in enumerate(images)]
+    cards = [
+        storyboard_frame(im, i, n, _get(captions, i), card_width=card_w, focus=_focus(focus, i))
+        for i, im in enumerate(images)
+    ]
     card_h = max(c.shape[0] for c in cards)
     gap = max(4, round(0.02 * card_w))
     out = np.empty((rows * card_h + (rows + 1) * gap, cols * card_w + (cols + 1) * gap, 3), np.float32)
@@ -120,8 +142,8 @@ def storyboard_strip(images: Sequence[np.ndarray], captions: Sequence[str | None
     for i, card in enumerate(cards):
         r, c = divmod(i, cols)
         x, y = gap + c * (card_w + gap), gap + r * (card_h + gap)
-        out[y:y + card_h, x:x + card_w] = PAPER
-        out[y:y + card.shape[0], x:x + card_w] = card
+        out[y : y + card_h, x : x + card_w] = PAPER
+        out[y : y + card.shape[0], x : x + card_w] = card
     return out
 
 
@@ -185,7 +207,11 @@ def comic_layout(n: int, seed: int, width: int, height: int) -> ComicLayout:
         cw = np.array([rng.uniform(0.7, 1.4) for _ in range(count)])
         xs = x_l + np.concatenate([[0.0], np.cumsum(cw / cw.sum())]) * (x_r - x_l)
         # Slant of each vertical divider: dx between its bottom and top ends.
-        tilt = [0.0] + [float(rng.choice([0.0, rng.uniform(-1, 1)])) * 0.04 * (x_r - x_l) for _ in range(count - 1)] + [0.0]
+        tilt = (
+            [0.0]
+            + [float(rng.choice([0.0, rng.uniform(-1, 1)])) * 0.04 * (x_r - x_l) for _ in range(count - 1)]
+            + [0.0]
+        )
         for c in range(count):
             left_top, left_bot = xs[c] - tilt[c] / 2, xs[c] + tilt[c] / 2
             right_top, right_bot = xs[c + 1] - tilt[c + 1] / 2, xs[c + 1] + tilt[c + 1] / 2
@@ -210,8 +236,12 @@ def quad_bounds(quad: Quad) -> Box:
 def quad_interior(quad: Quad) -> Box:
     """An axis-aligned box inside a (near-rectangular, convex) quad."""
     tl, tr, br, bl = quad
-    return (math.ceil(max(tl[0], bl[0])), math.ceil(max(tl[1], tr[1])),
-            math.floor(min(tr[0], br[0])), math.floor(min(bl[1], br[1])))
+    return (
+        math.ceil(max(tl[0], bl[0])),
+        math.ceil(max(tl[1], tr[1])),
+        math.floor(min(tr[0], br[0])),
+        math.floor(min(bl[1], br[1])),
+    )
 
 
 def _quad_mask(quad: Quad, box: Box) -> np.ndarray:
@@ -237,8 +267,14 @@ def comic_page_size(images: Sequence[np.ndarray]) -> tuple[int, int]:
     return w, round(w * 17 / 12)
 
 
-def comic_page(images: Sequence[np.ndarray], captions: Sequence[str | None] | None, seed: int, *,
-               width: int | None = None, focus: Sequence[Focus | None] | None = None) -> np.ndarray:
+def comic_page(
+    images: Sequence[np.ndarray],
+    captions: Sequence[str | None] | None,
+    seed: int,
+    *,
+    width: int | None = None,
+    focus: Sequence[Focus | None] | None = None,
+) -> np.ndarray:
     """A comic page: one panel per image (varied sizes, some slanted gutters, black borders) with
     caption boxes in comic lettering at each panel's top left. ``width`` overrides the page width."""
     _check_images(images)
@@ -276,8 +312,14 @@ def comic_page(images: Sequence[np.ndarray], captions: Sequence[str | None] | No
 
 # ----------------------------------------------------------------------------- contact sheet, side by side
 
-def grid(images: Sequence[np.ndarray], cols: int | None = None, labels: Sequence[str | None] | None = None, *,
-         cell_width: int | None = None) -> np.ndarray:
+
+def grid(
+    images: Sequence[np.ndarray],
+    cols: int | None = None,
+    labels: Sequence[str | None] | None = None,
+    *,
+    cell_width: int | None = None,
+) -> np.ndarray:
     """A contact sheet: equal cells in reading order, each image fitted whole, optional labels below."""
     _check_images(images)
     n = len(images)
@@ -297,7 +339,7 @@ def grid(images: Sequence[np.ndarray], cols: int | None = None, labels: Sequence
         x, y = gap + c * (cw + gap), gap + r * (ch + label_h + gap)
         fill_box(out, (x, y, x + cw, y + ch), (0.12, 0.12, 0.13))
         tile, ox, oy = fit_contain(im, cw, ch)
-        out[y + oy:y + oy + tile.shape[0], x + ox:x + ox + tile.shape[1]] = tile
+        out[y + oy : y + oy + tile.shape[0], x + ox : x + ox + tile.shape[1]] = tile
         text = _get(labels, i)
         if text:
             lpad = max(1, round(0.12 * label_h))
@@ -306,8 +348,9 @@ def grid(images: Sequence[np.ndarray], cols: int | None = None, labels: Sequence
     return out
 
 
-def side_by_side(images: Sequence[np.ndarray], labels: Sequence[str | None] | None = None, *,
-                 height: int | None = None) -> np.ndarray:
+def side_by_side(
+    images: Sequence[np.ndarray], labels: Sequence[str | None] | None = None, *, height: int | None = None
+) -> np.ndarray:
     """References next to each other at one height (default: the smallest, clamped to 256–1024),
     aspect ratios kept, optional labels below."""
     _check_images(images)
@@ -321,7 +364,7 @@ def side_by_side(images: Sequence[np.ndarray], labels: Sequence[str | None] | No
     out[...] = WHITE
     x = gap
     for i, t in enumerate(tiles):
-        out[gap:gap + th, x:x + t.shape[1]] = t
+        out[gap : gap + th, x : x + t.shape[1]] = t
         text = _get(labels, i)
         if text:
             lpad = max(1, round(0.1 * label_h))

@@ -8,6 +8,7 @@ not grow with the blur radius.
 The small image primitives at the top (``blur``, ``luminance``, ``saturate``, ``screen``, …) are
 shared with the other pixel-effect modules (styles, framing, inpaint).
 """
+
 from __future__ import annotations
 
 import math
@@ -21,13 +22,22 @@ TIMES = ("dawn", "morning", "noon", "afternoon", "sunset", "dusk", "night")
 LIGHTS = ("soft", "dramatic", "rim", "studio", "backlit")
 SIDES = ("left", "right", "top", "front")
 
-_LOOK_ALIASES = {"golden": "golden_hour", "goldenhour": "golden_hour", "winter": "cold", "cool": "cold",
-                 "black_and_white": "bw", "mono": "bw", "monochrome": "bw", "film": "vintage"}
+_LOOK_ALIASES = {
+    "golden": "golden_hour",
+    "goldenhour": "golden_hour",
+    "winter": "cold",
+    "cool": "cold",
+    "black_and_white": "bw",
+    "mono": "bw",
+    "monochrome": "bw",
+    "film": "vintage",
+}
 
 F32 = np.float32
 
 
 # ----------------------------------------------------------------------------- primitives
+
 
 def rgb(*values: float) -> np.ndarray:
     """A float32 constant (plain ``np.array`` of Python floats would upcast to float64)."""
@@ -47,13 +57,13 @@ def luminance(img: np.ndarray) -> np.ndarray:
 def blur(x: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur; sigmas above 4 px run on a pyramid-downscaled copy (cost independent of sigma)."""
     x = x.astype(F32, copy=False)
-    if x.ndim == 3 and x.shape[2] == 1:           # OpenCV drops a trailing singleton channel
+    if x.ndim == 3 and x.shape[2] == 1:  # OpenCV drops a trailing singleton channel
         return blur(x[..., 0], sigma)[..., None]
     sigma = float(sigma)
     if sigma <= 4.0:
         return cv2.GaussianBlur(x, (0, 0), max(0.3, sigma))
     h, w = x.shape[:2]
-    k = sigma / 2.0                        # blur with sigma 2 at 1/k scale ~ sigma at full scale
+    k = sigma / 2.0  # blur with sigma 2 at 1/k scale ~ sigma at full scale
     sw, sh = max(1, round(w / k)), max(1, round(h / k))
     small = cv2.resize(x, (sw, sh), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (0, 0), 2.0)
@@ -149,17 +159,26 @@ def _done(img: np.ndarray, out: np.ndarray, strength: float = 1.0) -> np.ndarray
 
 # ----------------------------------------------------------------------------- looks
 
+
 def _cyberpunk(f: np.ndarray, seed: int) -> np.ndarray:
     h, w = f.shape[:2]
     s = size_scale(f)
     lum = np.clip((luminance(f) - F32(0.04)) / F32(0.92), 0.0, 1.0)
-    ramp = gradient_map(lum, [(0.0, (0.01, 0.02, 0.07)), (0.36, (0.0, 0.36, 0.50)), (0.62, (0.62, 0.16, 0.62)),
-                              (0.85, (1.0, 0.45, 0.78)), (1.0, (1.0, 0.92, 0.98))])
+    ramp = gradient_map(
+        lum,
+        [
+            (0.0, (0.01, 0.02, 0.07)),
+            (0.36, (0.0, 0.36, 0.50)),
+            (0.62, (0.62, 0.16, 0.62)),
+            (0.85, (1.0, 0.45, 0.78)),
+            (1.0, (1.0, 0.92, 0.98)),
+        ],
+    )
     out = ramp * F32(0.62) + saturate(f, 1.2) * F32(0.38) * (F32(0.35) + F32(0.65) * lum[..., None])
     out = contrast(out, 1.15, 0.47)
     bright = np.clip((luminance(out) - F32(0.55)) / F32(0.45), 0.0, 1.0)[..., None]
-    out = screen(out, blur(out * bright, 20 * s) * rgb(1.0, 0.45, 1.0) * F32(0.9))      # neon bloom
-    shift = max(1, round(2 * s))                                                         # chromatic aberration
+    out = screen(out, blur(out * bright, 20 * s) * rgb(1.0, 0.45, 1.0) * F32(0.9))  # neon bloom
+    shift = max(1, round(2 * s))  # chromatic aberration
     out = np.stack([np.roll(out[..., 0], shift, 1), out[..., 1], np.roll(out[..., 2], -shift, 1)], -1)
     return out * vignette(h, w, 0.45)
 
@@ -168,9 +187,9 @@ def _golden_hour(f: np.ndarray, seed: int) -> np.ndarray:
     h, w = f.shape[:2]
     s = size_scale(f)
     out = f * rgb(1.08, 0.97, 0.76)
-    out = F32(0.04) * rgb(1.0, 0.7, 0.3) + out * F32(0.96)                  # warm lifted blacks
+    out = F32(0.04) * rgb(1.0, 0.7, 0.3) + out * F32(0.96)  # warm lifted blacks
     out = screen(out, radial_glow(h, w, 0.85, 0.1, 0.55, 0.55) * rgb(1.0, 0.62, 0.25) * F32(0.45))
-    out = screen(out, blur(out, 20 * s) * F32(0.22))                       # glow
+    out = screen(out, blur(out, 20 * s) * F32(0.22))  # glow
     return saturate(out, 1.1) * vignette(h, w, 0.3)
 
 
@@ -186,7 +205,7 @@ def _noir(f: np.ndarray, seed: int) -> np.ndarray:
 
 def _bw(f: np.ndarray, seed: int) -> np.ndarray:
     g = luminance(f)
-    g = curve(g, [0.0, 0.25, 0.5, 0.75, 1.0], [0.0, 0.21, 0.5, 0.8, 1.0])     # gentle S-curve
+    g = curve(g, [0.0, 0.25, 0.5, 0.75, 1.0], [0.0, 0.21, 0.5, 0.8, 1.0])  # gentle S-curve
     return np.repeat(g[..., None], 3, axis=2)
 
 
@@ -194,9 +213,14 @@ def _vintage(f: np.ndarray, seed: int) -> np.ndarray:
     h, w = f.shape[:2]
     s = size_scale(f)
     f = saturate(f, 0.72) * vignette(h, w, 0.4)
-    out = np.stack([curve(f[..., 0], [0, 0.5, 1], [0.10, 0.56, 0.95]),                  # faded, warm
-                    curve(f[..., 1], [0, 0.5, 1], [0.08, 0.50, 0.90]),
-                    curve(f[..., 2], [0, 0.5, 1], [0.14, 0.43, 0.78])], -1)
+    out = np.stack(
+        [
+            curve(f[..., 0], [0, 0.5, 1], [0.10, 0.56, 0.95]),  # faded, warm
+            curve(f[..., 1], [0, 0.5, 1], [0.08, 0.50, 0.90]),
+            curve(f[..., 2], [0, 0.5, 1], [0.14, 0.43, 0.78]),
+        ],
+        -1,
+    )
     out = screen(out, radial_glow(h, w, 0.0, 0.2, 0.45, 0.6) * rgb(1.0, 0.45, 0.15) * F32(0.45))  # light leak
     return blur(out, 0.6 * s) + grain(h, w, 0.025, seed, 2.0 * s)
 
@@ -205,7 +229,7 @@ def _snow(h: int, w: int, seed: int, s: float) -> np.ndarray:
     rng = np.random.default_rng(seed)
     flakes = np.zeros((h, w), F32)
     for radius, count in ((1.0, 900), (2.0, 300), (3.5, 80)):
-        n = int(count * h * w / 1024 ** 2)
+        n = int(count * h * w / 1024**2)
         layer = np.zeros((h, w), F32)
         layer[rng.integers(0, h, n), rng.integers(0, w, n)] = rng.uniform(0.5, 1.0, n).astype(F32)
         r = max(1, round(radius * s))
@@ -260,8 +284,9 @@ def apply_look(img: np.ndarray, look: str, seed: int, strength: float = 1.0, *, 
 # ----------------------------------------------------------------------------- time of day
 
 # time -> (linear-light gain per channel, exposure, saturation, contrast, sky top, sky horizon)
-_TIME_GRADES: dict[str, tuple[tuple[float, float, float], float, float, float,
-                              tuple[float, float, float], tuple[float, float, float]]] = {
+_TIME_GRADES: dict[
+    str, tuple[tuple[float, float, float], float, float, float, tuple[float, float, float], tuple[float, float, float]]
+] = {
     "dawn": ((1.05, 0.86, 0.95), 0.55, 0.85, 0.95, (0.30, 0.34, 0.58), (1.00, 0.70, 0.62)),
     "morning": ((1.02, 1.00, 1.04), 1.0, 0.92, 1.0, (0.50, 0.68, 0.90), (0.98, 0.86, 0.78)),
     "noon": ((1.00, 1.00, 1.00), 1.12, 1.10, 1.12, (0.20, 0.45, 0.85), (0.65, 0.80, 0.95)),
@@ -272,8 +297,9 @@ _TIME_GRADES: dict[str, tuple[tuple[float, float, float], float, float, float,
 }
 
 
-def _sky_gradient(h: int, w: int, top: tuple[float, float, float], horizon: tuple[float, float, float],
-                  reach: float = 0.7) -> np.ndarray:
+def _sky_gradient(
+    h: int, w: int, top: tuple[float, float, float], horizon: tuple[float, float, float], reach: float = 0.7
+) -> np.ndarray:
     t = np.clip(np.linspace(0.0, 1.0, h, dtype=F32) / F32(reach), 0.0, 1.0)[:, None, None]
     col = rgb(*top) * (F32(1.0) - t) + rgb(*horizon) * t
     return np.broadcast_to(col, (h, w, 3)).astype(F32)
@@ -304,7 +330,7 @@ def time_of_day(img: np.ndarray, time: str, sky_mask: np.ndarray | None = None, 
     out = _gamma(_linear(f) * (rgb(*gain) * F32(exposure)))
     out = contrast(saturate(out, sat), con)
     if key in ("morning", "dawn"):
-        out = screen(out, blur(out, 16 * s) * F32(0.2))                              # soft haze
+        out = screen(out, blur(out, 16 * s) * F32(0.2))  # soft haze
     if key == "sunset":
         out = screen(out, radial_glow(h, w, 0.3, 0.5, 0.35, 0.35) * rgb(1.0, 0.6, 0.25) * F32(0.35))
     if key in ("night", "dusk"):
@@ -312,11 +338,11 @@ def time_of_day(img: np.ndarray, time: str, sky_mask: np.ndarray | None = None, 
     if sky_mask is not None:
         sky = _sky_gradient(h, w, top, horizon, 0.75)
         lum = luminance(f)
-        detail = np.clip(lum / (blur(lum, 24 * s) + F32(1e-3)), 0.7, 1.3)[..., None]   # clouds
+        detail = np.clip(lum / (blur(lum, 24 * s) + F32(1e-3)), 0.7, 1.3)[..., None]  # clouds
         sky = sky * detail
         if key == "night":
             rng = np.random.default_rng(seed)
-            n = int(500 * h * w / 1024 ** 2)
+            n = int(500 * h * w / 1024**2)
             stars = np.zeros((h, w), F32)
             stars[rng.integers(0, h, n), rng.integers(0, w, n)] = rng.uniform(0.3, 1.0, n).astype(F32)
             sky = sky + cv2.GaussianBlur(stars, (0, 0), max(0.5, 0.7 * s))[..., None] * F32(1.5)
@@ -329,8 +355,12 @@ def time_of_day(img: np.ndarray, time: str, sky_mask: np.ndarray | None = None, 
 
 # ----------------------------------------------------------------------------- relighting
 
-_LIGHT_DIRS = {"left": (-1.0, -0.25, 0.6), "right": (1.0, -0.25, 0.6), "top": (0.0, -1.0, 0.6),
-               "front": (0.0, 0.0, 1.0)}
+_LIGHT_DIRS = {
+    "left": (-1.0, -0.25, 0.6),
+    "right": (1.0, -0.25, 0.6),
+    "top": (0.0, -1.0, 0.6),
+    "front": (0.0, 0.0, 1.0),
+}
 
 
 def _pseudo_normals(f: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
@@ -342,7 +372,7 @@ def _pseudo_normals(f: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         dt = cv2.distanceTransform((mask > 0.5).astype(np.uint8), cv2.DIST_L2, 5)
         dome = np.sqrt(dt / F32(dt.max() + 1e-6))
         height = height + blur(dome, 10 * s) * F32(60.0 * s)
-    else:                                     # no subject: a gentle dome over the frame centre
+    else:  # no subject: a gentle dome over the frame centre
         height = height + radial_glow(h, w, 0.5, 0.5, 0.7, 0.7)[..., 0] * F32(20.0 * s)
     gx = cv2.Sobel(height, cv2.CV_32F, 1, 0, ksize=5) / F32(32.0)
     gy = cv2.Sobel(height, cv2.CV_32F, 0, 1, ksize=5) / F32(32.0)
@@ -397,8 +427,8 @@ def relight(img: np.ndarray, kind: str, side: str = "left", subject_mask: np.nda
     if kind == "soft":
         shade = _lambert(normals, _LIGHT_DIRS[side]) * F32(0.5) + ramp * F32(0.5)
         lit = f * (F32(0.78) + F32(0.32) * shade * rgb(1.0, 0.97, 0.92))
-        lit = _mix(lit, blur(lit, 3 * s), 0.25)                     # diffuse: soften micro-contrast
-        lit = lit + (F32(1.0) - lit) * F32(0.06)                     # lifted shadows
+        lit = _mix(lit, blur(lit, 3 * s), 0.25)  # diffuse: soften micro-contrast
+        lit = lit + (F32(1.0) - lit) * F32(0.06)  # lifted shadows
         out = lit
     elif kind == "dramatic":
         shade = _lambert(normals, _LIGHT_DIRS[side]) * F32(0.6) + ramp * F32(0.4)
@@ -414,13 +444,17 @@ def relight(img: np.ndarray, kind: str, side: str = "left", subject_mask: np.nda
         bg = _mix(f * F32(0.8), np.full_like(f, 0.5) * (F32(0.75) + F32(0.25) * ramp), 0.35)
         out = (lit * a + bg * (F32(1.0) - a)) * vignette(h, w, 0.2)
     else:  # rim, backlit: grazing light from behind the subject
-        behind = {"left": (-1.0, 0.0, -0.1), "right": (1.0, 0.0, -0.1), "top": (0.0, -1.0, -0.1),
-                  "front": (0.0, 0.0, 1.0)}[side]
+        behind = {
+            "left": (-1.0, 0.0, -0.1),
+            "right": (1.0, 0.0, -0.1),
+            "top": (0.0, -1.0, -0.1),
+            "front": (0.0, 0.0, 1.0),
+        }[side]
         graze = np.clip(_lambert(normals, behind) * F32(1.6), 0.0, 1.0) ** F32(2.0)
         if kind == "backlit":
             other = (-behind[0] or 1.0, behind[1], behind[2])
             graze = np.maximum(graze, np.clip(_lambert(normals, other) * F32(1.6), 0.0, 1.0) ** F32(2.0))
-        if m is not None:                     # light only wraps round the silhouette
+        if m is not None:  # light only wraps round the silhouette
             band = _edge_band(m, s)[..., None]
             graze = graze * _edge_band(m, 3 * s)[..., None]
             graze = np.maximum(graze, band * (ramp if kind == "rim" else F32(1.0))) * a
@@ -430,10 +464,16 @@ def relight(img: np.ndarray, kind: str, side: str = "left", subject_mask: np.nda
             base = f * (F32(0.7) + F32(0.3) * a) if m is not None else f * F32(0.85)
             out = screen(base, rim * F32(0.9))
         else:
-            glow = radial_glow(h, w, 0.5 if side in ("front", "top") else (0.15 if side == "left" else 0.85),
-                               0.15 if side == "top" else 0.35, 0.6, 0.6) * rgb(1.0, 0.9, 0.75)
-            subject = f * F32(0.55)                                   # the subject falls into shadow
+            glow = radial_glow(
+                h,
+                w,
+                0.5 if side in ("front", "top") else (0.15 if side == "left" else 0.85),
+                0.15 if side == "top" else 0.35,
+                0.6,
+                0.6,
+            ) * rgb(1.0, 0.9, 0.75)
+            subject = f * F32(0.55)  # the subject falls into shadow
             background = screen(f, glow * F32(0.7))
             out = screen(subject * a + background * (F32(1.0) - a), rim * F32(0.8))
-            out = screen(out, blur(out, 16 * s) * F32(0.2))           # flare
+            out = screen(out, blur(out, 16 * s) * F32(0.2))  # flare
     return _done(f, out)

@@ -12,6 +12,7 @@ mediapipe (0.10.21, legacy ``solutions``; models ship in its wheel) is imported 
 Heavy steps run at ≤ 512 px and the masks are upsampled and refined against the full-size image with
 a guided filter. OpenCV's RNG is seeded before GrabCut, so the same seed gives the same mask.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,9 +32,9 @@ from .arrays import to_float
 Quality = Literal["good", "rough", "degenerate"]
 T = TypeVar("T")
 
-MIN_AREA = 0.01   # below this fraction of the image a mask is "empty"
-MAX_AREA = 0.97   # above it the mask is "everything"
-WORK_SIDE = 512   # long side for segmentation work
+MIN_AREA = 0.01  # below this fraction of the image a mask is "empty"
+MAX_AREA = 0.97  # above it the mask is "everything"
+WORK_SIDE = 512  # long side for segmentation work
 
 
 class DegenerateMask(ValueError):
@@ -76,6 +77,7 @@ class MaskResult:
 
 # ----------------------------------------------------------------------------- small helpers
 
+
 def smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
     """Hermite ramp from 0 at ``e0`` to 1 at ``e1`` (float32)."""
     t = np.clip((x - np.float32(e0)) / np.float32(e1 - e0 + 1e-12), 0.0, 1.0)
@@ -99,8 +101,13 @@ def upsample(mask: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-def refine(img: np.ndarray, soft: np.ndarray, radius: int | None = None, eps: float = 1e-3,
-           sharpen: tuple[float, float] | None = (0.3, 0.7)) -> np.ndarray:
+def refine(
+    img: np.ndarray,
+    soft: np.ndarray,
+    radius: int | None = None,
+    eps: float = 1e-3,
+    sharpen: tuple[float, float] | None = (0.3, 0.7),
+) -> np.ndarray:
     """Edge-aware refinement of a coarse mask: guided filter with the image as guide, then re-sharpen."""
     h, w = img.shape[:2]
     r = radius if radius is not None else max(2, int(6 * max(h, w) / 1024) + 2)
@@ -207,8 +214,9 @@ def _mp_solution(name: str) -> Any:
         elif name == "selfie":
             _MP_CACHE[name] = S.selfie_segmentation.SelfieSegmentation(model_selection=0)
         elif name == "mesh":
-            _MP_CACHE[name] = S.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=4,
-                                                  refine_landmarks=False, min_detection_confidence=0.5)
+            _MP_CACHE[name] = S.face_mesh.FaceMesh(
+                static_image_mode=True, max_num_faces=4, refine_landmarks=False, min_detection_confidence=0.5
+            )
         else:  # pragma: no cover
             raise KeyError(name)
     return _MP_CACHE[name]
@@ -238,8 +246,7 @@ def face_landmarks(img: np.ndarray) -> list[np.ndarray]:
     small = _u8(fit_long(img, 640))
     with _MP_LOCK:
         res = _mp_process("mesh", small)
-    return [np.array([(p.x * w, p.y * h) for p in f.landmark], np.float32)
-            for f in (res.multi_face_landmarks or [])]
+    return [np.array([(p.x * w, p.y * h) for p in f.landmark], np.float32) for f in (res.multi_face_landmarks or [])]
 
 
 def _selfie(img: np.ndarray) -> np.ndarray:
@@ -250,6 +257,7 @@ def _selfie(img: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- individual masks
+
 
 def person_mask(img: np.ndarray, faces: list[FaceBox]) -> MaskResult:
     """Selfie-segmentation person mask, gated on a detected face and checked for certainty."""
@@ -419,8 +427,10 @@ def alpha_mask(alpha: np.ndarray) -> MaskResult | None:
 
 # ----------------------------------------------------------------------------- the per-reference set
 
-def _like_temple_hair(lab: np.ndarray, candidate: np.ndarray, faces: list[FaceBox], min_pixels: int = 40
-                      ) -> np.ndarray | float:
+
+def _like_temple_hair(
+    lab: np.ndarray, candidate: np.ndarray, faces: list[FaceBox], min_pixels: int = 40
+) -> np.ndarray | float:
     """Weight in [0, 1]: how close each pixel is to the hair colour seen beside the faces (1.0: no evidence).
 
     The strips just outside each face box, from the eyes down to the jaw, show hair under most headwear;
@@ -498,11 +508,13 @@ class MaskSet:
 
     def product(self) -> MaskResult:
         """Product/object mask: keyed on a plain backdrop, else saliency + GrabCut (rough)."""
+
         def make() -> MaskResult:
             keyed = keyed_mask(self.img)
             if keyed is not None and keyed.usable:
                 return keyed
             return saliency_grabcut(self.img, seed=self.seed)
+
         return self._get("product", make)
 
     def sky(self) -> MaskResult:
@@ -511,6 +523,7 @@ class MaskSet:
 
     def subject(self) -> MaskResult:
         """The best subject mask: the alpha channel, else the person (face present), else the product."""
+
         def make() -> MaskResult:
             if self.alpha is not None:
                 a = alpha_mask(self.alpha)
@@ -521,10 +534,12 @@ class MaskSet:
                 if p.usable:
                     return p
             return self.product()
+
         return self._get("subject", make)
 
     def clothes(self) -> MaskResult:
         """Rough clothing mask: person minus face, hair band above it and skin-coloured pixels."""
+
         def make() -> MaskResult:
             p = self.person()
             if not p.usable:
@@ -547,6 +562,7 @@ class MaskSet:
             binary = keep_components(binary, min_frac=0.1)
             m = refine(self.img, binary.astype(np.float32) * p.mask, sharpen=(0.35, 0.65))
             return judge(m, "clothes", "rough", "person minus face, hair and skin")
+
         return self._get("clothes", make)
 
     def hair(self) -> MaskResult:
@@ -555,6 +571,7 @@ class MaskSet:
         When hair shows beside the face (the temples), only pixels of that colour count: a cap or a hat
         above the head is headwear, not hair.
         """
+
         def make() -> MaskResult:
             p = self.person()
             if not p.usable:
@@ -572,7 +589,7 @@ class MaskSet:
             for f in self.faces():
                 cx, cy = int(f.x + f.w / 2), int(f.y + 0.3 * f.h)
                 cv2.ellipse(region, (cx, cy), (int(0.95 * f.w), int(0.95 * f.h)), 0, 0, 360, 1.0, -1)
-                region[int(min(h, f.y + 0.75 * f.h)):] = 0.0  # above the mouth line: short hair only
+                region[int(min(h, f.y + 0.75 * f.h)) :] = 0.0  # above the mouth line: short hair only
             m = region * p.mask * not_skin * (1.0 - face)
             m = m * _like_temple_hair(lab, m, self.faces())
             binary = cv2.morphologyEx((m > 0.5).astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
@@ -582,6 +599,7 @@ class MaskSet:
             if not res.usable and res.area > 0.002:  # hair is small next to the frame: area rules are for subjects
                 return MaskResult(soft, "hair", "rough", res.note)
             return res
+
         return self._get("hair", make)
 
     def get(self, target: str) -> MaskResult:
@@ -589,8 +607,15 @@ class MaskSet:
         if target == "background":
             s = self.subject()
             return judge(1.0 - s.mask, "background", s.quality, s.note) if s.usable else s
-        fn = {"subject": self.subject, "person": self.person, "product": self.product, "face": self.face,
-              "sky": self.sky, "clothes": self.clothes, "hair": self.hair}.get(target)
+        fn = {
+            "subject": self.subject,
+            "person": self.person,
+            "product": self.product,
+            "face": self.face,
+            "sky": self.sky,
+            "clothes": self.clothes,
+            "hair": self.hair,
+        }.get(target)
         if fn is None:
             raise KeyError(f"unknown mask target: {target!r}")
         return fn()

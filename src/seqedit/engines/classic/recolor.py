@@ -9,6 +9,7 @@ returned bit-for-bit unchanged.
 k-means + a bottom-band step detector); ``apply_colorway`` paints a colorway onto those parts and
 is cheap enough to run per panel.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -21,8 +22,18 @@ from .colors import Color, ColorLike, Finish, as_color
 from .masks import DegenerateMask, fit_long, refine, smoothstep, upsample
 
 PARTS = ("primary", "accent", "sole")
-PART_ALIASES = {"trim": "accent", "logo": "accent", "swoosh": "accent", "laces": "accent", "accents": "accent",
-                "outsole": "sole", "midsole": "sole", "upper": "primary", "body": "primary", "main": "primary"}
+PART_ALIASES = {
+    "trim": "accent",
+    "logo": "accent",
+    "swoosh": "accent",
+    "laces": "accent",
+    "accents": "accent",
+    "outsole": "sole",
+    "midsole": "sole",
+    "upper": "primary",
+    "body": "primary",
+    "main": "primary",
+}
 MIN_PIXELS = 16
 
 
@@ -32,8 +43,7 @@ def _bbox(mask: np.ndarray, pad: int = 2) -> tuple[slice, slice] | None:
     if len(ys) == 0:
         return None
     h, w = mask.shape
-    return (slice(max(0, ys[0] - pad), min(h, ys[-1] + 1 + pad)),
-            slice(max(0, xs[0] - pad), min(w, xs[-1] + 1 + pad)))
+    return (slice(max(0, ys[0] - pad), min(h, ys[-1] + 1 + pad)), slice(max(0, xs[0] - pad), min(w, xs[-1] + 1 + pad)))
 
 
 def _soft_clip(L: np.ndarray, lo: float = 3.0, hi: float = 97.0) -> np.ndarray:
@@ -46,8 +56,13 @@ def _soft_clip(L: np.ndarray, lo: float = 3.0, hi: float = 97.0) -> np.ndarray:
     return out
 
 
-def _recolor_lab(lab: np.ndarray, weight: np.ndarray, target: tuple[float, float, float],
-                 finish: Finish | None, chroma_keep: float = 0.15) -> np.ndarray:
+def _recolor_lab(
+    lab: np.ndarray,
+    weight: np.ndarray,
+    target: tuple[float, float, float],
+    finish: Finish | None,
+    chroma_keep: float = 0.15,
+) -> np.ndarray:
     """New Lab values for every pixel of ``lab`` so that the ``weight``-selected region lands on ``target``."""
     sel = weight > 0.5
     if int(sel.sum()) < MIN_PIXELS:
@@ -118,6 +133,7 @@ def recolor(img: np.ndarray, mask: np.ndarray, target_rgb: ColorLike, finish: Fi
 
 # ----------------------------------------------------------------------------- colorway parts
 
+
 @dataclass(frozen=True)
 class ColorwayParts:
     """Soft part masks of one product (float32 H×W, together a partition of the subject mask).
@@ -179,17 +195,18 @@ def _find_sole(lab: np.ndarray, subj: np.ndarray, soft: np.ndarray) -> tuple[np.
     win = max(2, int(0.04 * height))
     weights = np.array([0.7, 1.0, 1.0])
     for t in range(lo_t, min(hi_t, max_d - span)):
-        n1, n2 = counts[:t].sum(), counts[t:t + span].sum()
-        s1, s2 = counts[max(0, t - win):t].sum(), counts[t:t + win].sum()
+        n1, n2 = counts[:t].sum(), counts[t : t + span].sum()
+        s1, s2 = counts[max(0, t - win) : t].sum(), counts[t : t + win].sum()
         if min(n1, n2, s1, s2) < 10:
             continue
-        diff = float(np.linalg.norm((sums[:t].sum(0) / n1 - sums[t:t + span].sum(0) / n2) * weights))
-        step = float(np.linalg.norm((sums[max(0, t - win):t].sum(0) / s1 - sums[t:t + win].sum(0) / s2) * weights))
+        diff = float(np.linalg.norm((sums[:t].sum(0) / n1 - sums[t : t + span].sum(0) / n2) * weights))
+        step = float(np.linalg.norm((sums[max(0, t - win) : t].sum(0) / s1 - sums[t : t + win].sum(0) / s2) * weights))
         if min(diff, step) > min(best, best_step):  # a real edge between two materials, not a shading ramp
             best, best_t, best_step = diff, t, step
     if min(best, best_step) < 12.0:
-        return None, (f"no distinct sole (bottom band differs from the part above by ΔE {best:.0f}, "
-                      f"edge step {best_step:.0f})")
+        return None, (
+            f"no distinct sole (bottom band differs from the part above by ΔE {best:.0f}, edge step {best_step:.0f})"
+        )
     band = valid & (dist < best_t)
     solidity = float(soft[band].mean())
     if solidity < 0.85:
@@ -238,9 +255,14 @@ def colorway_parts(img: np.ndarray, subject_mask: np.ndarray, seed: int = 0, k: 
             X = X[rng.choice(len(X), 20000, replace=False)]
         kk = min(k, len(X))
         cv2.setRNGSeed(seed)
-        _, _, centers = cv2.kmeans(np.ascontiguousarray(X, np.float32), kk, None,
-                                   (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 30, 0.5), 3,
-                                   cv2.KMEANS_PP_CENTERS)
+        _, _, centers = cv2.kmeans(
+            np.ascontiguousarray(X, np.float32),
+            kk,
+            None,
+            (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 30, 0.5),
+            3,
+            cv2.KMEANS_PP_CENTERS,
+        )
         d = ((feats[..., None, :] - centers[None, None]) ** 2).sum(-1)
         labels = np.where(rest, d.argmin(-1), -1)
         areas = np.array([(labels == i).sum() for i in range(kk)])
@@ -260,8 +282,9 @@ def colorway_parts(img: np.ndarray, subject_mask: np.ndarray, seed: int = 0, k: 
         keep = [j for j in range(1, n) if st[j, cv2.CC_STAT_AREA] >= max(12, 0.003 * rest.sum())]
         accent_m = np.isin(cc, keep) & rest
     found["accent"] = bool(accent_m.sum() >= max(12, 0.003 * subj.sum()))
-    notes["accent"] = ("contrasting minority region" if found["accent"]
-                       else "no contrasting accent region (logo/swoosh/trim) found")
+    notes["accent"] = (
+        "contrasting minority region" if found["accent"] else "no contrasting accent region (logo/swoosh/trim) found"
+    )
 
     def full(part: np.ndarray) -> np.ndarray:
         soft = upsample(part.astype(np.float32), W, H)
@@ -271,8 +294,13 @@ def colorway_parts(img: np.ndarray, subject_mask: np.ndarray, seed: int = 0, k: 
     acc_f = full(accent_m) * subj_full if found["accent"] else np.zeros((H, W), np.float32)
     acc_f = np.minimum(acc_f, subj_full - sole_f).clip(0.0, 1.0)
     primary = np.clip(subj_full - sole_f - acc_f, 0.0, 1.0)
-    return ColorwayParts(primary=primary.astype(np.float32), accent=acc_f.astype(np.float32),
-                         sole=sole_f.astype(np.float32), found=found, notes=notes)
+    return ColorwayParts(
+        primary=primary.astype(np.float32),
+        accent=acc_f.astype(np.float32),
+        sole=sole_f.astype(np.float32),
+        found=found,
+        notes=notes,
+    )
 
 
 def _normalise_parts(colors: Mapping[str, ColorLike]) -> dict[str, ColorLike]:
@@ -285,8 +313,9 @@ def _normalise_parts(colors: Mapping[str, ColorLike]) -> dict[str, ColorLike]:
     return out
 
 
-def apply_colorway(img: np.ndarray, parts: ColorwayParts, colors: Mapping[str, ColorLike],
-                   finish: Finish | None = None) -> tuple[np.ndarray, list[str]]:
+def apply_colorway(
+    img: np.ndarray, parts: ColorwayParts, colors: Mapping[str, ColorLike], finish: Finish | None = None
+) -> tuple[np.ndarray, list[str]]:
     """Paint ``colors`` ({primary, accent, sole} → phrase/Color/RGB) onto precomputed ``parts``.
 
     ``finish`` applies to primary and accent unless a colour carries its own. Parts not named keep
@@ -298,23 +327,30 @@ def apply_colorway(img: np.ndarray, parts: ColorwayParts, colors: Mapping[str, C
         color: Color = as_color(value)
         m = parts.mask(part)
         if not parts.found.get(part, False) or int((m > 0.5).sum()) < MIN_PIXELS:
-            warnings.append(f"colorway: {part} not found ({parts.notes.get(part, 'empty part')}); "
-                            f"{color.name} not applied")
+            warnings.append(
+                f"colorway: {part} not found ({parts.notes.get(part, 'empty part')}); {color.name} not applied"
+            )
             continue
         out = recolor(out, m, color, color.finish or (finish if part != "sole" else None))
     return out, warnings
 
 
-def colorway(img: np.ndarray, subject_mask: np.ndarray, colors: Mapping[str, ColorLike],
-             finish: Finish | None = None, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+def colorway(
+    img: np.ndarray,
+    subject_mask: np.ndarray,
+    colors: Mapping[str, ColorLike],
+    finish: Finish | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, list[str]]:
     """One-shot colorway: ``colorway_parts`` then ``apply_colorway`` (cache the parts for a series)."""
     return apply_colorway(img, colorway_parts(img, subject_mask, seed=seed), colors, finish)
 
 
 def mean_change(before: np.ndarray, after: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Mean CIE76 ΔE between two images (inside ``mask`` > 0.5 if given): ~0 means the edit was a no-op."""
-    d = cv2.cvtColor(np.ascontiguousarray(before, np.float32), cv2.COLOR_RGB2Lab) - \
-        cv2.cvtColor(np.ascontiguousarray(after, np.float32), cv2.COLOR_RGB2Lab)
+    d = cv2.cvtColor(np.ascontiguousarray(before, np.float32), cv2.COLOR_RGB2Lab) - cv2.cvtColor(
+        np.ascontiguousarray(after, np.float32), cv2.COLOR_RGB2Lab
+    )
     de = np.sqrt((d * d).sum(-1))
     if mask is not None:
         sel = np.asarray(mask) > 0.5

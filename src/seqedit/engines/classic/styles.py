@@ -10,6 +10,7 @@ the same seed gives byte-identical output.
 them: no screentone blacks in manga faces, no Ben-Day dots or spot blacks in comic faces, finer
 brushwork in oil, and lighter granulation in watercolor.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .looks import (F32, blur, lowfreq_noise, luminance, rgb, saturate, size_scale, smoothstep)
+from .looks import F32, blur, lowfreq_noise, luminance, rgb, saturate, size_scale, smoothstep
 
 STYLES = ("pencil", "ink", "manga", "comic", "popart", "cartoon", "watercolor", "oil")
 WORK_SIDE = 768
@@ -26,11 +27,20 @@ WASH_SIDE = 576
 
 Box = tuple[float, float, float, float]  # x, y, width, height in pixels
 
-_STYLE_ALIASES = {"sketch": "pencil", "pop_art": "popart", "pop": "popart", "warhol": "popart",
-                  "lineart": "ink", "line_art": "ink", "oil_painting": "oil", "anime": "cartoon"}
+_STYLE_ALIASES = {
+    "sketch": "pencil",
+    "pop_art": "popart",
+    "pop": "popart",
+    "warhol": "popart",
+    "lineart": "ink",
+    "line_art": "ink",
+    "oil_painting": "oil",
+    "anime": "cartoon",
+}
 
 
 # ----------------------------------------------------------------------------- shared pieces
+
 
 def _fit_long(img: np.ndarray, side: int) -> np.ndarray:
     h, w = img.shape[:2]
@@ -58,8 +68,9 @@ def _face_weight(h: int, w: int, face_boxes: Sequence[Box] | None) -> np.ndarray
     return blur(m, 0.05 * max(h, w))
 
 
-def xdog(gray: np.ndarray, sigma: float, k: float = 1.6, tau: float = 0.985, eps: float = 0.02,
-         phi: float = 90.0) -> np.ndarray:
+def xdog(
+    gray: np.ndarray, sigma: float, k: float = 1.6, tau: float = 0.985, eps: float = 0.02, phi: float = 90.0
+) -> np.ndarray:
     """Extended difference of Gaussians: 1 = paper, toward 0 = ink."""
     d = blur(gray, sigma) - F32(tau) * blur(gray, sigma * k)
     out = np.where(d >= eps, F32(1.0), F32(1.0) + np.tanh(F32(phi) * (d - F32(eps))))
@@ -90,8 +101,15 @@ def _smoothed(img: np.ndarray, passes: int = 4) -> np.ndarray:
     return _upsample(small, h, w)
 
 
-def ink_lines(img: np.ndarray, smoothed: np.ndarray | None = None, sigma: float = 1.2, eps: float = -0.005,
-              phi: float = 200.0, min_area: float = 40.0, thick: float = 0.0) -> np.ndarray:
+def ink_lines(
+    img: np.ndarray,
+    smoothed: np.ndarray | None = None,
+    sigma: float = 1.2,
+    eps: float = -0.005,
+    phi: float = 200.0,
+    min_area: float = 40.0,
+    thick: float = 0.0,
+) -> np.ndarray:
     """Clean line art (XDoG on a flattened image, specks dropped): H×W, 1 = paper, 0 = ink."""
     s = size_scale(img)
     flat = _smoothed(img) if smoothed is None else smoothed
@@ -127,14 +145,15 @@ def _posterize(img: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- styles
 
+
 def _pencil(img: np.ndarray, seed: int) -> np.ndarray:
     s = size_scale(img)
     g = luminance(img)
-    dodge = np.clip(g / (F32(1.0) - blur(F32(1.0) - g, 10 * s) + F32(1e-3)), 0.0, 1.0)   # colour dodge
+    dodge = np.clip(g / (F32(1.0) - blur(F32(1.0) - g, 10 * s) + F32(1e-3)), 0.0, 1.0)  # colour dodge
     sketch = np.clip(F32(1.0) - (F32(1.0) - dodge) * F32(1.6), 0.0, 1.0)
     noise = np.random.default_rng(seed).random(g.shape, dtype=F32)
     kl = max(3, round(9 * s)) | 1
-    hatch = cv2.filter2D(noise, -1, np.eye(kl, dtype=F32)[::-1] / F32(kl))                # 45° strokes
+    hatch = cv2.filter2D(noise, -1, np.eye(kl, dtype=F32)[::-1] / F32(kl))  # 45° strokes
     hatch = (hatch - hatch.mean()) / F32(hatch.std() + 1e-6)
     tone = np.clip(F32(1.0) - (F32(1.0) - blur(g, 2 * s)) * F32(0.35) * (F32(1.0) + F32(0.5) * hatch), 0, 1)
     return (sketch * tone)[..., None] * rgb(0.98, 0.97, 0.94)
@@ -143,7 +162,7 @@ def _pencil(img: np.ndarray, seed: int) -> np.ndarray:
 def _ink(img: np.ndarray, seed: int) -> np.ndarray:
     flat = _smoothed(img, 3)
     lines = ink_lines(img, flat, sigma=1.0, eps=-0.004, phi=220.0, min_area=30.0)
-    blacks = smoothstep(0.06, 0.12, luminance(flat))                                       # solid blacks
+    blacks = smoothstep(0.06, 0.12, luminance(flat))  # solid blacks
     return np.minimum(lines, blacks)[..., None] * rgb(0.99, 0.98, 0.95)
 
 
@@ -171,7 +190,7 @@ def _comic(img: np.ndarray, seed: int, faces: np.ndarray | None) -> np.ndarray:
     lum = luminance(q)
     shadow = np.clip((F32(0.5) - lum) * F32(1.4), 0.0, 0.6)
     keep = F32(1.0) if faces is None else (F32(1.0) - faces)
-    dots = halftone(shadow * keep, period=max(4.0, 6 * s), angle=15)                       # Ben-Day dots
+    dots = halftone(shadow * keep, period=max(4.0, 6 * s), angle=15)  # Ben-Day dots
     q = q * (F32(1.0) - F32(0.35) * dots[..., None])
     blacks = ((lum < 0.13) & (keep > 0.5) if faces is not None else lum < 0.13)[..., None]  # spot blacks
     q = np.where(blacks, F32(0.0), q)
@@ -196,7 +215,7 @@ def _popart(img: np.ndarray, seed: int) -> np.ndarray:
     small = cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA)
     lum = blur(luminance(small), 1.0)
     q1, q2, q3 = np.percentile(lum, [30, 60, 88])
-    level = (lum > q1).astype(np.int32) + (lum > q2) + (lum > q3)        # 0 dark … 3 brightest
+    level = (lum > q1).astype(np.int32) + (lum > q2) + (lum > q3)  # 0 dark … 3 brightest
     ink = xdog(luminance(small), sigma=max(0.8, 1.2 * size_scale(small)), eps=0.01, phi=50.0) > 0.5
     tiles = []
     for background, mid, dark, light in _POP_PALETTES:
@@ -221,7 +240,7 @@ def _watercolor(img: np.ndarray, seed: int, faces: np.ndarray | None) -> np.ndar
     a pencil under-drawing and paper texture."""
     h, w = img.shape[:2]
     s = size_scale(img)
-    small = _fit_long(img, WASH_SIDE)                      # washes are soft: mean-shift at ≤ 576 px
+    small = _fit_long(img, WASH_SIDE)  # washes are soft: mean-shift at ≤ 576 px
     sh, sw = small.shape[:2]
     u8 = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
     wash = cv2.pyrMeanShiftFiltering(u8, 9, 24, maxLevel=1).astype(F32) / F32(255.0)
@@ -233,12 +252,12 @@ def _watercolor(img: np.ndarray, seed: int, faces: np.ndarray | None) -> np.ndar
     gl = luminance(f)
     edge = np.hypot(cv2.Sobel(gl, cv2.CV_32F, 1, 0), cv2.Sobel(gl, cv2.CV_32F, 0, 1))
     edge = np.clip(edge / F32(np.percentile(edge, 99) + 1e-6), 0.0, 1.0)
-    f = f * (F32(1.0) - F32(0.4) * cv2.GaussianBlur(edge, (0, 0), 0.8)[..., None])          # pooling
+    f = f * (F32(1.0) - F32(0.4) * cv2.GaussianBlur(edge, (0, 0), 0.8)[..., None])  # pooling
     gran = lowfreq_noise(sh, sw, seed + 2, 4)
     if faces is not None:
         gran = F32(1.0) - (F32(1.0) - gran) * (F32(1.0) - F32(0.7) * cv2.resize(faces, (sw, sh)))
-    f = F32(1.0) - (F32(1.0) - f) * (F32(0.78) + F32(0.22) * gran[..., None])                 # granulation
-    f = f + (F32(1.0) - f) * smoothstep(0.82, 0.96, luminance(f))[..., None]                # paper shows
+    f = F32(1.0) - (F32(1.0) - f) * (F32(0.78) + F32(0.22) * gran[..., None])  # granulation
+    f = f + (F32(1.0) - f) * smoothstep(0.82, 0.96, luminance(f))[..., None]  # paper shows
     f = _upsample(f, h, w)
     sketch = luminance(_pencil(img, seed))
     f = f * (F32(0.55) + F32(0.45) * sketch[..., None])
@@ -253,24 +272,27 @@ def _oil(img: np.ndarray, seed: int, faces: np.ndarray | None) -> np.ndarray:
     u8 = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
     size = max(2, round(6 * small.shape[1] / 768))
     paint = cv2.xphoto.oilPainting(u8, size, 1, cv2.COLOR_RGB2GRAY).astype(F32) / F32(255.0)
-    if faces is not None:                          # finer brushwork on faces keeps them readable
+    if faces is not None:  # finer brushwork on faces keeps them readable
         fw = cv2.resize(faces, (small.shape[1], small.shape[0]))
         ys, xs = np.nonzero(fw > 0.01)
         if len(xs):
             y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-            fine = cv2.xphoto.oilPainting(np.ascontiguousarray(u8[y0:y1, x0:x1]), max(2, size // 2), 1,
-                                          cv2.COLOR_RGB2GRAY).astype(F32) / F32(255.0)
+            fine = cv2.xphoto.oilPainting(
+                np.ascontiguousarray(u8[y0:y1, x0:x1]), max(2, size // 2), 1, cv2.COLOR_RGB2GRAY
+            ).astype(F32) / F32(255.0)
             wgt = fw[y0:y1, x0:x1, None]
             paint[y0:y1, x0:x1] = paint[y0:y1, x0:x1] * (F32(1.0) - wgt) + fine * wgt
     f = _upsample(paint, h, w)
     lum = blur(luminance(f), 1.2 * s)
     gx = cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3)
-    shade = np.clip(F32(0.5) + (-gx - gy) * F32(2.8), 0.0, 1.0)                             # impasto, top-left
+    shade = np.clip(F32(0.5) + (-gx - gy) * F32(2.8), 0.0, 1.0)  # impasto, top-left
     f = f * (F32(0.82) + F32(0.36) * shade[..., None])
     period = max(2.0, 3.7 * s)
-    weave = (np.sign(np.sin(np.arange(w, dtype=F32) * F32(2 * math.pi / period)))[None, :]
-             * np.sign(np.sin(np.arange(h, dtype=F32) * F32(2 * math.pi / period)))[:, None])
+    weave = (
+        np.sign(np.sin(np.arange(w, dtype=F32) * F32(2 * math.pi / period)))[None, :]
+        * np.sign(np.sin(np.arange(h, dtype=F32) * F32(2 * math.pi / period)))[:, None]
+    )
     return saturate(np.clip(f * (F32(0.96) + F32(0.04) * weave)[..., None], 0.0, 1.0), 1.15)
 
 

@@ -11,6 +11,7 @@ which wraps and shrinks the text until it fits its box (and ellipsises as a last
 never overflows its box, whatever the image size. All text uses the font roles of ``fonts.py``,
 so a set of panels shares its typography.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,6 +41,7 @@ _PROBE = ImageDraw.Draw(Image.new("L", (1, 1)))
 
 
 # ----------------------------------------------------------------------------- colour
+
 
 def parse_color(color: ColorLike, default: RGB) -> RGB:
     """A colour as RGB floats in [0, 1]: a colour phrase or hex string (``colors.as_color``), 0–1 floats or
@@ -102,6 +104,7 @@ def image_accent(img: np.ndarray, mask: np.ndarray | None = None) -> RGB:
 
 # ----------------------------------------------------------------------------- geometry helpers
 
+
 def _fit_within(w: int, h: int, long_side: int) -> tuple[int, int]:
     s = min(1.0, long_side / max(w, h))
     return max(1, round(w * s)), max(1, round(h * s))
@@ -118,7 +121,7 @@ def fit_cover(img: np.ndarray, width: int, height: int, focus: tuple[float, floa
     cw, ch = min(cw, w), min(ch, h)
     x0 = int(round(min(max(focus[0] * w - cw / 2, 0), w - cw)))
     y0 = int(round(min(max(focus[1] * h - ch / 2, 0), h - ch)))
-    return arrays.resize(np.ascontiguousarray(img[y0:y0 + ch, x0:x0 + cw]), width, height)
+    return arrays.resize(np.ascontiguousarray(img[y0 : y0 + ch, x0 : x0 + cw]), width, height)
 
 
 def fit_contain(img: np.ndarray, width: int, height: int) -> tuple[np.ndarray, int, int]:
@@ -142,7 +145,9 @@ def rounded_rect_mask(height: int, width: int, box: tuple[float, float, float, f
     return np.clip(0.5 - (outside + inside - r), 0.0, 1.0).astype(np.float32)
 
 
-def paint(img: np.ndarray, mask: np.ndarray, color: RGB, opacity: float = 1.0, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+def paint(
+    img: np.ndarray, mask: np.ndarray, color: RGB, opacity: float = 1.0, origin: tuple[int, int] = (0, 0)
+) -> np.ndarray:
     """Composite a flat ``color`` over ``img`` (in place) with coverage ``mask`` placed at ``origin``."""
     ox, oy = origin
     mh, mw = mask.shape[:2]
@@ -150,7 +155,7 @@ def paint(img: np.ndarray, mask: np.ndarray, color: RGB, opacity: float = 1.0, o
     x0, y0, x1, y1 = max(ox, 0), max(oy, 0), min(ox + mw, w), min(oy + mh, h)
     if x1 <= x0 or y1 <= y0:
         return img
-    a = mask[y0 - oy:y1 - oy, x0 - ox:x1 - ox, None] * np.float32(opacity)
+    a = mask[y0 - oy : y1 - oy, x0 - ox : x1 - ox, None] * np.float32(opacity)
     region = img[y0:y1, x0:x1]
     region[...] = region * (1.0 - a) + np.asarray(color, dtype=np.float32) * a
     return img
@@ -159,7 +164,7 @@ def paint(img: np.ndarray, mask: np.ndarray, color: RGB, opacity: float = 1.0, o
 def fill_box(img: np.ndarray, box: Box, color: RGB, opacity: float = 1.0) -> np.ndarray:
     """Fill an axis-aligned box with ``color`` (in place)."""
     x0, y0, x1, y1 = box
-    region = img[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)]
+    region = img[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)]
     region[...] = region * np.float32(1.0 - opacity) + np.asarray(color, dtype=np.float32) * np.float32(opacity)
     return img
 
@@ -174,6 +179,7 @@ def outline_box(img: np.ndarray, box: Box, color: RGB, thickness: int) -> np.nda
 
 
 # ----------------------------------------------------------------------------- fitted text
+
 
 @dataclass(frozen=True)
 class TextBlock:
@@ -266,8 +272,16 @@ def _block(lines: Sequence[str], role: Role, size: int, stroke: int, complete: b
     return TextBlock(tuple(lines), role, size, stroke, pitch, top, width, height, complete and bool(lines))
 
 
-def _layout_at(text: str, role: Role, size: int, stroke: int, max_width: int, max_height: int,
-               max_lines: int | None, allow_break: bool = False) -> TextBlock | None:
+def _layout_at(
+    text: str,
+    role: Role,
+    size: int,
+    stroke: int,
+    max_width: int,
+    max_height: int,
+    max_lines: int | None,
+    allow_break: bool = False,
+) -> TextBlock | None:
     lines = _wrap(text, get_font(role, size), stroke, max_width, allow_break)
     if lines is None or (max_lines is not None and len(lines) > max_lines):
         return None
@@ -275,8 +289,9 @@ def _layout_at(text: str, role: Role, size: int, stroke: int, max_width: int, ma
     return block if block.height <= max_height and block.width <= max_width else None
 
 
-def _truncate(text: str, role: Role, size: int, stroke: int, max_width: int, max_height: int,
-              max_lines: int | None) -> TextBlock:
+def _truncate(
+    text: str, role: Role, size: int, stroke: int, max_width: int, max_height: int, max_lines: int | None
+) -> TextBlock:
     """The longest wrapped prefix (ending in an ellipsis) that fits; may be empty."""
     font = get_font(role, size)
     pitch, top, bottom = _metrics(role, size, stroke, ())
@@ -300,8 +315,17 @@ def _truncate(text: str, role: Role, size: int, stroke: int, max_width: int, max
     return block
 
 
-def fit_text(text: str, role: Role, max_width: int, max_height: int, max_size: int,
-             min_size: int = 6, *, stroke: int = 0, max_lines: int | None = None) -> TextBlock:
+def fit_text(
+    text: str,
+    role: Role,
+    max_width: int,
+    max_height: int,
+    max_size: int,
+    min_size: int = 6,
+    *,
+    stroke: int = 0,
+    max_lines: int | None = None,
+) -> TextBlock:
     """Wrap ``text`` in the largest size ≤ ``max_size`` that fits ``max_width``×``max_height``.
 
     Words are not broken while a size in [``min_size``, ``max_size``] fits. Otherwise: long words are
@@ -378,8 +402,17 @@ def text_masks(block: TextBlock, align: str = "center") -> tuple[np.ndarray, np.
     return fill, np.maximum(stroke, fill)
 
 
-def draw_text(img: np.ndarray, block: TextBlock, box: Box, color: RGB, *, align: str = "center",
-              valign: str = "center", stroke_color: RGB = INK, shadow: float = 0.0) -> np.ndarray:
+def draw_text(
+    img: np.ndarray,
+    block: TextBlock,
+    box: Box,
+    color: RGB,
+    *,
+    align: str = "center",
+    valign: str = "center",
+    stroke_color: RGB = INK,
+    shadow: float = 0.0,
+) -> np.ndarray:
     """Draw a fitted block into ``box`` of ``img`` (in place). ``shadow`` is a soft drop-shadow opacity."""
     if not block.lines:
         return img
@@ -394,7 +427,7 @@ def draw_text(img: np.ndarray, block: TextBlock, box: Box, color: RGB, *, align:
         hh, ww = blurred.shape
         cx0, cy0, cx1, cy1 = max(sx, 0), max(sy, 0), min(sx + ww, sh.shape[1]), min(sy + hh, sh.shape[0])
         if cx1 > cx0 and cy1 > cy0:
-            sh[cy0:cy1, cx0:cx1] = blurred[cy0 - sy:cy1 - sy, cx0 - sx:cx1 - sx]
+            sh[cy0:cy1, cx0:cx1] = blurred[cy0 - sy : cy1 - sy, cx0 - sx : cx1 - sx]
         paint(img, sh, (0.0, 0.0, 0.0), shadow, (x0, y0))
     if block.stroke:
         paint(img, stroke, stroke_color, 1.0, (x, y))
@@ -403,6 +436,7 @@ def draw_text(img: np.ndarray, block: TextBlock, box: Box, color: RGB, *, align:
 
 
 # ----------------------------------------------------------------------------- caption
+
 
 @dataclass(frozen=True)
 class CaptionLayout:
@@ -426,8 +460,9 @@ def caption_layout(height: int, width: int, text: str, position: Literal["top", 
     return CaptionLayout((y0, y1), (pad, y0 + pad, width - pad, y1 - pad), block)
 
 
-def caption(img: np.ndarray, text: str, position: Literal["top", "bottom"] = "bottom",
-            style: CaptionStyle = "bar") -> np.ndarray:
+def caption(
+    img: np.ndarray, text: str, position: Literal["top", "bottom"] = "bottom", style: CaptionStyle = "bar"
+) -> np.ndarray:
     """A caption bar at the top or bottom with wrapped, auto-fitted text; same size as ``img``.
 
     ``bar``: translucent dark band, white text. ``solid``: opaque white band, dark text.
@@ -451,7 +486,7 @@ def caption(img: np.ndarray, text: str, position: Literal["top", "bottom"] = "bo
         span = min(h, round((y1 - y0) * 1.8))
         ramp = np.linspace(0.0, 1.0, span, dtype=np.float32) ** 1.5 * np.float32(0.78)
         if position == "bottom":
-            out[h - span:] *= (1.0 - ramp)[:, None, None]
+            out[h - span :] *= (1.0 - ramp)[:, None, None]
         else:
             out[:span] *= (1.0 - ramp[::-1])[:, None, None]
         draw_text(out, lay.block, lay.box, WHITE, shadow=0.6)
@@ -461,6 +496,7 @@ def caption(img: np.ndarray, text: str, position: Literal["top", "bottom"] = "bo
 
 
 # ----------------------------------------------------------------------------- frames
+
 
 def frame(img: np.ndarray, kind: FrameKind, color: ColorLike = None) -> np.ndarray:
     """A frame around the photo, returned at the same size as ``img`` (the photo is scaled inside).
@@ -479,7 +515,7 @@ def frame(img: np.ndarray, kind: FrameKind, color: ColorLike = None) -> np.ndarr
         out[...] = band
         fill_box(out, (b, b, w - b, h - b), (0.94, 0.92, 0.86))
         i = b + mat
-        out[i:h - i, i:w - i] = fit_cover(img, w - 2 * i, h - 2 * i)
+        out[i : h - i, i : w - i] = fit_cover(img, w - 2 * i, h - 2 * i)
         return out
     if kind == "polaroid":
         card = parse_color(color, (0.97, 0.96, 0.93))
@@ -496,7 +532,7 @@ def frame(img: np.ndarray, kind: FrameKind, color: ColorLike = None) -> np.ndarr
         out = np.empty((h, w, 3), np.float32)
         out[...] = base
         mx = max(1, round(0.025 * w))
-        out[strip:h - strip, mx:w - mx] = fit_cover(img, w - 2 * mx, h - 2 * strip)
+        out[strip : h - strip, mx : w - mx] = fit_cover(img, w - 2 * mx, h - 2 * strip)
         hole_h = max(2.0, 0.45 * strip)
         hole_w = hole_h * 0.72
         pitch = hole_h * 1.6
@@ -509,7 +545,7 @@ def frame(img: np.ndarray, kind: FrameKind, color: ColorLike = None) -> np.ndarr
             box = (cx - hole_w / 2 - bx0, (strip - hole_h) / 2, cx + hole_w / 2 - bx0, (strip + hole_h) / 2)
             bx0c, bx1c = max(bx0, 0), min(bx1, w)
             tile = rounded_rect_mask(strip, bx1 - bx0, box, hole_h * 0.18)
-            holes[:, bx0c:bx1c] = np.maximum(holes[:, bx0c:bx1c], tile[:, bx0c - bx0:bx1c - bx0])
+            holes[:, bx0c:bx1c] = np.maximum(holes[:, bx0c:bx1c], tile[:, bx0c - bx0 : bx1c - bx0])
         paint(out, holes, (0.93, 0.91, 0.86), 1.0, (0, 0))
         paint(out, holes, (0.93, 0.91, 0.86), 1.0, (0, h - strip))
         return out
@@ -524,13 +560,14 @@ def frame(img: np.ndarray, kind: FrameKind, color: ColorLike = None) -> np.ndarr
         shadow = cv2.GaussianBlur(shadow, (0, 0), max(0.8, 0.015 * s))
         paint(out, shadow, (0.0, 0.0, 0.0), 0.35)
         photo = np.zeros((h, w, 3), np.float32)
-        photo[m:h - m, m:w - m] = fit_cover(img, w - 2 * m, h - 2 * m)
+        photo[m : h - m, m : w - m] = fit_cover(img, w - 2 * m, h - 2 * m)
         cov = rounded_rect_mask(h, w, (m, m, w - m, h - m), r)[..., None]
         return (out * (1.0 - cov) + photo * cov).astype(np.float32)
     raise ValueError(f"unknown frame kind {kind!r}; use border, polaroid, film or rounded")
 
 
 # ----------------------------------------------------------------------------- magazine cover
+
 
 class SupportsBox(Protocol):
     """Anything with pixel ``x, y, w, h`` attributes, e.g. ``masks.FaceBox``."""
@@ -562,7 +599,7 @@ def _face_xywh(face: FaceLike) -> tuple[float, float, float, float] | None:
 class CoverLayout:
     """Geometry of a cover: the source crop, the output size, and boxes in output pixels."""
 
-    crop: Box            # in source pixels
+    crop: Box  # in source pixels
     size: tuple[int, int]  # output width, height
     face: Box | None
     masthead: Box
@@ -575,8 +612,15 @@ def _boxes_overlap(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def cover_layout(height: int, width: int, face_box: FaceLike, seed: int, *, person_mask: np.ndarray | None = None,
-                 out_width: int | None = None) -> CoverLayout:
+def cover_layout(
+    height: int,
+    width: int,
+    face_box: FaceLike,
+    seed: int,
+    *,
+    person_mask: np.ndarray | None = None,
+    out_width: int | None = None,
+) -> CoverLayout:
     """Where everything goes on a 4:5 cover cut from a ``height``×``width`` source."""
     fb = _face_xywh(face_box)
     if fb is None and person_mask is not None and float(person_mask.max()) > 0.5:
@@ -602,8 +646,12 @@ def cover_layout(height: int, width: int, face_box: FaceLike, seed: int, *, pers
     sx, sy = W / cw, H / ch
     face: Box | None = None
     if fb is not None:
-        face = (round((fb[0] - x0) * sx), round((fb[1] - y0) * sy),
-                round((fb[0] + fb[2] - x0) * sx), round((fb[1] + fb[3] - y0) * sy))
+        face = (
+            round((fb[0] - x0) * sx),
+            round((fb[1] - y0) * sy),
+            round((fb[0] + fb[2] - x0) * sx),
+            round((fb[1] + fb[3] - y0) * sy),
+        )
     masthead = (round(0.04 * W), round(0.025 * H), W - round(0.04 * W), round(0.185 * H))
     margin, gap = round(0.05 * W), round(0.03 * W)
     bw, bh = round(0.17 * W), round(0.095 * H)
@@ -663,7 +711,7 @@ def _masthead_mask(title: str, box: Box) -> np.ndarray:
     ink = cv2.resize(ink, (tw, th_i), interpolation=cv2.INTER_AREA)
     mask = np.zeros((bh, bw), np.float32)
     x = (bw - tw) // 2
-    mask[:th_i, x:x + tw] = np.clip(ink, 0.0, 1.0)[:bh]
+    mask[:th_i, x : x + tw] = np.clip(ink, 0.0, 1.0)[:bh]
     return mask
 
 
@@ -692,9 +740,18 @@ def _barcode(out: np.ndarray, box: Box, seed: int) -> None:
     draw_text(out, block, (x0 + pad, y1 - pad - digits_h, x1 - pad, y1 - max(1, pad // 2)), INK)
 
 
-def magazine_cover(img: np.ndarray, person_mask: np.ndarray | None, face_box: FaceLike, title: str,
-                   lines: Sequence[str], seed: int, issue_label: str | None = None, *,
-                   accent: ColorLike = None, width: int | None = None) -> np.ndarray:
+def magazine_cover(
+    img: np.ndarray,
+    person_mask: np.ndarray | None,
+    face_box: FaceLike,
+    title: str,
+    lines: Sequence[str],
+    seed: int,
+    issue_label: str | None = None,
+    *,
+    accent: ColorLike = None,
+    width: int | None = None,
+) -> np.ndarray:
     """A 4:5 magazine cover: masthead behind the subject's head, cover lines beside the face.
 
     ``person_mask`` (source-sized) puts the person back over the masthead; without it the masthead
@@ -713,8 +770,15 @@ def magazine_cover(img: np.ndarray, person_mask: np.ndarray | None, face_box: Fa
     base = arrays.resize(np.ascontiguousarray(img[cy0:cy1, cx0:cx1], dtype=np.float32), W, H)
     mask = None
     if person_mask is not None:
-        mask = np.clip(cv2.resize(np.ascontiguousarray(person_mask[cy0:cy1, cx0:cx1], dtype=np.float32), (W, H),
-                                  interpolation=cv2.INTER_LINEAR if W > cx1 - cx0 else cv2.INTER_AREA), 0.0, 1.0)
+        mask = np.clip(
+            cv2.resize(
+                np.ascontiguousarray(person_mask[cy0:cy1, cx0:cx1], dtype=np.float32),
+                (W, H),
+                interpolation=cv2.INTER_LINEAR if W > cx1 - cx0 else cv2.INTER_AREA,
+            ),
+            0.0,
+            1.0,
+        )
     accent_rgb = parse_color(accent, DEFAULT_ACCENT) if accent is not None else image_accent(base, mask)
     out = base.copy()
 
@@ -748,8 +812,10 @@ def magazine_cover(img: np.ndarray, person_mask: np.ndarray | None, face_box: Fa
     blocks: list[TextBlock] = []
     scale = 1.0
     while items:
-        blocks = [fit_text(t, role, col_w, col_h, max(1, round(W * k * scale)), max(1, round(W * k * scale)))
-                  for t, role, k, _ in items]
+        blocks = [
+            fit_text(t, role, col_w, col_h, max(1, round(W * k * scale)), max(1, round(W * k * scale)))
+            for t, role, k, _ in items
+        ]
         spacing = round(0.018 * H * scale)
         total = sum(b.height for b in blocks) + spacing * (len(blocks) - 1)
         if total <= col_h and all(b.complete for b in blocks):
@@ -769,8 +835,15 @@ def magazine_cover(img: np.ndarray, person_mask: np.ndarray | None, face_box: Fa
         y = col[1]
         for block, (_, _, _, color) in zip(blocks, items):
             if block.lines:
-                draw_text(out, block, (col[0], y, col[2], min(col[3], y + block.height)), color,
-                          align=align, valign="top", shadow=shadow)
+                draw_text(
+                    out,
+                    block,
+                    (col[0], y, col[2], min(col[3], y + block.height)),
+                    color,
+                    align=align,
+                    valign="top",
+                    shadow=shadow,
+                )
             y += block.height + spacing
     _barcode(out, lay.barcode, seed)
     return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)

@@ -29,6 +29,8 @@ _SPLITS = [
     re.compile(r"\s+(?:and|while)\s+(?=(?:" + _EDIT_VERBS + r")\b(?!\s+(?:and|or)\b))", re.I),
 ]
 _FILLER = re.compile(r"^(?:please|pls|thanks?|thank you|ok(?:ay)?|and|also|then|now)?[\s.!?,;:]*$", re.I)
+
+
 def split_clauses(text: str) -> list[str]:
     """Split an instruction into clauses (see the module docstring)."""
     # a hard-wrapped sentence continues on the next line: join it back
