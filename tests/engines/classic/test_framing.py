@@ -22,7 +22,7 @@ def with_corner_markers(img: np.ndarray, box: tuple[float, float, float, float],
     out = img.copy()
     x, y, w, h = (int(round(v)) for v in box)
     corners = ((x, y), (x + w - size, y), (x, y + h - size), (x + w - size, y + h - size))
-    for (cx, cy), colour in zip(corners, MARKERS):
+    for (cx, cy), colour in zip(corners, MARKERS, strict=True):
         out[cy : cy + size, cx : cx + size] = colour
     return out
 

@@ -11,7 +11,6 @@ from skimage import data
 from seqedit.engines.classic.inpaint import REFUSAL, defect_mask, inpaint, removal_verdict, text_boxes
 from tests.support import photos
 
-
 CLEAN = {
     "astronaut": lambda: photos.as_f32(data.astronaut()),
     "coffee": lambda: photos.as_f32(data.coffee()),

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from seqedit.engines.classic import router
-from seqedit.engines.classic.router import RoutedPlan, route, split_clauses
 from seqedit.engines.classic.ops import OPERATIONS, OpSpec
+from seqedit.engines.classic.router import RoutedPlan, route, split_clauses
 from seqedit.plan import make_plan
 from seqedit.request import EditRequest
 

@@ -272,7 +272,6 @@ _STOP_NAMES = frozenset(
         "deep",
         "bright",
         "neon",
-        "pale",
         "muted",
         "dusty",
         "vivid",

@@ -112,7 +112,7 @@ class MiniLM:
         for i in range(self.layers):
             p = f"encoder.layer.{i}."
 
-            def heads(name: str) -> np.ndarray:
+            def heads(name: str, x: np.ndarray = x, p: str = p) -> np.ndarray:
                 y = self._linear(x, p + "attention.self." + name)
                 return y.reshape(batch, length, self.heads, head_dim).transpose(0, 2, 1, 3)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal, TypeAlias
 
@@ -30,10 +30,12 @@ Font: TypeAlias = ImageFont.FreeTypeFont | ImageFont.ImageFont
 PILLOW_DEFAULT = "pillow:load_default"
 
 LICENCES: dict[str, str] = {
-    "DejaVu Sans / Serif (matplotlib wheel, mpl-data/fonts/ttf)": "Bitstream Vera Fonts licence (permissive, redistribution allowed; the name 'Bitstream Vera' "
-    "may not be used for modified fonts); DejaVu changes are public domain. Full text ships as "
+    "DejaVu Sans / Serif (matplotlib wheel, mpl-data/fonts/ttf)": "Bitstream Vera Fonts licence (permissive, "
+    "redistribution allowed; the name 'Bitstream Vera' may not be used for modified fonts); DejaVu changes are "
+    "public domain. Full text ships as "
     "mpl-data/fonts/ttf/LICENSE_DEJAVU in matplotlib's wheel.",
-    "Aileron Regular (embedded in Pillow, ImageFont.load_default)": "Aileron by Sora Sagano (dotcolon.net), released under CC0 1.0; Pillow itself is MIT-CMU.",
+    "Aileron Regular (embedded in Pillow, ImageFont.load_default)": "Aileron by Sora Sagano (dotcolon.net), "
+    "released under CC0 1.0; Pillow itself is MIT-CMU.",
 }
 
 
@@ -69,7 +71,7 @@ def matplotlib_font_dir() -> Path | None:
     return path if path.is_dir() else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def font_path(role: Role) -> Path | None:
     """The TTF file a role resolves to, or None when only Pillow's default font is available."""
     spec = ROLES.get(role)

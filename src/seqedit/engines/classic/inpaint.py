@@ -91,7 +91,7 @@ def _glyphs(grey: np.ndarray) -> list[_Glyph]:
     blurred = cv2.blur(grey, (3, 3)).astype(np.float32)
     found: list[_Glyph] = []
     seen: set[tuple[int, int, int, int]] = set()
-    for pts, (x, y, bw, bh) in zip(regions, boxes):
+    for pts, (x, y, bw, bh) in zip(regions, boxes, strict=True):
         if bh < 6 or bh > 0.25 * h or bw > 0.25 * w:
             continue
         aspect = bw / bh

@@ -283,7 +283,7 @@ def comic_page(
     page = np.empty((H, W, 3), np.float32)
     page[...] = WHITE
     letter_size = max(8, round(0.021 * W))
-    for i, (im, quad) in enumerate(zip(images, lay.panels)):
+    for i, (im, quad) in enumerate(zip(images, lay.panels, strict=True)):
         box = quad_bounds(quad)
         x0, y0, x1, y1 = box
         tile = fit_cover(im, x1 - x0, y1 - y0, _focus(focus, i))

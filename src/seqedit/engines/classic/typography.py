@@ -207,8 +207,8 @@ def _ink(text: str, font: Font, stroke: int) -> tuple[int, int, int, int]:
 def _line_width(text: str, font: Font, stroke: int) -> int:
     if not text:
         return 0
-    l, _, r, _ = _ink(text, font, stroke)
-    return r - l
+    left, _, r, _ = _ink(text, font, stroke)
+    return r - left
 
 
 def _split_long(word: str, font: Font, stroke: int, max_width: int) -> list[str]:
@@ -389,10 +389,10 @@ def text_masks(block: TextBlock, align: str = "center") -> tuple[np.ndarray, np.
     for i, line in enumerate(block.lines):
         if not line:
             continue
-        l, _, r, _ = _ink(line, font, block.stroke)
-        lw = r - l
+        left, _, r, _ = _ink(line, font, block.stroke)
+        lw = r - left
         x = 0 if align == "left" else (w - lw if align == "right" else (w - lw) // 2)
-        x -= l
+        x -= left
         y = i * block.line_pitch - block.top
         if block.stroke:
             d_stroke.text((x, y), line, font=font, fill=255, stroke_width=block.stroke, stroke_fill=255)
@@ -693,8 +693,8 @@ def _masthead_mask(title: str, box: Box) -> np.ndarray:
     text = title.upper() if spec.upper else title
     bw, bh = box[2] - box[0], box[3] - box[1]
     probe = get_font("masthead", 100)
-    l, t, r, b = _ink(text, probe, 0)
-    ratio = max(1, r - l) / max(1, b - t)
+    left, t, r, b = _ink(text, probe, 0)
+    ratio = max(1, r - left) / max(1, b - t)
     th = float(bh)
     cond = min(1.0, bw / (ratio * th))
     if cond < 0.6:  # very long title: do not squeeze past 60 %, shrink instead
@@ -704,9 +704,9 @@ def _masthead_mask(title: str, box: Box) -> np.ndarray:
     th_i = max(1, round(th))
     size = max(1, round(100 * th_i / max(1, b - t)))
     font = get_font("masthead", size)
-    l, t, r, b = _ink(text, font, 0)
-    layer = Image.new("L", (max(1, r - l), max(1, b - t)), 0)
-    ImageDraw.Draw(layer).text((-l, -t), text, font=font, fill=255)
+    left, t, r, b = _ink(text, font, 0)
+    layer = Image.new("L", (max(1, r - left), max(1, b - t)), 0)
+    ImageDraw.Draw(layer).text((-left, -t), text, font=font, fill=255)
     ink = np.asarray(layer, dtype=np.float32) / np.float32(255.0)
     ink = cv2.resize(ink, (tw, th_i), interpolation=cv2.INTER_AREA)
     mask = np.zeros((bh, bw), np.float32)
@@ -756,7 +756,8 @@ def magazine_cover(
 
     ``person_mask`` (source-sized) puts the person back over the masthead; without it the masthead
     simply sits on top. ``face_box`` is (x, y, w, h) in source pixels, as a sequence or an object
-    with those attributes such as ``masks.FaceBox`` (None: guessed from the mask, else centred). ``accent`` defaults to a colour picked from the image, so a set of covers shares
+    with those attributes such as ``masks.FaceBox`` (None: guessed from the mask, else centred).
+    ``accent`` defaults to a colour picked from the image, so a set of covers shares
     fonts, sizes and placement rules while each cover's accent matches its photo. ``width`` sets the
     output width (default: the crop's width, at least 800 px). ``seed`` picks the column side when
     both sides are free and draws the barcode.
@@ -833,7 +834,7 @@ def magazine_cover(
             spacing = min(round(0.06 * H), (col_h - used + spacing * (len(blocks) - 1)) // (len(blocks) - 1))
         align = "right" if lay.column_side == "right" else "left"
         y = col[1]
-        for block, (_, _, _, color) in zip(blocks, items):
+        for block, (_, _, _, color) in zip(blocks, items, strict=True):
             if block.lines:
                 draw_text(
                     out,

@@ -71,7 +71,7 @@ def scores(clause: str) -> dict[str, float]:
     labels, matrix = _prototype_matrix(version())
     sims = matrix @ embed_one(clause.lower())
     best: dict[str, float] = {}
-    for label, sim in zip(labels, sims):
+    for label, sim in zip(labels, sims, strict=True):
         if sim > best.get(label, -1.0):
             best[label] = float(sim)
     for op, rx in lexicon().items():
@@ -93,12 +93,12 @@ def _edit_distance_le1(a: str, b: str) -> bool:
     if abs(len(a) - len(b)) > 1:
         return False
     if len(a) == len(b):
-        diff = [k for k, (x, y) in enumerate(zip(a, b)) if x != y]
+        diff = [k for k, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
         return len(diff) <= 1 or (
             len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
         )
     short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    i = next((k for k, (x, y) in enumerate(zip(short, long_)) if x != y), len(short))
+    i = next((k for k, (x, y) in enumerate(zip(short, long_, strict=False)) if x != y), len(short))
     return short[i:] == long_[i + 1 :]
 
 

@@ -126,7 +126,9 @@ def route(plan: Plan) -> RoutedPlan:
         reported.extend(rep)
     shared = _demote_colorway_hint(shared, plan, own)
     shared, own, upgraded = _story_policy(shared, own)
-    effective = [_merge([o for o in shared if not (up and _is_story(o))], ops) for ops, up in zip(own, upgraded)]
+    effective = [
+        _merge([o for o in shared if not (up and _is_story(o))], ops) for ops, up in zip(own, upgraded, strict=True)
+    ]
     return RoutedPlan(shared=shared, panels=own, effective=effective, reported=reported)
 
 
@@ -139,7 +141,7 @@ def _merge(shared: list[OpSpec], own: list[OpSpec]) -> list[OpSpec]:
 
 def _demote_colorway_hint(shared: list[OpSpec], plan: Plan, own: list[list[OpSpec]]) -> list[OpSpec]:
     """A shared colourless recolour ("change only the colorway per panel") is a hint when panels say the colours."""
-    with_text = [ops for p, ops in zip(plan.panels, own) if p.text.strip()]
+    with_text = [ops for p, ops in zip(plan.panels, own, strict=True) if p.text.strip()]
     if not with_text or not all(any(o.name == "recolor" and o.params.get("colors") for o in ops) for ops in with_text):
         return shared
     return [
