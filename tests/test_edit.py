@@ -1,5 +1,6 @@
 """``edit``: the one run loop. ``seqedit edit`` and the job runner both get their panels from
 ``render``, which enforces the engine contract the same way for both."""
+
 from __future__ import annotations
 
 import io
@@ -17,8 +18,9 @@ REF = Image.new("RGB", (64, 48), (120, 60, 30))
 
 def run(engine_name: str, n: int = 3, fmt: str = "png") -> list:
     engine = create(engine_name)
-    request = EditRequest.create(prompt="a series", images=["ref"], max_images=n, size="64*64", seed=5,
-                                 output_format=fmt)
+    request = EditRequest.create(
+        prompt="a series", images=["ref"], max_images=n, size="64*64", seed=5, output_format=fmt
+    )
     return list(render(prepare(request, [REF], engine), engine, NullProgress()))
 
 
@@ -30,12 +32,15 @@ def test_panels_come_encoded_in_order_at_the_size():
         assert im.size == (64, 64) and im.format == "PNG" and 0 <= o.inference <= o.seconds
 
 
-@pytest.mark.parametrize(("engine", "words"), [
-    ("test-wrong-size", "returned panel 2 at 32x64, expected 64x64"),
-    ("test-wrong-mode", "returned panel 1 in mode CMYK"),
-    ("test-too-few", "produced 2 of 3 panels"),
-    ("test-too-many", "produced more than 3 panels"),
-])
+@pytest.mark.parametrize(
+    ("engine", "words"),
+    [
+        ("test-wrong-size", "returned panel 2 at 32x64, expected 64x64"),
+        ("test-wrong-mode", "returned panel 1 in mode CMYK"),
+        ("test-too-few", "produced 2 of 3 panels"),
+        ("test-too-many", "produced more than 3 panels"),
+    ],
+)
 def test_a_broken_contract_fails_naming_the_panel(engine, words):
     with pytest.raises(EngineError) as info:
         run(engine)

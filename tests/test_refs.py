@@ -1,5 +1,6 @@
 """``refs``: which kind a reference is, and the bytes behind each kind (own objects without HTTP,
 URLs through the SSRF guard, inline data), with every failure naming ``images[i]``."""
+
 from __future__ import annotations
 
 import base64
@@ -41,8 +42,11 @@ def test_loader_reads_every_kind_and_names_the_image_it_cannot(storage):
     assert loader.load(storage.url("uploads/u/a.png", int(time.time()) + 60), 0) == b"own"
     assert loader.load(OBJECT_REF + "uploads/u/a.png", 0) == b"own"
     assert loader.load(base64.b64encode(b"inline").decode(), 0) == b"inline"
-    failures = {OBJECT_REF + "uploads/u/gone.png": "no longer exists", OBJECT_REF + "../x": "invalid internal",
-                "http://127.0.0.1:1/x.png": "failed to download"}
+    failures = {
+        OBJECT_REF + "uploads/u/gone.png": "no longer exists",
+        OBJECT_REF + "../x": "invalid internal",
+        "http://127.0.0.1:1/x.png": "failed to download",
+    }
     for ref, words in failures.items():
         with pytest.raises(RefError) as info:
             loader.load(ref, 2)

@@ -1,5 +1,6 @@
 """``service``: each process runs exactly the roles it was given, all through one ``Service.start``;
 ``seqedit serve``, ``serve --workers 0`` and ``seqedit worker`` are role sets of it."""
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,9 @@ def threads() -> set[str]:
 
 @pytest.mark.parametrize("roles", [SERVE, API_ONLY, WORKER, frozenset({"api"})], ids=["serve", "api", "worker", "bare"])
 def test_start_runs_exactly_the_roles_given(tmp_path, roles):
-    service = Service(Settings(data_dir=tmp_path, engine="test-fast", queue_url="memory://"), roles=roles,
-                      webhook_body=webhook_body)
+    service = Service(
+        Settings(data_dir=tmp_path, engine="test-fast", queue_url="memory://"), roles=roles, webhook_body=webhook_body
+    )
     before = threads()
     service.start()
     try:
@@ -57,9 +59,12 @@ def test_the_commands_are_role_sets_of_one_start(tmp_path):
     serve = Server(tmp_path / "a").start()
     api = Server(tmp_path / "b", workers=0).start()
     log = (tmp_path / "worker.log").open("wb")
-    worker = subprocess.Popen([str(SEQEDIT), "worker", "--engine", "test-fast", "--data-dir", str(tmp_path / "b")],
-                              stdout=log, stderr=subprocess.STDOUT,
-                              env={**os.environ, "SEQEDIT_PLUGINS": "fixtures.engines", "PYTHONPATH": str(TESTS)})
+    worker = subprocess.Popen(
+        [str(SEQEDIT), "worker", "--engine", "test-fast", "--data-dir", str(tmp_path / "b")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "SEQEDIT_PLUGINS": "fixtures.engines", "PYTHONPATH": str(TESTS)},
+    )
     try:
         deadline = time.monotonic() + 30
         while "service starting" not in (tmp_path / "worker.log").read_text() and time.monotonic() < deadline:

@@ -1,5 +1,6 @@
 """``storage``: the port's contract, run by every implementation ``open_storage`` can build, then what
 is particular to each (the local store's files on disk) and our own signed URLs."""
+
 from __future__ import annotations
 
 import time
@@ -7,7 +8,15 @@ import time
 import pytest
 
 from seqedit.storage import (
-    OBJECT_REF, FileSigner, ObjectStorage, RangeNotSatisfiable, Storage, open_storage, own_key, safe_name, valid_key,
+    OBJECT_REF,
+    FileSigner,
+    ObjectStorage,
+    RangeNotSatisfiable,
+    Storage,
+    open_storage,
+    own_key,
+    safe_name,
+    valid_key,
 )
 
 SIGNER = FileSigner(b"k", "http://h:1/")
@@ -21,6 +30,7 @@ def storage(request, tmp_path) -> Storage:
 
 
 # ---------------------------------------------------------------------------------------- the contract
+
 
 def test_put_get_exists_delete(storage):
     storage.put("outputs/p/1/0.jpg", b"abc")
@@ -50,8 +60,12 @@ def test_open_whole_and_ranges(storage):
     whole = storage.open("uploads/u/a.bin")
     assert not whole.partial and whole.info.size == len(data) and b"".join(whole.chunks) == data
     assert whole.info.etag.startswith('"') and whole.info.modified.tzinfo is not None
-    for byte_range, expected in (((0, 7), data[:8]), ((10, None), data[10:]), ((None, 5), data[-5:]),
-                                 ((len(data) - 3, len(data) + 100), data[-3:])):
+    for byte_range, expected in (
+        ((0, 7), data[:8]),
+        ((10, None), data[10:]),
+        ((None, 5), data[-5:]),
+        ((len(data) - 3, len(data) + 100), data[-3:]),
+    ):
         part = storage.open("uploads/u/a.bin", byte_range)
         assert part.partial and b"".join(part.chunks) == expected and part.length == len(expected), byte_range
     assert storage.open("uploads/u/a.bin").info.etag == whole.info.etag  # stable while unchanged
@@ -76,8 +90,14 @@ def test_empty_object(storage):
 def test_keys_cannot_escape(storage):
     for bad in ("../x", "outputs/../../etc/passwd", "/etc/passwd", "other/x", "outputs//x"):
         assert not valid_key(bad)
-        for call in (lambda k: storage.put(k, b"x"), storage.get, storage.exists, storage.delete, storage.open,
-                     lambda k: storage.url(k, 10**10)):
+        for call in (
+            lambda k: storage.put(k, b"x"),
+            storage.get,
+            storage.exists,
+            storage.delete,
+            storage.open,
+            lambda k: storage.url(k, 10**10),
+        ):
             with pytest.raises(ValueError):
                 call(bad)
 
@@ -91,6 +111,7 @@ def test_url_is_ours_until_it_expires(storage):
 
 
 # ---------------------------------------------------------------------------------------- per backend
+
 
 def test_local_store_keeps_files_under_its_root(tmp_path):
     s = open_storage("", tmp_path, SIGNER)

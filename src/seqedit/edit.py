@@ -6,6 +6,7 @@ is checked, the same way for both: exactly ``plan.count`` panels, each at ``plan
 ``PANEL_MODES``; an engine that breaks it fails with an ``EngineError`` naming the panel, never a
 silently resized or missing image.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,7 +20,6 @@ from seqedit.engines.base import Engine, EngineError, Progress, Verdict
 from seqedit.imaging import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode, encode
 from seqedit.plan import Plan, make_plan
 from seqedit.request import EditRequest
-
 
 PANEL_MODES = ("RGB", "RGBA")
 
@@ -50,8 +50,9 @@ class Output:
         return hashlib.sha256(self.data).hexdigest()
 
 
-def decode_refs(blobs: list[bytes], *, max_bytes: int = DEFAULT_MAX_BYTES,
-                max_pixels: int = DEFAULT_MAX_PIXELS) -> list[Image.Image]:
+def decode_refs(
+    blobs: list[bytes], *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> list[Image.Image]:
     """Decode reference images; errors name ``images[i]``."""
     return [decode(b, field=f"images[{i}]", max_bytes=max_bytes, max_pixels=max_pixels) for i, b in enumerate(blobs)]
 
@@ -85,11 +86,15 @@ def render(prepared: Prepared, engine: Engine, progress: Progress) -> Iterator[O
         if count > plan.count:
             raise EngineError(f"the {engine.name} engine produced more than {plan.count} panels")
         if panel.size != want:
-            raise EngineError(f"the {engine.name} engine returned panel {count} at {panel.width}x{panel.height}, "
-                              f"expected {plan.size.width}x{plan.size.height}")
+            raise EngineError(
+                f"the {engine.name} engine returned panel {count} at {panel.width}x{panel.height}, "
+                f"expected {plan.size.width}x{plan.size.height}"
+            )
         if panel.mode not in PANEL_MODES:
-            raise EngineError(f"the {engine.name} engine returned panel {count} in mode {panel.mode}, "
-                              f"expected one of {', '.join(PANEL_MODES)}")
+            raise EngineError(
+                f"the {engine.name} engine returned panel {count} in mode {panel.mode}, "
+                f"expected one of {', '.join(PANEL_MODES)}"
+            )
         data = encode(panel, plan.output_format)
         yield Output(count, data, panel.width, panel.height, time.perf_counter() - t0, t1 - t0)
     if count != plan.count:

@@ -12,6 +12,7 @@ failure is a ``RefError`` naming ``images[i]``: 1401 for a reference that is no 
 base64, 1402 for one that cannot be fetched or no longer exists. Nothing here decodes pixels
 (``imaging`` does) or knows about HTTP servers.
 """
+
 from __future__ import annotations
 
 import base64
@@ -71,8 +72,9 @@ class RefLoader:
     """Reads references for a run: own objects from ``storage``, URLs through the SSRF-guarded fetcher
     (at most ``max_bytes``; ``allow_hosts`` pass the guard), inline data decoded."""
 
-    def __init__(self, storage: Storage, secret: bytes, *, max_bytes: int,
-                 allow_hosts: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, storage: Storage, secret: bytes, *, max_bytes: int, allow_hosts: frozenset[str] = frozenset()
+    ) -> None:
         self.storage = storage
         self.secret = secret
         self.max_bytes = max_bytes
@@ -86,8 +88,9 @@ class RefLoader:
                 try:
                     return self.storage.get(key)
                 except FileNotFoundError:
-                    raise RefError(field, "the uploaded file no longer exists (expired or deleted)",
-                                   code=FETCH_FAILED) from None
+                    raise RefError(
+                        field, "the uploaded file no longer exists (expired or deleted)", code=FETCH_FAILED
+                    ) from None
             if ref.startswith(OBJECT_REF):
                 raise RefError(field, "invalid internal reference", code=FETCH_FAILED)
             try:

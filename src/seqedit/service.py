@@ -14,6 +14,7 @@ A process runs a set of **roles**, all started by one ``Service.start`` and stop
 worker`` runs ``WORKER`` (consumers and reaper). A process with both ``api`` and ``consumers`` owns its
 data dir: it voids every lease at start, since nothing of the previous process survived.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -68,8 +69,14 @@ def _secret(settings: Settings) -> bytes:
 
 
 class Service:
-    def __init__(self, settings: Settings, *, roles: Iterable[str] = SERVE,
-                 engine_factory: Callable[..., Engine] = create, webhook_body: WebhookBody | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        roles: Iterable[str] = SERVE,
+        engine_factory: Callable[..., Engine] = create,
+        webhook_body: WebhookBody | None = None,
+    ) -> None:
         self.roles = frozenset(roles)
         unknown = sorted(self.roles - set(ROLES))
         if unknown:
@@ -86,14 +93,27 @@ class Service:
         self.store = Store(database_url(settings))
         self.storage: Storage = open_storage(settings.storage_url, data, self.signer)
         self.notifier = Notifier()
-        self.runner = Runner(self.store, self.storage, settings, secret=self.secret,
-                             engine_factory=engine_factory, notify=self.notifier.notify)
+        self.runner = Runner(
+            self.store,
+            self.storage,
+            settings,
+            secret=self.secret,
+            engine_factory=engine_factory,
+            notify=self.notifier.notify,
+        )
         self.queue: Queue = open_queue(settings.queue_url, data, self.runner.run, on_worker_start=self.runner.warm)
         self.reaper = Reaper(self.store, self.queue.enqueue, settings)
         self.webhooks = WebhookSender(self.store, settings, render=self._render_webhook, secret_for=self._key_secret)
-        self.submissions = Submissions(self.store, self.storage, self.queue, settings, secret=self.secret,
-                                       notifier=self.notifier, on_cancel_running=self.runner.cancel_local,
-                                       on_cancelled=lambda _id: self.webhooks.wake())
+        self.submissions = Submissions(
+            self.store,
+            self.storage,
+            self.queue,
+            settings,
+            secret=self.secret,
+            notifier=self.notifier,
+            on_cancel_running=self.runner.cancel_local,
+            on_cancelled=lambda _id: self.webhooks.wake(),
+        )
         self._webhook_body = webhook_body
         self._engine_factory = engine_factory
         self._stop = threading.Event()

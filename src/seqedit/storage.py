@@ -18,6 +18,7 @@ one factory: ``""`` → ``<data_dir>/objects``, ``file:///path``, ``memory://`` 
 
 Every implementation runs the same contract tests (``tests/test_storage.py``).
 """
+
 from __future__ import annotations
 
 import re
@@ -33,8 +34,21 @@ from obstore.store import LocalStore, MemoryStore
 
 from seqedit.signing import sign_path, verify_path
 
-__all__ = ["Storage", "ObjectStorage", "ObjectInfo", "Body", "ByteRange", "FileSigner", "RangeNotSatisfiable",
-           "open_storage", "FILES_PREFIX", "OBJECT_REF", "own_key", "safe_name", "valid_key"]
+__all__ = [
+    "Storage",
+    "ObjectStorage",
+    "ObjectInfo",
+    "Body",
+    "ByteRange",
+    "FileSigner",
+    "RangeNotSatisfiable",
+    "open_storage",
+    "FILES_PREFIX",
+    "OBJECT_REF",
+    "own_key",
+    "safe_name",
+    "valid_key",
+]
 
 FILES_PREFIX = "/files/"
 OBJECT_REF = "seqedit-object:"  # internal reference to a stored object (inline base64 refs are stored so)
@@ -186,7 +200,7 @@ def open_storage(url: str, data_dir: Path, signer: FileSigner) -> Storage:
 def own_key(url: str, secret: bytes, now: int | None = None) -> str | None:
     """The object key behind one of our own signed file URLs (any host), or None."""
     if url.startswith(OBJECT_REF):
-        key = url[len(OBJECT_REF):]
+        key = url[len(OBJECT_REF) :]
         return key if valid_key(key) else None
     try:
         parts = urlsplit(url)
@@ -198,7 +212,7 @@ def own_key(url: str, secret: bytes, now: int | None = None) -> str | None:
     q = parse_qs(parts.query)
     expires = q["expires"][0] if q.get("expires") else None
     sig = q["sig"][0] if q.get("sig") else None
-    key = path[len(FILES_PREFIX):]
+    key = path[len(FILES_PREFIX) :]
     if not valid_key(key) or not verify_path(secret, path, expires, sig, now=now):
         return None
     return key

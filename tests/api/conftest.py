@@ -11,10 +11,19 @@ from seqedit.config import Settings
 
 
 def make_settings(tmp_path, **kw):
-    base = dict(data_dir=tmp_path, engine="test-fast", lease_seconds=5, reaper_interval=1, sync_timeout=10,
-                allow_hosts="127.0.0.1,localhost", webhook_backoff=0.2, max_upload_bytes=2_000_000,
-                max_image_pixels=4_000_000, public_url="http://testserver",
-                max_request_bytes=4_000_000)
+    base = dict(
+        data_dir=tmp_path,
+        engine="test-fast",
+        lease_seconds=5,
+        reaper_interval=1,
+        sync_timeout=10,
+        allow_hosts="127.0.0.1,localhost",
+        webhook_backoff=0.2,
+        max_upload_bytes=2_000_000,
+        max_image_pixels=4_000_000,
+        public_url="http://testserver",
+        max_request_bytes=4_000_000,
+    )
     base.update(kw)
     return Settings(**base)
 

@@ -1,4 +1,5 @@
 """Bad input: each case is a 4xx whose body names the field or the limit, and no task is created."""
+
 from __future__ import annotations
 
 import socket
@@ -7,8 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fixtures.images import bomb_png, data_uri, png
-from seqedit.api.app import create_app
-from seqedit.api.app import make_service
+from seqedit.api.app import create_app, make_service
 
 from .conftest import make_settings
 
@@ -50,8 +50,11 @@ CASES = [
     ("output_format gif", with_(output_format="gif"), "output_format"),
     ("base64 flag not boolean", with_(enable_base64_output="maybe"), "enable_base64_output"),
     ("sync flag not boolean", with_(enable_sync_mode=[1]), "enable_sync_mode"),
-    ("base64 with webhook", with_(enable_base64_output=True, webhook_url="https://example.com/h"),
-     "webhook callback does not support base64 output"),
+    (
+        "base64 with webhook",
+        with_(enable_base64_output=True, webhook_url="https://example.com/h"),
+        "webhook callback does not support base64 output",
+    ),
     ("webhook private", with_(webhook_url="http://10.0.0.1/hook"), "webhook"),
     ("webhook loopback", with_(webhook_url="http://127.0.0.1:9/hook"), "webhook"),
     ("webhook not a URL", with_(webhook_url="ftp://example.com/x"), "webhook"),
@@ -116,8 +119,9 @@ def test_malformed_bodies(strict_client):
             yield b" " * 65536
 
     assert strict_client.post(MODEL, content=chunks()).status_code == 413
-    r = strict_client.post("/api/v3/media/upload/binary", content=chunks(),
-                           headers={"Content-Type": "multipart/form-data; boundary=x"})
+    r = strict_client.post(
+        "/api/v3/media/upload/binary", content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=x"}
+    )
     assert r.status_code == 411
     r = strict_client.post(MODEL, json=with_(images=["http://127.0.0.1/a.png"]))
     assert r.json()["field"] == "images[0]" and r.json()["data"] is None and r.json()["code"] == 400

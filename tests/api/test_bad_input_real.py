@@ -1,5 +1,6 @@
 """The bad-input table and the request-level refusals against a real ``seqedit serve`` process with
 no allow-listed hosts: each is a 4xx naming the field or limit, and no task is created."""
+
 from __future__ import annotations
 
 import signal
@@ -7,20 +8,23 @@ import socket
 
 import httpx
 import pytest
-
 from typer.testing import CliRunner
 
 from fixtures.images import bomb_png, png
-from seqedit.client.cli import app
 from fixtures.server import Server
+from seqedit.client.cli import app
 
 from .test_bad_input import CASES, GOOD, MODEL, check_table
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    s = Server(tmp_path_factory.mktemp("strict"), SEQEDIT_ALLOW_HOSTS="", SEQEDIT_MAX_UPLOAD_BYTES="2000000",
-               SEQEDIT_MAX_IMAGE_PIXELS="4000000").start()
+    s = Server(
+        tmp_path_factory.mktemp("strict"),
+        SEQEDIT_ALLOW_HOSTS="",
+        SEQEDIT_MAX_UPLOAD_BYTES="2000000",
+        SEQEDIT_MAX_IMAGE_PIXELS="4000000",
+    ).start()
     yield s
     s.kill(signal.SIGTERM)
 

@@ -1,4 +1,5 @@
 """``seqedit serve --engine classic``: the default CPU engine behind the real service, via the SDK."""
+
 from __future__ import annotations
 
 import io
@@ -25,10 +26,17 @@ def test_classic_engine_through_serve(tmp_path):
         ref = tmp_path / "ref.png"
         ref.write_bytes(png(320, 240, (180, 120, 60)))
         url = client.upload(str(ref))
-        result = client.run("bytedance/seedream-v4/edit-sequential",
-                            {"prompt": "a series of 2 images: in black and white, and in warm sunset light",
-                             "images": [url], "size": "320*256", "max_images": 2},
-                            poll_interval=0.2, timeout=240)
+        result = client.run(
+            "bytedance/seedream-v4/edit-sequential",
+            {
+                "prompt": "a series of 2 images: in black and white, and in warm sunset light",
+                "images": [url],
+                "size": "320*256",
+                "max_images": 2,
+            },
+            poll_interval=0.2,
+            timeout=240,
+        )
         assert len(result["outputs"]) == 2
         for out in result["outputs"]:
             assert Image.open(io.BytesIO(httpx.get(out).content)).size == (320, 256)
@@ -47,13 +55,23 @@ def test_render_time_warnings_reach_the_prediction(tmp_path):
     server = Server(tmp_path, engine="classic").start()
     try:
         ref = "data:image/png;base64," + base64.b64encode(png(320, 240, (180, 120, 60))).decode()
-        r = httpx.post(f"{server.url}/api/v3/bytedance/seedream-v4/edit-sequential", headers=server.headers,
-                       json={"prompt": "make it black and white", "images": [ref], "size": "320*256",
-                             "max_images": 2, "enable_sync_mode": True}, timeout=120)
+        r = httpx.post(
+            f"{server.url}/api/v3/bytedance/seedream-v4/edit-sequential",
+            headers=server.headers,
+            json={
+                "prompt": "make it black and white",
+                "images": [ref],
+                "size": "320*256",
+                "max_images": 2,
+                "enable_sync_mode": True,
+            },
+            timeout=120,
+        )
         data = r.json()["data"]
         assert data["status"] == "completed", data
         assert len(data["outputs"]) == 2
-        assert any(w.startswith("panel 2: approximate framing: same instruction as an earlier panel")
-                   for w in data["warnings"]), data["warnings"]
+        assert any(
+            w.startswith("panel 2: approximate framing: same instruction as an earlier panel") for w in data["warnings"]
+        ), data["warnings"]
     finally:
         server.kill(signal.SIGTERM)

@@ -3,6 +3,7 @@
 Every accepted job must end completed exactly once (one committed output set of N files) or failed
 with a code; none is lost or stuck.
 """
+
 from __future__ import annotations
 
 import random
@@ -83,8 +84,9 @@ def test_sigterm_hands_running_jobs_back_without_burning_an_attempt(tmp_path):
     server = Server(tmp_path, engine="test-slow", **env).start()
     key = server.key
     with httpx.Client(base_url=server.url, headers=server.headers, timeout=10) as http:
-        pid = http.post(MODEL, json={"prompt": "p", "images": [data_uri(png())], "size": "64*64",
-                                     "max_images": 6}).json()["data"]["id"]
+        pid = http.post(
+            MODEL, json={"prompt": "p", "images": [data_uri(png())], "size": "64*64", "max_images": 6}
+        ).json()["data"]["id"]
         deadline = time.monotonic() + 20
         while http.get(f"/api/v3/predictions/{pid}/result").json()["data"]["progress"]["done"] < 1:
             assert time.monotonic() < deadline

@@ -1,4 +1,5 @@
 """Uploads (ticket + signed single-use PUT, multipart v3/v2) and signed file serving."""
+
 from __future__ import annotations
 
 import time
@@ -68,9 +69,13 @@ def test_files_need_a_valid_unexpired_signature(client, auth, service):
     d = client.post("/api/v3/media/upload/binary", files={"file": ("a.png", png())}, headers=auth).json()["data"]
     url = d["download_url"]
     key = own_key(url, service.secret)
-    for bad in (url.split("?")[0], url.replace("sig=", "sig=A"), url.replace("/a.png", "/b.png"),
-                service.storage.url(key, int(time.time()) - 5),
-                "/files/uploads/x"):
+    for bad in (
+        url.split("?")[0],
+        url.replace("sig=", "sig=A"),
+        url.replace("/a.png", "/b.png"),
+        service.storage.url(key, int(time.time()) - 5),
+        "/files/uploads/x",
+    ):
         r = client.get(bad)
         assert r.status_code == 404 and r.text == "Not Found", bad
         assert r.headers["content-type"].startswith("text/plain")
@@ -80,7 +85,9 @@ def test_files_need_a_valid_unexpired_signature(client, auth, service):
 
 def test_uploaded_file_is_used_without_http_and_only_by_its_owner(client, keys):
     a, b = ({"Authorization": f"Bearer {k}"} for k in keys)
-    url = client.post("/api/v3/media/upload/binary", files={"file": ("a.png", png())}, headers=a).json()["data"]["download_url"]
+    url = client.post("/api/v3/media/upload/binary", files={"file": ("a.png", png())}, headers=a).json()["data"][
+        "download_url"
+    ]
     req = {"prompt": "p", "images": [url], "size": "64*64", "max_images": 1, "enable_sync_mode": True}
     d = client.post("/api/v3/bytedance/seedream-v4/edit-sequential", json=req, headers=a).json()["data"]
     assert d["status"] == "completed"

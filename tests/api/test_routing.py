@@ -1,5 +1,6 @@
 """``api.routing``: each protocol router answers every error in its own body; what reaches no router
 gets the app's (WaveSpeed) body."""
+
 from __future__ import annotations
 
 from fastapi import Depends, FastAPI
@@ -65,8 +66,12 @@ def make_app() -> FastAPI:
 def test_each_router_renders_its_own_errors():
     client = TestClient(make_app(), raise_server_exceptions=False)
     a = {p: client.get(f"/a/{p}") for p in ("api", "http", "typed?n=x", "bug", "auth")}
-    assert a["api"].status_code == 409 and a["api"].json() == {"code": 409, "message": "taken", "data": None,
-                                                                "error": "taken"}
+    assert a["api"].status_code == 409 and a["api"].json() == {
+        "code": 409,
+        "message": "taken",
+        "data": None,
+        "error": "taken",
+    }
     assert a["http"].status_code == 418 and a["http"].json()["message"] == "teapot"
     assert a["typed?n=x"].status_code == 400 and a["typed?n=x"].json()["data"] is None
     assert a["bug"].status_code == 500 and "boom" not in a["bug"].text

@@ -1,4 +1,5 @@
 """The official ``wavespeed`` Python SDK (PyPI, pinned 2.0.5) against a real ``seqedit serve``."""
+
 from __future__ import annotations
 
 import base64
@@ -50,8 +51,12 @@ def test_upload_returns_our_download_urls(server, uploaded):
 
 
 def test_run_returns_n_images_of_the_size(client, uploaded):
-    result = client.run(MODEL, {"prompt": "a series of 4 images of these two objects", "images": uploaded,
-                                "size": "256*192", "max_images": 4}, poll_interval=0.05, timeout=60)
+    result = client.run(
+        MODEL,
+        {"prompt": "a series of 4 images of these two objects", "images": uploaded, "size": "256*192", "max_images": 4},
+        poll_interval=0.05,
+        timeout=60,
+    )
     assert len(result["outputs"]) == 4
     for url in result["outputs"]:
         im = Image.open(io.BytesIO(httpx.get(url).content))
@@ -59,14 +64,22 @@ def test_run_returns_n_images_of_the_size(client, uploaded):
 
 
 def test_sync_mode(client, uploaded):
-    result = client.run(MODEL, {"prompt": "two panels", "images": uploaded[:1], "size": "128*128", "max_images": 2},
-                        enable_sync_mode=True, timeout=60)
+    result = client.run(
+        MODEL,
+        {"prompt": "two panels", "images": uploaded[:1], "size": "128*128", "max_images": 2},
+        enable_sync_mode=True,
+        timeout=60,
+    )
     assert len(result["outputs"]) == 2 and result["outputs"][0].startswith("http://127.0.0.1")
 
 
 def test_base64_mode(client, uploaded):
-    result = client.run(MODEL, {"prompt": "three", "images": uploaded, "size": "128*64", "max_images": 3,
-                                "enable_base64_output": True}, poll_interval=0.05, timeout=60)
+    result = client.run(
+        MODEL,
+        {"prompt": "three", "images": uploaded, "size": "128*64", "max_images": 3, "enable_base64_output": True},
+        poll_interval=0.05,
+        timeout=60,
+    )
     assert len(result["outputs"]) == 3
     for out in result["outputs"]:
         assert Image.open(io.BytesIO(base64.b64decode(out))).size == (128, 64)
@@ -87,8 +100,11 @@ def test_failed_task_raises_with_the_server_message(client, server):
 
 
 def test_get_result_returns_the_envelope(client, uploaded, server):
-    r = httpx.post(f"{server.url}/api/v3/{MODEL}", headers=server.headers,
-                   json={"prompt": "one", "images": uploaded, "size": "64*64", "enable_sync_mode": True})
+    r = httpx.post(
+        f"{server.url}/api/v3/{MODEL}",
+        headers=server.headers,
+        json={"prompt": "one", "images": uploaded, "size": "64*64", "enable_sync_mode": True},
+    )
     pid = r.json()["data"]["id"]
     env = client.get_result(pid)
     assert env["code"] == 200 and env["message"] == "success"

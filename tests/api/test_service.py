@@ -1,4 +1,5 @@
 """``api.service``: the retention sweep and start-up recovery."""
+
 from __future__ import annotations
 
 import time
@@ -14,8 +15,17 @@ MODEL = "/api/v3/bytedance/seedream-v4/edit-sequential"
 
 def test_retention_sweep_deletes_objects_then_rows(client, auth, service):
     up = client.post("/api/v3/media/upload/binary", files={"file": ("a.png", png())}, headers=auth).json()["data"]
-    d = client.post(MODEL, json={"prompt": "p", "images": [up["download_url"]], "size": "64*64", "max_images": 2,
-                                 "enable_sync_mode": True}, headers=auth).json()["data"]
+    d = client.post(
+        MODEL,
+        json={
+            "prompt": "p",
+            "images": [up["download_url"]],
+            "size": "64*64",
+            "max_images": 2,
+            "enable_sync_mode": True,
+        },
+        headers=auth,
+    ).json()["data"]
     assert d["status"] == "completed"
     assert service.sweep() == (0, 0)  # nothing has expired yet
     preds, uploads = service.sweep(now=time.time() + service.settings.retention + 1)
@@ -29,9 +39,16 @@ def test_retention_sweep_deletes_objects_then_rows(client, auth, service):
 def test_startup_recovers_jobs_left_processing(tmp_path):
     first = make_service(make_settings(tmp_path), roles=API_ONLY)
     token, key = first.store.create_key("k")
-    row, _ = first.store.create(key_id=key["id"], model="m", input={}, total=1, output_format="jpeg", cost="0",
-                                retention=60, request={"prompt": "p", "images": [data_uri(png())], "max_images": 1,
-                                                       "size": "64*64"})
+    row, _ = first.store.create(
+        key_id=key["id"],
+        model="m",
+        input={},
+        total=1,
+        output_format="jpeg",
+        cost="0",
+        retention=60,
+        request={"prompt": "p", "images": [data_uri(png())], "max_images": 1, "size": "64*64"},
+    )
     assert first.store.claim(row["id"], lease=3600, max_attempts=3).attempt == 1  # then the process died
     second = make_service(make_settings(tmp_path))
     second.start()
@@ -46,8 +63,11 @@ def test_startup_recovers_jobs_left_processing(tmp_path):
 
 
 def test_webhook_rows_survive_for_delivery(client, auth, service):
-    d = client.post(MODEL, json={"prompt": "p", "images": [data_uri(png())], "size": "64*64",
-                                 "webhook_url": "http://127.0.0.1:9/h"}, headers=auth).json()["data"]
+    d = client.post(
+        MODEL,
+        json={"prompt": "p", "images": [data_uri(png())], "size": "64*64", "webhook_url": "http://127.0.0.1:9/h"},
+        headers=auth,
+    ).json()["data"]
     wait_status(client, d["id"], auth)
     [row] = service.store.webhooks(d["id"])
     assert row["message_id"] == f"{d['id']}-completed"

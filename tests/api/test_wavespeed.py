@@ -1,4 +1,5 @@
 """The WaveSpeed protocol in-process (``TestClient``): envelope, prediction object, modes, errors."""
+
 from __future__ import annotations
 
 import base64
@@ -16,8 +17,12 @@ MODEL = "/api/v3/bytedance/seedream-v4/edit-sequential"
 
 
 def body(**kw):
-    b = {"prompt": "a series of 3 images of this object", "images": [data_uri(png())], "size": "128*64",
-         "max_images": 3}
+    b = {
+        "prompt": "a series of 3 images of this object",
+        "images": [data_uri(png())],
+        "size": "128*64",
+        "max_images": 3,
+    }
     b.update(kw)
     return b
 
@@ -49,8 +54,9 @@ def test_submit_poll_download(client, auth):
 
 def test_sync_mode_and_base64(client, auth):
     tricky = 'two panels; "outputs":[] in the prompt must stay text'
-    r = client.post(MODEL, json=body(prompt=tricky, enable_sync_mode=True, enable_base64_output=True, max_images=2),
-                    headers=auth)
+    r = client.post(
+        MODEL, json=body(prompt=tricky, enable_sync_mode=True, enable_base64_output=True, max_images=2), headers=auth
+    )
     d = r.json()["data"]
     assert d["input"]["prompt"] == tricky and d["has_nsfw_contents"] == [False, False]
     assert d["status"] == "completed" and len(d["outputs"]) == 2
@@ -78,8 +84,9 @@ def test_failed_task_is_200_with_code(client, auth, service):
 
 
 def test_edit_model_gives_one_output(client, auth):
-    d = client.post("/api/v3/bytedance/seedream-v4/edit", json=body(max_images=5, enable_sync_mode=True),
-                    headers=auth).json()["data"]
+    d = client.post(
+        "/api/v3/bytedance/seedream-v4/edit", json=body(max_images=5, enable_sync_mode=True), headers=auth
+    ).json()["data"]
     assert d["status"] == "completed" and len(d["outputs"]) == 1
 
 
@@ -105,8 +112,11 @@ def test_history_filters(client, auth):
     assert data["total"] == 3 and len(data["items"]) == 2
     data = client.post("/api/v3/predictions", json={"status": "failed"}, headers=auth).json()["data"]
     assert data["total"] == 0
-    data = client.post("/api/v3/predictions", json={"model": "bytedance/seedream-v4/edit-sequential",
-                                                    "created_after": "2000-01-01T00:00:00Z"}, headers=auth).json()["data"]
+    data = client.post(
+        "/api/v3/predictions",
+        json={"model": "bytedance/seedream-v4/edit-sequential", "created_after": "2000-01-01T00:00:00Z"},
+        headers=auth,
+    ).json()["data"]
     assert {i["id"] for i in data["items"]} <= set(ids) and data["total"] == 3
 
 
@@ -143,8 +153,9 @@ def test_concurrency_limit_429_before_task(client, service, auth, monkeypatch):
 
 
 def test_price_secret_health_metrics(client, auth):
-    p = client.post("/api/v3/model/price", json={"model": "bytedance/seedream-v4/edit-sequential", "max_images": 4},
-                    headers=auth).json()["data"]
+    p = client.post(
+        "/api/v3/model/price", json={"model": "bytedance/seedream-v4/edit-sequential", "max_images": 4}, headers=auth
+    ).json()["data"]
     assert p["base_price"] == 0.108 and p["currency"] == "USD"
     assert client.get("/api/v3/webhook/secret", headers=auth).json()["data"]["secret"].startswith("whsec_")
     assert client.get("/healthz").json() == {"status": "ok"}

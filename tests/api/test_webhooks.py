@@ -1,5 +1,6 @@
 """Webhooks from a real ``seqedit serve``: signed delivery, retries while the receiver is down, and a
 dead or hanging receiver never blocks the workers."""
+
 from __future__ import annotations
 
 import json
@@ -86,8 +87,10 @@ def test_hanging_receiver_does_not_block_workers(server):
     hole.bind(("127.0.0.1", 0))
     hole.listen(16)  # accepts connections into the backlog, never answers
     try:
-        hooked = [submit(server, body={**BODY, "webhook_url": f"http://127.0.0.1:{hole.getsockname()[1]}/h"})
-                  for _ in range(6)]
+        hooked = [
+            submit(server, body={**BODY, "webhook_url": f"http://127.0.0.1:{hole.getsockname()[1]}/h"})
+            for _ in range(6)
+        ]
         plain = [submit(server) for _ in range(3)]
         until(lambda: all(status(server, p)["status"] == "completed" for p in hooked + plain), timeout=15)
     finally:

@@ -1,6 +1,7 @@
 """``seqedit serve --workers 0`` (API only) with separate ``seqedit worker`` processes on the same data
 dir (rows in SQLite, or in PostgreSQL via ``SEQEDIT_DB_URL``): jobs run in the workers; a SIGKILLed
 worker's job is taken over after its lease expires."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,12 @@ ENV = {"SEQEDIT_LEASE_SECONDS": "1.5", "SEQEDIT_REAPER_INTERVAL": "0.3", "SEQEDI
 
 def start_worker(server: Server) -> subprocess.Popen:
     log = (server.data_dir / f"worker-{time.monotonic_ns()}.log").open("wb")
-    proc = subprocess.Popen([str(SEQEDIT), "worker", "--engine", "test-slow", "--data-dir", str(server.data_dir)],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **server.env})
+    proc = subprocess.Popen(
+        [str(SEQEDIT), "worker", "--engine", "test-slow", "--data-dir", str(server.data_dir)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **server.env},
+    )
     return proc
 
 
@@ -52,8 +57,9 @@ def test_worker_processes_and_takeover_after_sigkill(tmp_path, rows, request):
     second = None
     try:
         with httpx.Client(base_url=server.url, headers=server.headers, timeout=10) as http:
-            pid = http.post(MODEL, json={"prompt": "p", "images": [data_uri(png())], "size": "64*64",
-                                         "max_images": 5}).json()["data"]["id"]
+            pid = http.post(
+                MODEL, json={"prompt": "p", "images": [data_uri(png())], "size": "64*64", "max_images": 5}
+            ).json()["data"]["id"]
             until(lambda: poll(http, pid)["progress"]["done"] >= 1)
             first.send_signal(signal.SIGKILL)
             first.wait(10)

@@ -7,10 +7,12 @@ from a stale attempt succeeds; a completed job has exactly N outputs (never more
 from the attempt that completed it; lost attempts never exceed the maximum (released ones do not
 count); a processing job always has an attempt.
 """
+
 from __future__ import annotations
 
-from hypothesis import HealthCheck, settings, strategies as st
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
 
 from seqedit.jobs.store import Status, Store
@@ -46,16 +48,30 @@ class Lifecycle(RuleBasedStateMachine):
 
     @rule(target=predictions, n=st.integers(1, 4))
     def submit(self, n):
-        row, _ = self.store.create(key_id="k", model="m", input={}, request={**REQ, "max_images": n}, total=n,
-                                   output_format="jpeg", cost="0", retention=1e9, now=self.now)
+        row, _ = self.store.create(
+            key_id="k",
+            model="m",
+            input={},
+            request={**REQ, "max_images": n},
+            total=n,
+            output_format="jpeg",
+            cost="0",
+            retention=1e9,
+            now=self.now,
+        )
         self.n[row["id"]] = n
         return row["id"]
 
     @rule(target=workers, pid=predictions)
     def claim(self, pid):
         before = self.row(pid)
-        expect = (not before["cancel_requested"] and before["attempt"] - before["releases"] < MAX_ATTEMPTS and (
-            before["status"] == "created" or (before["status"] == "processing" and before["lease_until"] < self.now)))
+        expect = (
+            not before["cancel_requested"]
+            and before["attempt"] - before["releases"] < MAX_ATTEMPTS
+            and (
+                before["status"] == "created" or (before["status"] == "processing" and before["lease_until"] < self.now)
+            )
+        )
         got = self.store.claim(pid, lease=LEASE, max_attempts=MAX_ATTEMPTS, now=self.now)
         assert (got is not None) == expect
         if got is None:
@@ -79,7 +95,9 @@ class Lifecycle(RuleBasedStateMachine):
             with pytest.raises(ValueError):  # never more than N outputs
                 self.store.add_output(pid, attempt, f"outputs/{pid}/{attempt}/x.jpg", lease=LEASE, now=self.now)
             return
-        ok = self.store.add_output(pid, attempt, f"outputs/{pid}/{attempt}/{len(before)}.jpg", lease=LEASE, now=self.now)
+        ok = self.store.add_output(
+            pid, attempt, f"outputs/{pid}/{attempt}/{len(before)}.jpg", lease=LEASE, now=self.now
+        )
         assert ok == owned
         if not ok:
             assert self.row(pid)["outputs"] == before
@@ -164,8 +182,9 @@ class Lifecycle(RuleBasedStateMachine):
                 assert row["attempt"] - row["releases"] == MAX_ATTEMPTS
 
 
-Lifecycle.TestCase.settings = settings(max_examples=120, stateful_step_count=40, deadline=None,
-                                       suppress_health_check=[HealthCheck.too_slow])
+Lifecycle.TestCase.settings = settings(
+    max_examples=120, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 TestLifecycle = Lifecycle.TestCase
 
 
@@ -180,5 +199,9 @@ def test_lifecycle_on_postgresql(pg_server):
     class OnPostgres(Lifecycle):
         url = staticmethod(lambda: fresh_database(pg_server))
 
-    run_state_machine_as_test(OnPostgres, settings=settings(max_examples=25, stateful_step_count=30, deadline=None,
-                                                            suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(
+        OnPostgres,
+        settings=settings(
+            max_examples=25, stateful_step_count=30, deadline=None, suppress_health_check=list(HealthCheck)
+        ),
+    )

@@ -1,5 +1,6 @@
 """``jobs.queue``: the queue port's contract, run by every backend ``open_queue`` builds here, then a
 real ``SqliteHuey`` with consumer threads running predictions through the runner."""
+
 from __future__ import annotations
 
 import signal
@@ -45,6 +46,7 @@ def wait_for(predicate, timeout: float = 10.0) -> bool:
 
 
 # ---------------------------------------------------------------------------------------- the contract
+
 
 def test_messages_wait_until_consumers_start_then_all_run(queue_url, tmp_path):
     rec = Recorder()
@@ -99,15 +101,23 @@ def test_unknown_queue_url_is_refused(tmp_path):
 
 # ---------------------------------------------------------------------------------------- with the runner
 
+
 def test_embedded_consumer_runs_enqueued_predictions(tmp_path, store, runner):
     q = open_queue("", tmp_path, runner.run)
     q.start(workers=2)
     try:
         ids = []
         for _ in range(4):
-            row, _ = store.create(key_id="k", model="m", input={}, total=2, output_format="jpeg", cost="0",
-                                  retention=60, request={"prompt": "p", "images": [data_uri(png())],
-                                                         "size": "64*64", "max_images": 2})
+            row, _ = store.create(
+                key_id="k",
+                model="m",
+                input={},
+                total=2,
+                output_format="jpeg",
+                cost="0",
+                retention=60,
+                request={"prompt": "p", "images": [data_uri(png())], "size": "64*64", "max_images": 2},
+            )
             ids.append(row["id"])
             q.enqueue(row["id"])
         q.enqueue(ids[0])  # a duplicate delivery is harmless: the claim refuses it

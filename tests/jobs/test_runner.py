@@ -1,11 +1,12 @@
 """``jobs.runner``: one prediction end to end in-process, with the fixture engines."""
+
 from __future__ import annotations
 
+import io
 import threading
 import time
 
 from PIL import Image
-import io
 
 from fixtures.images import data_uri, png
 from seqedit.jobs.runner import Reaper
@@ -16,10 +17,17 @@ from .conftest import SECRET
 
 
 def submit(store, images, *, n=3, size="96*64", seed=7, key="k1"):
-    req = {"prompt": "make a series", "images": images, "size": size, "max_images": n, "seed": seed,
-           "output_format": "jpeg"}
-    row, _ = store.create(key_id=key, model="m", input={}, request=req, total=n, output_format="jpeg",
-                          cost="0.081", retention=60)
+    req = {
+        "prompt": "make a series",
+        "images": images,
+        "size": size,
+        "max_images": n,
+        "seed": seed,
+        "output_format": "jpeg",
+    }
+    row, _ = store.create(
+        key_id=key, model="m", input={}, request=req, total=n, output_format="jpeg", cost="0.081", retention=60
+    )
     return row["id"]
 
 
@@ -170,6 +178,7 @@ def test_clean_shutdown_hands_the_job_back_without_counting_it(store, settings, 
     assert row["status"] == "processing" and row["releases"] == 1 and row["lease_until"] == 0.0
     settings.engine = "test-fast"
     from seqedit.jobs.runner import Runner
+
     fresh = Runner(store, runner.storage, settings, secret=SECRET)  # the next process
     assert fresh.run(pid) is Status.COMPLETED  # max_attempts=1, yet not "worker lost"
     assert store.get(pid)["attempt"] == 2

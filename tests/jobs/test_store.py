@@ -1,4 +1,5 @@
 """Transitions of ``jobs.store``: fencing, sticky terminal states, idempotency, limits, the reaper."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,9 @@ REQ = {"prompt": "p", "images": ["x"], "size": "64*64", "max_images": 2, "seed":
 
 def submit(store, key="k1", **kw):
     kw.setdefault("model", "m")
-    row, created = store.create(key_id=key, input={"prompt": "p"}, request=REQ, total=2, output_format="jpeg",
-                                cost="0.054", retention=60, **kw)
+    row, created = store.create(
+        key_id=key, input={"prompt": "p"}, request=REQ, total=2, output_format="jpeg", cost="0.054", retention=60, **kw
+    )
     return row
 
 
@@ -65,8 +67,17 @@ def test_per_key_isolation(store):
 
 def test_idempotency_key_returns_the_same_prediction(store):
     a = submit(store, idempotency_key="abc")
-    b, created = store.create(key_id="k1", model="m", input={}, request=REQ, total=2, output_format="jpeg",
-                              cost="0", retention=60, idempotency_key="abc")
+    b, created = store.create(
+        key_id="k1",
+        model="m",
+        input={},
+        request=REQ,
+        total=2,
+        output_format="jpeg",
+        cost="0",
+        retention=60,
+        idempotency_key="abc",
+    )
     assert not created and b["id"] == a["id"]
     assert submit(store, key="k2", idempotency_key="abc")["id"] != a["id"]  # per key
 
@@ -114,10 +125,27 @@ def test_keys_are_stored_hashed(store):
 
 
 def test_upload_ticket_is_single_use(store):
-    up = store.create_upload(key_id="k1", object_key="uploads/u1/a.png", filename="a.png", content_type="",
-                             size=3, state="pending", ticket_seconds=60, retention=60)
+    up = store.create_upload(
+        key_id="k1",
+        object_key="uploads/u1/a.png",
+        filename="a.png",
+        content_type="",
+        size=3,
+        state="pending",
+        ticket_seconds=60,
+        retention=60,
+    )
     assert store.take_ticket(up["id"]) is not None
     assert store.take_ticket(up["id"]) is None
-    up2 = store.create_upload(key_id="k1", object_key="uploads/u2/a.png", filename="a.png", content_type="",
-                              size=3, state="pending", ticket_seconds=60, retention=60, now=0)
+    up2 = store.create_upload(
+        key_id="k1",
+        object_key="uploads/u2/a.png",
+        filename="a.png",
+        content_type="",
+        size=3,
+        state="pending",
+        ticket_seconds=60,
+        retention=60,
+        now=0,
+    )
     assert store.take_ticket(up2["id"]) is None  # expired

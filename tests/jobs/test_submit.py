@@ -1,4 +1,5 @@
 """``jobs.submit``: the protocol-neutral submission use case, on a real store, storage and queue."""
+
 from __future__ import annotations
 
 import asyncio
@@ -69,8 +70,16 @@ def test_bad_references_name_the_image_and_create_nothing(use_case, store, key, 
         data_uri(png(200, 200)): ("images[1]", RequestError, "pixels"),
     }
     storage.put("uploads/other/a.png", png())
-    store.create_upload(key_id="someone-else", object_key="uploads/other/a.png", filename="a.png",
-                        content_type="image/png", size=10, state="stored", ticket_seconds=0, retention=60)
+    store.create_upload(
+        key_id="someone-else",
+        object_key="uploads/other/a.png",
+        filename="a.png",
+        content_type="image/png",
+        size=10,
+        state="stored",
+        ticket_seconds=0,
+        retention=60,
+    )
     cases[storage.url("uploads/other/a.png", int(time.time()) + 60)] = ("images[1]", NotFound, "your own files")
     for ref, (field, error, limit) in cases.items():
         with pytest.raises(error) as info:

@@ -6,6 +6,7 @@ Routers, one per concern: ``ops`` (health, metrics), ``media`` (uploads, signed 
 Each router answers its own errors in its protocol's body (``api.routing``); the handlers here cover
 only requests that reach no route (an unknown path or method), in the WaveSpeed body.
 """
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -26,8 +27,9 @@ from seqedit.service import SERVE, Service
 __all__ = ["create_app", "make_service"]
 
 
-def make_service(settings: Settings | None = None, *, roles: Iterable[str] = SERVE,
-                 engine_factory: Callable[..., Any] = create) -> Service:
+def make_service(
+    settings: Settings | None = None, *, roles: Iterable[str] = SERVE, engine_factory: Callable[..., Any] = create
+) -> Service:
     """The service behind this HTTP front end: webhooks carry the WaveSpeed prediction object."""
     return Service(settings or Settings(), roles=roles, engine_factory=engine_factory, webhook_body=webhook_body)
 
@@ -43,9 +45,13 @@ def create_app(service: Service | None = None, settings: Settings | None = None)
         finally:
             service.stop()
 
-    app = FastAPI(title="seqedit", version="0.1.0", lifespan=lifespan,
-                  description="Sequential multi-image editing, wire-compatible with "
-                              "bytedance/seedream-v4/edit-sequential (WaveSpeed protocol).")
+    app = FastAPI(
+        title="seqedit",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Sequential multi-image editing, wire-compatible with "
+        "bytedance/seedream-v4/edit-sequential (WaveSpeed protocol).",
+    )
     app.state.service = service
 
     async def _unrouted(request: Request, exc: Exception) -> Response:

@@ -3,6 +3,7 @@
 A missing, unknown or revoked key is a 401 JSON body. Revocation takes effect within ``CACHE_TTL``
 seconds in a running server.
 """
+
 from __future__ import annotations
 
 import threading

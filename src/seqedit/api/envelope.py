@@ -9,11 +9,12 @@ on failure or a sync-mode timeout). Extensions: ``seed``, ``warnings``, ``progre
 HTTP errors: ``{"code": <status>, "message": m, "data": null, "error": m}`` (+ ``field``/``limit``
 for bad input). Never a 200 with ``data: null``.
 """
+
 from __future__ import annotations
 
 import base64 as b64lib
-from datetime import datetime, timezone
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.responses import JSONResponse, Response
@@ -26,8 +27,9 @@ TERMINAL = ("completed", "failed", "cancelled")
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, *, headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -50,7 +52,7 @@ def error_response(exc: ApiError) -> JSONResponse:
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def base64_envelope(row: dict[str, Any], *, storage: Storage, base: str, **extra: Any) -> Response:
@@ -68,7 +70,7 @@ def base64_envelope(row: dict[str, Any], *, storage: Storage, base: str, **extra
         parts = [b'"' + b64lib.b64encode(storage.get(k)) + b'"' for k in keys]
     except FileNotFoundError:  # the retention sweep got there first
         raise ApiError(404, f"the outputs of prediction {row['id']} have expired") from None
-    body = b"".join([head[:at], b'"outputs":[', b",".join(parts), b"]", head[at + len(marker):]])
+    body = b"".join([head[:at], b'"outputs":[', b",".join(parts), b"]", head[at + len(marker) :]])
     return Response(body, media_type="application/json")
 
 
@@ -82,8 +84,7 @@ def absolute(url: str, base: str) -> str:
     return f"{base.rstrip('/')}{url}" if url.startswith("/") else url
 
 
-def prediction_json(row: dict[str, Any], *, storage: Storage, base: str,
-                    base64: bool | None = None) -> dict[str, Any]:
+def prediction_json(row: dict[str, Any], *, storage: Storage, base: str, base64: bool | None = None) -> dict[str, Any]:
     """The prediction object for ``row``. ``base64`` (default: the row's own setting) inlines the files;
     otherwise outputs are ``storage.url``s valid until the row expires, resolved against ``base``."""
     pid = row["id"]
@@ -109,8 +110,11 @@ def prediction_json(row: dict[str, Any], *, storage: Storage, base: str,
         "timings": {"inference": int(row["inference_ms"])},
         "seed": row["seed"],
         "warnings": list(row["warnings"] or []),
-        "progress": {"done": int(row["progress_done"]), "total": int(row["progress_total"]),
-                     "fraction": round(float(row["progress_fraction"] or 0.0), 3)},
+        "progress": {
+            "done": int(row["progress_done"]),
+            "total": int(row["progress_total"]),
+            "fraction": round(float(row["progress_fraction"] or 0.0), 3),
+        },
         "cost": float(row["cost"]),
         "plan": row["plan"],
     }

@@ -7,17 +7,18 @@
   taken from the client.
 * ``POST /api/v3/media/upload/binary`` and ``/api/v2/media/upload/binary`` (auth, multipart ``file``).
 * ``GET /files/<key>?expires=…&sig=…`` serves uploads and outputs from ``Storage.open`` (any backend),
-  streamed, with a single ``Range`` (206/416), ``ETag``/``If-None-Match`` (304) and ``Last-Modified``. A missing, bad or expired signature is a plain 404, as is a missing file. A signed
-  URL is a capability, like an S3 presigned URL: whoever holds it can read the file until it expires.
+  streamed, with a single ``Range`` (206/416), ``ETag``/``If-None-Match`` (304) and ``Last-Modified``.
+  A missing, bad or expired signature is a plain 404, as is a missing file. A signed URL is a
+  capability, like an S3 presigned URL: whoever holds it can read the file until it expires.
 Oversize bodies are a 413.
 """
+
 from __future__ import annotations
 
-import time
-from typing import Any
-
 import re
+import time
 from email.utils import format_datetime
+from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
@@ -40,16 +41,20 @@ _OUTPUT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", 
 
 
 def _too_large(size: int, limit: int) -> ApiError:
-    return ApiError(413, f"file: {size} bytes is larger than the limit of {limit} bytes",
-                    extra={"field": "file", "limit": f"{limit} bytes"})
+    return ApiError(
+        413,
+        f"file: {size} bytes is larger than the limit of {limit} bytes",
+        extra={"field": "file", "limit": f"{limit} bytes"},
+    )
 
 
 def _sniff(data: bytes, settings, field: str = "file") -> imaging.Probe:
     if len(data) > settings.max_upload_bytes:
         raise _too_large(len(data), settings.max_upload_bytes)
     try:
-        return imaging.probe(data, field=field, max_bytes=settings.max_upload_bytes,
-                             max_pixels=settings.max_image_pixels)
+        return imaging.probe(
+            data, field=field, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
+        )
     except RequestError as exc:
         raise bad_input(exc) from None
 
@@ -72,17 +77,28 @@ async def upload_ticket(request: Request, key: dict = Depends(require_key)):
         raise _too_large(size, s.max_upload_bytes)
     upload_id = new_id()
     row = await run_in_threadpool(
-        service.store.create_upload, key_id=key["id"], object_key=f"uploads/{upload_id}/{filename}",
-        filename=filename, content_type="", size=size, state="pending",
-        ticket_seconds=s.upload_ticket_seconds, retention=s.retention, upload_id=upload_id)
+        service.store.create_upload,
+        key_id=key["id"],
+        object_key=f"uploads/{upload_id}/{filename}",
+        filename=filename,
+        content_type="",
+        size=size,
+        state="pending",
+        ticket_seconds=s.upload_ticket_seconds,
+        retention=s.retention,
+        upload_id=upload_id,
+    )
     base = base_url(request)
     path = f"/api/v3/media/uploads/{upload_id}"
     headers = {}
     if isinstance(body.get("content_type"), str) and body["content_type"]:
         headers["Content-Type"] = body["content_type"]
     data = _upload_reply(service, base, row)
-    data["upload"] = {"method": "PUT", "url": f"{base}{path}?{sign_path(service.secret, path, int(row['ticket_expires']))}",
-                      "headers": headers}
+    data["upload"] = {
+        "method": "PUT",
+        "url": f"{base}{path}?{sign_path(service.secret, path, int(row['ticket_expires']))}",
+        "headers": headers,
+    }
     return reply(data)
 
 
@@ -118,8 +134,11 @@ async def _binary(request: Request, key: dict) -> Response:
     declared = request.headers.get("content-length")
     if not (declared and declared.isdigit()):
         # the multipart parser spools the whole body before we see it: only a declared length is capped
-        raise ApiError(411, "a Content-Length header is required for multipart uploads",
-                       extra={"field": "Content-Length", "limit": "required"})
+        raise ApiError(
+            411,
+            "a Content-Length header is required for multipart uploads",
+            extra={"field": "Content-Length", "limit": "required"},
+        )
     if int(declared) > s.max_upload_bytes + 64 * 1024:
         raise _too_large(int(declared), s.max_upload_bytes)
     form = await request.form(max_files=1, max_fields=10)
@@ -138,9 +157,16 @@ async def _binary(request: Request, key: dict) -> Response:
         object_key = f"uploads/{upload_id}/{filename}"
         service.storage.put(object_key, data)
         row: dict[str, Any] = service.store.create_upload(
-key_id=key["id"], object_key=object_key, filename=filename,
-                                           content_type=probe.mime, size=len(data), state="stored",
-                                           ticket_seconds=0, retention=s.retention, upload_id=upload_id)
+            key_id=key["id"],
+            object_key=object_key,
+            filename=filename,
+            content_type=probe.mime,
+            size=len(data),
+            state="stored",
+            ticket_seconds=0,
+            retention=s.retention,
+            upload_id=upload_id,
+        )
         return row
 
     row = await run_in_threadpool(store)
@@ -193,8 +219,12 @@ async def files(key: str, request: Request) -> Response:
     except RangeNotSatisfiable as exc:
         return Response(status_code=416, headers={"Content-Range": f"bytes */{exc.size}"})
     info = body.info
-    headers = {"Cache-Control": f"private, max-age={max_age}", "ETag": info.etag, "Accept-Ranges": "bytes",
-               "Last-Modified": format_datetime(info.modified, usegmt=True)}
+    headers = {
+        "Cache-Control": f"private, max-age={max_age}",
+        "ETag": info.etag,
+        "Accept-Ranges": "bytes",
+        "Last-Modified": format_datetime(info.modified, usegmt=True),
+    }
     match = request.headers.get("if-none-match")
     if match and info.etag in [t.strip() for t in match.split(",")] + ["*"]:
         return Response(status_code=304, headers={k: headers[k] for k in ("ETag", "Cache-Control")})
@@ -205,5 +235,6 @@ async def files(key: str, request: Request) -> Response:
         headers["Content-Range"] = f"bytes {body.start}-{body.stop - 1}/{info.size}"
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=media_type or "application/octet-stream")
-    return StreamingResponse(body.chunks, status_code=status, headers=headers,
-                             media_type=media_type or "application/octet-stream")
+    return StreamingResponse(
+        body.chunks, status_code=status, headers=headers, media_type=media_type or "application/octet-stream"
+    )

@@ -3,6 +3,7 @@
 Unknown model ids are a 404. Each entry turns the protocol body into the protocol-neutral
 ``EditRequest`` (unknown fields are ignored; explicit ``null`` counts as absent).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,11 +53,17 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     m.id: m
     for m in (
-        ModelSpec("bytedance/seedream-v4/edit-sequential",
-                  "1-10 reference images + one instruction -> a consistent set of max_images (1-15) images",
-                  capability="edit"),
-        ModelSpec("bytedance/seedream-v4/edit", "1-10 reference images + one instruction -> one image",
-                  capability="edit", fixed_count=1),
+        ModelSpec(
+            "bytedance/seedream-v4/edit-sequential",
+            "1-10 reference images + one instruction -> a consistent set of max_images (1-15) images",
+            capability="edit",
+        ),
+        ModelSpec(
+            "bytedance/seedream-v4/edit",
+            "1-10 reference images + one instruction -> one image",
+            capability="edit",
+            fixed_count=1,
+        ),
     )
 }
 

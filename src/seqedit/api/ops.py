@@ -1,5 +1,6 @@
 """Operations: ``/healthz`` (the process answers), ``/readyz`` (database, queue consumers),
 ``/metrics`` (Prometheus text: queue depth, job durations, outcomes by status and code)."""
+
 from __future__ import annotations
 
 from fastapi import Request
@@ -28,8 +29,15 @@ async def readyz(request: Request):
         checks["database"] = f"error: {type(exc).__name__}"
     checks["queue"] = "ok" if (service.queue.running or "consumers" not in service.roles) else "stopped"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not ready", "engine": service.settings.engine,
-                         "roles": sorted(service.roles), "checks": checks}, status_code=200 if ready else 503)
+    return JSONResponse(
+        {
+            "status": "ready" if ready else "not ready",
+            "engine": service.settings.engine,
+            "roles": sorted(service.roles),
+            "checks": checks,
+        },
+        status_code=200 if ready else 503,
+    )
 
 
 @router.get("/metrics")

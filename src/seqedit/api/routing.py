@@ -11,6 +11,7 @@ one of its dependencies, e.g. ``require_key``) raises into that router's error r
 ``ErrorStyle.render(ApiError) -> Response`` is the body. The app's own handlers cover only what reaches
 no router (an unknown path, a wrong method).
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,8 +34,11 @@ log = logging.getLogger("seqedit.api")
 class ErrorStyle:
     """How one protocol renders its errors, and which domain errors it maps to which status."""
 
-    def __init__(self, render: Callable[[ApiError], Response],
-                 translate: Callable[[Exception], ApiError | None] = lambda _exc: None) -> None:
+    def __init__(
+        self,
+        render: Callable[[ApiError], Response],
+        translate: Callable[[Exception], ApiError | None] = lambda _exc: None,
+    ) -> None:
         self.render = render
         self.translate = translate
 
@@ -42,8 +46,9 @@ class ErrorStyle:
         return self.render(as_api_error(request, exc, self.translate))
 
 
-def as_api_error(request: Request, exc: Exception,
-                 translate: Callable[[Exception], ApiError | None] = lambda _exc: None) -> ApiError:
+def as_api_error(
+    request: Request, exc: Exception, translate: Callable[[Exception], ApiError | None] = lambda _exc: None
+) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     mapped = translate(exc)

@@ -8,6 +8,7 @@ back as WaveSpeed prediction objects (``envelope``). Its errors use the WaveSpee
 or HTTP 200 with ``status: processing``, ``code: 5004`` and "Sync mode timed out …" while the job keeps
 running.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,11 @@ def bad_input(exc: RequestError, status: int = 400) -> ApiError:
 async def json_body(request: Request) -> dict[str, Any]:
     limit = request.app.state.service.settings.max_request_bytes
     declared = request.headers.get("content-length")
-    too_large = ApiError(413, f"the request body is larger than the limit of {limit} bytes",
-                         extra={"field": "body", "limit": f"{limit} bytes"})
+    too_large = ApiError(
+        413,
+        f"the request body is larger than the limit of {limit} bytes",
+        extra={"field": "body", "limit": f"{limit} bytes"},
+    )
     if declared and declared.isdigit() and int(declared) > limit:
         raise too_large
     buf = bytearray()
@@ -122,6 +126,7 @@ def _reply_row(row: dict[str, Any], request: Request, *, base64: bool | None = N
 
 # ---------------------------------------------------------------------- predictions (fixed paths first)
 
+
 @router.post("/api/v3/predictions", tags=["predictions"])
 async def history(request: Request, key: dict = Depends(require_key)):
     body = await json_body(request)
@@ -135,8 +140,12 @@ async def history(request: Request, key: dict = Depends(require_key)):
         raise bad_input(RequestError("page", ">= 1", f"{page} is out of range"))
     if not 1 <= page_size <= 100:
         raise bad_input(RequestError("page_size", "1-100", f"{page_size} is out of range"))
-    filters = {"model": body.get("model") or None, "status": body.get("status") or None,
-               "created_after": _time(body, "created_after"), "created_before": _time(body, "created_before")}
+    filters = {
+        "model": body.get("model") or None,
+        "status": body.get("status") or None,
+        "created_after": _time(body, "created_after"),
+        "created_before": _time(body, "created_before"),
+    }
     rows, total = await run_in_threadpool(service.store.history, key["id"], page=page, page_size=page_size, **filters)
     base = base_url(request)
     items = [prediction_json(r, storage=service.storage, base=base, base64=False) for r in rows]
@@ -200,6 +209,7 @@ async def cancel(prediction_id: str, request: Request, key: dict = Depends(requi
 
 # ---------------------------------------------------------------------- price and webhook secret
 
+
 @router.post("/api/v3/model/price", tags=["account"])
 async def price(request: Request, key: dict = Depends(require_key)):
     body = await json_body(request)
@@ -216,8 +226,16 @@ async def price(request: Request, key: dict = Depends(require_key)):
         raise bad_input(RequestError("max_images", "integer 1-15", f"{n} is out of range"))
     unit = request.app.state.service.settings.price_per_image
     total = float(cost(n, unit))
-    return reply({"model": spec.id, "unit_price": float(unit), "max_images": n, "base_price": total,
-               "discounted_price": total, "currency": "USD"})
+    return reply(
+        {
+            "model": spec.id,
+            "unit_price": float(unit),
+            "max_images": n,
+            "base_price": total,
+            "discounted_price": total,
+            "currency": "USD",
+        }
+    )
 
 
 @router.get("/api/v3/webhook/secret", tags=["account"])
@@ -227,13 +245,31 @@ async def webhook_secret(key: dict = Depends(require_key)):
 
 @router.get("/api/v3/models", tags=["account"])
 async def models(key: dict = Depends(require_key)):
-    return reply([{"model_id": m.id, "name": m.id, "type": "image-to-image", "description": m.description,
-                "api_schema": {"api_schemas": [{"type": "model_run", "method": "POST",
-                                                "api_path": f"/api/v3/{m.id}", "request_schema": m.schema()}]}}
-               for m in MODELS.values()])
+    return reply(
+        [
+            {
+                "model_id": m.id,
+                "name": m.id,
+                "type": "image-to-image",
+                "description": m.description,
+                "api_schema": {
+                    "api_schemas": [
+                        {
+                            "type": "model_run",
+                            "method": "POST",
+                            "api_path": f"/api/v3/{m.id}",
+                            "request_schema": m.schema(),
+                        }
+                    ]
+                },
+            }
+            for m in MODELS.values()
+        ]
+    )
 
 
 # ---------------------------------------------------------------------- submit (the catch-all: last)
+
 
 @router.post("/api/v3/{model_id:path}", tags=["predictions"])
 async def submit(model_id: str, request: Request, key: dict = Depends(require_key)):
@@ -251,15 +287,19 @@ async def submit(model_id: str, request: Request, key: dict = Depends(require_ke
     idem = request.headers.get("idempotency-key") or None
     if idem is not None and len(idem) > 200:
         raise bad_input(RequestError("Idempotency-Key", "at most 200 characters", f"has {len(idem)}"))
-    echo: dict[str, Any] = {"prompt": req.prompt, "images": [_echo(r) for r in req.images],
-                            "size": None if req.size is None else str(req.size), "max_images": req.max_images,
-                            "enable_base64_output": base64, "enable_sync_mode": sync}
+    echo: dict[str, Any] = {
+        "prompt": req.prompt,
+        "images": [_echo(r) for r in req.images],
+        "size": None if req.size is None else str(req.size),
+        "max_images": req.max_images,
+        "enable_base64_output": base64,
+        "enable_sync_mode": sync,
+    }
     if req.seed is not None:
         echo["seed"] = req.seed
     if req.output_format != "jpeg":
         echo["output_format"] = req.output_format
-    submission = Submission(model=spec.id, request=req, echo=echo, webhook=webhook, idempotency_key=idem,
-                            base64=base64)
+    submission = Submission(model=spec.id, request=req, echo=echo, webhook=webhook, idempotency_key=idem, base64=base64)
     row, _created = await run_in_threadpool(service.submissions.submit, key, submission)
     if not sync:
         return _reply_row(row, request, base64=False)

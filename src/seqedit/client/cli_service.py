@@ -1,11 +1,12 @@
 """``seqedit serve``, ``seqedit worker``, ``seqedit keys create|list|revoke``, ``seqedit usage``."""
+
 from __future__ import annotations
 
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -15,22 +16,40 @@ from rich.table import Table
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
-keys_app = typer.Typer(help="Manage API keys (stored hashed; a key is shown once, when created).",
-                       no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys (stored hashed; a key is shown once, when created).", no_args_is_help=True)
 
 DataDir = typer.Option(None, "--data-dir", help="Data directory (default: $SEQEDIT_DATA_DIR or ./seqedit-data).")
-Model = typer.Option(None, "--model", help="Diffusion engine: a diffusers pipeline directory or hub id, loaded "
-                                           "once per worker thread (default: $SEQEDIT_MODEL).")
-Strategy = typer.Option(None, "--strategy", help="Diffusion engine: anchor | chain | independent | grid | "
-                                                 "shared_attention (default: $SEQEDIT_STRATEGY or anchor).")
-Steps = typer.Option(None, "--steps", help="Diffusion engine: denoising steps (default: $SEQEDIT_STEPS or the "
-                                           "family's own).")
-Device = typer.Option(None, "--device", help="Diffusion engine: cuda | cuda:N | mps | cpu (default: $SEQEDIT_DEVICE "
-                                             "or the first available).")
-Dtype = typer.Option(None, "--dtype", help="Diffusion engine: bfloat16 | float16 | float32 (default: $SEQEDIT_DTYPE "
-                                           "or the device's own).")
-Opt = typer.Option(None, "--opt", metavar="KEY=VALUE", help="Engine option KEY=VALUE, repeatable (`seqedit engines "
-                                                            "ENGINE` lists them; default: $SEQEDIT_<KEY>).")
+Model = typer.Option(
+    None,
+    "--model",
+    help="Diffusion engine: a diffusers pipeline directory or hub id, loaded "
+    "once per worker thread (default: $SEQEDIT_MODEL).",
+)
+Strategy = typer.Option(
+    None,
+    "--strategy",
+    help="Diffusion engine: anchor | chain | independent | grid | "
+    "shared_attention (default: $SEQEDIT_STRATEGY or anchor).",
+)
+Steps = typer.Option(
+    None, "--steps", help="Diffusion engine: denoising steps (default: $SEQEDIT_STEPS or the family's own)."
+)
+Device = typer.Option(
+    None,
+    "--device",
+    help="Diffusion engine: cuda | cuda:N | mps | cpu (default: $SEQEDIT_DEVICE or the first available).",
+)
+Dtype = typer.Option(
+    None,
+    "--dtype",
+    help="Diffusion engine: bfloat16 | float16 | float32 (default: $SEQEDIT_DTYPE or the device's own).",
+)
+Opt = typer.Option(
+    None,
+    "--opt",
+    metavar="KEY=VALUE",
+    help="Engine option KEY=VALUE, repeatable (`seqedit engines ENGINE` lists them; default: $SEQEDIT_<KEY>).",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -82,7 +101,7 @@ def _log_to_stderr() -> None:
     root.setLevel(logging.INFO)
 
 
-def _store(data_dir: Optional[Path]):
+def _store(data_dir: Path | None):
     from seqedit.jobs.store import Store
     from seqedit.service import database_url
 
@@ -94,17 +113,18 @@ def _store(data_dir: Optional[Path]):
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
     port: int = typer.Option(8000, help="Port to bind."),
-    engine: Optional[str] = typer.Option(None, help="Engine name (default: $SEQEDIT_ENGINE or classic)."),
-    workers: Optional[int] = typer.Option(None, help="Job consumer threads in this process (default 1; "
-                                                     "0 = API only, jobs run by `seqedit worker`)."),
-    data_dir: Optional[Path] = DataDir,
-    public_url: Optional[str] = typer.Option(None, help="Base of the URLs handed out (default: as requested)."),
-    model: Optional[str] = Model,
-    strategy: Optional[str] = Strategy,
-    steps: Optional[int] = Steps,
-    device: Optional[str] = Device,
-    dtype: Optional[str] = Dtype,
-    opt: Optional[list[str]] = Opt,
+    engine: str | None = typer.Option(None, help="Engine name (default: $SEQEDIT_ENGINE or classic)."),
+    workers: int | None = typer.Option(
+        None, help="Job consumer threads in this process (default 1; 0 = API only, jobs run by `seqedit worker`)."
+    ),
+    data_dir: Path | None = DataDir,
+    public_url: str | None = typer.Option(None, help="Base of the URLs handed out (default: as requested)."),
+    model: str | None = Model,
+    strategy: str | None = Strategy,
+    steps: int | None = Steps,
+    device: str | None = Device,
+    dtype: str | None = Dtype,
+    opt: list[str] | None = Opt,
 ) -> None:
     """Run the WaveSpeed-compatible API with its job consumers, in one process (no external services)."""
     import uvicorn
@@ -125,23 +145,27 @@ def serve(
         out.print(f"Created the first API key (shown once; store it now): {token}", soft_wrap=True)
     shown_model = settings.engine_options().get("model")
     engine_shown = settings.engine + (f" {shown_model}" if shown_model else "")
-    out.print(f"seqedit serving on http://{host}:{port} (engine {engine_shown}, {settings.workers} worker(s), "
-              f"data in {Path(settings.data_dir).resolve()})", soft_wrap=True)
+    out.print(
+        f"seqedit serving on http://{host}:{port} (engine {engine_shown}, {settings.workers} worker(s), "
+        f"data in {Path(settings.data_dir).resolve()})",
+        soft_wrap=True,
+    )
     sys.stdout.flush()
-    uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=False,
-                timeout_graceful_shutdown=5)
+    uvicorn.run(
+        create_app(service), host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5
+    )
 
 
 def worker(
-    engine: Optional[str] = typer.Option(None, help="Engine name."),
-    workers: Optional[int] = typer.Option(None, help="Consumer threads."),
-    data_dir: Optional[Path] = DataDir,
-    model: Optional[str] = Model,
-    strategy: Optional[str] = Strategy,
-    steps: Optional[int] = Steps,
-    device: Optional[str] = Device,
-    dtype: Optional[str] = Dtype,
-    opt: Optional[list[str]] = Opt,
+    engine: str | None = typer.Option(None, help="Engine name."),
+    workers: int | None = typer.Option(None, help="Consumer threads."),
+    data_dir: Path | None = DataDir,
+    model: str | None = Model,
+    strategy: str | None = Strategy,
+    steps: int | None = Steps,
+    device: str | None = Device,
+    dtype: str | None = Dtype,
+    opt: list[str] | None = Opt,
 ) -> None:
     """Run job consumers without the HTTP API, against the configured database and queue
     ($SEQEDIT_DB_URL, $SEQEDIT_QUEUE_URL, or the data dir's SQLite files beside a `serve --workers 0`).
@@ -165,8 +189,8 @@ def worker(
 @keys_app.command("create")
 def keys_create(
     name: str = typer.Option("", help="A label for the key."),
-    concurrency: Optional[int] = typer.Option(None, help="Max queued+running predictions for this key (429 above)."),
-    data_dir: Optional[Path] = DataDir,
+    concurrency: int | None = typer.Option(None, help="Max queued+running predictions for this key (429 above)."),
+    data_dir: Path | None = DataDir,
 ) -> None:
     """Create a key and print it (only this once)."""
     token, row = _store(data_dir).create_key(name, concurrency=concurrency)
@@ -175,20 +199,27 @@ def keys_create(
 
 
 @keys_app.command("list")
-def keys_list(data_dir: Optional[Path] = DataDir) -> None:
+def keys_list(data_dir: Path | None = DataDir) -> None:
     """List keys (id, prefix, name, state); never the keys themselves."""
     from seqedit.api.envelope import iso
 
     table = Table("id", "prefix", "name", "concurrency", "created", "state")
     for k in _store(data_dir).list_keys():
-        table.add_row(k["id"], k["prefix"] + "…", k["name"], str(k["concurrency"] or "-"), iso(k["created_at"]),
-                      "revoked" if k["revoked_at"] else "active")
+        table.add_row(
+            k["id"],
+            k["prefix"] + "…",
+            k["name"],
+            str(k["concurrency"] or "-"),
+            iso(k["created_at"]),
+            "revoked" if k["revoked_at"] else "active",
+        )
     out.print(table)
 
 
 @keys_app.command("revoke")
-def keys_revoke(key: str = typer.Argument(..., help="Key id, prefix or the key itself."),
-                data_dir: Optional[Path] = DataDir) -> None:
+def keys_revoke(
+    key: str = typer.Argument(..., help="Key id, prefix or the key itself."), data_dir: Path | None = DataDir
+) -> None:
     """Revoke a key (a running server notices within 2 s)."""
     if _store(data_dir).revoke_key(key) == 0:
         err.print(f"[red]error:[/red] no active key matches {key!r}")
@@ -196,13 +227,20 @@ def keys_revoke(key: str = typer.Argument(..., help="Key id, prefix or the key i
     out.print(f"revoked {key}")
 
 
-def usage(data_dir: Optional[Path] = DataDir) -> None:
+def usage(data_dir: Path | None = DataDir) -> None:
     """Predictions, images and cost per key."""
     table = Table("key id", "prefix", "name", "predictions", "completed", "images", "cost (USD)")
     total = 0
     for u in _store(data_dir).usage_summary():
         total += u["cost"]
-        table.add_row(u["key_id"], u["prefix"] + "…", u["name"], str(u["predictions"]), str(u["completed"]),
-                      str(u["images"]), f"{u['cost']:.3f}")
+        table.add_row(
+            u["key_id"],
+            u["prefix"] + "…",
+            u["name"],
+            str(u["predictions"]),
+            str(u["completed"]),
+            str(u["images"]),
+            f"{u['cost']:.3f}",
+        )
     out.print(table)
     out.print(f"total cost: {total:.3f} USD")

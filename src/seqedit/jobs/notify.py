@@ -3,6 +3,7 @@
 A waiter that is not woken (the job ran in another process) still sees the row change on its next
 poll; the notifier only removes the poll delay for jobs that ran in this process.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,7 +31,7 @@ class Notifier:
             self._waiters.setdefault(prediction_id, set()).add(entry)
         try:
             await asyncio.wait_for(entry[1].wait(), timeout=max(0.0, timeout))
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             pass
         finally:
             with self._lock:

@@ -18,6 +18,7 @@ SIGKILL loses the task in flight: the prediction row's lease and the reaper (``j
 recover it. An in-process wake event starts a locally enqueued job at once instead of after the
 consumer's poll back-off (enqueues from other processes wait one poll).
 """
+
 from __future__ import annotations
 
 import logging
@@ -63,8 +64,9 @@ def make_huey(queue_url: str, data_dir: Path) -> Huey:
     raise ValueError(f"unsupported queue_url {queue_url!r} (sqlite:///…, memory://, redis://…)")
 
 
-def open_queue(queue_url: str, data_dir: Path, handler: Callable[[str], object],
-               on_worker_start: Callable[[], None] | None = None) -> Queue:
+def open_queue(
+    queue_url: str, data_dir: Path, handler: Callable[[str], object], on_worker_start: Callable[[], None] | None = None
+) -> Queue:
     """The queue for the ``queue_url`` setting."""
     return HueyQueue(make_huey(queue_url, data_dir), handler, on_worker_start=on_worker_start)
 
@@ -98,8 +100,9 @@ class _EmbeddedConsumer(Consumer):
 class HueyQueue:
     """``Queue`` over a Huey instance; consumer threads call ``handler(id)``."""
 
-    def __init__(self, huey: Huey, handler: Callable[[str], object],
-                 on_worker_start: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, huey: Huey, handler: Callable[[str], object], on_worker_start: Callable[[], None] | None = None
+    ) -> None:
         self.huey = huey
         self._handler = handler
         self._task = huey.task(name=TASK_NAME)(self._run)
@@ -128,8 +131,15 @@ class HueyQueue:
     def start(self, workers: int = 1, *, poll_max_delay: float = 0.25) -> None:
         """Start consumer threads in this process (non-blocking)."""
         self._consumer = _EmbeddedConsumer(
-            self.huey, workers=max(1, workers), periodic=False, worker_type="thread",
-            initial_delay=0.02, backoff=1.2, max_delay=poll_max_delay, check_worker_health=False)
+            self.huey,
+            workers=max(1, workers),
+            periodic=False,
+            worker_type="thread",
+            initial_delay=0.02,
+            backoff=1.2,
+            max_delay=poll_max_delay,
+            check_worker_health=False,
+        )
         self._consumer.start()
 
     @property

@@ -16,6 +16,7 @@ Failure codes: 1401 an image that cannot be decoded, 1402 an image that cannot b
 message names which), 1403 an edit the engine cannot do, 5000 an internal error. Lost workers
 are the reaper's business (``Reaper`` below): re-enqueue while attempts remain, then 5000.
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,7 +49,7 @@ class _Fenced(Exception):
 class _JobProgress:
     """The engine's ``Progress``: throttled lease/progress writes, cancel and fencing flags."""
 
-    def __init__(self, runner: "Runner", prediction_id: str, attempt: int) -> None:
+    def __init__(self, runner: Runner, prediction_id: str, attempt: int) -> None:
         self.runner = runner
         self.id = prediction_id
         self.attempt = attempt
@@ -97,9 +98,16 @@ class _JobProgress:
 class Runner:
     """Runs predictions for one process. ``engine_factory(name, **options)`` builds the engine (one per thread)."""
 
-    def __init__(self, store: Store, storage: Storage, settings: Settings, *, secret: bytes,
-                 engine_factory: Callable[[str], Engine] = create,
-                 notify: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        storage: Storage,
+        settings: Settings,
+        *,
+        secret: bytes,
+        engine_factory: Callable[[str], Engine] = create,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
         self.store = store
         self.storage = storage
         self.settings = settings
@@ -166,8 +174,9 @@ class Runner:
         with self._lock:
             self._running[prediction_id] = job
         stop = threading.Event()
-        heart = threading.Thread(target=self._heartbeat, args=(job, stop), daemon=True,
-                                 name=f"lease-{prediction_id[:8]}")
+        heart = threading.Thread(
+            target=self._heartbeat, args=(job, stop), daemon=True, name=f"lease-{prediction_id[:8]}"
+        )
         heart.start()
         started = time.monotonic()
         try:
@@ -216,9 +225,13 @@ class Runner:
                 if not self.store.add_output(pid, attempt, key, lease=self.settings.lease_seconds):
                     raise _Fenced()
                 job.check()
-            ok = self.store.finish(pid, attempt, Status.COMPLETED,
-                                   execution_ms=int((time.monotonic() - started) * 1000),
-                                   inference_ms=int(inference * 1000))
+            ok = self.store.finish(
+                pid,
+                attempt,
+                Status.COMPLETED,
+                execution_ms=int((time.monotonic() - started) * 1000),
+                inference_ms=int(inference * 1000),
+            )
             if not ok:
                 raise _Fenced()
             return Status.COMPLETED
@@ -247,8 +260,14 @@ class Runner:
         if isinstance(exc, SeqeditError):
             return self._end(pid, attempt, Status.FAILED, exc.code, str(exc) or type(exc).__name__, started)
         log.error("prediction %s failed", pid, exc_info=exc)
-        return self._end(pid, attempt, Status.FAILED, INTERNAL,
-                         f"internal error in the {self.settings.engine} engine ({type(exc).__name__})", started)
+        return self._end(
+            pid,
+            attempt,
+            Status.FAILED,
+            INTERNAL,
+            f"internal error in the {self.settings.engine} engine ({type(exc).__name__})",
+            started,
+        )
 
     def _release(self, pid: str, attempt: int) -> None:
         self.store.release(pid, attempt)
@@ -256,8 +275,9 @@ class Runner:
         log.info("prediction %s handed back on shutdown", pid)
 
     def _end(self, pid: str, attempt: int, status: Status, code: int, error: str, started: float) -> Status | None:
-        ok = self.store.finish(pid, attempt, status, code=code, error=error,
-                               execution_ms=int((time.monotonic() - started) * 1000))
+        ok = self.store.finish(
+            pid, attempt, status, code=code, error=error, execution_ms=int((time.monotonic() - started) * 1000)
+        )
         try:
             self.storage.delete_prefix(f"outputs/{pid}/{attempt}/")
         except Exception:
@@ -269,15 +289,26 @@ class Runner:
         for i, ref in enumerate(refs):
             job.check()
             data = self.refs.load(ref, i)
-            images.append(imaging.decode(data, field=f"images[{i}]", max_bytes=self.settings.max_image_bytes,
-                                         max_pixels=self.settings.max_image_pixels))
+            images.append(
+                imaging.decode(
+                    data,
+                    field=f"images[{i}]",
+                    max_bytes=self.settings.max_image_bytes,
+                    max_pixels=self.settings.max_image_pixels,
+                )
+            )
         return images
 
 
 def _request(d: dict[str, Any], *, seed: int | None) -> EditRequest:
-    return EditRequest.create(prompt=d["prompt"], images=d["images"], size=d.get("size"),
-                              max_images=d.get("max_images", 1), seed=seed if seed is not None else d.get("seed"),
-                              output_format=d.get("output_format") or "jpeg")
+    return EditRequest.create(
+        prompt=d["prompt"],
+        images=d["images"],
+        size=d.get("size"),
+        max_images=d.get("max_images", 1),
+        seed=seed if seed is not None else d.get("seed"),
+        output_format=d.get("output_format") or "jpeg",
+    )
 
 
 class Reaper:
@@ -293,8 +324,11 @@ class Reaper:
     def run_once(self) -> list[str]:
         s = self.settings
         # queued rows wait their turn: only a long-queued one is suspected of a lost message
-        ids = self.store.reap(max_attempts=s.max_attempts, stale=max(s.lease_seconds, s.reaper_interval),
-                              created_stale=max(300.0, 10 * s.lease_seconds))
+        ids = self.store.reap(
+            max_attempts=s.max_attempts,
+            stale=max(s.lease_seconds, s.reaper_interval),
+            created_stale=max(300.0, 10 * s.lease_seconds),
+        )
         for pid in ids:
             self.enqueue(pid)
         return ids

@@ -16,6 +16,7 @@ validated ``EditRequest`` once its router has translated the wire body.
 deadline passes. ``cancel(id, key_id)`` cancels a queued job at once or signals a running one.
 Errors are ``seqedit.errors`` types; each protocol router picks its own status and body for them.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -54,9 +55,18 @@ class Submission:
 
 
 class Submissions:
-    def __init__(self, store: Store, storage: Storage, queue: Queue, settings: Settings, *, secret: bytes,
-                 notifier: Notifier, on_cancel_running: Callable[[str], object] = lambda _id: None,
-                 on_cancelled: Callable[[str], object] = lambda _id: None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        storage: Storage,
+        queue: Queue,
+        settings: Settings,
+        *,
+        secret: bytes,
+        notifier: Notifier,
+        on_cancel_running: Callable[[str], object] = lambda _id: None,
+        on_cancelled: Callable[[str], object] = lambda _id: None,
+    ) -> None:
         self.store = store
         self.storage = storage
         self.queue = queue
@@ -81,10 +91,19 @@ class Submissions:
         refs = stage_references(self.store, self.storage, self.secret, s, key, sub.request.images)
         req = sub.request
         row, created = self.store.create(
-            key_id=key["id"], model=sub.model, input=sub.echo, request={**req.to_dict(), "images": refs},
-            total=req.max_images, output_format=req.output_format, cost=str(cost(req.max_images, s.price_per_image)),
-            retention=s.retention, base64=sub.base64, webhook_url=sub.webhook or None,
-            idempotency_key=sub.idempotency_key, limit=key.get("concurrency") or s.key_concurrency or None)
+            key_id=key["id"],
+            model=sub.model,
+            input=sub.echo,
+            request={**req.to_dict(), "images": refs},
+            total=req.max_images,
+            output_format=req.output_format,
+            cost=str(cost(req.max_images, s.price_per_image)),
+            retention=s.retention,
+            base64=sub.base64,
+            webhook_url=sub.webhook or None,
+            idempotency_key=sub.idempotency_key,
+            limit=key.get("concurrency") or s.key_concurrency or None,
+        )
         if created:
             self.queue.enqueue(row["id"])
         return row, created
@@ -116,8 +135,9 @@ class Submissions:
         return row
 
 
-def stage_references(store: Store, storage: Storage, secret: bytes, settings: Settings, key: dict[str, Any],
-                     images: tuple[str, ...]) -> list[str]:
+def stage_references(
+    store: Store, storage: Storage, secret: bytes, settings: Settings, key: dict[str, Any], images: tuple[str, ...]
+) -> list[str]:
     """Cheap, early checks of every reference, and inline images stored as upload objects. Returns the
     references the runner will read. Raises ``RequestError``/``NotFound`` naming ``images[i]``."""
     out = []
@@ -152,8 +172,16 @@ def _store_inline(store: Store, storage: Storage, s: Settings, key: dict[str, An
     probe = imaging.probe(data, field=field_name, max_bytes=s.max_image_bytes, max_pixels=s.max_image_pixels)
     object_key = f"uploads/{new_id()}/inline-{i}.{probe.format.lower() or 'bin'}"
     storage.put(object_key, data)
-    store.create_upload(key_id=key["id"], object_key=object_key, filename=f"inline-{i}", content_type=probe.mime,
-                        size=len(data), state="stored", ticket_seconds=0, retention=s.retention)
+    store.create_upload(
+        key_id=key["id"],
+        object_key=object_key,
+        filename=f"inline-{i}",
+        content_type=probe.mime,
+        size=len(data),
+        state="stored",
+        ticket_seconds=0,
+        retention=s.retention,
+    )
     return object_key
 
 
