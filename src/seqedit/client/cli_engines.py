@@ -104,9 +104,10 @@ def engines(
             continue
         out.print(f"  options (--opt KEY=VALUE, or ${ENV_PREFIX}<KEY>, e.g. ${env_name(infos[0].name)}):")
         table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 2))
-        for column in ("option", "accepts", "default"):
-            table.add_column(column, no_wrap=True)
-        table.add_column("description")
+        # the option names are what a user types: never cut; the rest folds on a narrow terminal
+        table.add_column("option", no_wrap=True, min_width=max(len(i.name) for i in infos))
+        for column in ("accepts", "default", "description"):
+            table.add_column(column, overflow="fold")
         for info in infos:
             table.add_row(info.name, escape(info.accepts), escape(info.default_text), escape(info.description))
         out.print(table)
