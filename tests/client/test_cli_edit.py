@@ -359,3 +359,11 @@ def test_engines_lists_declared_options_with_their_variables():
     assert listing.returncode == 0 and "classic" in listing.stdout and "diffusion" in listing.stdout
     unknown = run("engines", "nope")
     assert unknown.returncode == 2 and "unknown engine 'nope'" in unknown.stderr
+
+
+def test_engines_never_cuts_an_option_name_on_a_narrow_terminal():
+    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
+    r = subprocess.run([SEQEDIT, "engines", "diffusion"], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    for option in ("attention_backend", "local_files_only", "vae_slicing", "min_pixels"):
+        assert option in r.stdout.split(), option
