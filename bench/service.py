@@ -10,7 +10,13 @@ measures, from a client in this process:
 2. sustained submits per second with 16 clients (target ≥ 150/s);
 3. end-to-end time the service adds over calling the engine in-process, for a small job (sync mode,
    2 images of 256², target ≤ 150 ms at p50);
-4. one poll of a completed 15-image 4096² result in base64 mode (target ≤ 1.5 s).
+4. one poll of a completed 15-image 4096² result in base64 mode (target ≤ 1.5 s);
+5. downloading the 15 files of such a result through their signed ``/files`` URLs (streamed from
+   the storage port), in MB/s.
+
+To compare with another commit in the same run, point ``PYTHONPATH`` at that commit's ``src``
+(``git worktree add /tmp/base <rev>; PYTHONPATH=/tmp/base/src .venv/bin/python bench/service.py``):
+the servers it starts inherit it.
 
 The job consumers run in the same process as the API (as in production), so submit figures include
 their interference. Everything shares the machine's cores with whatever else is running.
@@ -231,6 +237,25 @@ def base64_poll(server: Server, ref: str, size: int, count: int) -> tuple[float,
         return statistics.median(times), statistics.median(parsed), len(r.content)
 
 
+def file_downloads(server: Server, ref: str, size: int, count: int) -> tuple[float, int]:
+    """Seconds to GET every output of a completed ``count``×``size``² set through its URL, and bytes."""
+    body = {"prompt": "many", "images": [ref], "size": f"{size}*{size}", "max_images": count}
+    with server.client(timeout=600) as c:
+        pid = c.post(MODEL, json=body).json()["data"]["id"]
+        while (data := c.get(f"/api/v3/predictions/{pid}/result").json()["data"])["status"] in (
+            "created",
+            "processing",
+        ):
+            time.sleep(0.5)
+        assert data["status"] == "completed", data
+        times, nbytes = [], 0
+        for _ in range(3):
+            t0 = time.perf_counter()
+            nbytes = sum(len(c.get(url).content) for url in data["outputs"])
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times), nbytes
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
@@ -268,11 +293,16 @@ def main() -> None:
             ref = upload(photo)
             size, count = (1024, 15) if args.quick else (4096, 15)
             dt, parsed, nbytes = base64_poll(photo, ref, size, count)
+            files_s, files_bytes = file_downloads(photo, ref, size, count)
         finally:
             photo.stop()
         print(
             f"one base64 poll of a completed {count}×{size}² result: {dt:.2f} s to receive "
             f"({parsed:.2f} s with the client's JSON parse; {nbytes / 1e6:.1f} MB body)"
+        )
+        print(
+            f"GET /files of the {count} outputs of a {count}×{size}² result: {files_s:.2f} s for "
+            f"{files_bytes / 1e6:.1f} MB ({files_bytes / 1e6 / files_s:.0f} MB/s)"
         )
 
 

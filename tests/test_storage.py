@@ -79,6 +79,8 @@ def test_open_refuses_ranges_outside_the_object(storage):
         assert info.value.size == 10
     with pytest.raises(FileNotFoundError):
         storage.open("uploads/u/missing.bin")
+    with pytest.raises(FileNotFoundError):  # a key that names a folder of other keys is no object
+        storage.open("uploads/u")
 
 
 def test_empty_object(storage):

@@ -227,6 +227,7 @@ async def files(key: str, request: Request) -> Response:
     }
     match = request.headers.get("if-none-match")
     if match and info.etag in [t.strip() for t in match.split(",")] + ["*"]:
+        body.close()
         return Response(status_code=304, headers={k: headers[k] for k in ("ETag", "Cache-Control")})
     headers["Content-Length"] = str(body.length)
     status = 200
@@ -234,6 +235,7 @@ async def files(key: str, request: Request) -> Response:
         status = 206
         headers["Content-Range"] = f"bytes {body.start}-{body.stop - 1}/{info.size}"
     if request.method == "HEAD":
+        body.close()
         return Response(status_code=status, headers=headers, media_type=media_type or "application/octet-stream")
     return StreamingResponse(
         body.chunks, status_code=status, headers=headers, media_type=media_type or "application/octet-stream"
