@@ -726,3 +726,24 @@ def test_https_untrusted_certificate_is_refused(tls_server, monkeypatch):
         fetch_bytes(f"https://pinned.test:{port}/image.png", max_bytes=10_000, allow_hosts=frozenset({"pinned.test"}))
     assert "certificate" in ei.value.message and not ei.value.transient
     _assert_clean(ei.value)
+
+
+# ------------------------------------------------------------------------------ special-purpose ranges
+
+
+@pytest.mark.parametrize(("net", "why"), fetch.SPECIAL_PURPOSE, ids=[str(n) for n, _ in fetch.SPECIAL_PURPOSE])
+def test_every_iana_special_purpose_range_is_refused(net, why):
+    for ip in (net[0], net[net.num_addresses // 2], net[-1]):
+        assert fetch._address_problem(ip), ip
+
+
+@pytest.mark.parametrize("host", ["192.0.0.9", "192.0.0.170", "192.88.99.1", "[3fff::1]", "[3fff:fff::1]"])
+def test_ranges_is_global_misses_are_refused(host, connect_guard):
+    """W8: ``ipaddress.is_global`` lets these through; the explicit registry does not."""
+    _refused(f"http://{host}/x.png", host_in_msg=host.strip("[]"))
+    assert connect_guard == []
+
+
+@pytest.mark.parametrize("ip", ["8.8.8.8", "1.1.1.1", "93.184.216.34", "2606:4700:4700::1111", "2a00:1450:4001::1"])
+def test_public_unicast_addresses_pass(ip):
+    assert fetch._address_problem(ipaddress.ip_address(ip)) is None

@@ -6,8 +6,9 @@ Every URL we are asked to touch goes through :func:`check_url` first:
 * the host name is resolved with :func:`socket.getaddrinfo` and the URL is refused if **any** of
   the answers is loopback, private (RFC 1918, ``fc00::/7``), link-local (``169.254/16`` with the
   cloud metadata address, ``fe80::/10``), unspecified, multicast, reserved, shared (``100.64/10``)
-  or otherwise not globally routable, including those addresses wrapped in IPv6 (``::ffff:a.b.c.d``,
-  NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``);
+  or otherwise not globally routable — every entry of IANA's special-purpose registries
+  (``SPECIAL_PURPOSE``, an explicit list) and then ``ipaddress``'s own judgement — including those
+  addresses wrapped in IPv6 (``::ffff:a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``);
 * internal-looking names (``localhost``, ``metadata.google.internal``, ``*.internal``, ``*.local``…)
   and odd numeric spellings of IPv4 (``2130706433``, ``0177.0.0.1``, ``127.1``, ``0x7f.1``) are
   refused before any resolution;
@@ -66,6 +67,48 @@ _BLOCKED_NAMES = frozenset(
     }
 )
 _BLOCKED_SUFFIXES = (".localhost", ".internal", ".local", ".localdomain", ".home.arpa", ".svc", ".cluster.local")
+
+# IANA special-purpose address registries (IPv4 and IPv6, as of RFC 9637 / RFC 9780), every entry,
+# refused whatever its "globally reachable" flag: no image or webhook receiver lives in them, and
+# ``ipaddress.is_global`` misses some (192.0.0.0/24 outside /29, 192.88.99.0/24, 3fff::/20, …).
+# Checked before the ``ipaddress`` properties, so the reason names the registry entry.
+SPECIAL_PURPOSE: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...] = tuple(
+    (ipaddress.ip_network(net), why)
+    for net, why in (
+        ("0.0.0.0/8", "a 'this network' address"),
+        ("10.0.0.0/8", "a private address"),
+        ("100.64.0.0/10", "a shared (carrier-grade NAT) address"),
+        ("127.0.0.0/8", "a loopback address"),
+        ("169.254.0.0/16", "a link-local address (cloud metadata lives here)"),
+        ("172.16.0.0/12", "a private address"),
+        ("192.0.0.0/24", "an IETF protocol assignment"),
+        ("192.0.2.0/24", "a documentation address"),
+        ("192.31.196.0/24", "an AS112 address"),
+        ("192.52.193.0/24", "an AMT relay address"),
+        ("192.88.99.0/24", "a 6to4 relay anycast address"),
+        ("192.168.0.0/16", "a private address"),
+        ("192.175.48.0/24", "an AS112 delegation address"),
+        ("198.18.0.0/15", "a benchmarking address"),
+        ("198.51.100.0/24", "a documentation address"),
+        ("203.0.113.0/24", "a documentation address"),
+        ("224.0.0.0/4", "a multicast address"),
+        ("240.0.0.0/4", "a reserved address"),
+        ("255.255.255.255/32", "the broadcast address"),
+        ("::/128", "the unspecified address"),
+        ("::1/128", "a loopback address"),
+        ("100::/64", "a discard-only address"),
+        ("100:0:0:1::/64", "a dummy IPv6 prefix"),
+        ("2001::/23", "an IETF protocol assignment"),
+        ("2001:db8::/32", "a documentation address"),
+        ("2620:4f:8000::/48", "an AS112 delegation address"),
+        ("3fff::/20", "a documentation address"),
+        ("5f00::/16", "a segment routing (SRv6) address"),
+        ("fc00::/7", "a private address"),
+        ("fe80::/10", "a link-local address"),
+        ("fec0::/10", "a site-local address"),
+        ("ff00::/8", "a multicast address"),
+    )
+)
 
 # Embedded-IPv4 IPv6 prefixes whose inner address must pass the IPv4 rules.
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
@@ -142,6 +185,9 @@ def _address_problem(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str |
             return "a Teredo tunnel address"
         if ip.scope_id:
             return "a scoped address"
+    for net, why in SPECIAL_PURPOSE:
+        if ip.version == net.version and ip in net:
+            return why
     if ip.is_unspecified:
         return "the unspecified address"
     if ip.is_loopback:
