@@ -60,3 +60,23 @@ def test_request_level_refusals(server, http):
     assert httpx.get(f"{server.url}/api/v3/predictions/{pid}/result", headers=h).status_code == 404
     r = httpx.post(f"{server.url}{MODEL}", headers=h, json={**GOOD, "images": [url]})
     assert r.status_code == 404 and r.json()["field"] == "images[0]"
+
+
+def test_refused_submits_leave_nothing_on_disk(tmp_path):
+    """W3 against a real server: 400s on images[2] and 429s at the key's limit store no inline image."""
+    from fixtures.images import data_uri
+
+    server = Server(tmp_path, engine="test-slow", SEQEDIT_KEY_CONCURRENCY="1", SEQEDIT_TEST_PANEL_SECONDS="2").start()
+    try:
+        with httpx.Client(base_url=server.url, headers=server.headers, timeout=30) as c:
+            big = data_uri(png(600, 400))
+            body = {"prompt": "p", "images": [big, big, "%%% not base64"], "size": "64*64"}
+            assert {c.post(MODEL, json=body).status_code for _ in range(5)} == {400}
+            first = c.post(MODEL, json={**body, "images": [big]})  # accepted: the key is now at its limit
+            assert first.status_code == 200, first.text
+            refused = [c.post(MODEL, json={**body, "images": [big, big]}).status_code for _ in range(5)]
+            assert refused == [429] * 5
+        stored = [p for p in (tmp_path / "objects" / "uploads").rglob("*") if p.is_file()]
+        assert len(stored) == 1  # only the accepted submit's image
+    finally:
+        server.kill(signal.SIGTERM)

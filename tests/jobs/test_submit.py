@@ -110,3 +110,42 @@ def test_wait_returns_the_terminal_row_or_the_row_at_the_deadline(use_case, stor
     assert cancelled["status"] == "cancelled"
     assert asyncio.run(use_case.wait(row["id"], 5))["status"] == "cancelled"
     assert use_case.cancel(row["id"], "another key") is None
+
+
+def _uploads(store) -> int:
+    import sqlalchemy as sa
+
+    from seqedit.jobs.store import uploads
+
+    with store.engine.connect() as c:
+        return int(c.execute(sa.select(sa.func.count()).select_from(uploads)).scalar_one())
+
+
+def _objects(storage, tmp_path) -> list:
+    return [p for p in (tmp_path / "objects").rglob("*") if p.is_file()]
+
+
+def test_refused_submits_leave_no_uploads_and_no_objects(use_case, store, storage, key, tmp_path):
+    """W3: a 400 on images[2], or the key's limit, used to keep the inline images it had stored."""
+    good = data_uri(png())
+    for _ in range(3):
+        with pytest.raises(RequestError):
+            use_case.submit(key, sub(good, good, "%%% not base64"))
+    use_case.submit(key, sub(good))
+    use_case.submit(key, sub(good))  # the key is now at its limit of 2
+    assert _uploads(store) == 2 and len(_objects(storage, tmp_path)) == 2
+    for _ in range(3):
+        with pytest.raises(LimitExceeded):
+            use_case.submit(key, sub(good, good))
+    assert _uploads(store) == 2 and len(_objects(storage, tmp_path)) == 2
+
+
+def test_a_limit_reached_between_check_and_insert_removes_the_stored_images(
+    use_case, store, storage, key, tmp_path, monkeypatch
+):
+    use_case.submit(key, sub(data_uri(png())))
+    use_case.submit(key, sub(data_uri(png())))
+    monkeypatch.setattr(store, "active_count", lambda key_id: 0)  # another submit won the race
+    with pytest.raises(LimitExceeded):
+        use_case.submit(key, sub(data_uri(png()), data_uri(png())))
+    assert _uploads(store) == 2 and len(_objects(storage, tmp_path)) == 2

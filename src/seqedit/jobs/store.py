@@ -244,9 +244,13 @@ class Store:
         limit: int | None = None,
         now: float | None = None,
         prediction_id: str | None = None,
+        stored_uploads: list[dict[str, Any]] | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Insert a ``created`` row. Returns ``(row, True)``, or ``(existing, False)`` for a repeated
-        ``idempotency_key``. Raises ``LimitExceeded`` before inserting when the key is at ``limit``."""
+        ``idempotency_key``. Raises ``LimitExceeded`` before inserting when the key is at ``limit``.
+        ``stored_uploads`` (``object_key``, ``filename``, ``content_type``, ``size``): objects the request
+        refers to that are already in storage (inline images), recorded as ``stored`` uploads of the key
+        in the same transaction, so a refused submit records none."""
         now = time.time() if now is None else now
         with self._write() as c:
             if idempotency_key:
@@ -305,7 +309,29 @@ class Store:
                 expires_at=now + retention,
             )
             c.execute(predictions.insert().values(**row))
+            for up in stored_uploads or ():
+                c.execute(
+                    uploads.insert().values(
+                        id=new_id(),
+                        key_id=key_id,
+                        object_key=up["object_key"],
+                        filename=up["filename"],
+                        content_type=up["content_type"],
+                        size=up["size"],
+                        state="stored",
+                        ticket_expires=now,
+                        created_at=now,
+                        expires_at=now + retention,
+                    )
+                )
         return row, True
+
+    def active_count(self, key_id: str) -> int:
+        """The key's queued and running predictions (what a per-key ``limit`` counts)."""
+        q = sa.select(sa.func.count()).select_from(predictions)
+        q = q.where(predictions.c.key_id == key_id, predictions.c.status.in_(ACTIVE))
+        with self._read() as c:
+            return int(c.execute(q).scalar_one())
 
     def get(self, prediction_id: str, key_id: str | None = None) -> dict[str, Any] | None:
         """The row, or None (also when ``key_id`` is given and the row belongs to another key)."""

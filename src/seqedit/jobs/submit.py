@@ -5,12 +5,15 @@ validated ``EditRequest`` once its router has translated the wire body.
 
 1. a repeated ``idempotency_key`` returns the first prediction, re-checking nothing;
 2. the webhook URL passes the SSRF guard (``RequestError`` on ``webhook``);
-3. ``stage_references``: every image reference becomes what the runner will read — our own signed
-   file URL → ``seqedit-object:<key>`` (only the caller's own files: else ``NotFound``), another http(s)
-   URL → kept after the SSRF guard's host check (fetched by the runner), inline base64 → header
-   probe, then **stored** as an upload object + row (so the row holds a key, not megabytes);
-4. ``store.create`` (the per-key limit: ``LimitExceeded``) then ``queue.enqueue`` — row first, then
-   the message: a crash in between is the reaper's to mend.
+3. ``check_references``, which writes nothing: every image reference becomes what the runner will
+   read — our own signed file URL → ``seqedit-object:<key>`` (only the caller's own files: else
+   ``NotFound``), another http(s) URL → kept after the SSRF guard's host check (fetched by the
+   runner), inline base64 → decoded and header-probed, with the object key it will be stored under;
+4. the per-key limit (``LimitExceeded``) is checked before anything is written;
+5. inline images are stored (so the row holds a key, not megabytes), then ``store.create`` writes the
+   row and their upload rows in one transaction (the limit checked again, atomically); a refusal there
+   deletes the stored images, so **a refused submit leaves nothing**; then ``queue.enqueue`` — row
+   first, then the message: a crash in between is the reaper's to mend.
 
 ``await Submissions.wait(id, timeout)`` is sync mode: the terminal row, or the latest row when the
 deadline passes. ``cancel(id, key_id)`` cancels a queued job at once or signals a running one.
@@ -20,6 +23,7 @@ Errors are ``seqedit.errors`` types; each protocol router picks its own status a
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,15 +35,16 @@ from seqedit.errors import BAD_MEDIA, NotFound, RequestError
 from seqedit.fetch import FetchError, check_url
 from seqedit.jobs.notify import Notifier
 from seqedit.jobs.queue import Queue
-from seqedit.jobs.store import Status, Store, new_id
+from seqedit.jobs.store import LimitExceeded, Status, Store, new_id
 from seqedit.pricing import cost
 from seqedit.refs import FORMS, RefError, inline_bytes, kind
 from seqedit.request import EditRequest
 from seqedit.storage import OBJECT_REF, Storage, own_key
 
-__all__ = ["Submission", "Submissions", "stage_references"]
+__all__ = ["Submission", "Submissions", "Staged", "InlineImage", "check_references"]
 
 PUBLIC_URL = "a public http(s) URL"
+log = logging.getLogger("seqedit.submit")
 
 
 @dataclass(frozen=True)
@@ -88,25 +93,44 @@ class Submissions:
                 check_url(sub.webhook, s.allowed_hosts)
             except FetchError as exc:
                 raise RequestError("webhook", PUBLIC_URL, exc.message) from None
-        refs = stage_references(self.store, self.storage, self.secret, s, key, sub.request.images)
+        limit = key.get("concurrency") or s.key_concurrency or None
+        staged = check_references(self.store, self.secret, s, key, sub.request.images)  # writes nothing
+        if limit and self.store.active_count(key["id"]) >= limit:  # refuse before any write
+            raise LimitExceeded(limit)
+        for blob in staged.inline:
+            self.storage.put(blob.object_key, blob.data)
         req = sub.request
-        row, created = self.store.create(
-            key_id=key["id"],
-            model=sub.model,
-            input=sub.echo,
-            request={**req.to_dict(), "images": refs},
-            total=req.max_images,
-            output_format=req.output_format,
-            cost=str(cost(req.max_images, s.price_per_image)),
-            retention=s.retention,
-            base64=sub.base64,
-            webhook_url=sub.webhook or None,
-            idempotency_key=sub.idempotency_key,
-            limit=key.get("concurrency") or s.key_concurrency or None,
-        )
-        if created:
+        try:
+            row, created = self.store.create(
+                key_id=key["id"],
+                model=sub.model,
+                input=sub.echo,
+                request={**req.to_dict(), "images": staged.refs},
+                total=req.max_images,
+                output_format=req.output_format,
+                cost=str(cost(req.max_images, s.price_per_image)),
+                retention=s.retention,
+                base64=sub.base64,
+                webhook_url=sub.webhook or None,
+                idempotency_key=sub.idempotency_key,
+                limit=limit,
+                stored_uploads=[blob.upload() for blob in staged.inline],
+            )
+        except BaseException:  # refused (a limit reached meanwhile) or failed: the images go with it
+            self._discard(staged)
+            raise
+        if not created:  # an idempotent repeat raced us: the first request's images are the ones kept
+            self._discard(staged)
+        else:
             self.queue.enqueue(row["id"])
         return row, created
+
+    def _discard(self, staged: Staged) -> None:
+        for blob in staged.inline:
+            try:
+                self.storage.delete(blob.object_key)
+            except Exception:  # best effort: an orphan object holds no row and no request
+                log.warning("could not delete %s of a refused submit", blob.object_key, exc_info=True)
 
     async def wait(self, prediction_id: str, timeout: float) -> dict[str, Any]:
         """Sync mode: the row once it is terminal, or as it is when ``timeout`` seconds have passed."""
@@ -135,12 +159,41 @@ class Submissions:
         return row
 
 
-def stage_references(
-    store: Store, storage: Storage, secret: bytes, settings: Settings, key: dict[str, Any], images: tuple[str, ...]
-) -> list[str]:
-    """Cheap, early checks of every reference, and inline images stored as upload objects. Returns the
-    references the runner will read. Raises ``RequestError``/``NotFound`` naming ``images[i]``."""
-    out = []
+@dataclass(frozen=True)
+class InlineImage:
+    """An inline image that passed its checks, with the object key it will be stored under."""
+
+    object_key: str
+    data: bytes
+    mime: str
+    index: int
+
+    def upload(self) -> dict[str, Any]:
+        return {
+            "object_key": self.object_key,
+            "filename": f"inline-{self.index}",
+            "content_type": self.mime,
+            "size": len(self.data),
+        }
+
+
+@dataclass(frozen=True)
+class Staged:
+    """What ``check_references`` found: the references the runner will read, and the inline images
+    to store before the row is written."""
+
+    refs: list[str]
+    inline: list[InlineImage]
+
+
+def check_references(
+    store: Store, secret: bytes, settings: Settings, key: dict[str, Any], images: tuple[str, ...]
+) -> Staged:
+    """Cheap, early checks of every reference, writing nothing: our own files must be the key's, other
+    URLs pass the SSRF guard's host check, inline images are decoded and header-probed. Raises
+    ``RequestError``/``NotFound`` naming ``images[i]``."""
+    refs: list[str] = []
+    inline: list[InlineImage] = []
     for i, raw in enumerate(images):
         field_name = f"images[{i}]"
         ref = raw.strip()
@@ -151,38 +204,28 @@ def stage_references(
             object_key = own_key(ref, secret)
             if object_key is None or not _owned(store, key, object_key):
                 raise NotFound(field_name, "your own files", "file not found")
-            out.append(OBJECT_REF + object_key)
+            refs.append(OBJECT_REF + object_key)
         elif what == "url":
             try:
                 check_url(ref, settings.allowed_hosts)
             except FetchError as exc:
                 raise RequestError(field_name, PUBLIC_URL, exc.message) from None
-            out.append(ref)
+            refs.append(ref)
         else:
-            out.append(OBJECT_REF + _store_inline(store, storage, settings, key, ref, i))
-    return out
+            blob = _inline(settings, ref, i)
+            inline.append(blob)
+            refs.append(OBJECT_REF + blob.object_key)
+    return Staged(refs, inline)
 
 
-def _store_inline(store: Store, storage: Storage, s: Settings, key: dict[str, Any], ref: str, i: int) -> str:
+def _inline(s: Settings, ref: str, i: int) -> InlineImage:
     field_name = f"images[{i}]"
     try:
         data = inline_bytes(ref, field_name)
     except RefError as exc:
         raise RequestError(field_name, FORMS, exc.message.removeprefix(f"{field_name}: "), code=BAD_MEDIA) from None
     probe = imaging.probe(data, field=field_name, max_bytes=s.max_image_bytes, max_pixels=s.max_image_pixels)
-    object_key = f"uploads/{new_id()}/inline-{i}.{probe.format.lower() or 'bin'}"
-    storage.put(object_key, data)
-    store.create_upload(
-        key_id=key["id"],
-        object_key=object_key,
-        filename=f"inline-{i}",
-        content_type=probe.mime,
-        size=len(data),
-        state="stored",
-        ticket_seconds=0,
-        retention=s.retention,
-    )
-    return object_key
+    return InlineImage(f"uploads/{new_id()}/inline-{i}.{probe.format.lower() or 'bin'}", data, probe.mime, i)
 
 
 def _owned(store: Store, key: dict[str, Any], object_key: str) -> bool:
