@@ -66,6 +66,19 @@ def test_messages_wait_until_consumers_start_then_all_run(queue_url, tmp_path):
     assert not q.running
 
 
+def test_higher_priority_first_and_fifo_among_equals(queue_url, tmp_path):
+    rec = Recorder()
+    q = open_queue(queue_url, tmp_path, rec)
+    for pid, priority in (("a1", 0), ("a2", -1), ("a3", -2), ("b1", 0), ("b2", -1), ("c1", 0.5)):
+        q.enqueue(pid, priority)
+    q.start(1)
+    try:
+        assert wait_for(lambda: len(rec.seen) == 6)
+        assert rec.seen == ["c1", "a1", "b1", "a2", "b2", "a3"]
+    finally:
+        q.stop()
+
+
 def test_a_handler_that_raises_does_not_stop_the_consumer(queue_url, tmp_path):
     rec = Recorder()
     q = open_queue(queue_url, tmp_path, rec)

@@ -26,7 +26,7 @@ class ListQueue:
     def __init__(self) -> None:
         self.ids: list[str] = []
 
-    def enqueue(self, prediction_id: str) -> None:
+    def enqueue(self, prediction_id: str, priority: float = 0.0) -> None:
         self.ids.append(prediction_id)
 
 
@@ -149,3 +149,19 @@ def test_a_limit_reached_between_check_and_insert_removes_the_stored_images(
     with pytest.raises(LimitExceeded):
         use_case.submit(key, sub(data_uri(png()), data_uri(png())))
     assert _uploads(store) == 2 and len(_objects(storage, tmp_path)) == 2
+
+
+def test_fair_priority_is_round_robin_between_keys_with_sync_first_among_equals():
+    from seqedit.jobs.submit import fair_priority
+
+    assert fair_priority(0, sync=False) > fair_priority(1, sync=True) > fair_priority(1, sync=False)
+    assert fair_priority(0, sync=True) > fair_priority(0, sync=False)
+
+
+def test_each_new_job_is_enqueued_behind_the_keys_own_earlier_ones(use_case, store, key):
+    priorities = []
+    use_case.queue.enqueue = lambda pid, priority=0.0: priorities.append(priority)
+    use_case.settings.key_concurrency = 0
+    for _ in range(3):
+        use_case.submit(key, sub(data_uri(png())))
+    assert priorities == [0.0, -1.0, -2.0]

@@ -2,7 +2,8 @@
 
 The port (``Queue``)::
 
-    enqueue(id)            hand a prediction id to some consumer (a duplicate is harmless: the claim refuses it)
+    enqueue(id, priority)  hand a prediction id to some consumer (a duplicate is harmless: the claim refuses it);
+                           higher priorities first, FIFO among equals
     start(workers)         run ``workers`` consumer threads in this process, each calling ``handler(id)``
     stop()                 stop them (a running handler is stopped by the runner, not here)
     running -> bool        consumers are running in this process
@@ -37,7 +38,7 @@ log = logging.getLogger("seqedit.queue")
 
 
 class Queue(Protocol):
-    def enqueue(self, prediction_id: str) -> None: ...
+    def enqueue(self, prediction_id: str, priority: float = 0.0) -> None: ...
     def start(self, workers: int = 1) -> None: ...
     def stop(self) -> None: ...
     @property
@@ -118,8 +119,8 @@ class HueyQueue:
         except Exception:  # the runner records failures on the row; never let Huey retry blindly
             log.exception("run_prediction(%s) crashed", prediction_id)
 
-    def enqueue(self, prediction_id: str) -> None:
-        self._task(prediction_id)
+    def enqueue(self, prediction_id: str, priority: float = 0.0) -> None:
+        self._task(prediction_id, priority=priority or None)
         self._wake.set()
 
     def pending(self) -> int:

@@ -13,7 +13,9 @@ validated ``EditRequest`` once its router has translated the wire body.
 5. inline images are stored (so the row holds a key, not megabytes), then ``store.create`` writes the
    row and their upload rows in one transaction (the limit checked again, atomically); a refusal there
    deletes the stored images, so **a refused submit leaves nothing**; then ``queue.enqueue`` — row
-   first, then the message: a crash in between is the reaper's to mend.
+   first, then the message: a crash in between is the reaper's to mend;
+6. the message's priority is ``fair_priority``: minus the key's jobs already queued or running, so one
+   key's burst cannot delay another key's job by more than the jobs running when it arrived.
 
 ``await Submissions.wait(id, timeout)`` is sync mode: the terminal row, or the latest row when the
 deadline passes. ``cancel(id, key_id)`` cancels a queued job at once or signals a running one.
@@ -41,9 +43,10 @@ from seqedit.refs import FORMS, RefError, inline_bytes, kind
 from seqedit.request import EditRequest
 from seqedit.storage import OBJECT_REF, Storage, own_key
 
-__all__ = ["Submission", "Submissions", "Staged", "InlineImage", "check_references"]
+__all__ = ["Submission", "Submissions", "Staged", "InlineImage", "check_references", "fair_priority"]
 
 PUBLIC_URL = "a public http(s) URL"
+SYNC_BONUS = 0.5  # less than one rank: a sync job overtakes its own rank, never another key's earlier job
 log = logging.getLogger("seqedit.submit")
 
 
@@ -57,6 +60,7 @@ class Submission:
     webhook: str | None = None
     idempotency_key: str | None = None
     base64: bool = False  # answer with naked base64 instead of URLs
+    sync: bool = False  # the client holds the request open for the result: it goes first among equals
 
 
 class Submissions:
@@ -95,7 +99,8 @@ class Submissions:
                 raise RequestError("webhook", PUBLIC_URL, exc.message) from None
         limit = key.get("concurrency") or s.key_concurrency or None
         staged = check_references(self.store, self.secret, s, key, sub.request.images)  # writes nothing
-        if limit and self.store.active_count(key["id"]) >= limit:  # refuse before any write
+        active = self.store.active_count(key["id"])
+        if limit and active >= limit:  # refuse before any write
             raise LimitExceeded(limit)
         for blob in staged.inline:
             self.storage.put(blob.object_key, blob.data)
@@ -122,7 +127,7 @@ class Submissions:
         if not created:  # an idempotent repeat raced us: the first request's images are the ones kept
             self._discard(staged)
         else:
-            self.queue.enqueue(row["id"])
+            self.queue.enqueue(row["id"], fair_priority(active, sync=sub.sync))
         return row, created
 
     def _discard(self, staged: Staged) -> None:
@@ -184,6 +189,13 @@ class Staged:
 
     refs: list[str]
     inline: list[InlineImage]
+
+
+def fair_priority(active: int, *, sync: bool) -> float:
+    """The queue priority of a key's new job: minus the number of its jobs already queued or running, so
+    every key's k-th job waits behind every other key's earlier ones (round-robin between keys with
+    queued work, FIFO within a key); a sync-mode job goes first among jobs of the same rank."""
+    return -float(active) + (SYNC_BONUS if sync else 0.0)
 
 
 def check_references(
