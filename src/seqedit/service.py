@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from seqedit.config import Settings
+from seqedit.datadir import make_private
 from seqedit.engines.base import Engine, create
 from seqedit.jobs.notify import Notifier
 from seqedit.jobs.queue import Queue, open_queue
@@ -85,7 +86,9 @@ class Service:
             raise ValueError("the webhooks role needs webhook_body (the protocol's rendering of a prediction)")
         self.settings = settings
         data = Path(settings.data_dir)
-        data.mkdir(parents=True, exist_ok=True)
+        tightened = make_private(data)  # before anything in it is opened
+        if tightened:
+            log.warning("made %d path(s) in the data dir %s private (0700 folders, 0600 files)", tightened, data)
         load_plugins(settings.plugins)
         self.secret = _secret(settings)
         self.base_url = settings.public_url.rstrip("/")  # for webhook bodies; `serve` fills it in when unset
