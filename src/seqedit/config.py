@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     upload_ticket_seconds: float = 3600.0  # a PUT ticket expires after this
     max_upload_bytes: int = 30 * 1024 * 1024  # larger uploads get 413
     max_request_bytes: int = 100 * 1024 * 1024  # larger JSON bodies (inline base64 images) get 413
+    max_json_depth: int = 32  # JSON request bodies nested deeper (objects and arrays) get 400
+    max_base64_bytes: int = 256 * 1024 * 1024  # base64 outputs of one answer; more gets 413 "use URLs"
+    history_max_page: int = 1_000_000  # history `page` past this gets 400 (page_size is 1-100)
     allow_hosts: str = ""  # comma-separated hosts the SSRF guard lets through (tests: 127.0.0.1)
     key_concurrency: int = 0  # per-key limit of queued+running predictions; 0 = none (keys may override)
     webhook_timeout: float = 5.0  # seconds per delivery attempt

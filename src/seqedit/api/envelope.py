@@ -6,6 +6,10 @@ has_nsfw_contents`` (one entry per output), ``status, created_at`` (ISO-8601 UTC
 on failure or a sync-mode timeout). Extensions: ``seed``, ``warnings``, ``progress {done, total, fraction}``,
 ``cost`` (USD), ``plan``.
 
+Base64 results (``base64_envelope``) are streamed: the JSON around ``outputs`` is encoded once, and
+each file's base64 is produced piece by piece from ``Storage.open``, so a poll of a 1 GB result holds
+about a megabyte; ``SEQEDIT_MAX_BASE64_BYTES`` caps what one answer may carry (413 past it).
+
 HTTP errors: ``{"code": <status>, "message": m, "data": null, "error": m}`` (+ ``field``/``limit``
 for bad input). Never a 200 with ``data: null``.
 """
@@ -14,14 +18,27 @@ from __future__ import annotations
 
 import base64 as b64lib
 import json
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from seqedit.storage import Storage
+from seqedit.storage import Body, Storage
 
-__all__ = ["ok", "reply", "error_response", "ApiError", "prediction_json", "base64_envelope", "webhook_body", "iso"]
+__all__ = [
+    "ok",
+    "reply",
+    "error_response",
+    "ApiError",
+    "prediction_json",
+    "base64_envelope",
+    "base64_pieces",
+    "b64_length",
+    "too_much_base64",
+    "webhook_body",
+    "iso",
+]
 
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -55,9 +72,49 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def base64_envelope(row: dict[str, Any], *, storage: Storage, base: str, **extra: Any) -> Response:
-    """The envelope of a completed base64 prediction, as bytes, without passing tens of MB of base64
-    through a JSON encoder: the base64 alphabet needs no escaping, so the strings are spliced in."""
+B64_PIECE = 3 * 256 * 1024
+"""Bytes of a file encoded per piece of a streamed base64 output: a multiple of 3, so the pieces (each
+4/3 as long, 1 MiB) concatenate into the base64 of the whole file."""
+
+
+def b64_length(size: int) -> int:
+    """The length of the standard (padded) base64 of ``size`` bytes: 4 characters per started 3 bytes."""
+    return 4 * ((size + 2) // 3)
+
+
+def base64_pieces(chunks: Iterable[bytes], piece: int = B64_PIECE) -> Iterator[bytes]:
+    """The base64 of the concatenation of ``chunks``, as pieces that concatenate into exactly
+    ``b64encode(b"".join(chunks))``: every piece but the last encodes a multiple of 3 bytes, so no piece
+    carries padding. Holds at most one incoming chunk plus ``piece`` bytes at a time."""
+    if piece <= 0 or piece % 3:
+        raise ValueError(f"piece must be a positive multiple of 3, got {piece}")
+    buf = bytearray()
+    for chunk in chunks:
+        buf += chunk
+        if len(buf) < piece:
+            continue
+        cut = len(buf) - len(buf) % piece
+        with memoryview(buf) as view:
+            for at in range(0, cut, piece):
+                yield b64lib.b64encode(view[at : at + piece])
+        del buf[:cut]
+    if buf:
+        yield b64lib.b64encode(buf)
+
+
+def base64_envelope(
+    row: dict[str, Any], *, storage: Storage, base: str, max_bytes: int | None = None, **extra: Any
+) -> Response:
+    """The envelope of a completed base64 prediction, streamed: the JSON before ``outputs``, then each
+    file's base64 read through ``storage.open`` and encoded piece by piece (``base64_pieces``), then
+    the rest of the JSON. Memory stays bounded by a piece whatever the result's size, and no JSON
+    encoder sees the base64 (its alphabet needs no escaping). ``Content-Length`` is known up front
+    (``b64_length`` of each file's size).
+
+    Every file is opened before the first byte is sent, so an expired result is still a clean 404, and
+    a result whose base64 would exceed ``max_bytes`` (``SEQEDIT_MAX_BASE64_BYTES``) is a 413 telling
+    the client to use URLs. A file the retention sweep deletes mid-stream ends the body short of its
+    Content-Length, which clients see as a broken transfer, never as a wrong image."""
     data = prediction_json(row, storage=storage, base=base, base64=False)
     data.update(extra)
     keys = row["outputs"] if row["status"] == "completed" else []
@@ -66,12 +123,48 @@ def base64_envelope(row: dict[str, Any], *, storage: Storage, base: str, **extra
     head = json.dumps(ok(data), separators=(",", ":")).encode()
     marker = b'"outputs":[]'
     at = head.index(marker)  # quotes inside strings are escaped, so this is the key itself
+    prefix, suffix = head[:at] + b'"outputs":[', b"]" + head[at + len(marker) :]
+    bodies: list[Body] = []
     try:
-        parts = [b'"' + b64lib.b64encode(storage.get(k)) + b'"' for k in keys]
+        for k in keys:
+            bodies.append(storage.open(k))
     except FileNotFoundError:  # the retention sweep got there first
+        for b in bodies:
+            b.close()
         raise ApiError(404, f"the outputs of prediction {row['id']} have expired") from None
-    body = b"".join([head[:at], b'"outputs":[', b",".join(parts), b"]", head[at + len(marker) :]])
-    return Response(body, media_type="application/json")
+    total = sum(b64_length(b.length) for b in bodies)
+    if max_bytes is not None and total > max_bytes:
+        for b in bodies:
+            b.close()
+        raise too_much_base64(row["id"], total, max_bytes)
+    quotes = 2 * len(bodies) + max(0, len(bodies) - 1)  # "…" per file, "," between them
+    length = len(prefix) + total + quotes + len(suffix)
+
+    def stream() -> Iterator[bytes]:
+        try:
+            yield prefix
+            for i, body in enumerate(bodies):
+                yield b'"' if i == 0 else b',"'
+                yield from base64_pieces(body.chunks)
+                yield b'"'
+            yield suffix
+        finally:
+            for b in bodies:
+                b.close()
+
+    return StreamingResponse(stream(), media_type="application/json", headers={"Content-Length": str(length)})
+
+
+def too_much_base64(prediction_id: str, total: int, limit: int) -> ApiError:
+    """The answer to a base64 poll (or sync submit) whose outputs exceed the base64 cap: a 413 that says
+    where the same outputs are as URLs. It is a 4xx, so the SDKs raise it at once with this message
+    instead of retrying; the prediction itself stays completed."""
+    message = (
+        f"the base64 outputs of prediction {prediction_id} are {total} bytes, over the limit of {limit} bytes "
+        f"for base64 output (SEQEDIT_MAX_BASE64_BYTES): submit without enable_base64_output to get URLs; "
+        f"this prediction's outputs are listed as URLs in your history (POST /api/v3/predictions)"
+    )
+    return ApiError(413, message, extra={"field": "enable_base64_output", "limit": f"{limit} bytes of base64"})
 
 
 def webhook_body(row: dict[str, Any], storage: Storage, base: str) -> bytes:
@@ -85,7 +178,8 @@ def absolute(url: str, base: str) -> str:
 
 
 def prediction_json(row: dict[str, Any], *, storage: Storage, base: str, base64: bool | None = None) -> dict[str, Any]:
-    """The prediction object for ``row``. ``base64`` (default: the row's own setting) inlines the files;
+    """The prediction object for ``row``. ``base64`` (default: the row's own setting) inlines the files
+    in memory (small results only: polls and sync answers of base64 jobs use ``base64_envelope``);
     otherwise outputs are ``storage.url``s valid until the row expires, resolved against ``base``."""
     pid = row["id"]
     status = row["status"]
