@@ -12,6 +12,8 @@ running.
 from __future__ import annotations
 
 import json
+import math
+import reprlib
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
@@ -58,8 +60,46 @@ def bad_input(exc: RequestError, status: int = 400) -> ApiError:
     return ApiError(status, str(exc), extra={"field": exc.field, "limit": exc.limit})
 
 
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
+def nesting_depth(value: Any, stop: int) -> int:
+    """How deeply objects and arrays nest in ``value`` (a scalar is 0, ``{}`` is 1, ``{"a": [1]}`` is 2),
+    counted without recursion; it stops counting once past ``stop``."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        if deepest > stop:
+            return deepest
+        stack.extend((child, depth) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
 async def json_body(request: Request) -> dict[str, Any]:
-    limit = request.app.state.service.settings.max_request_bytes
+    """The request's JSON object, within the strict shape every route accepts: at most
+    ``max_request_bytes`` (413, checked on the declared length and again while streaming), valid JSON
+    with finite numbers (400), objects and arrays nested at most ``max_json_depth`` deep (400 naming the
+    limit: a deep body would otherwise exhaust the parser's recursion), and an object at the top (400).
+    An empty body is ``{}``."""
+    settings = request.app.state.service.settings
+    limit = settings.max_request_bytes
     declared = request.headers.get("content-length")
     too_large = ApiError(
         413,
@@ -76,13 +116,47 @@ async def json_body(request: Request) -> dict[str, Any]:
     raw = bytes(buf)
     if not raw.strip():
         return {}
+    depth = settings.max_json_depth
+    too_deep = ApiError(
+        400,
+        f"the request body nests objects and arrays deeper than the limit of {depth} levels",
+        extra={"field": "body", "limit": f"{depth} levels of nesting"},
+    )
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "the request body is not valid JSON") from None
+        body = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:  # far deeper than any limit we allow
+        raise too_deep from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        reason = str(exc)[:120]
+        raise ApiError(400, f"the request body is not valid JSON: {reason}", extra={"field": "body"}) from None
     if not isinstance(body, dict):
-        raise ApiError(400, "the request body must be a JSON object")
+        raise ApiError(400, "the request body must be a JSON object", extra={"field": "body"})
+    if nesting_depth(body, depth) > depth:
+        raise too_deep
     return body
+
+
+def show(value: Any) -> str:
+    """``repr`` cut short, for echoing a bad value in an error message (a value may be megabytes)."""
+    return reprlib.repr(value)
+
+
+def int_field(body: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+    """An integer field of ``body`` between ``low`` and ``high``: a JSON integer, an integral number or a
+    string of digits; absent or ``null`` is ``default``. Anything else is a 400 naming the field."""
+    value = body.get(name)
+    rule = f"integer {low}-{high}"
+    if value is None:
+        return default
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    elif isinstance(value, str) and value.strip().isdigit() and len(value) <= 20:
+        value = int(value.strip())
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise bad_input(RequestError(name, rule, f"must be an integer, got {show(value)}"))
+    if not low <= value <= high:
+        raise bad_input(RequestError(name, rule, f"{show(value)} is out of range"))
+    return value
 
 
 def _flag(body: dict[str, Any], name: str) -> bool:
@@ -129,20 +203,16 @@ def _reply_row(row: dict[str, Any], request: Request, *, base64: bool | None = N
 
 @router.post("/api/v3/predictions", tags=["predictions"])
 async def history(request: Request, key: dict = Depends(require_key)):
+    """Your predictions, newest first: ``{page, page_size, model?, status?, created_after?, created_before?}``.
+    Every parameter is checked (type and range, 400 naming it), so no value reaches the database that
+    it cannot take (e.g. an offset past 64 bits)."""
     body = await json_body(request)
     service = request.app.state.service
-    try:
-        page = int(body.get("page") or 1)
-        page_size = int(body.get("page_size") or 20)
-    except (TypeError, ValueError):
-        raise ApiError(400, "page and page_size must be integers") from None
-    if page < 1:
-        raise bad_input(RequestError("page", ">= 1", f"{page} is out of range"))
-    if not 1 <= page_size <= 100:
-        raise bad_input(RequestError("page_size", "1-100", f"{page_size} is out of range"))
+    page = int_field(body, "page", 1, 1, service.settings.history_max_page)
+    page_size = int_field(body, "page_size", 20, 1, HISTORY_MAX_PAGE_SIZE)
     filters = {
-        "model": body.get("model") or None,
-        "status": body.get("status") or None,
+        "model": _model_filter(body),
+        "status": _status_filter(body),
         "created_after": _time(body, "created_after"),
         "created_before": _time(body, "created_before"),
     }
@@ -152,18 +222,45 @@ async def history(request: Request, key: dict = Depends(require_key)):
     return reply({"page": page, "page_size": page_size, "total": total, "items": items})
 
 
+HISTORY_MAX_PAGE_SIZE = 100  # the protocol's page_size range is 1-100
+MAX_UNIX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z, the last time ISO-8601 can write
+
+
+def _model_filter(body: dict[str, Any]) -> str | None:
+    value = body.get("model")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 200:
+        raise bad_input(RequestError("model", "a model id (a string of at most 200 characters)", f"got {show(value)}"))
+    return value
+
+
+def _status_filter(body: dict[str, Any]) -> str | None:
+    value = body.get("status")
+    if value is None or value == "":
+        return None
+    allowed = [s.value for s in Status]
+    if not isinstance(value, str) or value not in allowed:
+        raise bad_input(RequestError("status", "one of " + ", ".join(allowed), f"got {show(value)}"))
+    return value
+
+
 def _time(body: dict[str, Any], name: str) -> float | None:
     value = body.get(name)
-    if value in (None, ""):
+    rule = f"ISO-8601 time or unix seconds 0-{MAX_UNIX_SECONDS}"
+    if value is None or value == "":
         return None
+    seconds: float | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str) and len(value) <= 64:
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    raise bad_input(RequestError(name, "ISO-8601 time or unix seconds", f"cannot read {value!r}"[:100]))
+            seconds = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except (ValueError, OverflowError, OSError):
+            seconds = None
+    if seconds is None or not 0 <= seconds <= MAX_UNIX_SECONDS:
+        raise bad_input(RequestError(name, rule, f"cannot read {show(value)}"))
+    return seconds
 
 
 async def _result(request: Request, prediction_id: str, key: dict) -> Response:
@@ -175,10 +272,17 @@ async def _result(request: Request, prediction_id: str, key: dict) -> Response:
 
 
 async def _final(row: dict[str, Any], request: Request) -> Response:
-    """The envelope of ``row`` as a poll sees it: naked base64 spliced in for a completed base64 job."""
+    """The envelope of ``row`` as a poll (or a sync submit) sees it: for a completed base64 job, the
+    streamed base64 envelope, within ``max_base64_bytes``."""
     if row["base64"] and row["status"] == Status.COMPLETED.value:
-        storage = request.app.state.service.storage
-        return await run_in_threadpool(base64_envelope, row, storage=storage, base=base_url(request))
+        service = request.app.state.service
+        return await run_in_threadpool(
+            base64_envelope,
+            row,
+            storage=service.storage,
+            base=base_url(request),
+            max_bytes=service.settings.max_base64_bytes,
+        )
     return _reply_row(row, request)
 
 
@@ -214,16 +318,10 @@ async def cancel(prediction_id: str, request: Request, key: dict = Depends(requi
 async def price(request: Request, key: dict = Depends(require_key)):
     body = await json_body(request)
     model_id = body.get("model") or body.get("model_id") or ""
-    spec = get_model(str(model_id))
+    spec = get_model(model_id) if isinstance(model_id, str) else None
     if spec is None:
-        raise ApiError(404, f"model not found: {model_id!r}; available: {', '.join(MODELS)}")
-    n = spec.fixed_count or body.get("max_images") or 1
-    try:
-        n = int(n)
-    except (TypeError, ValueError):
-        raise bad_input(RequestError("max_images", "integer 1-15", f"must be an integer, got {n!r}")) from None
-    if not 1 <= n <= 15:
-        raise bad_input(RequestError("max_images", "integer 1-15", f"{n} is out of range"))
+        raise ApiError(404, f"model not found: {show(model_id)}; available: {', '.join(MODELS)}")
+    n = spec.fixed_count or int_field(body, "max_images", 1, 1, 15)
     unit = request.app.state.service.settings.price_per_image
     total = float(cost(n, unit))
     return reply(
@@ -299,7 +397,9 @@ async def submit(model_id: str, request: Request, key: dict = Depends(require_ke
         echo["seed"] = req.seed
     if req.output_format != "jpeg":
         echo["output_format"] = req.output_format
-    submission = Submission(model=spec.id, request=req, echo=echo, webhook=webhook, idempotency_key=idem, base64=base64)
+    submission = Submission(
+        model=spec.id, request=req, echo=echo, webhook=webhook, idempotency_key=idem, base64=base64, sync=sync
+    )
     row, _created = await run_in_threadpool(service.submissions.submit, key, submission)
     if not sync:
         return _reply_row(row, request, base64=False)
