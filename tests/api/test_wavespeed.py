@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 
+import pytest
 from PIL import Image
 
 from fixtures.images import data_uri, png
@@ -166,3 +168,81 @@ def test_price_secret_health_metrics(client, auth):
     assert 'seqedit_predictions{status="completed",code="0"} 1' in text
     assert "seqedit_job_duration_seconds_count 1" in text
     assert client.get("/docs").status_code == 200
+
+
+JSON_ROUTES = [MODEL, "/api/v3/predictions", "/api/v3/media/uploads", "/api/v3/model/price"]
+
+
+def test_deep_json_is_400_naming_the_limit_on_every_route(client, auth, service, caplog):
+    """W1: a 1,000-deep body was a RecursionError (500 and a 9 KB traceback); now a 400 naming the limit."""
+    limit = service.settings.max_json_depth
+    deep = b'{"prompt": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+
+    def nested(depth):  # an object holding arrays: ``depth`` levels in all
+        return json.dumps({"page": 1, "extra": json.loads("[" * (depth - 1) + "]" * (depth - 1))}).encode()
+
+    just_over = nested(limit + 1)
+    for route in JSON_ROUTES:
+        for payload in (deep, just_over, b"[" * 100_000):
+            r = client.post(route, content=payload, headers={**auth, "Content-Type": "application/json"})
+            assert r.status_code == 400, (route, r.text)
+            assert r.json()["limit"] == f"{limit} levels of nesting" and f"limit of {limit} levels" in r.json()["error"]
+    r = client.post("/api/v3/predictions", content=nested(limit), headers=auth)
+    assert r.status_code == 200, r.text
+    for bad in (b'{"page": NaN}', b'{"page": Infinity}', b'{"page": 1e999}'):
+        r = client.post("/api/v3/predictions", content=bad, headers=auth)
+        assert r.status_code == 400 and "not valid JSON" in r.json()["message"], bad
+    assert "unhandled error" not in caplog.text and "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "rule"),
+    [
+        ({"page": 2**62}, "page", "integer 1-1000000"),
+        ({"page": 2**63 + 5}, "page", "integer 1-1000000"),
+        ({"page": 0}, "page", "integer 1-1000000"),
+        ({"page": -1}, "page", "integer 1-1000000"),
+        ({"page": True}, "page", "integer 1-1000000"),
+        ({"page": 1.5}, "page", "integer 1-1000000"),
+        ({"page": "9" * 5000}, "page", "integer 1-1000000"),
+        ({"page": [1]}, "page", "integer 1-1000000"),
+        ({"page_size": 101}, "page_size", "integer 1-100"),
+        ({"page_size": {"a": 1}}, "page_size", "integer 1-100"),
+        ({"status": ["completed"]}, "status", "one of created, processing, completed, failed, cancelled"),
+        ({"status": {"$ne": 1}}, "status", "one of created, processing, completed, failed, cancelled"),
+        ({"status": "done"}, "status", "one of created, processing, completed, failed, cancelled"),
+        ({"model": ["a", "b"]}, "model", "a model id (a string of at most 200 characters)"),
+        ({"model": {"a": 1}}, "model", "a model id (a string of at most 200 characters)"),
+        ({"model": 7}, "model", "a model id (a string of at most 200 characters)"),
+        ({"created_after": [1]}, "created_after", "ISO-8601 time or unix seconds 0-253402300799"),
+        ({"created_before": 1e300}, "created_before", "ISO-8601 time or unix seconds 0-253402300799"),
+        (
+            {"created_after": "0001-01-01T00:00:00+01:00"},
+            "created_after",
+            "ISO-8601 time or unix seconds 0-253402300799",
+        ),
+        ({"created_after": True}, "created_after", "ISO-8601 time or unix seconds 0-253402300799"),
+    ],
+)
+def test_history_parameters_are_checked(client, auth, params, field, rule):
+    """W2: a page of 2^62 overflowed the SQL offset, and a list as status/model reached the query: 500s."""
+    r = client.post("/api/v3/predictions", json=params, headers=auth)
+    assert r.status_code == 400, r.text
+    assert (r.json()["field"], r.json()["limit"]) == (field, rule) and r.json()["data"] is None
+
+
+def test_history_lenient_forms_still_work(client, auth):
+    for params in ({"page": "2", "page_size": "5"}, {"page": 2.0}, {"page": None, "status": None, "model": ""}):
+        r = client.post("/api/v3/predictions", json=params, headers=auth)
+        assert r.status_code == 200, (params, r.text)
+    assert client.post("/api/v3/predictions", json={"page": 1_000_000}, headers=auth).json()["data"]["items"] == []
+
+
+def test_price_checks_max_images_and_model_types(client, auth):
+    for bad in ({"model": "bytedance/seedream-v4/edit-sequential", "max_images": 1e300}, {"max_images": [1]}):
+        r = client.post(
+            "/api/v3/model/price", json={"model": "bytedance/seedream-v4/edit-sequential", **bad}, headers=auth
+        )
+        assert r.status_code == 400 and r.json()["field"] == "max_images", r.text
+    r = client.post("/api/v3/model/price", json={"model": ["x" * 10_000]}, headers=auth)
+    assert r.status_code == 404 and len(r.text) < 1000
