@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     lease_seconds: float = 30.0  # a claimed job is presumed lost when its lease is not renewed
     reaper_interval: float = 10.0  # seconds between reaper passes
     max_attempts: int = 3  # then failed 5000 "worker lost"
+    retry_delay: float = 5.0  # backoff before re-running a job hit by a transient fault (doubled per attempt)
+    min_free_bytes: int = 64 * 1024 * 1024  # /readyz is 503 while the data dir has less free; 0: no check
     progress_interval: float = 0.5  # at most one progress write per job per this many seconds
     upload_ticket_seconds: float = 3600.0  # a PUT ticket expires after this
     max_upload_bytes: int = 30 * 1024 * 1024  # larger uploads get 413

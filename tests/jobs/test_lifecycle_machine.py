@@ -1,6 +1,6 @@
 """A Hypothesis state machine over the job lifecycle in ``jobs.store``: submit, claim (several
-workers, some stale), progress, outputs, complete, fail, release (clean shutdown), cancel, lease
-expiry (a clock), reaper.
+workers, some stale), progress, outputs, complete, fail, release (clean shutdown), retry later (a
+transient fault: a counted attempt handed back after a backoff), cancel, lease expiry (a clock), reaper.
 
 Invariants: terminal states are sticky (status, outputs, code and error never change again); no write
 from a stale attempt succeeds; a completed job has exactly N outputs (never more, never a completion with fewer), all
@@ -135,6 +135,29 @@ class Lifecycle(RuleBasedStateMachine):
             after = self.row(pid)
             assert after["releases"] == before["releases"] + 1 and after["attempt"] == attempt
             assert after["status"] == "processing" and after["lease_until"] == 0.0 and after["outputs"] == []
+
+    @rule(worker=consumes(workers), delay=st.sampled_from([0.0, 2.0, 20.0]))
+    def retry_later(self, worker, delay):
+        """A transient fault hands the job back after a backoff; unlike a release, the attempt counts."""
+        pid, attempt = worker
+        owned = self.owns(worker)
+        before = self.row(pid)
+        assert self.store.retry_later(pid, attempt, reason="disk full", delay=delay, now=self.now) == owned
+        after = self.row(pid)
+        if not owned:
+            assert after == before
+            return
+        assert after["releases"] == before["releases"] and after["attempt"] == attempt
+        assert after["status"] == "processing" and after["outputs"] == [] and after["error"] == "disk full"
+        assert after["lease_until"] == self.now + delay
+        if delay > 0:  # no one takes it during the backoff: neither a claim nor the reaper
+            assert self.store.claim(pid, lease=LEASE, max_attempts=MAX_ATTEMPTS, now=self.now) is None
+            assert pid not in self.store.reap(max_attempts=MAX_ATTEMPTS, stale=LEASE, now=self.now)
+        lost = after["attempt"] - after["releases"] >= MAX_ATTEMPTS
+        later = self.store.reap(max_attempts=MAX_ATTEMPTS, stale=LEASE, now=self.now + delay + 0.5)
+        if not after["cancel_requested"] and not lost:  # after the backoff the reaper re-enqueues it
+            assert pid in later
+        self.now += delay + 0.5
 
     @rule(pid=predictions)
     def cancel(self, pid):

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import threading
 import time
 
+import pytest
 from PIL import Image
 
 from fixtures.images import data_uri, png
-from seqedit.jobs.runner import Reaper
+from seqedit.jobs.runner import Reaper, Runner
 from seqedit.jobs.store import Status
-from seqedit.storage import OBJECT_REF
+from seqedit.storage import OBJECT_REF, FileSigner, ObjectStorage
 
 from .conftest import SECRET
 
@@ -177,8 +179,6 @@ def test_clean_shutdown_hands_the_job_back_without_counting_it(store, settings, 
     row = store.get(pid)
     assert row["status"] == "processing" and row["releases"] == 1 and row["lease_until"] == 0.0
     settings.engine = "test-fast"
-    from seqedit.jobs.runner import Runner
-
     fresh = Runner(store, runner.storage, settings, secret=SECRET)  # the next process
     assert fresh.run(pid) is Status.COMPLETED  # max_attempts=1, yet not "worker lost"
     assert store.get(pid)["attempt"] == 2
@@ -191,3 +191,185 @@ def test_a_panel_at_the_wrong_size_fails_the_job_instead_of_being_resized(store,
     row = store.get(pid)
     assert row["code"] == 5000 and "returned panel 2 at 32x64, expected 64x64" in row["error"]
     assert row["outputs"] == [] and not storage.exists(f"outputs/{pid}/1/0.jpg")  # no partial set is kept
+
+
+# ---------------------------------------------------------------- transient faults: retried, not fatal
+
+
+def failing(fn, exc, times=1):
+    """``fn`` that raises ``exc`` on its next ``times`` calls (-1: always), then behaves."""
+    left = [times]
+
+    def call(*args, **kwargs):
+        if left[0] != 0:
+            left[0] -= 1
+            raise exc
+        return fn(*args, **kwargs)
+
+    return call
+
+
+def db_gone():
+    import sqlite3
+
+    import sqlalchemy.exc
+
+    return sqlalchemy.exc.OperationalError(
+        "UPDATE predictions", {}, sqlite3.OperationalError("unable to open database file")
+    )
+
+
+def reap(store, settings):
+    enqueued = []
+    Reaper(store, enqueued.append, settings).run_once()
+    return enqueued
+
+
+def wait_until(t):
+    time.sleep(max(0.0, t - time.time()) + 0.02)
+
+
+@pytest.fixture
+def disk(tmp_path):
+    """Objects on a small disk: a real tmpfs when one can be mounted, else a storage that raises
+    ENOSPC (as the kernel would) while the disk is 'full'."""
+    from fixtures.disk import small_disk
+
+    with small_disk(tmp_path / "disk") as d:
+        storage = ObjectStorage(d.path / "objects", signer=FileSigner(SECRET, "http://127.0.0.1:9"))
+        if not d.real:
+            put = storage.put
+
+            def put_unless_full(key, data):
+                if d.full:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                put(key, data)
+
+            storage.put = put_unless_full
+        d.storage = storage
+        yield d
+
+
+def test_disk_full_retries_after_a_backoff_and_completes_once_space_returns(store, settings, disk):
+    settings.retry_delay = 1.0
+    runner = Runner(store, disk.storage, settings, secret=SECRET)
+    pid = submit(store, [data_uri(png())], n=3)
+    disk.fill()
+    assert runner.run(pid) is None  # not failed: handed back
+    row = store.get(pid)
+    assert row["status"] == "processing" and row["attempt"] == 1 and row["releases"] == 0
+    assert "disk full (ENOSPC" in row["error"] and "storing panel 1 of 3" in row["error"], row["error"]
+    assert row["outputs"] == [] and row["progress_done"] == 0
+    assert not [p for p in (disk.path / "objects").rglob("*") if p.is_file()]  # no partial output left
+    lease = row["lease_until"]
+    assert lease > time.time() + 0.5  # the backoff
+    time.sleep(0.6)  # longer than a heartbeat: none renewed the lease after the hand-back
+    assert store.get(pid)["lease_until"] == lease
+    assert runner.run(pid) is None and store.get(pid)["attempt"] == 1  # no claim before the backoff ends
+    assert reap(store, settings) == []
+    disk.free()
+    wait_until(lease)
+    assert reap(store, settings) == [pid]
+    assert runner.run(pid) is Status.COMPLETED
+    row = store.get(pid)
+    assert row["attempt"] == 2 and row["error"] == "" and len(row["outputs"]) == 3
+    assert all(k.startswith(f"outputs/{pid}/2/") for k in row["outputs"])
+    assert all(disk.storage.exists(k) for k in row["outputs"])
+
+
+def test_out_of_file_descriptors_while_storing_is_retried_not_5000(store, storage, settings, runner, monkeypatch):
+    settings.retry_delay = 0.05
+    monkeypatch.setattr(storage, "put", failing(storage.put, OSError(errno.EMFILE, "Too many open files")))
+    pid = submit(store, [data_uri(png())], n=2)
+    assert runner.run(pid) is None
+    row = store.get(pid)
+    assert row["status"] == "processing" and "too many open files in this process (EMFILE" in row["error"]
+    wait_until(row["lease_until"])
+    assert reap(store, settings) == [pid]
+    assert runner.run(pid) is Status.COMPLETED and store.get(pid)["attempt"] == 2
+
+
+def test_a_fault_reading_a_stored_reference_is_retried_not_1402(store, storage, settings, runner, monkeypatch):
+    settings.retry_delay = 0.05
+    storage.put("uploads/u9/a.png", png())
+    monkeypatch.setattr(storage, "get", failing(storage.get, OSError(errno.EMFILE, "Too many open files")))
+    pid = submit(store, [OBJECT_REF + "uploads/u9/a.png"], n=1)
+    assert runner.run(pid) is None
+    row = store.get(pid)
+    assert row["status"] == "processing" and "while reading images[0]" in row["error"]
+    wait_until(row["lease_until"])
+    assert reap(store, settings) == [pid] and runner.run(pid) is Status.COMPLETED
+
+
+def test_a_database_briefly_gone_is_retried(store, settings, runner, monkeypatch):
+    settings.retry_delay = 0.05
+    monkeypatch.setattr(store, "add_output", failing(store.add_output, db_gone()))
+    pid = submit(store, [data_uri(png())], n=2)
+    assert runner.run(pid) is None
+    row = store.get(pid)
+    assert row["status"] == "processing" and row["attempt"] == 1
+    assert "the database is unavailable (unable to open database file) while committing panel 1" in row["error"]
+    wait_until(row["lease_until"])
+    assert reap(store, settings) == [pid] and runner.run(pid) is Status.COMPLETED
+
+
+def test_a_database_gone_for_every_write_stops_the_run_and_the_reaper_recovers_it(store, settings, monkeypatch):
+    """Nothing can be recorded: the run stops without raising (a consumer thread survives), its lease
+    runs out, and the reaper re-enqueues the job (that attempt counts)."""
+    settings.lease_seconds = 0.6
+    runner = Runner(store, ObjectStorage(None), settings, secret=SECRET)
+    pid = submit(store, [data_uri(png())], n=2)
+    with monkeypatch.context() as m:
+        for name in ("add_output", "retry_later", "finish", "renew", "release"):
+            m.setattr(store, name, failing(getattr(store, name), db_gone(), times=-1))
+        assert runner.run(pid) is None
+    row = store.get(pid)
+    assert row["status"] == "processing" and row["attempt"] == 1 and row["outputs"] == []
+    wait_until(row["lease_until"])
+    assert reap(store, settings) == [pid]
+    assert runner.run(pid) is Status.COMPLETED and store.get(pid)["attempt"] == 2
+
+
+def test_a_claim_that_cannot_reach_the_database_returns_none(store, runner, monkeypatch):
+    pid = submit(store, [data_uri(png())], n=1)
+    monkeypatch.setattr(store, "claim", failing(store.claim, db_gone()))
+    assert runner.run(pid) is None
+    assert store.get(pid)["status"] == "created"  # untouched: the reaper re-enqueues a long-queued row
+    assert runner.run(pid) is Status.COMPLETED
+
+
+def test_transient_faults_are_bounded_by_max_attempts_and_the_failure_names_the_fault(
+    store, storage, settings, runner, monkeypatch
+):
+    settings.retry_delay = 0.02
+    settings.max_attempts = 3
+    full = OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(storage, "put", failing(storage.put, full, times=-1))
+    pid = submit(store, [data_uri(png())], n=2)
+    delays = []
+    for _ in range(2):
+        before = time.time()
+        assert runner.run(pid) is None
+        row = store.get(pid)
+        delays.append(row["lease_until"] - before)
+        wait_until(row["lease_until"])
+        assert reap(store, settings) == [pid]
+    assert delays[1] > delays[0] >= 0.02  # the backoff doubles
+    assert runner.run(pid) is Status.FAILED
+    row = store.get(pid)
+    assert row["status"] == "failed" and row["code"] == 5000 and row["attempt"] == 3 and row["outputs"] == []
+    assert row["error"].startswith("disk full (ENOSPC: No space left on device) while storing panel 1 of 2")
+    assert row["error"].endswith("gave up after 3 attempts") and "internal error" not in row["error"]
+    assert runner.run(pid) is None  # terminal
+
+
+def test_a_cancel_during_the_backoff_is_honoured(store, storage, settings, runner, monkeypatch):
+    settings.retry_delay = 0.05
+    monkeypatch.setattr(storage, "put", failing(storage.put, OSError(errno.ENOSPC, "No space left on device")))
+    pid = submit(store, [data_uri(png())], n=1)
+    assert runner.run(pid) is None
+    store.cancel(pid)
+    assert runner.run(pid) is None  # a cancel-requested job is never claimed
+    wait_until(store.get(pid)["lease_until"])
+    assert reap(store, settings) == []
+    assert store.get(pid)["status"] == "cancelled"

@@ -15,6 +15,14 @@ the engine contract (count, size, mode). Every other ending is mapped in one pla
 Failure codes: 1401 an image that cannot be decoded, 1402 an image that cannot be fetched (the
 message names which), 1403 an edit the engine cannot do, 5000 an internal error. Lost workers
 are the reaper's business (``Reaper`` below): re-enqueue while attempts remain, then 5000.
+
+Transient faults (``jobs.faults``: disk full, out of file descriptors, the database briefly gone, the
+object store failing) are not the job's fault and do not fail it: the attempt is handed back with
+``Store.retry_later`` after a backoff of ``retry_delay`` × 2^(attempt − 1) seconds (the attempt counts;
+the reaper re-enqueues the job when the backoff is over), and only a job that meets one on its last
+attempt fails, 5000 with a message naming the fault. When even that write is impossible (the database
+is gone) the run just stops: its lease runs out and the reaper re-enqueues it, which counts too. No
+store or storage error escapes ``Runner.run``.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from seqedit.config import Settings
 from seqedit.edit import prepare, render
 from seqedit.engines.base import Cancelled, Engine, EngineError, create
 from seqedit.errors import INTERNAL, SeqeditError
+from seqedit.jobs.faults import Fault, is_panic, transient
 from seqedit.jobs.store import Status, Store
 from seqedit.refs import RefLoader
 from seqedit.request import EditRequest
@@ -41,6 +50,8 @@ __all__ = ["Runner", "Reaper"]
 
 log = logging.getLogger("seqedit.runner")
 
+MAX_RETRY_DELAY = 600.0  # the backoff after a transient fault never exceeds this many seconds
+
 
 class _Fenced(Exception):
     """This attempt no longer owns the job."""
@@ -49,15 +60,26 @@ class _Fenced(Exception):
 class _JobProgress:
     """The engine's ``Progress``: throttled lease/progress writes, cancel and fencing flags."""
 
-    def __init__(self, runner: Runner, prediction_id: str, attempt: int) -> None:
+    def __init__(self, runner: Runner, prediction_id: str, attempt: int, releases: int = 0) -> None:
         self.runner = runner
         self.id = prediction_id
         self.attempt = attempt
+        self.releases = releases  # clean hand-backs so far: ``attempt - releases`` attempts were spent
+        self.doing = "starting"  # what the run is doing, for the message of a transient fault
         self.cancel = threading.Event()
         self.fenced = threading.Event()
+        self.stop_beating = threading.Event()
+        self.heart: threading.Thread | None = None
         self._last_write = 0.0
         self._lock = threading.Lock()
         self.warnings: list[str] = []
+
+    def quiesce(self) -> None:
+        """Stop the heartbeat and wait for it, so that no lease renewal of this attempt can land after
+        the job was handed back (it would undo ``release`` or ``retry_later``'s lease)."""
+        self.stop_beating.set()
+        if self.heart is not None and self.heart is not threading.current_thread():
+            self.heart.join(timeout=5)
 
     def warn(self, message: str) -> None:
         """A warning the engine found while rendering: added to the prediction's ``warnings`` at once."""
@@ -166,24 +188,26 @@ class Runner:
     def run(self, prediction_id: str) -> Status | None:
         """Run the job if it can be claimed. Returns the terminal status written, or None."""
         s = self.settings
-        claim = self.store.claim(prediction_id, lease=s.lease_seconds, max_attempts=s.max_attempts)
+        try:
+            claim = self.store.claim(prediction_id, lease=s.lease_seconds, max_attempts=s.max_attempts)
+        except Exception as exc:  # the database is gone: the row is untouched, the reaper re-enqueues it
+            log.warning("could not claim prediction %s: %s", prediction_id, transient(exc) or exc)
+            return None
         if claim is None:
             return None
         attempt, row = claim.attempt, claim.row
-        job = _JobProgress(self, prediction_id, attempt)
+        job = _JobProgress(self, prediction_id, attempt, releases=row["releases"])
         with self._lock:
             self._running[prediction_id] = job
-        stop = threading.Event()
-        heart = threading.Thread(
-            target=self._heartbeat, args=(job, stop), daemon=True, name=f"lease-{prediction_id[:8]}"
+        job.heart = threading.Thread(
+            target=self._heartbeat, args=(job,), daemon=True, name=f"lease-{prediction_id[:8]}"
         )
-        heart.start()
+        job.heart.start()
         started = time.monotonic()
         try:
             status = self._run(row, attempt, job, started)
         finally:
-            stop.set()
-            heart.join(timeout=5)
+            job.quiesce()
             with self._lock:
                 self._running.pop(prediction_id, None)
         if status is not None:
@@ -192,9 +216,9 @@ class Runner:
 
     # ------------------------------------------------------------------ internals
 
-    def _heartbeat(self, job: _JobProgress, stop: threading.Event) -> None:
+    def _heartbeat(self, job: _JobProgress) -> None:
         interval = min(self.settings.lease_seconds / 3.0, 0.5)
-        while not stop.wait(interval):
+        while not job.stop_beating.wait(interval):
             try:
                 job.beat()
             except Exception:  # a locked database: try again next beat, the lease has slack
@@ -207,8 +231,10 @@ class Runner:
         prefix = f"outputs/{pid}/"
         try:
             if attempt > 1:
+                job.doing = "deleting the outputs of an earlier attempt"
                 self.storage.delete_prefix(prefix)  # outputs of earlier, lost attempts
             refs = self._load_refs(row["request"]["images"], job)
+            job.doing = "planning the edit"
             engine = self.engine()
             prepared = prepare(_request(row["request"], seed=row["seed"]), refs, engine, verdicts=False)
             plan = prepared.plan
@@ -217,14 +243,19 @@ class Runner:
             job.check()
             ext = imaging.extension(plan.output_format)
             inference = 0.0
+            job.doing = f"rendering panel 1 of {plan.count}"
             for out in render(prepared, engine, job):
                 job.check()
                 inference += out.inference
                 key = f"{prefix}{attempt}/{out.index - 1}.{ext}"
+                job.doing = f"storing panel {out.index} of {plan.count}"
                 self.storage.put(key, out.data)
+                job.doing = f"committing panel {out.index} of {plan.count}"
                 if not self.store.add_output(pid, attempt, key, lease=self.settings.lease_seconds):
                     raise _Fenced()
                 job.check()
+                job.doing = f"rendering panel {out.index + 1} of {plan.count}"
+            job.doing = "finishing"
             ok = self.store.finish(
                 pid,
                 attempt,
@@ -237,26 +268,47 @@ class Runner:
             return Status.COMPLETED
         except _Fenced:
             log.info("prediction %s attempt %s was superseded; stopping", pid, attempt)
-            self.storage.delete_prefix(f"outputs/{pid}/{attempt}/")  # only this attempt's own files
+            self._discard(pid, attempt)  # only this attempt's own files
             return None
-        except Exception as exc:
-            return self._outcome(pid, attempt, job, exc, started)
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and not is_panic(exc):
+                raise  # KeyboardInterrupt, SystemExit: not ours to map
+            try:
+                return self._outcome(pid, attempt, job, exc, started)
+            except BaseException as failed:  # the database (or storage) is gone: stop; the lease runs out
+                if not isinstance(failed, Exception) and not is_panic(failed):
+                    raise
+                log.warning(
+                    "prediction %s attempt %s: could not record how it ended (%s); the reaper will retry it",
+                    pid,
+                    attempt,
+                    transient(failed) or repr(failed),
+                    exc_info=failed,
+                )
+                self._discard(pid, attempt)
+                return None
 
-    def _outcome(self, pid: str, attempt: int, job: _JobProgress, exc: Exception, started: float) -> Status | None:
+    def _outcome(self, pid: str, attempt: int, job: _JobProgress, exc: BaseException, started: float) -> Status | None:
         """Every way a run can end other than success, mapped in one place:
 
         superseded (fenced) → nothing written; cancelled (``Cancelled``, or an engine error raised
-        because the job was cancelled) → ``cancelled``, or handed back during shutdown; a
-        ``SeqeditError`` (bad input, unreadable reference, unsupported edit, engine failure) → ``failed``
-        with its own code and message; anything else is a bug → ``failed`` 5000 naming the engine."""
+        because the job was cancelled) → ``cancelled``, or handed back during shutdown; a transient
+        fault (``jobs.faults``, also when wrapped in another error) → handed back for a retry after a
+        backoff, or ``failed`` 5000 naming the fault on the last attempt; a ``SeqeditError`` (bad input,
+        unreadable reference, unsupported edit, engine failure) → ``failed`` with its own code and
+        message; anything else is a bug → ``failed`` 5000 naming the engine. A store error raised here
+        (the database is gone) leaves the row to its lease and the reaper (see ``_run``)."""
         if job.fenced.is_set():
-            self.storage.delete_prefix(f"outputs/{pid}/{attempt}/")
+            self._discard(pid, attempt)
             return None
         if isinstance(exc, Cancelled) or (isinstance(exc, EngineError) and job.cancel.is_set()):
             if self._releasing.is_set():
-                self._release(pid, attempt)
+                self._release(pid, attempt, job)
                 return None
             return self._end(pid, attempt, Status.CANCELLED, 0, "cancelled by the caller", started)
+        fault = transient(exc)
+        if fault is not None:
+            return self._retry(pid, attempt, job, fault, started)
         if isinstance(exc, SeqeditError):
             return self._end(pid, attempt, Status.FAILED, exc.code, str(exc) or type(exc).__name__, started)
         log.error("prediction %s failed", pid, exc_info=exc)
@@ -269,25 +321,58 @@ class Runner:
             started,
         )
 
-    def _release(self, pid: str, attempt: int) -> None:
+    def _release(self, pid: str, attempt: int, job: _JobProgress) -> None:
+        job.quiesce()
         self.store.release(pid, attempt)
-        self.storage.delete_prefix(f"outputs/{pid}/{attempt}/")
+        self._discard(pid, attempt)
         log.info("prediction %s handed back on shutdown", pid)
+
+    def _retry(self, pid: str, attempt: int, job: _JobProgress, fault: Fault, started: float) -> Status | None:
+        """A transient fault: hand the attempt back for a retry after a backoff, or, when it was the
+        last attempt ``max_attempts`` allows, fail the job naming the fault."""
+        spent = attempt - job.releases
+        reason = f"{fault.reason} while {job.doing}"
+        job.quiesce()  # no renewal may land after the hand-back and undo its backoff
+        if spent >= self.settings.max_attempts:
+            log.error("prediction %s: %s; attempt %s was its last", pid, reason, spent)
+            error = f"{reason}; gave up after {spent} attempt{'s' if spent != 1 else ''}"
+            return self._end(pid, attempt, Status.FAILED, INTERNAL, error, started)
+        delay = min(MAX_RETRY_DELAY, self.settings.retry_delay * 2 ** (spent - 1))
+        handed_back = self.store.retry_later(pid, attempt, reason=reason, delay=delay)
+        self._discard(pid, attempt)  # after the row let go of them
+        if handed_back:
+            log.warning(
+                "prediction %s: %s; retrying in %.1f s (attempt %s of %s)",
+                pid,
+                reason,
+                delay,
+                spent,
+                self.settings.max_attempts,
+            )
+        return None
+
+    def _discard(self, pid: str, attempt: int) -> None:
+        """Delete this attempt's own partial outputs, best effort (the storage may be what is failing;
+        the next attempt deletes earlier attempts' files, and retention sweeps the rest)."""
+        try:
+            self.storage.delete_prefix(f"outputs/{pid}/{attempt}/")
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and not is_panic(exc):
+                raise
+            log.warning("could not delete partial outputs of %s attempt %s", pid, attempt, exc_info=True)
 
     def _end(self, pid: str, attempt: int, status: Status, code: int, error: str, started: float) -> Status | None:
         ok = self.store.finish(
             pid, attempt, status, code=code, error=error, execution_ms=int((time.monotonic() - started) * 1000)
         )
-        try:
-            self.storage.delete_prefix(f"outputs/{pid}/{attempt}/")
-        except Exception:
-            log.warning("could not delete partial outputs of %s", pid, exc_info=True)
+        self._discard(pid, attempt)
         return status if ok else None
 
     def _load_refs(self, refs: list[str], job: _JobProgress) -> list[Image.Image]:
         images = []
         for i, ref in enumerate(refs):
             job.check()
+            job.doing = f"reading images[{i}]"
             data = self.refs.load(ref, i)
             images.append(
                 imaging.decode(

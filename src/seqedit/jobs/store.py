@@ -3,8 +3,12 @@
 Lifecycle::
 
     created ──claim──▶ processing ──finish──▶ completed | failed | cancelled    (terminal: sticky)
-       │                   │  ▲
-       └──cancel──▶ cancelled  └─ lease expired: the reaper re-enqueues (attempt < max) or fails 5000
+       │                 │   ▲
+       │                 │   └─ claim again once the lease is over: the reaper re-enqueues an expired
+       │                 │      lease (attempt − releases < max) or fails it 5000 "worker lost"
+       │                 ├─ release (clean stop): lease void now, the attempt not counted (releases + 1)
+       │                 └─ retry_later (transient fault): lease ends after a backoff, the attempt counted
+       └──cancel──▶ cancelled
 
 Fencing: ``claim`` increments ``attempt`` and sets ``lease_until``; every later write by that run is
 ``WHERE id=:id AND attempt=:mine AND status='processing'``. A run whose lease expired and whose job
@@ -691,6 +695,35 @@ class Store:
                         lease_until=0.0,
                         enqueued_at=0.0,
                         releases=p.releases + 1,
+                        outputs=[],
+                        progress_done=0,
+                        progress_fraction=0.0,
+                    )
+                ).rowcount
+                == 1
+            )
+
+    def retry_later(
+        self, prediction_id: str, attempt: int, *, reason: str, delay: float, now: float | None = None
+    ) -> bool:
+        """A transient fault (disk full, out of file descriptors, database briefly gone): hand the job
+        back for a retry after ``delay`` seconds. Unlike ``release`` the attempt **counts** (``releases``
+        is unchanged), so transient faults are bounded by ``max_attempts``. The lease is set to end at
+        ``now + delay``: no claim can take the job before then (no hot loop while the disk is full), and
+        then the reaper sees an expired lease that was never re-enqueued (``enqueued_at`` = 0) and
+        re-enqueues it, or cancels it if a cancel was requested meanwhile. ``error`` keeps ``reason``
+        (the last fault; the wire shows ``error`` only for failed and cancelled jobs). The fence stays:
+        the next claim increments ``attempt``. False when fenced off."""
+        now = time.time() if now is None else now
+        with self._write() as c:
+            return (
+                c.execute(
+                    predictions.update()
+                    .where(self._fenced(prediction_id, attempt))
+                    .values(
+                        lease_until=now + max(0.0, delay),
+                        enqueued_at=0.0,
+                        error=reason[:500],
                         outputs=[],
                         progress_done=0,
                         progress_fraction=0.0,
