@@ -83,6 +83,28 @@ def test_open_refuses_ranges_outside_the_object(storage):
         storage.open("uploads/u")
 
 
+def test_put_stream_writes_chunks_and_returns_the_size(storage):
+    chunks = [bytes([i]) * 300_000 for i in range(7)]  # 2.1 MB: more than one multipart part
+    assert storage.put_stream("uploads/u/big.bin", iter(chunks)) == 2_100_000
+    assert storage.get("uploads/u/big.bin") == b"".join(chunks)
+    assert storage.put_stream("uploads/u/none.bin", iter(())) == 0 and storage.get("uploads/u/none.bin") == b""
+
+
+def test_put_stream_that_fails_leaves_no_object(storage):
+    """A disk that fills up mid-upload (or a client that goes away) leaves nothing behind at the key."""
+
+    def failing():
+        yield b"x" * (6 * 1024 * 1024)
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError) as info:
+        storage.put_stream("uploads/u/partial.bin", failing())
+    assert info.value.errno == 28
+    assert not storage.exists("uploads/u/partial.bin")
+    with pytest.raises(ValueError):
+        storage.put_stream("../x", iter([b"x"]))
+
+
 def test_empty_object(storage):
     storage.put("uploads/u/empty", b"")
     body = storage.open("uploads/u/empty")

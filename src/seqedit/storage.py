@@ -6,6 +6,7 @@ Keys are relative paths checked by one rule (``valid_key``): ``uploads/<id>/<nam
 The port (``Storage``)::
 
     put(key, data)            get(key) -> bytes         exists(key) -> bool
+    put_stream(key, chunks) -> int     write from an iterable of byte chunks (never whole in memory)
     delete(key)               delete_prefix(prefix) -> int
     open(key, byte_range) -> Body      a (part of a) file to stream, with its size, ETag and mtime
     url(key, expires_at) -> str        where a client can GET the file until ``expires_at``
@@ -22,7 +23,7 @@ Every implementation runs the same contract tests (``tests/test_storage.py``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,6 +103,12 @@ class Body:
 
 class Storage(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
+    def put_stream(self, key: str, chunks: Iterable[bytes]) -> int:
+        """Write ``key`` from ``chunks`` (an upload of up to its cap, never held whole in memory) and
+        return its size. All or nothing: when ``chunks`` or the write raises (``OSError(ENOSPC)``),
+        the error propagates and no partial object is left at ``key``."""
+        ...
+
     def get(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
@@ -141,6 +148,20 @@ class ObjectStorage:
 
     def put(self, key: str, data: bytes) -> None:
         obstore.put(self._store, _checked(key), data)
+
+    def put_stream(self, key: str, chunks: Iterable[bytes]) -> int:
+        """obstore's multipart put: a local store writes a staging file and renames it at the end,
+        and aborts (deleting the staging file) when ``chunks`` raises."""
+        size = 0
+
+        def counted() -> Iterator[bytes]:
+            nonlocal size
+            for chunk in chunks:
+                size += len(chunk)
+                yield chunk
+
+        obstore.put(self._store, _checked(key), counted(), chunk_size=CHUNK)
+        return size
 
     def get(self, key: str) -> bytes:
         return bytes(obstore.get(self._store, _checked(key)).bytes())
