@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, PrivateAttr, create_model, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     webhook_timeout: float = 5.0  # seconds per delivery attempt
     webhook_max_attempts: int = 8
     webhook_backoff: float = 2.0  # first retry delay in seconds, doubled per attempt (cap 600 s)
+
+    # --- connection limits of `seqedit serve`'s HTTP server (api/server.py); see docs/service.md ---
+    header_timeout: Annotated[float, Field(gt=0)] = 10.0  # s from accept, or a request's first byte, to its whole head
+    body_timeout: Annotated[float, Field(gt=0)] = 30.0  # s a request body may go without a byte (then 408)
+    keepalive_timeout: Annotated[float, Field(gt=0)] = 5.0  # s an idle connection is kept open between requests
+    max_connections: Annotated[int, Field(ge=1)] = 512  # open connections (≤ half the fd limit); more get 503
+    max_header_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024  # request line + headers of a request; more get 431
+    max_headers: Annotated[int, Field(ge=1)] = 100  # header fields of one request; more get 431
 
     @property
     def allowed_hosts(self) -> frozenset[str]:

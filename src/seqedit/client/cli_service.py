@@ -127,9 +127,8 @@ def serve(
     opt: list[str] | None = Opt,
 ) -> None:
     """Run the WaveSpeed-compatible API with its job consumers, in one process (no external services)."""
-    import uvicorn
-
     from seqedit.api.app import create_app
+    from seqedit.api.server import run as run_server
     from seqedit.service import API_ONLY, SERVE
 
     engine_flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
@@ -151,9 +150,8 @@ def serve(
         soft_wrap=True,
     )
     sys.stdout.flush()
-    uvicorn.run(
-        create_app(service), host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5
-    )
+    # uvicorn + httptools with the connection limits of settings (header/body/keep-alive timeouts, caps)
+    run_server(create_app(service), settings, host=host, port=port)
 
 
 def worker(
