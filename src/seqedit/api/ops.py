@@ -1,7 +1,26 @@
-"""Operations: ``/healthz`` (the process answers), ``/readyz`` (database, queue consumers),
-``/metrics`` (Prometheus text: queue depth, job durations, outcomes by status and code)."""
+"""Operations: ``/healthz`` (the process answers), ``/readyz`` (database, queue consumers, the data
+dir and object folder writable with room to spare), ``/metrics`` (Prometheus text: queue depth, job
+durations, outcomes by status and code).
+
+``/readyz`` is what a load balancer asks before sending work: 200 ``ready``, or 503 ``not ready`` with
+each failed check's reason in ``checks`` and all of them in ``reason``. The storage check is the one
+that catches a full or read-only disk, where every job would hit ENOSPC (and be retried, see
+``jobs.faults``) and every upload would fail: ``StorageCheck`` looks at each folder the service
+writes to (the data dir: rows, queue, secret; and the object folder when it lies elsewhere) for free
+space (``shutil.disk_usage`` ≥ ``min_free_bytes``) and writability (create, write two bytes, delete a
+probe file). Both are a few system calls; they run in a thread and are cached for ``CACHE_SECONDS``, so
+a probe storm costs one check per second.
+"""
 
 from __future__ import annotations
+
+import errno
+import os
+import shutil
+import threading
+import time
+import uuid
+from pathlib import Path
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -11,6 +30,96 @@ from seqedit.api.envelope import error_response
 from seqedit.api.routing import ErrorStyle, ProtocolRouter
 
 router = ProtocolRouter(ErrorStyle(error_response), tags=["ops"])
+
+CACHE_SECONDS = 1.0  # how long a storage check's answer is reused
+
+
+class StorageCheck:
+    """Free space and writability of the folders the service writes to, cached ``ttl`` seconds.
+
+    ``result()`` is ``"ok"`` or ``"error: <why>"`` naming the folder: less free space than
+    ``min_free`` bytes (0: not checked), or a probe file that cannot be written (read-only, full,
+    permissions, missing)."""
+
+    def __init__(self, folders: list[Path], *, min_free: int, ttl: float = CACHE_SECONDS) -> None:
+        unique: list[Path] = []
+        for folder in folders:
+            if folder not in unique:
+                unique.append(folder)
+        self.folders = unique
+        self.min_free = min_free
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._at = -float("inf")
+        self._answer = "ok"
+
+    def result(self) -> str:
+        with self._lock:  # one check at a time; callers arriving meanwhile get its answer
+            now = time.monotonic()
+            if now - self._at >= self.ttl:
+                self._answer = self._check()
+                self._at = time.monotonic()
+            return self._answer
+
+    def _check(self) -> str:
+        problems = [p for p in (self._folder(f) for f in self.folders) if p]
+        return "error: " + "; ".join(problems) if problems else "ok"
+
+    def _folder(self, folder: Path) -> str:
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError as exc:
+            return f"{folder} cannot be read ({_os_error(exc)})"
+        if self.min_free and free < self.min_free:
+            return f"{folder} has {_size(free)} free, less than min_free_bytes ({_size(self.min_free)})"
+        probe = folder / f".readyz-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, b"ok")
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            return f"{folder} is not writable ({_os_error(exc)})"
+        finally:
+            try:
+                os.unlink(probe)
+            except OSError:
+                pass
+        return ""
+
+
+def _os_error(exc: OSError) -> str:
+    name = errno.errorcode.get(exc.errno or 0, "")
+    text = exc.strerror or str(exc)
+    return f"{name}: {text}" if name else text
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+_checks_lock = threading.Lock()
+
+
+def storage_check(request: Request) -> StorageCheck:
+    """The app's ``StorageCheck``, built on first use from its service's settings and storage."""
+    state = request.app.state
+    with _checks_lock:
+        check: StorageCheck | None = getattr(state, "storage_check", None)
+        if check is None:
+            service = state.service
+            folders = [Path(service.settings.data_dir).resolve()]
+            root = getattr(service.storage, "root", None)  # a local object folder (None: memory)
+            if root is not None:
+                folders.append(Path(root))
+            check = state.storage_check = StorageCheck(folders, min_free=service.settings.min_free_bytes)
+        return check
 
 
 @router.get("/healthz")
@@ -28,16 +137,17 @@ async def readyz(request: Request):
     except Exception as exc:  # pragma: no cover - a broken disk
         checks["database"] = f"error: {type(exc).__name__}"
     checks["queue"] = "ok" if (service.queue.running or "consumers" not in service.roles) else "stopped"
+    checks["storage"] = await run_in_threadpool(storage_check(request).result)
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {
-            "status": "ready" if ready else "not ready",
-            "engine": service.settings.engine,
-            "roles": sorted(service.roles),
-            "checks": checks,
-        },
-        status_code=200 if ready else 503,
-    )
+    body = {
+        "status": "ready" if ready else "not ready",
+        "engine": service.settings.engine,
+        "roles": sorted(service.roles),
+        "checks": checks,
+    }
+    if not ready:
+        body["reason"] = "; ".join(f"{name}: {value}" for name, value in checks.items() if value != "ok")
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 @router.get("/metrics")
