@@ -1,6 +1,6 @@
 """Service benchmark: prints the figures issue 3 asks for.
 
-    .venv/bin/python bench/service.py [--quick]
+    .venv/bin/python bench/service.py [--quick] [--base64-only]
 
 Starts real ``seqedit serve`` processes on loopback (engines from ``bench/bench_engines.py``) and
 measures, from a client in this process:
@@ -10,7 +10,9 @@ measures, from a client in this process:
 2. sustained submits per second with 16 clients (target ≥ 150/s);
 3. end-to-end time the service adds over calling the engine in-process, for a small job (sync mode,
    2 images of 256², target ≤ 150 ms at p50);
-4. one poll of a completed 15-image 4096² result in base64 mode (target ≤ 1.5 s);
+4. one poll of a completed 15-image 4096² result in base64 mode (target ≤ 1.5 s), with the server's
+   peak RSS during the poll (``/proc/<pid>/status``: VmHWM reset through ``clear_refs`` just before,
+   and VmRSS sampled every 5 ms) over its RSS just before;
 5. downloading the 15 files of such a result through their signed ``/files`` URLs (streamed from
    the storage port), in MB/s.
 
@@ -210,7 +212,50 @@ def e2e_overhead(server: Server, ref: str, runs: int) -> tuple[float, float, flo
     return a, b, a - b
 
 
-def base64_poll(server: Server, ref: str, size: int, count: int) -> tuple[float, int]:
+def _rss_kib(pid: int, field: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+class PeakRss:
+    """The peak RSS of process ``pid`` while the block runs, and its RSS just before (KiB): VmHWM after
+    resetting it (``echo 5 > /proc/<pid>/clear_refs``, Linux ≥ 4.0), and VmRSS sampled every 5 ms in
+    case the reset is refused."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.before = self.peak = 0
+        self._stop = threading.Event()
+        self._reset = False
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _rss_kib(self.pid))
+            time.sleep(0.005)
+
+    def __enter__(self) -> PeakRss:
+        self.before = self.peak = _rss_kib(self.pid)
+        try:
+            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+            self._reset = True
+        except OSError:
+            pass
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self._reset:
+            self.peak = max(self.peak, _rss_kib(self.pid, "VmHWM"))
+
+
+def base64_poll(server: Server, ref: str, size: int, count: int) -> tuple[float, float, int, int, int]:
+    """(median seconds to receive, median with the JSON parse, body bytes, server RSS before the
+    first timed poll and its peak during it, in KiB)."""
     body = {
         "prompt": "many",
         "images": [ref],
@@ -228,13 +273,22 @@ def base64_poll(server: Server, ref: str, size: int, count: int) -> tuple[float,
             time.sleep(0.5)
         assert data["status"] == "completed", data
         times, parsed = [], []
-        for _ in range(3):
+        time.sleep(0.5)  # the worker's last panel is gone
+        with PeakRss(server.proc.pid) as rss:
+            t0 = time.perf_counter()
+            r = c.get(f"/api/v3/predictions/{pid}/result")
+            times.append(time.perf_counter() - t0)
+        assert len(r.json()["data"]["outputs"]) == count
+        parsed.append(time.perf_counter() - t0)
+        nbytes = len(r.content)
+        del r
+        for _ in range(2):
             t0 = time.perf_counter()
             r = c.get(f"/api/v3/predictions/{pid}/result")
             times.append(time.perf_counter() - t0)
             assert len(r.json()["data"]["outputs"]) == count
             parsed.append(time.perf_counter() - t0)
-        return statistics.median(times), statistics.median(parsed), len(r.content)
+        return statistics.median(times), statistics.median(parsed), nbytes, rss.before, rss.peak
 
 
 def file_downloads(server: Server, ref: str, size: int, count: int) -> tuple[float, int]:
@@ -256,49 +310,55 @@ def file_downloads(server: Server, ref: str, size: int, count: int) -> tuple[flo
         return statistics.median(times), nbytes
 
 
+def service_figures(data_dir: Path, per: int, quick: bool) -> None:
+    """Figures 1-3 (and the end-to-end overhead), on a server with the instant ``bench-solid``."""
+    server = Server("bench-solid", data_dir)
+    try:
+        ref = upload(server)
+        lat1 = submit_latencies(server, ref, 1, per)
+        drain(server)
+        lat16 = submit_latencies(server, ref, 16, max(10, per // 4))
+        drain(server)
+        rate = sustained(server, ref, 16, 3.0 if quick else 8.0)
+        drain(server)
+        svc, inproc, added = e2e_overhead(server, ref, 10 if quick else 30)
+    finally:
+        server.stop()
+    print(f"cpu cores: {os.cpu_count()}  (shared with anything else running)")
+    print(f"submit latency, 1 client : p50 {ms(statistics.median(lat1))}  p99 {ms(pct(lat1, 99))}  (n={len(lat1)})")
+    print(f"submit latency, 16 clients: p50 {ms(statistics.median(lat16))}  p99 {ms(pct(lat16, 99))}  (n={len(lat16)})")
+    print(f"sustained submits, 16 clients: {rate:.0f}/s")
+    print(
+        f"end-to-end, 2×256² sync job: service p50 {ms(svc)}, engine in-process p50 {ms(inproc)}, "
+        f"added by the service {ms(added)}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
+    ap.add_argument("--base64-only", action="store_true", help="only figures 4 and 5 (the large result)")
     args = ap.parse_args()
     per = 40 if args.quick else 150
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "a").mkdir()
         (tmp / "b").mkdir()
-        server = Server("bench-solid", tmp / "a")
-        try:
-            ref = upload(server)
-            lat1 = submit_latencies(server, ref, 1, per)
-            drain(server)
-            lat16 = submit_latencies(server, ref, 16, max(10, per // 4))
-            drain(server)
-            rate = sustained(server, ref, 16, 3.0 if args.quick else 8.0)
-            drain(server)
-            svc, inproc, added = e2e_overhead(server, ref, 10 if args.quick else 30)
-        finally:
-            server.stop()
-        print(f"cpu cores: {os.cpu_count()}  (shared with anything else running)")
-        print(f"submit latency, 1 client : p50 {ms(statistics.median(lat1))}  p99 {ms(pct(lat1, 99))}  (n={len(lat1)})")
-        print(
-            f"submit latency, 16 clients: p50 {ms(statistics.median(lat16))}  p99 {ms(pct(lat16, 99))}  "
-            f"(n={len(lat16)})"
-        )
-        print(f"sustained submits, 16 clients: {rate:.0f}/s")
-        print(
-            f"end-to-end, 2×256² sync job: service p50 {ms(svc)}, engine in-process p50 {ms(inproc)}, "
-            f"added by the service {ms(added)}"
-        )
+        if not args.base64_only:
+            service_figures(tmp / "a", per, args.quick)
         photo = Server("bench-photo", tmp / "b")
         try:
             ref = upload(photo)
             size, count = (1024, 15) if args.quick else (4096, 15)
-            dt, parsed, nbytes = base64_poll(photo, ref, size, count)
+            dt, parsed, nbytes, rss_before, rss_peak = base64_poll(photo, ref, size, count)
             files_s, files_bytes = file_downloads(photo, ref, size, count)
         finally:
             photo.stop()
         print(
             f"one base64 poll of a completed {count}×{size}² result: {dt:.2f} s to receive "
-            f"({parsed:.2f} s with the client's JSON parse; {nbytes / 1e6:.1f} MB body)"
+            f"({parsed:.2f} s with the client's JSON parse; {nbytes / 1e6:.1f} MB body); server peak RSS during "
+            f"the poll {rss_peak / 1024:.0f} MiB, {(rss_peak - rss_before) / 1024:+.0f} MiB over the "
+            f"{rss_before / 1024:.0f} MiB before it"
         )
         print(
             f"GET /files of the {count} outputs of a {count}×{size}² result: {files_s:.2f} s for "
