@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import struct
 import time
+
+from fastapi.testclient import TestClient
 
 from fixtures.images import bomb_png, png
 from seqedit.storage import own_key
@@ -113,3 +116,133 @@ def test_files_stream_from_the_storage_port_with_ranges_and_head(client, auth):
     assert outside.status_code == 416 and outside.headers["content-range"] == f"bytes */{len(data)}"
     several = client.get(url, headers={"Range": "bytes=0-1,5-6"})  # multi-range: the whole file (RFC 9110)
     assert several.status_code == 200 and several.content == data
+
+
+# ------------------------------------------------------------------ the ticket: claimed first, handed back
+
+
+def _upload_id(t) -> str:
+    return t["upload"]["url"].split("?")[0].rsplit("/", 1)[-1]
+
+
+def test_a_ticket_being_written_refuses_a_second_put_at_once(client, auth, service):
+    t = ticket(client, auth)
+    assert service.store.take_ticket(_upload_id(t)) is not None  # a PUT in flight holds the claim
+    assert client.put(t["upload"]["url"], content=png()).status_code == 404
+    assert service.store.release_ticket(_upload_id(t))
+    assert client.put(t["upload"]["url"], content=png()).status_code == 200
+    assert not service.store.release_ticket(_upload_id(t))  # stored stays stored
+
+
+def test_disk_full_mid_write_returns_the_ticket_to_open(client, auth, service, monkeypatch):
+    """W4: a storage write failing with ENOSPC left the ticket `writing`, then 404 forever."""
+    import errno
+
+    real = service.storage.put_stream
+
+    def full(key, chunks):
+        next(iter(chunks))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(service.storage, "put_stream", full)
+    t = ticket(client, auth)
+    with TestClient(client.app, raise_server_exceptions=False) as c:
+        assert c.put(t["upload"]["url"], content=png(300, 200)).status_code == 500
+    up = service.store.upload_by_object(own_key(t["download_url"], service.secret))
+    assert up["state"] == "pending" and not service.storage.exists(up["object_key"])
+    monkeypatch.setattr(service.storage, "put_stream", real)
+    r = client.put(t["upload"]["url"], content=png(300, 200))
+    assert r.status_code == 200 and client.get(t["download_url"]).content == png(300, 200)
+
+
+def test_over_cap_and_refused_bodies_return_the_ticket_to_open(client, auth, service):
+    t = ticket(client, auth)
+    limit = service.settings.max_upload_bytes
+
+    def chunked():  # no Content-Length: only the bytes received are capped
+        for _ in range(limit // 65536 + 2):
+            yield b"\0" * 65536
+
+    assert client.put(t["upload"]["url"], content=chunked()).status_code == 413
+    r = client.put(t["upload"]["url"], content=b"8BPS" + b"\0" * 100)
+    assert r.status_code == 400 and r.json()["message"].startswith("file: format PSD is not accepted")
+    assert client.put(t["upload"]["url"], content=png()).status_code == 200
+
+
+def test_a_client_that_goes_away_mid_body_returns_the_ticket_to_open(client, auth, service):
+    import asyncio
+    from urllib.parse import urlsplit
+
+    t = ticket(client, auth)
+    url = urlsplit(t["upload"]["url"])
+    messages = [
+        {"type": "http.request", "body": png()[:10], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict] = []
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "PUT",
+        "scheme": "http",
+        "path": url.path,
+        "raw_path": url.path.encode(),
+        "query_string": url.query.encode(),
+        "headers": [(b"host", b"testserver"), (b"content-length", b"1000")],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+        "app": client.app,
+    }
+
+    async def run():
+        try:
+            await client.app(scope, receive, send)
+        except Exception:
+            pass  # how Starlette reports a disconnect is its business; the ticket is ours
+
+    asyncio.run(run())
+    assert service.store.upload_by_object(own_key(t["download_url"], service.secret))["state"] == "pending"
+    assert client.put(t["upload"]["url"], content=png()).status_code == 200
+
+
+def test_formats_outside_the_allow_list_are_refused_on_every_upload_route(client, auth):
+    psd = b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, 4, 4, 8, 3) + b"\0" * 200
+    t = ticket(client, auth)
+    r = client.put(t["upload"]["url"], content=psd)
+    assert r.status_code == 400 and r.json()["field"] == "file"
+    assert r.json()["message"] == "file: format PSD is not accepted (limit: JPEG, PNG, WebP, GIF, BMP or TIFF)"
+    r = client.post("/api/v3/media/upload/binary", files={"file": ("a.psd", psd)}, headers=auth)
+    assert r.status_code == 400 and r.json()["message"].startswith("file: format PSD is not accepted")
+
+
+def test_probe_time_budget_is_a_400_naming_file(tmp_path, monkeypatch):
+    from fixtures.images import png as _png
+    from seqedit import imaging
+    from seqedit.api.app import create_app, make_service
+
+    from .conftest import make_settings
+
+    service = make_service(make_settings(tmp_path, probe_seconds=0.2))
+    key, _ = service.store.create_key("a")
+    real = imaging.probe
+
+    def slow(*args, **kw):
+        time.sleep(0.6)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(imaging, "probe", slow)
+    with TestClient(create_app(service)) as c:
+        r = c.post(
+            "/api/v3/media/upload/binary", files={"file": ("a.png", _png())}, headers={"Authorization": f"Bearer {key}"}
+        )
+    assert (
+        r.status_code == 400 and r.json()["field"] == "file" and r.json()["limit"] == "0.2 s to read the image header"
+    )

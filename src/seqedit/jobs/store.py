@@ -917,7 +917,10 @@ class Store:
         return row
 
     def take_ticket(self, upload_id: str, now: float | None = None) -> dict[str, Any] | None:
-        """Single use: the first PUT moves the ticket from ``pending`` to ``writing``; later PUTs get None."""
+        """Single use: the first PUT moves the ticket from ``pending`` to ``writing``; later PUTs get None.
+        The PUT claims the ticket before it reads a byte of its body, so a second PUT while one is being
+        written is refused at once (it cannot make the server buffer another body); a write that does not
+        end ``stored`` hands the ticket back with ``release_ticket``."""
         now = time.time() if now is None else now
         with self._write() as c:
             res = c.execute(
@@ -928,6 +931,18 @@ class Store:
             if res.rowcount != 1:
                 return None
             return dict(c.execute(sa.select(uploads).where(uploads.c.id == upload_id)).mappings().one())
+
+    def release_ticket(self, upload_id: str) -> bool:
+        """A PUT that did not finish (the client went away, the body was over the cap or no accepted
+        image, the storage write failed with ENOSPC) returns its ticket from ``writing`` to ``pending``,
+        so the ticket can be used again until it expires. False when it was not ``writing``."""
+        with self._write() as c:
+            res = c.execute(
+                uploads.update()
+                .where(uploads.c.id == upload_id, uploads.c.state == "writing")
+                .values(state="pending")
+            )
+            return res.rowcount == 1
 
     def store_upload(self, upload_id: str, *, content_type: str, size: int) -> None:
         with self._write() as c:
