@@ -58,8 +58,8 @@ class Settings(BaseSettings):
     upload_ticket_seconds: float = 3600.0  # a PUT ticket expires after this
     max_upload_bytes: int = 30 * 1024 * 1024  # larger uploads get 413
     max_request_bytes: int = 100 * 1024 * 1024  # larger JSON bodies (inline base64 images) get 413
-    probe_seconds: float = Field(5.0, gt=0)  # budget to read an upload's image header (then 400)
-    probe_threads: int = Field(4, ge=1)  # threads that probe uploads, off the event loop
+    probe_seconds: float = Field(default=5.0, gt=0)  # budget to read an upload's image header (then 400)
+    probe_threads: int = Field(default=4, ge=1)  # threads that probe uploads, off the event loop
     max_json_depth: int = 32  # JSON request bodies nested deeper (objects and arrays) get 400
     max_base64_bytes: int = 256 * 1024 * 1024  # base64 outputs of one answer; more gets 413 "use URLs"
     history_max_page: int = 1_000_000  # history `page` past this gets 400 (page_size is 1-100)
