@@ -60,6 +60,9 @@ def bad_input(exc: RequestError, status: int = 400) -> ApiError:
     return ApiError(status, str(exc), extra={"field": exc.field, "limit": exc.limit})
 
 
+INLINE_PARSE_BYTES = 64 * 1024  # bodies above this are parsed in a worker thread, not on the event loop
+
+
 def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number")
 
@@ -114,9 +117,14 @@ async def json_body(request: Request) -> dict[str, Any]:
         if len(buf) > limit:
             raise too_large
     raw = bytes(buf)
+    if len(raw) > INLINE_PARSE_BYTES:  # a big body (inline images) is parsed off the event loop
+        return await run_in_threadpool(_decode, raw, settings.max_json_depth)
+    return _decode(raw, settings.max_json_depth)
+
+
+def _decode(raw: bytes, depth: int) -> dict[str, Any]:
     if not raw.strip():
         return {}
-    depth = settings.max_json_depth
     too_deep = ApiError(
         400,
         f"the request body nests objects and arrays deeper than the limit of {depth} levels",
