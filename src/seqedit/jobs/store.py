@@ -938,9 +938,7 @@ class Store:
         so the ticket can be used again until it expires. False when it was not ``writing``."""
         with self._write() as c:
             res = c.execute(
-                uploads.update()
-                .where(uploads.c.id == upload_id, uploads.c.state == "writing")
-                .values(state="pending")
+                uploads.update().where(uploads.c.id == upload_id, uploads.c.state == "writing").values(state="pending")
             )
             return res.rowcount == 1
 
