@@ -323,7 +323,8 @@ def _byte_range(header: str | None) -> ByteRange | None:
     return (int(first), int(last) if last else None)
 
 
-@router.api_route(FILES_PREFIX + "{key:path}", methods=["GET", "HEAD"], tags=["media"])
+@router.head(FILES_PREFIX + "{key:path}", include_in_schema=False)
+@router.get(FILES_PREFIX + "{key:path}", tags=["media"])
 async def files(key: str, request: Request) -> Response:
     service = request.app.state.service
     q = request.query_params
