@@ -46,6 +46,7 @@ from seqedit.storage import OBJECT_REF, Storage, own_key
 __all__ = ["Submission", "Submissions", "Staged", "InlineImage", "check_references", "fair_priority"]
 
 PUBLIC_URL = "a public http(s) URL"
+RANK_CAP = 64  # a key's rank is counted up to here (a bounded count per submit); beyond it, FIFO
 SYNC_BONUS = 0.5  # less than one rank: a sync job overtakes its own rank, never another key's earlier job
 log = logging.getLogger("seqedit.submit")
 
@@ -99,9 +100,8 @@ class Submissions:
                 raise RequestError("webhook", PUBLIC_URL, exc.message) from None
         limit = key.get("concurrency") or s.key_concurrency or None
         staged = check_references(self.store, self.secret, s, key, sub.request.images)  # writes nothing
-        active = self.store.active_count(key["id"])
-        if limit and active >= limit:  # refuse before any write
-            raise LimitExceeded(limit)
+        if limit and staged.inline and self.store.active_count(key["id"], at_most=limit) >= limit:
+            raise LimitExceeded(limit)  # refused before the images are written
         for blob in staged.inline:
             self.storage.put(blob.object_key, blob.data)
         req = sub.request
@@ -120,6 +120,7 @@ class Submissions:
                 idempotency_key=sub.idempotency_key,
                 limit=limit,
                 stored_uploads=[blob.upload() for blob in staged.inline],
+                count_active=RANK_CAP,  # the rank is counted in the same transaction as the insert
             )
         except BaseException:  # refused (a limit reached meanwhile) or failed: the images go with it
             self._discard(staged)
@@ -127,7 +128,7 @@ class Submissions:
         if not created:  # an idempotent repeat raced us: the first request's images are the ones kept
             self._discard(staged)
         else:
-            self.queue.enqueue(row["id"], fair_priority(active, sync=sub.sync))
+            self.queue.enqueue(row["id"], fair_priority(row.pop("active_before", 0), sync=sub.sync))
         return row, created
 
     def _discard(self, staged: Staged) -> None:
@@ -192,9 +193,10 @@ class Staged:
 
 
 def fair_priority(active: int, *, sync: bool) -> float:
-    """The queue priority of a key's new job: minus the number of its jobs already queued or running, so
-    every key's k-th job waits behind every other key's earlier ones (round-robin between keys with
-    queued work, FIFO within a key); a sync-mode job goes first among jobs of the same rank."""
+    """The queue priority of a key's new job: minus the number of its jobs already queued or running
+    (counted up to ``RANK_CAP``), so every key's k-th job waits behind every other key's earlier ones
+    (round-robin between keys with queued work, FIFO within a key; keys with more than ``RANK_CAP``
+    jobs each share the last rank, FIFO); a sync-mode job goes first among jobs of the same rank."""
     return -float(active) + (SYNC_BONUS if sync else 0.0)
 
 
