@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from seqedit.jobs.store import LimitExceeded, Status, hash_key
+from seqedit.jobs.store import LimitExceeded, Status, Store, hash_key
 
 REQ = {"prompt": "p", "images": ["x"], "size": "64*64", "max_images": 2, "seed": 1, "output_format": "jpeg"}
 
@@ -149,3 +149,35 @@ def test_upload_ticket_is_single_use(store):
         now=0,
     )
     assert store.take_ticket(up2["id"]) is None  # expired
+
+
+def test_active_count_is_bounded_and_create_reports_the_rank(store):
+    rows = [
+        store.create(
+            key_id="k",
+            model="m",
+            input={},
+            request={},
+            total=1,
+            output_format="jpeg",
+            cost="0",
+            retention=60,
+            count_active=3,
+        )[0]
+        for _ in range(5)
+    ]
+    assert [r["active_before"] for r in rows] == [0, 1, 2, 3, 3]  # counted up to count_active
+    assert store.active_count("k") == 5 and store.active_count("k", at_most=2) == 2
+    assert store.active_count("other") == 0
+
+
+def test_an_older_database_gets_the_key_status_index(tmp_path):
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    Store(url).close()
+    engine = sa.create_engine(url)
+    with engine.begin() as c:
+        c.exec_driver_sql("DROP INDEX ix_predictions_key_status")  # as a database from before it existed
+    Store(url).close()
+    assert "ix_predictions_key_status" in {i["name"] for i in sa.inspect(engine).get_indexes("predictions")}
