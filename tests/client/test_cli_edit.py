@@ -367,3 +367,13 @@ def test_engines_never_cuts_an_option_name_on_a_narrow_terminal():
     assert r.returncode == 0, r.stderr
     for option in ("attention_backend", "local_files_only", "vae_slicing", "min_pixels"):
         assert option in r.stdout.split(), option
+
+
+def test_an_output_path_that_is_a_file_is_bad_input_not_a_traceback(tmp_path):
+    target = tmp_path / "taken"
+    target.write_text("not a folder")
+    for out in (target, target / "sub"):
+        r = run("edit", str(EX / "sneaker.png"), "-p", "the sneaker in red", "-n", "1", "-o", str(out), "-q")
+        assert r.returncode == 2, r.stderr
+        assert "Traceback" not in r.stderr and "-o:" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert target.read_text() == "not a folder"

@@ -45,6 +45,15 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _check_outdir(outdir: Path) -> None:
+    """Refuse an output folder that cannot be one before anything is planned or rendered."""
+    if outdir.exists() and not outdir.is_dir():
+        raise RequestError("-o", "a folder", f"{outdir} exists and is not a folder")
+    parent = next((p for p in (outdir, *outdir.parents) if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise RequestError("-o", "a folder", f"{parent} is not a folder")
+
+
 def _build(
     refs: list[Path], prompt: str, n: int | None, size: str | None, seed: int | None, fmt: str
 ) -> tuple[EditRequest, list]:
@@ -113,6 +122,7 @@ def edit(
     """Edit REF... into a consistent set: writes OUT/1.jpg … OUT/N.jpg and OUT/set.json."""
     started = time.perf_counter()
     try:
+        _check_outdir(outdir)
         request, images = _build(refs, prompt, n, size, seed, fmt)
         t_load = time.perf_counter() - started
         flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
@@ -124,8 +134,11 @@ def edit(
     if not quiet:
         _show_plan(prepared)
 
-    outdir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".seqedit-partial-", dir=outdir))
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".seqedit-partial-", dir=outdir))
+    except OSError as exc:
+        _fail(f"-o {outdir}: cannot write there ({exc.strerror or exc})")
     ext = extension(prepared.plan.output_format)
     outputs = []
     try:
