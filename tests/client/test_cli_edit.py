@@ -377,3 +377,36 @@ def test_an_output_path_that_is_a_file_is_bad_input_not_a_traceback(tmp_path):
         assert r.returncode == 2, r.stderr
         assert "Traceback" not in r.stderr and "-o:" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert target.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize(
+    ("refs", "text"),
+    [
+        (["sneaker.png"], "add a navy blue border"),
+        (["grace_hopper.jpg"], "dye her hair platinum blonde"),
+        (["astronaut.jpg"], "dye her hair blonde"),
+        (["astronaut.jpg", "coffee.jpg"], "lay the shots out as a comic page"),
+        (["coffee.jpg"], "a comic page with 4 panels of this cup"),
+    ],
+)
+def test_the_reported_crashes_end_in_exit_0_or_3_with_one_line(tmp_path, refs, text):
+    """Issue 10's crash list: each exited 1 with a traceback."""
+    r = run(
+        "edit",
+        *(str(EX / ref) for ref in refs),
+        "-p",
+        text,
+        "-n",
+        "1",
+        "--size",
+        "256*256",
+        "-o",
+        str(tmp_path / "out"),
+        "-q",
+    )
+    assert r.returncode in (0, 3), r.stderr
+    assert "Traceback" not in r.stderr
+    if r.returncode == 3:
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    else:
+        assert (tmp_path / "out" / "1.jpg").is_file()

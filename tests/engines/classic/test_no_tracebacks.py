@@ -64,7 +64,7 @@ def prompts(draw: st.DrawFn) -> tuple[str, int]:
 
 
 @pytest.mark.slow
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(prompts(), st.sampled_from(PHOTOS), st.sampled_from(["png", "jpeg"]))
 def test_random_prompts_render_n_panels_or_refuse_cleanly(spec, name, fmt):
     prompt, n = spec
