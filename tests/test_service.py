@@ -79,3 +79,36 @@ def test_the_commands_are_role_sets_of_one_start(tmp_path):
         log.close()
         serve.kill(signal.SIGTERM)
         api.kill(signal.SIGTERM)
+
+
+def test_a_job_handed_back_after_a_transient_fault_is_re_enqueued_when_its_backoff_ends(tmp_path):
+    """Not at the reaper's next pass (a minute away here): the service re-enqueues it itself."""
+    import errno
+
+    from fixtures.images import data_uri, png
+    from seqedit.jobs.submit import Submission
+    from seqedit.request import EditRequest
+
+    settings = Settings(data_dir=tmp_path, engine="test-fast", retry_delay=0.3, reaper_interval=60, lease_seconds=5)
+    service = Service(settings, roles=WORKER | {"api"}, webhook_body=webhook_body)
+    real_put, failures = service.storage.put, []
+
+    def put(key, data):
+        if key.startswith("outputs/") and not failures:
+            failures.append(key)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_put(key, data)
+
+    service.storage.put = put  # type: ignore[method-assign]
+    service.start()
+    try:
+        key = service.store.create_key("k")[1]
+        req = EditRequest.create(prompt="p", images=[data_uri(png())], max_images=1, size="64*64")
+        row, _ = service.submissions.submit(key, Submission(model="m", request=req))
+        deadline = time.monotonic() + 10
+        while service.store.get(row["id"])["status"] != "completed":
+            assert time.monotonic() < deadline, service.store.get(row["id"])
+            time.sleep(0.05)
+        assert failures and service.store.get(row["id"])["attempt"] == 2
+    finally:
+        service.stop()

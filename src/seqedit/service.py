@@ -42,6 +42,7 @@ ROLES = ("api", "consumers", "reaper", "webhooks", "sweep")
 SERVE = frozenset(ROLES)
 API_ONLY = SERVE - {"consumers"}
 WORKER = frozenset({"consumers", "reaper"})
+RETRY_SLACK = 0.05  # seconds after a backoff ends before the re-enqueue: the lease has surely expired
 
 WebhookBody = Callable[[dict[str, Any], Storage, str], bytes]
 """``(terminal row, storage, base URL) -> body``: how the protocol renders a prediction for its webhook."""
@@ -103,6 +104,7 @@ class Service:
             secret=self.secret,
             engine_factory=engine_factory,
             notify=self.notifier.notify,
+            retry=self._enqueue_later,
         )
         self.queue: Queue = open_queue(settings.queue_url, data, self.runner.run, on_worker_start=self.runner.warm)
         self.reaper = Reaper(self.store, self.queue.enqueue, settings)
@@ -161,6 +163,13 @@ class Service:
         self.queue.stop()
         self.runner.release_all(timeout=10.0)
         self.webhooks.stop()
+
+    def _enqueue_later(self, prediction_id: str, delay: float) -> None:
+        """Re-enqueue a job handed back after a transient fault once its backoff is over (a timer in
+        this process; if the process dies first, the reaper finds the expired lease)."""
+        timer = threading.Timer(delay + RETRY_SLACK, self.queue.enqueue, args=(prediction_id,))
+        timer.daemon = True
+        timer.start()
 
     # ------------------------------------------------------------------ retention
 

@@ -129,6 +129,7 @@ class Runner:
         secret: bytes,
         engine_factory: Callable[[str], Engine] = create,
         notify: Callable[[str], None] | None = None,
+        retry: Callable[[str, float], None] | None = None,
     ) -> None:
         self.store = store
         self.storage = storage
@@ -136,6 +137,9 @@ class Runner:
         self.secret = secret
         self.engine_factory = engine_factory
         self.notify = notify or (lambda _id: None)
+        # (id, delay): a job handed back after a transient fault is due again in ``delay`` seconds; the
+        # service re-enqueues it then (the reaper's next pass is the durable fallback)
+        self.retry = retry or (lambda _id, _delay: None)
         self.refs = RefLoader(storage, secret, max_bytes=settings.max_image_bytes, allow_hosts=settings.allowed_hosts)
         self._local = threading.local()
         self._running: dict[str, _JobProgress] = {}
@@ -341,6 +345,7 @@ class Runner:
         handed_back = self.store.retry_later(pid, attempt, reason=reason, delay=delay)
         self._discard(pid, attempt)  # after the row let go of them
         if handed_back:
+            self.retry(pid, delay)
             log.warning(
                 "prediction %s: %s; retrying in %.1f s (attempt %s of %s)",
                 pid,
