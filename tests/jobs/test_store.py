@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from seqedit.jobs.store import LimitExceeded, Status, Store, hash_key
@@ -181,3 +183,15 @@ def test_an_older_database_gets_the_key_status_index(tmp_path):
         c.exec_driver_sql("DROP INDEX ix_predictions_key_status")  # as a database from before it existed
     Store(url).close()
     assert "ix_predictions_key_status" in {i["name"] for i in sa.inspect(engine).get_indexes("predictions")}
+
+
+def test_worker_lost_names_the_last_transient_fault(store):
+    row, _ = store.create(
+        key_id="k", model="m", input={}, request={}, total=1, output_format="jpeg", cost="0", retention=60
+    )
+    claim = store.claim(row["id"], lease=30, max_attempts=1)
+    assert store.retry_later(row["id"], claim.attempt, reason="database unreachable while storing panel 1", delay=0)
+    store.reap(max_attempts=1, stale=0.0, now=time.time() + 1)
+    got = store.get(row["id"])
+    assert got["status"] == "failed" and "worker lost" in got["error"]
+    assert got["error"].endswith("the last fault: database unreachable while storing panel 1")

@@ -186,6 +186,13 @@ _ACTIVE_COUNT = sa.select(sa.func.count()).select_from(
 )
 
 
+def _lost(row: Mapping[str, Any]) -> str:
+    """The "worker lost" message, naming the last transient fault when one was recorded (``retry_later``
+    keeps it in ``error``): after a database outage that is the only trace of why."""
+    message = WORKER_LOST.format(n=row["attempt"] - row["releases"])
+    return f"{message}; the last fault: {row['error']}"[:1000] if row.get("error") else message
+
+
 class Store:
     """All reads and transitions. Thread-safe; one instance per process."""
 
@@ -681,7 +688,7 @@ class Store:
                         row,
                         Status.FAILED,
                         code=5000,
-                        error=WORKER_LOST.format(n=row["attempt"] - row["releases"]),
+                        error=_lost(row),
                         now=now,
                         guard=guard,
                     )
