@@ -86,3 +86,52 @@ def test_seed_and_size():
     assert str(plan("x", 1, size="512*512").size) == "512*512"
     d = plan("x", 1, ref_sizes=[(3000, 1000)]).size
     assert d.width % 64 == 0 and abs(d.width / d.height - 3) < 0.1
+
+
+@pytest.mark.parametrize(
+    "prompt", ["Make 1:1, 4:5 and 9:16 crops", "a 4:5 image", "16:9 photos", "landscape 3:2 version"]
+)
+def test_aspect_ratios_are_never_counts(prompt):
+    assert declared_count(prompt) is None
+
+
+def test_aspect_ratio_enumeration():
+    p = plan("Make 1:1, 4:5 and 9:16 crops of this photo", 3)
+    assert [x.text for x in p.panels] == ["1:1 crop", "4:5 crop", "9:16 crop"]
+    assert p.declared_count == 3 and not p.warnings
+
+
+def test_count_stated_in_an_enumeration():
+    prompt = "Show this shoe in 4 colors: red, blue, green and yellow"
+    assert declared_count(prompt) == 4
+    p = plan(prompt, 4)
+    assert [x.text for x in p.panels] == ["red", "blue", "green", "yellow"] and not p.warnings
+
+
+def test_style_look_background_and_caption_lists_spread_one_per_panel():
+    bg = plan("Put the product on white, grey, black and beige backgrounds", 4)
+    assert [x.text for x in bg.panels] == [
+        "white background",
+        "grey background",
+        "black background",
+        "beige background",
+    ]
+    looks = plan("Show the portrait in B&W, sepia and cold blue", 3)
+    assert [x.text for x in looks.panels] == ["B&W", "sepia", "cold blue"]
+    caps = plan("Add captions 'Monday', 'Tuesday' and 'Wednesday'", 3)
+    assert [x.text for x in caps.panels] == ["caption 'Monday'", "caption 'Tuesday'", "caption 'Wednesday'"]
+
+
+def test_inline_numbered_list():
+    p = plan("4 art prints: 1. pencil 2. watercolor 3. oil painting 4. pop art", 4)
+    assert [x.text for x in p.panels] == ["pencil", "watercolor", "oil painting", "pop art"]
+    assert p.declared_count == 4 and not p.warnings and p.shared == "4 art prints:"
+    assert all(x.text == "" for x in plan("Use version 1. Then step 2. go", 2).panels)
+
+
+def test_shared_sentence_after_the_panel_lines_stays_shared():
+    same_line = plan("Panel 1: make it red. Panel 2: make it blue. Keep the logo sharp.", 2)
+    assert [x.text for x in same_line.panels] == ["make it red.", "make it blue."]
+    assert same_line.shared == "Keep the logo sharp."
+    lines = plan("Panel 1: make it red\nPanel 2: make it blue\nKeep the logo sharp.", 2)
+    assert [x.text for x in lines.panels] == ["make it red", "make it blue"] and lines.shared == "Keep the logo sharp."

@@ -44,7 +44,8 @@ NUMBER_WORDS = {
     "triptych": 3,
     "diptych": 2,
 }
-_NUM = r"(\d{1,2}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")"
+# a ratio ("4:5", "16:9", "1:1") is never a count
+_NUM = r"((?<![\d:])\d{1,2}(?!\d|\s*:\s*\d)|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")"
 _UNITS = (
     r"images?|panels?|pictures?|photos?|photographs?|shots?|frames?|covers?|variants?|variations?|"
     r"versions?|views?|pages?|illustrations?|renders?|colou?rways?|photoshoots?|storyboards?|"
@@ -55,6 +56,8 @@ _COUNT_PATTERNS = [
     re.compile(r"\bpanels?\s+1\s*(?:-|–|—|to|through)\s*(\d{1,2})\b", re.I),
     re.compile(r"\b" + _NUM + r"\s+(?:[\w'-]+\s+){0,3}?(?:" + _UNITS + r")\b", re.I),
     re.compile(r"\ba\s+(pair|couple|trio|triptych|diptych)\b", re.I),
+    # a count that opens an enumeration: "in 4 colors: red, blue, …", "4 art prints: 1. pencil …"
+    re.compile(r"\b" + _NUM + r"\s+(?:[\w'-]+\s+){0,2}?[a-z'-]{2,}s\s*:(?!\d)", re.I),
 ]
 _PANEL_MARK = re.compile(
     r"(?:^|(?<=[\s.;]))(?:panel|image|frame|shot|picture|page|slide)\s*#?\s*(\d{1,2})\s*(?:[:—–)]|-{1,2}\s|\.\s)\s*",
@@ -198,13 +201,24 @@ def split_panel_lines(prompt: str) -> tuple[str, list[tuple[int, str]]]:
     panels: list[tuple[int, str]] = []
     for line in prompt.splitlines():
         marks = list(_PANEL_MARK.finditer(line))
+        if not marks and not _NUMBERED_LINE.match(line):
+            marks = _inline_numbers(line)
         if marks:
             head = line[: marks[0].start()]
             if head.strip():
                 shared_parts.append(head)
+            texts = []
             for i, m in enumerate(marks):
                 end = marks[i + 1].start() if i + 1 < len(marks) else len(line)
-                panels.append((int(m.group(1)), line[m.end() : end].strip(" \t-—–;,")))
+                texts.append((int(m.group(1)), line[m.end() : end].strip(" \t-—–;,")))
+            if len(texts) > 1 and not any(_SENTENCE_BREAK.search(t) for _, t in texts[:-1]):
+                # one sentence per panel on this line: a sentence after the last one is shared
+                k, last = texts[-1]
+                cut = _SENTENCE_BREAK.search(last)
+                if cut:
+                    texts[-1] = (k, last[: cut.start()].strip())
+                    shared_parts.append(last[cut.end() :])
+            panels.extend(texts)
             continue
         num = _NUMBERED_LINE.match(line)
         if num:
@@ -219,6 +233,23 @@ def split_panel_lines(prompt: str) -> tuple[str, list[tuple[int, str]]]:
         if 1 <= k <= 15 and k not in seen:
             seen[k] = text
     return "\n".join(shared_parts), sorted(seen.items())
+
+
+_INLINE_NUMBER = re.compile(r"(?:^|(?<=[\s:;,]))(\d{1,2})[.)]\s+(?=\S)")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
+def _inline_numbers(line: str) -> list[re.Match[str]]:
+    """The marks of an inline numbered list after a colon, "…: 1. pencil 2. watercolor 3. oil" (1, 2, …; ≥ 2)."""
+    marks: list[re.Match[str]] = []
+    for m in _INLINE_NUMBER.finditer(line):
+        if int(m.group(1)) == len(marks) + 1:
+            marks.append(m)
+    if len(marks) < 2 or not (
+        line[: marks[0].start()].strip() == "" or line[: marks[0].start()].rstrip().endswith(":")
+    ):
+        return []
+    return marks
 
 
 _ITEM_SEP = re.compile(r"\s*(?:;|,\s*(?:and|or|&)\s+|,|\s+(?:and|or|&)\s+)\s*", re.I)
@@ -238,8 +269,22 @@ def find_enumeration(text: str, count: int) -> tuple[tuple[str, ...], tuple[int,
             noun = m.group("noun").lower()
             cand = (3.0, tuple(f"{noun} {i}" for i in items), m.span())
             best = max(best, cand, key=lambda c: c[0]) if best else cand
+    for m in _RATIO_LIST.finditer(text):
+        items = _RATIO.findall(m.group("items"))
+        if len(items) == count:
+            noun = (m.group("noun") or "").lower()
+            unit = f" {noun[:-1]}" if noun else ""
+            cand = (3.0, tuple(f"{i}{unit}" for i in items), m.span())
+            best = max(best, cand, key=lambda c: c[0]) if best else cand
+    for m in _QUOTED_LIST.finditer(text):
+        items = [q for pair in _QUOTED.findall(m.group("items")) for q in pair if q]
+        if len(items) == count:
+            noun = m.group("noun").lower().rstrip("s")
+            cand = (3.0, tuple(f"{noun} '{i}'" for i in items), (m.start("items"), m.end("items")))
+            best = max(best, cand, key=lambda c: c[0]) if best else cand
     for start, end, body, after_prep in _segments(text):
         items = [i.strip(" .\t") for i in _ITEM_SEP.split(body) if i.strip(" .\t")]
+        items = _share_noun(items)
         if len(items) != count or any(len(i.split()) > 8 for i in items):
             continue
         if _CONSTRAINT.match(body):
@@ -264,14 +309,53 @@ def find_enumeration(text: str, count: int) -> tuple[tuple[str, ...], tuple[int,
     return best[1], best[2]
 
 
+_RATIO = re.compile(r"(?<![\d:])\d{1,2}:\d{1,2}(?![\d:])")
+_RATIO_LIST = re.compile(
+    r"(?P<items>(?<![\d:])\d{1,2}:\d{1,2}(?:\s*(?:,|;|,?\s*(?:and|or|&))\s*\d{1,2}:\d{1,2})+)(?![\d:])"
+    r"(?:\s+(?:aspect\s+)?(?P<noun>[a-z]{3,}s)\b)?",
+    re.I,
+)
+_QUOTED = re.compile(r"'([^'\n]+)'|\"([^\"\n]+)\"|“([^”\n]+)”")
+_QUOTED_LIST = re.compile(
+    r"\b(?P<noun>captions?|titles?|texts?|labels?|headlines?|taglines?|words?)\s+"
+    r"(?P<items>(?:'[^'\n]+'|\"[^\"\n]+\"|“[^”\n]+”)(?:\s*(?:,|;|,?\s*(?:and|or|&))\s*(?:'[^'\n]+'|\"[^\"\n]+\"|“[^”\n]+”))+)",
+    re.I,
+)
+# a parameter noun after the last item is shared by all: "white, grey and beige backgrounds"
+_PARAM_NOUNS = re.compile(
+    r"(?:backgrounds|backdrops|looks|styles|crops|colou?rs|colou?rways|finishes|tones|grades|filters|effects|"
+    r"frames|borders|captions|versions)",
+    re.I,
+)
+
+
+def _share_noun(items: list[str]) -> list[str]:
+    """ "white", "grey", "beige backgrounds" → "white background", "grey background", "beige background"."""
+    if len(items) < 2:
+        return items
+    words = items[-1].split()
+    if len(words) < 2 or not _PARAM_NOUNS.fullmatch(words[-1]) or any(len(i.split()) > 3 for i in items[:-1]):
+        return items
+    noun = words[-1][:-1]
+    if any(i.split()[-1].lower().rstrip("s") == noun.lower() for i in items[:-1]):
+        return items
+    return [f"{i} {noun}" for i in items[:-1]] + [" ".join([*words[:-1], noun])]
+
+
 def _segments(text: str) -> Iterator[tuple[int, int, str, bool]]:
     """Candidate list bodies: text after a colon up to the sentence end, and each sentence."""
-    for m in re.finditer(r":\s*([^:\n]+?)(?=\s*(?:[.!?](?:\s|$)|\n|$))", text):
-        yield m.start(1), m.end(1), m.group(1), False
-    for m in re.finditer(r"[^.!?\n:]+", text):
-        body = m.group(0)
+    masked = re.sub(r"(?<=\d):(?=\d)", "\x00", text)  # a ratio's colon is not a list colon
+    for m in re.finditer(r":\s*([^:\n]+?)(?=\s*(?:[.!?](?:\s|$)|\n|$))", masked):
+        yield m.start(1), m.end(1), text[m.start(1) : m.end(1)], False
+    for m in re.finditer(r"[^.!?\n:]+", masked):
+        body = text[m.start() : m.end()]
         # only the tail after a verb-ish lead-in: "… in pencil sketch, watercolor and oil"
-        tail = re.search(r"(?:\b(?:in|as|with|into|at|from|showing|depicting|for)\s+)([^,;]+(?:[,;].+))$", body, re.I)
+        tail = re.search(
+            r"(?:\b(?:in|as|with|into|at|from|showing|depicting|for|on|onto|against|apply|applying)\s+)"
+            r"([^,;]+(?:[,;].+))$",
+            body,
+            re.I,
+        )
         if tail:
             yield m.start() + tail.start(1), m.start() + tail.end(1), tail.group(1), True
 

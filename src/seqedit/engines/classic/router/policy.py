@@ -120,11 +120,15 @@ def route(plan: Plan) -> RoutedPlan:
     """Route every clause of ``plan`` (shared instruction and panel texts) to operations."""
     shared, reported = route_text(plan.shared, 0)
     own: list[list[OpSpec]] = []
+    own_reported: list[list[Reported]] = []
     for panel in plan.panels:
         ops, rep = route_text(panel.text, panel.index) if panel.text.strip() else ([], [])
         own.append(ops)
-        reported.extend(rep)
+        own_reported.append(rep)
+    own, own_reported = _enumeration_siblings(plan, own, own_reported)
+    reported.extend(r for rep in own_reported for r in rep)
     shared = _demote_colorway_hint(shared, plan, own)
+    shared, reported = _parameters_from_panels(shared, reported, own)
     shared, own, upgraded = _story_policy(shared, own)
     effective = [
         _merge([o for o in shared if not (up and _is_story(o))], ops) for ops, up in zip(own, upgraded, strict=True)
@@ -152,6 +156,57 @@ def _demote_colorway_hint(shared: list[OpSpec], plan: Plan, own: list[list[OpSpe
         else o
         for o in shared
     ]
+
+
+def _enumeration_siblings(
+    plan: Plan, own: list[list[OpSpec]], reported: list[list[Reported]]
+) -> tuple[list[list[OpSpec]], list[list[Reported]]]:
+    """An enumeration item that is not understood alone ("sepia" beside "B&W" and "cold blue") is read
+    as one of its siblings' operation ("sepia look"); it stays reported when that does not parse either."""
+    items = [k for k, p in enumerate(plan.panels) if p.source == "enumeration" and p.text.strip()]
+    names = [{o.name for o in own[k] if not OPERATIONS[o.name].bookkeeping} for k in items]
+    for k, got in zip(items, names, strict=True):
+        if got or not reported[k]:
+            continue
+        siblings = [n for j, n in zip(items, names, strict=True) if j != k and len(n) == 1]
+        common = {next(iter(n)) for n in siblings}
+        if len(siblings) < 1 or len(common) != 1:
+            continue
+        name = common.pop()
+        ops, rep = route_text(f"{plan.panels[k].text} {name.replace('_', ' ')}", k + 1)
+        if any(o.name == name for o in ops) and not rep:
+            own[k] = [replace(o, clause=plan.panels[k].text) for o in ops]
+            reported[k] = []
+    return own, reported
+
+
+def _parameters_from_panels(
+    shared: list[OpSpec], reported: list[Reported], own: list[list[OpSpec]]
+) -> tuple[list[OpSpec], list[Reported]]:
+    """A shared op, or shared clause reported for a missing parameter, whose operation every panel
+    runs with its own parameters ("Show this shoe in 4 colors: red, blue, …") is listed as supported
+    with the note that its parameters come from the panels; the panels' own ops replace it."""
+
+    def everywhere(name: str) -> bool:
+        return bool(own) and all(any(o.name == name and any(o.params.values()) for o in ops) for ops in own)
+
+    note = "parameters come from the panels"
+    out = [
+        replace(o, verdict="supported", note=note)
+        if not OPERATIONS[o.name].bookkeeping
+        and not OPERATIONS[o.name].accumulates
+        and not any(o.params.values())
+        and everywhere(o.name)
+        else o
+        for o in shared
+    ]
+    kept: list[Reported] = []
+    for r in reported:
+        if r.where == 0 and r.guess in OPERATIONS and not OPERATIONS[r.guess].accumulates and everywhere(r.guess):
+            out.append(OpSpec(r.guess, {}, r.clause, "supported", r.confidence, note))
+        else:
+            kept.append(r)
+    return out, kept
 
 
 def _is_story(o: OpSpec) -> bool:
