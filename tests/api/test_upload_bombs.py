@@ -187,8 +187,8 @@ def test_stalled_puts_hold_bounded_memory_and_a_claimed_ticket_refuses_at_once(s
     size = 30 * MiB
     before = rss(server)
     shared = ticket(http)
+    # sendall of 29 MiB has returned, so the server has read most of the body: it claimed the ticket first
     socks = [_stalled_put(shared, size, 29 * MiB)]
-    time.sleep(0.3)
     # the same ticket, 15 more times: refused before a byte of the body is read
     refusals = []
     for _ in range(15):

@@ -91,18 +91,35 @@ def test_a_handler_that_raises_does_not_stop_the_consumer(queue_url, tmp_path):
         q.stop()
 
 
-def test_a_local_enqueue_starts_at_once_and_signals_are_left_alone(queue_url, tmp_path):
+class RecordingEvent(threading.Event):
+    """The queue's wake event, noting when a consumer has gone into a long poll sleep on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.long_sleeps = 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if timeout is not None and timeout >= 10:
+            self.long_sleeps += 1
+        return super().wait(timeout)
+
+
+def test_a_local_enqueue_wakes_a_consumer_in_a_long_poll_sleep_and_signals_are_left_alone(queue_url, tmp_path):
     handler_before = signal.getsignal(signal.SIGTERM)
     rec = Recorder()
     q = open_queue(queue_url, tmp_path, rec)
-    q.start(1)
+    wake = RecordingEvent()
+    q._wake = q.huey._seqedit_wake = wake  # type: ignore[attr-defined]
+    q.start(1, poll_max_delay=30.0)
     try:
         assert signal.getsignal(signal.SIGTERM) is handler_before  # Huey left our signals alone
-        time.sleep(0.6)  # let the consumer back off to its longest poll delay
+        for worker, _thread in q._consumer.worker_threads:  # as if it had backed off for a long time
+            worker.delay = 30.0
+        assert wait_for(lambda: wake.long_sleeps > 0)  # the consumer now sleeps up to 30 s between polls
         t0 = time.monotonic()
         q.enqueue("now")
-        assert wait_for(lambda: rec.seen == ["now"])
-        assert time.monotonic() - t0 < 5.0  # woken, not left to a slow poll (a loose bound: noisy machines)
+        assert wait_for(lambda: rec.seen == ["now"], timeout=20)
+        assert time.monotonic() - t0 < 10.0  # woken by the enqueue, not by its 30 s poll
     finally:
         q.stop()
 
