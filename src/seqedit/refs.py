@@ -1,6 +1,6 @@
 """Image references: what a request's ``images[i]`` may be, how to tell which, and the bytes behind it.
 
-A reference is one of (``kind``):
+A reference is one of:
 
 * ``object``  — one of our own files: ``seqedit-object:<key>`` (stored inside a request) or a signed
   ``/files/<key>?expires=…&sig=…`` URL of ours on any host; read from storage, no HTTP;
@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Literal
 
 from seqedit.errors import BAD_MEDIA, FETCH_FAILED, SeqeditError
 from seqedit.fetch import FetchError, fetch_bytes
 from seqedit.storage import OBJECT_REF, Storage, own_key
 
-__all__ = ["RefError", "RefLoader", "Kind", "kind", "inline_bytes", "parse_data_uri", "decode_base64"]
+__all__ = ["RefError", "RefLoader", "inline_bytes", "parse_data_uri", "decode_base64"]
 
-Kind = Literal["object", "url", "inline"]
 FORMS = "http(s) URL | data: URI | base64"
 
 
@@ -35,14 +33,6 @@ class RefError(SeqeditError):
     def __init__(self, field: str, message: str, *, code: int) -> None:
         super().__init__(f"{field}: {message}", code=code)
         self.field = field
-
-
-def kind(ref: str, secret: bytes) -> Kind:
-    if ref.startswith(OBJECT_REF):
-        return "object"
-    if ref.startswith(("http://", "https://")):
-        return "object" if own_key(ref, secret) is not None else "url"
-    return "inline"
 
 
 def parse_data_uri(ref: str) -> bytes:

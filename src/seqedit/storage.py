@@ -128,8 +128,8 @@ class FileSigner:
         path = FILES_PREFIX + _checked(key)
         return f"{self.base_url}{path}?{sign_path(self.secret, path, expires_at)}"
 
-    def verify(self, key: str, expires: str | None, sig: str | None) -> bool:
-        return valid_key(key) and verify_path(self.secret, FILES_PREFIX + key, expires, sig)
+    def verify(self, key: str, expires: str | None, sig: str | None, now: int | None = None) -> bool:
+        return valid_key(key) and verify_path(self.secret, FILES_PREFIX + key, expires, sig, now=now)
 
 
 class ObjectStorage:
@@ -257,9 +257,7 @@ def own_key(url: str, secret: bytes, now: int | None = None) -> str | None:
     expires = q["expires"][0] if q.get("expires") else None
     sig = q["sig"][0] if q.get("sig") else None
     key = path[len(FILES_PREFIX) :]
-    if not valid_key(key) or not verify_path(secret, path, expires, sig, now=now):
-        return None
-    return key
+    return key if FileSigner(secret).verify(key, expires, sig, now=now) else None
 
 
 def valid_key(key: str) -> bool:

@@ -283,17 +283,9 @@ class Store:
         now = time.time() if now is None else now
         with self._write() as c:
             if idempotency_key:
-                found = (
-                    c.execute(
-                        sa.select(predictions).where(
-                            predictions.c.key_id == key_id, predictions.c.idempotency_key == idempotency_key
-                        )
-                    )
-                    .mappings()
-                    .first()
-                )
+                found = self._idempotent(c, key_id, idempotency_key)
                 if found is not None:
-                    return dict(found), False
+                    return found, False
             active = 0
             if limit or count_active:
                 if limit and not self.is_sqlite:  # serialise this key's submits (SQLite: one writer anyway)
@@ -376,15 +368,17 @@ class Store:
 
     def by_idempotency(self, key_id: str, idempotency_key: str) -> dict[str, Any] | None:
         with self._read() as c:
-            row = (
-                c.execute(
-                    sa.select(predictions).where(
-                        predictions.c.key_id == key_id, predictions.c.idempotency_key == idempotency_key
-                    )
-                )
-                .mappings()
-                .first()
-            )
+            return self._idempotent(c, key_id, idempotency_key)
+
+    @staticmethod
+    def _idempotent(c: Connection, key_id: str, idempotency_key: str) -> dict[str, Any] | None:
+        """The key's prediction created with ``idempotency_key``, or None."""
+        p = predictions.c
+        row = (
+            c.execute(sa.select(predictions).where(p.key_id == key_id, p.idempotency_key == idempotency_key))
+            .mappings()
+            .first()
+        )
         return None if row is None else dict(row)
 
     def history(

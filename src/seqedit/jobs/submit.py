@@ -39,7 +39,7 @@ from seqedit.jobs.notify import Notifier
 from seqedit.jobs.queue import Queue
 from seqedit.jobs.store import LimitExceeded, Status, Store, new_id
 from seqedit.pricing import cost
-from seqedit.refs import FORMS, RefError, inline_bytes, kind
+from seqedit.refs import FORMS, RefError, inline_bytes
 from seqedit.request import EditRequest
 from seqedit.storage import OBJECT_REF, Storage, own_key
 
@@ -213,13 +213,12 @@ def check_references(
         ref = raw.strip()
         if ref.startswith(OBJECT_REF):  # internal form: never accepted from a client
             raise RequestError(field_name, FORMS, "must be an http(s) URL, a data: URI or base64", code=BAD_MEDIA)
-        what = kind(ref, secret)
-        if what == "object":
-            object_key = own_key(ref, secret)
-            if object_key is None or not _owned(store, key, object_key):
+        object_key = own_key(ref, secret) if ref.startswith(("http://", "https://")) else None
+        if object_key is not None:  # one of our own signed file URLs, on any host
+            if not _owned(store, key, object_key):
                 raise NotFound(field_name, "your own files", "file not found")
             refs.append(OBJECT_REF + object_key)
-        elif what == "url":
+        elif ref.startswith(("http://", "https://")):
             try:
                 check_url(ref, settings.allowed_hosts)
             except FetchError as exc:
