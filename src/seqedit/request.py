@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from seqedit.errors import RequestError
+from seqedit.locations import check_prompt
 from seqedit.sizes import Size, parse_size
 
 OutputFormat = Literal["jpeg", "png", "webp"]
@@ -89,6 +90,7 @@ def _prompt(value: object, limits: Limits) -> str:
         raise RequestError("prompt", limit, "must not be empty")
     if len(value) > limits.max_prompt_chars:
         raise RequestError("prompt", limit, f"has {len(value)} characters")
+    check_prompt(value)  # a malformed <bbox>/<point> tag is bad input, not a failed task
     return value
 
 
