@@ -135,3 +135,13 @@ def test_shared_sentence_after_the_panel_lines_stays_shared():
     assert same_line.shared == "Keep the logo sharp."
     lines = plan("Panel 1: make it red\nPanel 2: make it blue\nKeep the logo sharp.", 2)
     assert [x.text for x in lines.panels] == ["make it red", "make it blue"] and lines.shared == "Keep the logo sharp."
+
+
+def test_an_and_inside_a_compound_does_not_split_an_item():
+    p = plan("a series of 3 images: in black and white, in warm sunset light, as a pencil sketch", 3)
+    assert [x.text for x in p.panels] == ["in black and white", "in warm sunset light", "as a pencil sketch"]
+    p = plan("in black & white, sepia and pen and ink", 3)
+    assert [x.text for x in p.panels] == ["black & white", "sepia", "pen and ink"]
+    # an "and" between two items still separates them
+    p = plan("the same sneaker on white, grey, black and beige backgrounds", 4)
+    assert [x.text for x in p.panels][2:] == ["black background", "beige background"]

@@ -258,10 +258,31 @@ _NUMERIC_LIST = re.compile(
 )
 
 
+# phrases whose "and"/"&" joins one item, not two: "in black and white, in sepia, as a pencil sketch" is 3
+_COMPOUNDS = re.compile(
+    r"\b(?:black|b)\s*(?:and|&|'n'|n)\s*(?:white|w)\b|\bpen\s+(?:and|&)\s+ink\b|\bsalt\s+(?:and|&)\s+pepper\b|"
+    r"\brock\s+(?:and|&|'n')\s+roll\b",
+    re.I,
+)
+_JOINED = "\x01"  # stands in for the spaces inside a compound while the list is split (same length: spans hold)
+
+
+def _join_compounds(text: str) -> str:
+    return _COMPOUNDS.sub(lambda m: re.sub(r"\s", _JOINED, m.group(0)), text)
+
+
 def find_enumeration(text: str, count: int) -> tuple[tuple[str, ...], tuple[int, int]] | None:
     """Find a list of exactly ``count`` items meant as one-per-panel, and its span in ``text``."""
     if count < 2:
         return None
+    found = _find_enumeration(_join_compounds(text), count)
+    if found is None:
+        return None
+    items, span = found
+    return tuple(i.replace(_JOINED, " ") for i in items), span
+
+
+def _find_enumeration(text: str, count: int) -> tuple[tuple[str, ...], tuple[int, int]] | None:
     best: tuple[float, tuple[str, ...], tuple[int, int]] | None = None
     for m in _NUMERIC_LIST.finditer(text):
         items = [i for i in _ITEM_SEP.split(m.group("items")) if i]
