@@ -7,6 +7,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,12 @@ from seqedit.sizes import PRESETS
 
 out = Console()
 err = Console(stderr=True)
+
+
+SERVER_HELP = "run on this seqedit serve (http://HOST:PORT) instead of in-process; engine options are the server's"
+API_KEY_HELP = "the server's API key (default: $SEQEDIT_API_KEY)"
+SERVER = typer.Option(None, "--server", metavar="URL", help=SERVER_HELP)
+API_KEY = typer.Option(None, "--api-key", envvar="SEQEDIT_API_KEY", show_default=False, help=API_KEY_HELP)
 
 
 def register(app: typer.Typer) -> None:
@@ -73,34 +80,63 @@ def _build(
 
 def _show_plan(p: Prepared) -> None:
     plan = p.plan
-    out.print(f"[bold]{plan.count} panel(s)[/bold] at {plan.size}, seed {plan.seed}, format {plan.output_format}")
-    if plan.shared:
-        out.print(f"shared: {plan.shared}", highlight=False)
+    print_plan(
+        count=plan.count,
+        size=str(plan.size),
+        seed=plan.seed,
+        fmt=plan.output_format,
+        shared=plan.shared,
+        verdicts=p.verdicts,
+        panels=[panel.text for panel in plan.panels],
+        warnings=p.warnings,
+    )
+
+
+def print_plan(
+    *,
+    count: int,
+    size: str | None,
+    seed: int | None,
+    fmt: str,
+    shared: str,
+    verdicts: Sequence[Any],
+    panels: Sequence[str],
+    warnings: Sequence[str],
+) -> None:
+    """The plan table ``seqedit edit`` and ``seqedit plan`` print, in-process or from a server's plan.
+    ``verdicts`` are objects with ``panel``, ``clause``, ``operation``, ``verdict`` and ``note``."""
+    shown_size = size or "the first reference's aspect (known once it is fetched)"
+    shown_seed = "random" if seed is None else seed
+    out.print(f"[bold]{count} panel(s)[/bold] at {shown_size}, seed {shown_seed}, format {fmt}", highlight=False)
+    if shared:
+        out.print(f"shared: {escape(shared)}", highlight=False)
     table = Table(show_header=True, header_style="bold")
     for col in ("panel", "clause", "operation", "verdict", "note"):
         table.add_column(col, overflow="fold")
     colour = {"supported": "green", "approximate": "yellow", "unsupported": "red"}
-    for v in p.verdicts:
+    for v in verdicts:
         table.add_row(
             "all" if v.panel is None else str(v.panel),
-            v.clause,
-            v.operation,
-            f"[{colour[v.verdict]}]{v.verdict}[/]",
-            v.note,
+            escape(v.clause),
+            escape(v.operation),
+            f"[{colour.get(v.verdict, 'white')}]{escape(v.verdict)}[/]",
+            escape(v.note),
         )
-    if p.verdicts:
+    if verdicts:
         out.print(table)
-    for k, panel in enumerate(plan.panels, start=1):
-        out.print(f"  panel {k}: {panel.text or '(shared instruction only)'}", highlight=False)
-    for w in p.warnings:
-        out.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    for k, text in enumerate(panels, start=1):
+        out.print(f"  panel {k}: {escape(text or '(shared instruction only)')}", highlight=False)
+    for w in warnings:
+        out.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False)
 
 
 def edit(
-    refs: list[Path] = typer.Argument(..., help="1-10 reference images", show_default=False),
+    refs: list[str] = typer.Argument(
+        ..., metavar="REF", help="1-10 reference images (files; with --server also http(s) URLs)", show_default=False
+    ),
     prompt: str = typer.Option(..., "-p", "--prompt", help="the instruction for the whole set"),
     n: int | None = typer.Option(
-        None, "-n", "--max-images", help="images to make, 1-15 [default: the count the prompt states, else 1]"
+        None, "-n", "--max-images", help="images to make, 1-15 (default: the count the prompt states, else 1)"
     ),
     size: str | None = typer.Option(
         None, "--size", help="W*H (each side 64-8192) or a preset name; default: the first reference's aspect at ~2 MP"
@@ -108,7 +144,7 @@ def edit(
     seed: int | None = typer.Option(None, "--seed", help="-1 or absent = random (recorded in set.json)"),
     fmt: str = typer.Option("jpeg", "--format", help="jpeg | png | webp"),
     outdir: Path = typer.Option(Path("out"), "-o", "--out", help="output directory"),
-    engine: str = typer.Option("classic", "--engine", help="classic (CPU) | diffusion"),
+    engine: str | None = typer.Option(None, "--engine", help="classic (CPU) | diffusion (default: classic)"),
     model: str | None = typer.Option(None, "--model", help="diffusion: model path or hub id"),
     strategy: str | None = typer.Option(
         None, "--strategy", help="diffusion: anchor | chain | independent | grid | shared_attention"
@@ -118,15 +154,25 @@ def edit(
     dtype: str | None = typer.Option(None, "--dtype", help="diffusion: bfloat16 | float16 | float32"),
     opt: list[str] | None = typer.Option(None, "--opt", metavar="KEY=VALUE", help=OPT_HELP),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="no plan table or progress bar"),
+    server: str | None = typer.Option(None, "--server", metavar="URL", help=SERVER_HELP),
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="SEQEDIT_API_KEY", show_default=False, help=API_KEY_HELP
+    ),
 ) -> None:
-    """Edit REF... into a consistent set: writes OUT/1.jpg … OUT/N.jpg and OUT/set.json."""
+    """Edit the references into a consistent set: writes OUT/1.jpg … OUT/N.jpg and OUT/set.json."""
     started = time.perf_counter()
+    flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
+    if server is not None:
+        from seqedit.client.cli_remote import remote_edit
+
+        _no_engine_flags({"engine": engine, **flags, "opt": opt})
+        remote_edit(refs, prompt, n, size, seed, fmt, outdir, quiet, server, api_key, started)
+        return
     try:
         _check_outdir(outdir)
-        request, images = _build(refs, prompt, n, size, seed, fmt)
+        request, images = _build([Path(r) for r in refs], prompt, n, size, seed, fmt)
         t_load = time.perf_counter() - started
-        flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
-        eng, engine_options = build_engine(engine, flags, opt)
+        eng, engine_options = build_engine(engine or "classic", flags, opt)
         prepared = prepare(request, images, eng)
     except SeqeditError as exc:
         _fail(str(exc), _exit_code(exc))
@@ -190,6 +236,13 @@ def edit(
         out.print(f"[green]wrote[/green] {len(outputs)} image(s) and set.json to {outdir}")
 
 
+def _no_engine_flags(flags: dict[str, Any]) -> None:
+    """With --server the server's engine runs: an engine flag would be silently ignored, so it is refused."""
+    given = [name for name, value in flags.items() if value]
+    if given:
+        _fail(f"--{given[0]} is not used with --server: the server runs its own engine (see its `seqedit serve`)")
+
+
 class _BarProgress:
     def __init__(self, bar: Progress, task: Any, total: int, warnings: list[str], quiet: bool) -> None:
         self.bar, self.task, self.total = bar, task, total
@@ -210,20 +263,34 @@ class _BarProgress:
 
 
 def plan_command(
-    refs: list[Path] = typer.Argument(..., help="1-10 reference images", show_default=False),
-    prompt: str = typer.Option(..., "-p", "--prompt"),
-    n: int | None = typer.Option(None, "-n", "--max-images"),
-    size: str | None = typer.Option(None, "--size"),
-    seed: int | None = typer.Option(None, "--seed"),
-    engine: str = typer.Option("classic", "--engine"),
+    refs: list[str] = typer.Argument(
+        ..., metavar="REF", help="1-10 reference images (files; with --server also http(s) URLs)", show_default=False
+    ),
+    prompt: str = typer.Option(..., "-p", "--prompt", help="the instruction for the whole set"),
+    n: int | None = typer.Option(
+        None, "-n", "--max-images", help="images to make, 1-15 (default: the count the prompt states, else 1)"
+    ),
+    size: str | None = typer.Option(None, "--size", help="W*H or a preset name (default: from the first reference)"),
+    seed: int | None = typer.Option(None, "--seed", help="-1 or absent = random"),
+    engine: str | None = typer.Option(None, "--engine", help="classic (CPU) | diffusion (default: classic)"),
     model: str | None = typer.Option(None, "--model", help="diffusion: model path or hub id"),
     opt: list[str] | None = typer.Option(None, "--opt", metavar="KEY=VALUE", help=OPT_HELP),
     as_json: bool = typer.Option(False, "--json", help="print the plan as JSON"),
+    server: str | None = typer.Option(None, "--server", metavar="URL", help=SERVER_HELP),
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="SEQEDIT_API_KEY", show_default=False, help=API_KEY_HELP
+    ),
 ) -> None:
     """Print the plan and per-clause verdicts without rendering. Exits 3 if the engine cannot do it."""
+    if server is not None:
+        from seqedit.client.cli_remote import remote_plan
+
+        _no_engine_flags({"engine": engine, "model": model, "opt": opt})
+        remote_plan(refs, prompt, n, size, seed, as_json, server, api_key)
+        return
     try:
-        request, images = _build(refs, prompt, n, size, seed, "jpeg")
-        eng, _ = build_engine(engine, {"model": model}, opt)
+        request, images = _build([Path(r) for r in refs], prompt, n, size, seed, "jpeg")
+        eng, _ = build_engine(engine or "classic", {"model": model}, opt)
         from seqedit.plan import make_plan
 
         plan = make_plan(request, [im.size for im in images])
