@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     probe_threads: int = Field(default=4, ge=1)  # threads that probe uploads, off the event loop
     max_json_depth: int = 32  # JSON request bodies nested deeper (objects and arrays) get 400
     max_base64_bytes: int = 256 * 1024 * 1024  # base64 outputs of one answer; more gets 413 "use URLs"
+    refuse_at_submit: bool = False  # plan every submit: an edit the engine cannot do is a 400, not a failed task
     history_max_page: int = 1_000_000  # history `page` past this gets 400 (page_size is 1-100)
     allow_hosts: str = ""  # comma-separated hosts the SSRF guard lets through (tests: 127.0.0.1)
     key_concurrency: int = 0  # per-key limit of queued+running predictions; 0 = none (keys may override)

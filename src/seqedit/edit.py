@@ -59,7 +59,7 @@ def decode_refs(
 
 def prepare(request: EditRequest, refs: list[Image.Image], engine: Engine, *, verdicts: bool = True) -> Prepared:
     """Plan the request and let the engine refuse it (``Unsupported``) before anything renders.
-    ``verdicts=False`` skips the per-clause analysis (the runner needs only the refusal and warnings)."""
+    ``verdicts=False`` skips the per-clause analysis (when only the refusal and warnings are wanted)."""
     t0 = time.perf_counter()
     plan = make_plan(request, [im.size for im in refs])
     t1 = time.perf_counter()

@@ -118,9 +118,12 @@ class Service:
             notifier=self.notifier,
             on_cancel_running=self.runner.cancel_local,
             on_cancelled=lambda _id: self.webhooks.wake(),
+            engine=self.planning_engine,
         )
         self._webhook_body = webhook_body
         self._engine_factory = engine_factory
+        self._planner: Engine | None = None
+        self._planner_lock = threading.Lock()
         self._stop = threading.Event()
         self._started = False
 
@@ -133,6 +136,14 @@ class Service:
     def check_engine(self) -> Engine:
         """Build the configured engine once (fail fast on an unknown name or a bad option)."""
         return self._engine_factory(self.settings.engine, **self.settings.engine_options())
+
+    def planning_engine(self) -> Engine:
+        """The engine the plan endpoint asks (built once, on first use; engines load weights lazily, so a
+        diffusion engine here holds no pipeline)."""
+        with self._planner_lock:
+            if self._planner is None:
+                self._planner = self.check_engine()
+            return self._planner
 
     def start(self) -> None:
         if self._started:

@@ -90,6 +90,7 @@ def body_for(props: dict[str, dict[str, Any]]) -> st.SearchStrategy[Any]:
 
 ROUTE_BODIES: dict[str, dict[str, dict[str, Any]]] = {
     **{f"/api/v3/{m.id}": m.schema()["properties"] | {"webhook_url": {"type": "string"}} for m in MODELS.values()},
+    **{f"/api/v3/{m.id}/plan": m.schema()["properties"] for m in MODELS.values()},
     "/api/v3/predictions": {
         "page": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
         "page_size": {"type": "integer", "minimum": 1, "maximum": 100},
@@ -128,6 +129,7 @@ def test_the_fuzzed_routes_are_every_body_route_of_the_schema(client):
     with_body = {(m.upper(), p) for p, ops in paths.items() for m in ops if m in ("post", "put")}
     fuzzed = {("POST", p) for p in ROUTE_BODIES} | {
         ("POST", "/api/v3/{model_id}"),  # the catch-all submit: fuzzed through both model ids
+        ("POST", "/api/v3/{model_id}/plan"),  # the plan extension: likewise
         ("POST", "/api/v3/predictions/{prediction_id}/cancel"),
         ("PUT", "/api/v3/media/uploads/{upload_id}"),
         ("POST", "/api/v3/media/upload/binary"),

@@ -42,6 +42,11 @@ class ModelSpec:
             "size": {"type": "string", "description": "W*H, each side 64-8192"},
             "enable_base64_output": {"type": "boolean", "default": False},
             "enable_sync_mode": {"type": "boolean", "default": False},
+            "refuse_unsupported": {
+                "type": "boolean",
+                "default": False,
+                "description": "extension; plan first: an edit the engine cannot do is a 400 naming the clause",
+            },
             "seed": {"type": "integer", "description": "extension; -1 = random"},
             "output_format": {"type": "string", "enum": ["jpeg", "png", "webp"], "description": "extension"},
         }

@@ -1,4 +1,6 @@
-"""The WaveSpeed protocol (api-contract.md §1): submit, poll, history, cancel, price, webhook secret.
+"""The WaveSpeed protocol (api-contract.md §1): submit, poll, history, cancel, price, webhook secret, and
+two extensions: ``POST /api/v3/{model}/plan`` (the plan and verdicts of a submit body, no task) and the
+submit flag ``refuse_unsupported`` (an edit the engine cannot do is a 400 naming the clause, not a failed task).
 
 This router only translates: the body becomes an ``EditRequest`` (a bad field is a 400 that names the
 field and the limit, and no task is created) and a ``Submission`` for the protocol-neutral use case
@@ -374,6 +376,21 @@ async def models(key: dict = Depends(require_key)):
     )
 
 
+# ---------------------------------------------------------------------- plan (an extension; before submit)
+
+
+@router.post("/api/v3/{model_id:path}/plan", tags=["predictions"])
+async def plan(model_id: str, request: Request, key: dict = Depends(require_key)):
+    """The plan, per-clause verdicts, refusal, warnings and price of a submit body; no task is created."""
+    service = request.app.state.service
+    spec = get_model(model_id)
+    if spec is None:
+        raise ApiError(404, f"model not found: {model_id!r}; available: {', '.join(MODELS)}")
+    body = await json_body(request)
+    req = spec.parse(body)
+    return reply(await run_in_threadpool(service.submissions.plan, key, spec.id, req))
+
+
 # ---------------------------------------------------------------------- submit (the catch-all: last)
 
 
@@ -406,7 +423,14 @@ async def submit(model_id: str, request: Request, key: dict = Depends(require_ke
     if req.output_format != "jpeg":
         echo["output_format"] = req.output_format
     submission = Submission(
-        model=spec.id, request=req, echo=echo, webhook=webhook, idempotency_key=idem, base64=base64, sync=sync
+        model=spec.id,
+        request=req,
+        echo=echo,
+        webhook=webhook,
+        idempotency_key=idem,
+        base64=base64,
+        sync=sync,
+        refuse_unsupported=_flag(body, "refuse_unsupported"),
     )
     row, _created = await run_in_threadpool(service.submissions.submit, key, submission)
     if not sync:

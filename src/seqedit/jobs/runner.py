@@ -240,10 +240,12 @@ class Runner:
             refs = self._load_refs(row["request"]["images"], job)
             job.doing = "planning the edit"
             engine = self.engine()
-            prepared = prepare(_request(row["request"], seed=row["seed"]), refs, engine, verdicts=False)
+            prepared = prepare(_request(row["request"], seed=row["seed"]), refs, engine)
             plan = prepared.plan
             job.warnings = list(prepared.warnings)
-            job.beat(seed=plan.seed, plan=plan.to_dict(), warnings=list(job.warnings), progress_total=plan.count)
+            verdicts = [{**v.to_dict(), "engine": engine.name} for v in prepared.verdicts]
+            recorded = {**plan.to_dict(), "verdicts": verdicts}  # what the plan endpoint showed, now for this run
+            job.beat(seed=plan.seed, plan=recorded, warnings=list(job.warnings), progress_total=plan.count)
             job.check()
             ext = imaging.extension(plan.output_format)
             inference = 0.0

@@ -9,6 +9,9 @@ validated ``EditRequest`` once its router has translated the wire body.
    read — our own signed file URL → ``seqedit-object:<key>`` (only the caller's own files: else
    ``NotFound``), another http(s) URL → kept after the SSRF guard's host check (fetched by the
    runner), inline base64 → decoded and header-probed, with the object key it will be stored under;
+   with ``refuse_unsupported`` (or the ``refuse_at_submit`` setting) the request is then planned
+   (``plans.preview``) and an edit the engine cannot do is a ``RequestError`` on ``prompt`` naming the
+   clause, before anything is written;
 4. the per-key limit (``LimitExceeded``) is checked before anything is written;
 5. inline images are stored (so the row holds a key, not megabytes), then ``store.create`` writes the
    row and their upload rows in one transaction (the limit checked again, atomically); a refusal there
@@ -17,6 +20,7 @@ validated ``EditRequest`` once its router has translated the wire body.
 6. the message's priority is ``fair_priority``: minus the key's jobs already queued or running, so one
    key's burst cannot delay another key's job by more than the jobs running when it arrived.
 
+``Submissions.plan(key, model, request)`` is the plan endpoint: step 3, then ``plans.preview``; no task.
 ``await Submissions.wait(id, timeout)`` is sync mode: the terminal row, or the latest row when the
 deadline passes. ``cancel(id, key_id)`` cancels a queued job at once or signals a running one.
 Errors are ``seqedit.errors`` types; each protocol router picks its own status and body for them.
@@ -33,9 +37,11 @@ from typing import Any
 
 from seqedit import imaging
 from seqedit.config import Settings
+from seqedit.engines.base import Engine
 from seqedit.errors import BAD_MEDIA, NotFound, RequestError
 from seqedit.fetch import FetchError, check_url
 from seqedit.jobs.notify import Notifier
+from seqedit.jobs.plans import preview, reference_sizes
 from seqedit.jobs.queue import Queue
 from seqedit.jobs.store import LimitExceeded, Status, Store, new_id
 from seqedit.pricing import cost
@@ -62,6 +68,7 @@ class Submission:
     idempotency_key: str | None = None
     base64: bool = False  # answer with naked base64 instead of URLs
     sync: bool = False  # the client holds the request open for the result: it goes first among equals
+    refuse_unsupported: bool = False  # plan first: an edit the engine cannot do is a 400 naming the clause
 
 
 class Submissions:
@@ -76,6 +83,7 @@ class Submissions:
         notifier: Notifier,
         on_cancel_running: Callable[[str], object] = lambda _id: None,
         on_cancelled: Callable[[str], object] = lambda _id: None,
+        engine: Callable[[], Engine] | None = None,
     ) -> None:
         self.store = store
         self.storage = storage
@@ -85,6 +93,19 @@ class Submissions:
         self.notifier = notifier
         self._on_cancel_running = on_cancel_running
         self._on_cancelled = on_cancelled
+        self._engine = engine
+
+    def plan(self, key: dict[str, Any], model: str, request: EditRequest) -> dict[str, Any]:
+        """The plan endpoint: the references checked as a submit checks them (writing nothing), then
+        ``plans.preview`` — panels, verdicts, refusal, warnings, price. No task is created."""
+        staged = check_references(self.store, self.secret, self.settings, key, request.images)
+        return self._preview(model, request, staged)
+
+    def _preview(self, model: str, request: EditRequest, staged: Staged) -> dict[str, Any]:
+        if self._engine is None:
+            raise RuntimeError("this Submissions has no engine to plan with")
+        sizes = reference_sizes(self.storage, staged.refs, {b.object_key: b.size for b in staged.inline})
+        return preview(self._engine(), request, sizes, model=model, unit_price=self.settings.price_per_image)
 
     def submit(self, key: dict[str, Any], sub: Submission) -> tuple[dict[str, Any], bool]:
         """The row and whether it was created now (False: an idempotent repeat)."""
@@ -100,6 +121,10 @@ class Submissions:
                 raise RequestError("webhook", PUBLIC_URL, exc.message) from None
         limit = key.get("concurrency") or s.key_concurrency or None
         staged = check_references(self.store, self.secret, s, key, sub.request.images)  # writes nothing
+        if sub.refuse_unsupported or s.refuse_at_submit:
+            planned = self._preview(sub.model, sub.request, staged)
+            if planned["refusal"] is not None:
+                raise RequestError("prompt", f"an edit the {planned['engine']} engine can make", planned["refusal"])
         if limit and staged.inline and self.store.active_count(key["id"], at_most=limit) >= limit:
             raise LimitExceeded(limit)  # refused before the images are written
         for blob in staged.inline:
@@ -173,6 +198,7 @@ class InlineImage:
     data: bytes
     mime: str
     index: int
+    size: tuple[int, int]  # (width, height) from the header probe
 
     def upload(self) -> dict[str, Any]:
         return {
@@ -238,7 +264,8 @@ def _inline(s: Settings, ref: str, i: int) -> InlineImage:
     except RefError as exc:
         raise RequestError(field_name, FORMS, exc.message.removeprefix(f"{field_name}: "), code=BAD_MEDIA) from None
     probe = imaging.probe(data, field=field_name, max_bytes=s.max_image_bytes, max_pixels=s.max_image_pixels)
-    return InlineImage(f"uploads/{new_id()}/inline-{i}.{probe.format.lower() or 'bin'}", data, probe.mime, i)
+    key = f"uploads/{new_id()}/inline-{i}.{probe.format.lower() or 'bin'}"
+    return InlineImage(key, data, probe.mime, i, (probe.width, probe.height))
 
 
 def _owned(store: Store, key: dict[str, Any], object_key: str) -> bool:
