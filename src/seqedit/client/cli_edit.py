@@ -7,17 +7,15 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from seqedit import __version__
+from seqedit.client.cli_common import API_KEY, SERVER, check_outdir, err, fail, out, print_plan
 from seqedit.client.cli_engines import OPT_HELP, build_engine
 from seqedit.edit import Prepared, decode_refs, prepare, render
 from seqedit.errors import RequestError, SeqeditError
@@ -25,15 +23,6 @@ from seqedit.imaging import extension
 from seqedit.plan import declared_count
 from seqedit.request import EditRequest
 from seqedit.sizes import PRESETS
-
-out = Console()
-err = Console(stderr=True)
-
-
-SERVER_HELP = "run on this seqedit serve (http://HOST:PORT) instead of in-process; engine options are the server's"
-API_KEY_HELP = "the server's API key (default: $SEQEDIT_API_KEY)"
-SERVER = typer.Option(None, "--server", metavar="URL", help=SERVER_HELP)
-API_KEY = typer.Option(None, "--api-key", envvar="SEQEDIT_API_KEY", show_default=False, help=API_KEY_HELP)
 
 
 def register(app: typer.Typer) -> None:
@@ -45,20 +34,6 @@ def register(app: typer.Typer) -> None:
 def _exit_code(exc: SeqeditError) -> int:
     """2: bad input or options (codes 1400/1401); 3: the engine cannot do it or failed."""
     return 2 if exc.code in (1400, 1401) else 3
-
-
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
-    raise typer.Exit(code)
-
-
-def _check_outdir(outdir: Path) -> None:
-    """Refuse an output folder that cannot be one before anything is planned or rendered."""
-    if outdir.exists() and not outdir.is_dir():
-        raise RequestError("-o", "a folder", f"{outdir} exists and is not a folder")
-    parent = next((p for p in (outdir, *outdir.parents) if p.exists()), None)
-    if parent is not None and not parent.is_dir():
-        raise RequestError("-o", "a folder", f"{parent} is not a folder")
 
 
 def _build(
@@ -92,44 +67,6 @@ def _show_plan(p: Prepared) -> None:
     )
 
 
-def print_plan(
-    *,
-    count: int,
-    size: str | None,
-    seed: int | None,
-    fmt: str,
-    shared: str,
-    verdicts: Sequence[Any],
-    panels: Sequence[str],
-    warnings: Sequence[str],
-) -> None:
-    """The plan table ``seqedit edit`` and ``seqedit plan`` print, in-process or from a server's plan.
-    ``verdicts`` are objects with ``panel``, ``clause``, ``operation``, ``verdict`` and ``note``."""
-    shown_size = size or "the first reference's aspect (known once it is fetched)"
-    shown_seed = "random" if seed is None else seed
-    out.print(f"[bold]{count} panel(s)[/bold] at {shown_size}, seed {shown_seed}, format {fmt}", highlight=False)
-    if shared:
-        out.print(f"shared: {escape(shared)}", highlight=False)
-    table = Table(show_header=True, header_style="bold")
-    for col in ("panel", "clause", "operation", "verdict", "note"):
-        table.add_column(col, overflow="fold")
-    colour = {"supported": "green", "approximate": "yellow", "unsupported": "red"}
-    for v in verdicts:
-        table.add_row(
-            "all" if v.panel is None else str(v.panel),
-            escape(v.clause),
-            escape(v.operation),
-            f"[{colour.get(v.verdict, 'white')}]{escape(v.verdict)}[/]",
-            escape(v.note),
-        )
-    if verdicts:
-        out.print(table)
-    for k, text in enumerate(panels, start=1):
-        out.print(f"  panel {k}: {escape(text or '(shared instruction only)')}", highlight=False)
-    for w in warnings:
-        out.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False)
-
-
 def edit(
     refs: list[str] = typer.Argument(
         ..., metavar="REF", help="1-10 reference images (files; with --server also http(s) URLs)", show_default=False
@@ -154,10 +91,8 @@ def edit(
     dtype: str | None = typer.Option(None, "--dtype", help="diffusion: bfloat16 | float16 | float32"),
     opt: list[str] | None = typer.Option(None, "--opt", metavar="KEY=VALUE", help=OPT_HELP),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="no plan table or progress bar"),
-    server: str | None = typer.Option(None, "--server", metavar="URL", help=SERVER_HELP),
-    api_key: str | None = typer.Option(
-        None, "--api-key", envvar="SEQEDIT_API_KEY", show_default=False, help=API_KEY_HELP
-    ),
+    server: str | None = SERVER,
+    api_key: str | None = API_KEY,
 ) -> None:
     """Edit the references into a consistent set: writes OUT/1.jpg … OUT/N.jpg and OUT/set.json."""
     started = time.perf_counter()
@@ -169,13 +104,13 @@ def edit(
         remote_edit(refs, prompt, n, size, seed, fmt, outdir, quiet, server, api_key, started)
         return
     try:
-        _check_outdir(outdir)
+        check_outdir(outdir)
         request, images = _build([Path(r) for r in refs], prompt, n, size, seed, fmt)
         t_load = time.perf_counter() - started
         eng, engine_options = build_engine(engine or "classic", flags, opt)
         prepared = prepare(request, images, eng)
     except SeqeditError as exc:
-        _fail(str(exc), _exit_code(exc))
+        fail(str(exc), _exit_code(exc))
     prepared.timings["load"] = t_load
     if not quiet:
         _show_plan(prepared)
@@ -184,7 +119,7 @@ def edit(
         outdir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".seqedit-partial-", dir=outdir))
     except OSError as exc:
-        _fail(f"-o {outdir}: cannot write there ({exc.strerror or exc})")
+        fail(f"-o {outdir}: cannot write there ({exc.strerror or exc})")
     ext = extension(prepared.plan.output_format)
     outputs = []
     try:
@@ -200,9 +135,9 @@ def edit(
         for o in outputs:  # publish only a complete set
             (staging / f"{o.index}.{ext}").replace(outdir / f"{o.index}.{ext}")
     except SeqeditError as exc:
-        _fail(f"panel {len(outputs) + 1}: {exc}", _exit_code(exc))
+        fail(f"panel {len(outputs) + 1}: {exc}", _exit_code(exc))
     except KeyboardInterrupt:
-        _fail("interrupted; no set written", 130)
+        fail("interrupted; no set written", 130)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -240,7 +175,7 @@ def _no_engine_flags(flags: dict[str, Any]) -> None:
     """With --server the server's engine runs: an engine flag would be silently ignored, so it is refused."""
     given = [name for name, value in flags.items() if value]
     if given:
-        _fail(f"--{given[0]} is not used with --server: the server runs its own engine (see its `seqedit serve`)")
+        fail(f"--{given[0]} is not used with --server: the server runs its own engine (see its `seqedit serve`)")
 
 
 class _BarProgress:
@@ -276,10 +211,8 @@ def plan_command(
     model: str | None = typer.Option(None, "--model", help="diffusion: model path or hub id"),
     opt: list[str] | None = typer.Option(None, "--opt", metavar="KEY=VALUE", help=OPT_HELP),
     as_json: bool = typer.Option(False, "--json", help="print the plan as JSON"),
-    server: str | None = typer.Option(None, "--server", metavar="URL", help=SERVER_HELP),
-    api_key: str | None = typer.Option(
-        None, "--api-key", envvar="SEQEDIT_API_KEY", show_default=False, help=API_KEY_HELP
-    ),
+    server: str | None = SERVER,
+    api_key: str | None = API_KEY,
 ) -> None:
     """Print the plan and per-clause verdicts without rendering. Exits 3 if the engine cannot do it."""
     if server is not None:
@@ -296,7 +229,7 @@ def plan_command(
         plan = make_plan(request, [im.size for im in images])
         verdicts = eng.analyse(plan)
     except SeqeditError as exc:
-        _fail(str(exc), _exit_code(exc))
+        fail(str(exc), _exit_code(exc))
     prepared = Prepared(request, images, plan, verdicts, list(plan.warnings))
     if as_json:
         sys.stdout.write(
@@ -306,7 +239,7 @@ def plan_command(
         _show_plan(prepared)
     if any(v.verdict == "unsupported" for v in verdicts):
         bad = next(v for v in verdicts if v.verdict == "unsupported")
-        _fail(f"unsupported: '{bad.clause}' ({bad.note})", 3)
+        fail(f"unsupported: '{bad.clause}' ({bad.note})", 3)
 
 
 def presets() -> None:

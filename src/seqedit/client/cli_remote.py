@@ -28,7 +28,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from seqedit.client.cli_edit import API_KEY, _check_outdir, _fail, err, out, print_plan
+from seqedit.client.cli_common import API_KEY, check_outdir, err, fail, out, print_plan
 from seqedit.errors import RequestError, SeqeditError
 from seqedit.plan import declared_count
 from seqedit.sdk import ApiError, Client, PlanPreview, Prediction, TaskCancelled, Timeout, TransportError
@@ -73,7 +73,7 @@ def _client(server: str, api_key: str | None) -> Client:
     try:
         return Client(server, api_key)
     except SeqeditError as exc:
-        _fail(str(exc).replace("pass api_key=", "pass --api-key"), 2)
+        fail(str(exc).replace("pass api_key=", "pass --api-key"), 2)
         raise AssertionError("unreachable") from None
 
 
@@ -135,7 +135,7 @@ def remote_edit(
     client = _client(server, api_key)
     prediction_id: str | None = None
     try:
-        _check_outdir(outdir)
+        check_outdir(outdir)
         images = client.references(refs)
         body = edit_input(images, prompt, _count(prompt, n), size=size, seed=seed, output_format=fmt)
         preview = _plan(client, body)
@@ -155,13 +155,13 @@ def remote_edit(
         if prediction_id is not None:
             try:
                 client.cancel(prediction_id)
-                _fail(f"interrupted; cancelled {prediction_id} on the server; no set written", 130)
+                fail(f"interrupted; cancelled {prediction_id} on the server; no set written", 130)
             except SeqeditError:
-                _fail(f"interrupted; {prediction_id} may still run: seqedit cancel {prediction_id} --server …", 130)
-        _fail("interrupted; no task was created", 130)
+                fail(f"interrupted; {prediction_id} may still run: seqedit cancel {prediction_id} --server …", 130)
+        fail("interrupted; no task was created", 130)
         return
     except (SeqeditError, RequestError) as exc:
-        _fail(_message(exc), exit_code(exc))
+        fail(_message(exc), exit_code(exc))
         return
     finally:
         client.close()
@@ -174,7 +174,7 @@ def remote_edit(
         record["timings"]["total"] = round(time.perf_counter() - started, 4)
         (outdir / "set.json").write_text(json.dumps(record, indent=2))
     except OSError as exc:
-        _fail(f"-o {outdir}: cannot write there ({exc.strerror or exc})")
+        fail(f"-o {outdir}: cannot write there ({exc.strerror or exc})")
     if not quiet:
         out.print(f"[green]wrote[/green] {len(names)} image(s) and set.json to {escape(str(outdir))}")
 
@@ -233,11 +233,11 @@ def remote_plan(
         preview = client.plan(body)
     except ApiError as exc:
         if plan_missing(exc):
-            _fail(f"{client.base_url} has no plan endpoint (POST /api/v3/<model>/plan); upgrade that seqedit", 3)
-        _fail(_message(exc), exit_code(exc))
+            fail(f"{client.base_url} has no plan endpoint (POST /api/v3/<model>/plan); upgrade that seqedit", 3)
+        fail(_message(exc), exit_code(exc))
         return
     except SeqeditError as exc:
-        _fail(_message(exc), exit_code(exc))
+        fail(_message(exc), exit_code(exc))
         return
     finally:
         client.close()
@@ -246,7 +246,7 @@ def remote_plan(
     else:
         _show_preview(preview, "jpeg")
     if not preview.supported:
-        _fail(f"unsupported: {preview.refusal or preview.refused_clause}", 3)
+        fail(f"unsupported: {preview.refusal or preview.refused_clause}", 3)
 
 
 # ---------------------------------------------------------------------- status, cancel, history
@@ -277,7 +277,7 @@ def _one(server: str, api_key: str | None, call: str, prediction_id: str) -> Pre
         p: Prediction = getattr(client, call)(prediction_id)
         return p
     except SeqeditError as exc:
-        _fail(_message(exc), exit_code(exc))
+        fail(_message(exc), exit_code(exc))
         raise AssertionError("unreachable") from None
     finally:
         client.close()
@@ -323,7 +323,7 @@ def history(
     try:
         page_ = client.history(page, page_size, model=model, status=status_filter)
     except SeqeditError as exc:
-        _fail(_message(exc), exit_code(exc))
+        fail(_message(exc), exit_code(exc))
         return
     finally:
         client.close()

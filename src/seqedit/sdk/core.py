@@ -131,8 +131,14 @@ class ClientCore:
     def refusal(preview: PlanPreview) -> Refused | None:
         if preview.supported:
             return None
-        message = preview.refusal or "the engine cannot do this edit"
-        return Refused(message, clause=preview.refused_clause)
+        clause = preview.refused_clause
+        bad = next((v for v in preview.verdicts if v.verdict == "unsupported"), None)
+        message = preview.refusal or (
+            f"'{bad.clause}' is not something the {bad.engine or preview.engine} engine can do ({bad.note})"
+            if bad is not None
+            else "the engine cannot do this edit"
+        )
+        return Refused(message, clause=clause)
 
     @staticmethod
     def history_body(

@@ -28,6 +28,10 @@ def _list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else []
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
 @dataclass(frozen=True)
 class Verdict:
     """One clause of the prompt as the engine judged it: ``panel`` (None = every panel), ``clause``,
@@ -87,9 +91,9 @@ class Prediction:
             code=d.get("code"),
             seed=d.get("seed"),
             warnings=[str(w) for w in _list(d.get("warnings"))],
-            progress=d.get("progress") if isinstance(d.get("progress"), dict) else {},
+            progress=_dict(d.get("progress")),
             plan=plan if isinstance(plan, dict) else None,
-            input=d.get("input") if isinstance(d.get("input"), dict) else {},
+            input=_dict(d.get("input")),
             created_at=str(d.get("created_at", "")),
             raw=d,
         )
@@ -141,7 +145,7 @@ class PlanPreview:
             supported=bool(d.get("supported")),
             refusal=d.get("refusal"),
             warnings=[str(w) for w in _list(d.get("warnings"))],
-            price=d.get("price") if isinstance(d.get("price"), dict) else {},
+            price=_dict(d.get("price")),
             raw=d,
         )
 

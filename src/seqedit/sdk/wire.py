@@ -75,7 +75,7 @@ class Retries:
             after = retry_after(response)
             if after is not None:
                 return min(after, self.max_retry_after)
-        return min(self.backoff * (2**retry), self.max_backoff)
+        return min(self.backoff * 2.0**retry, self.max_backoff)
 
     @staticmethod
     def of(value: int | Retries) -> Retries:
@@ -136,6 +136,8 @@ def data_of(response: httpx.Response) -> Any:
         if isinstance(body, dict):
             message = str(body.get("message") or body.get("error") or response.reason_phrase)
             code = body.get("code") if isinstance(body.get("code"), int) else None
+            if refused_at_submit(response.status_code, body):
+                raise Refused(message.removeprefix("prompt: "))
             raise ApiError(
                 response.status_code,
                 message,
@@ -149,6 +151,15 @@ def data_of(response: httpx.Response) -> Any:
     if not isinstance(body, dict) or "data" not in body:
         raise ApiError(response.status_code, f"not a seqedit/WaveSpeed answer: {response.text[:200]!r}")
     return body["data"]
+
+
+def refused_at_submit(status: int, body: dict[str, Any]) -> bool:
+    """A submit refused because the engine cannot do the edit (``refuse_unsupported`` or the server's
+    ``SEQEDIT_REFUSE_AT_SUBMIT``): a 400 on ``prompt`` whose limit is "an edit the … engine can make"."""
+    limit = body.get("limit")
+    return (
+        status == 400 and body.get("field") == "prompt" and isinstance(limit, str) and limit.startswith("an edit the ")
+    )
 
 
 def failure(p: Prediction) -> TaskFailed | TaskCancelled | None:
