@@ -32,6 +32,15 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="package")
+def idle_server(tmp_path_factory):
+    """A server with no job consumers (``--workers 0``): every task stays queued until cancelled, so
+    cancel and wait-timeout tests do not race a fast engine."""
+    s = Server(tmp_path_factory.mktemp("sdk-idle"), workers=0).start(timeout=120)
+    yield s
+    s.kill(signal.SIGTERM)
+
+
+@pytest.fixture(scope="package")
 def photos(tmp_path_factory) -> list[Path]:
     d = tmp_path_factory.mktemp("photos")
     return [small_photo("astronaut.jpg", d), small_photo("coffee.jpg", d)]

@@ -36,7 +36,7 @@ def test_async_edit_plan_and_history(server, photos, tmp_path):
     assert [p.name for p in result.save(tmp_path)] == ["1.jpg", "2.jpg"]
 
 
-def test_async_errors_and_cancel(server, photos):
+def test_async_errors_and_cancel(server, idle_server, photos):
     async def main():
         async with AsyncClient(server.url, server.key) as client:
             with pytest.raises(Refused):
@@ -44,10 +44,8 @@ def test_async_errors_and_cancel(server, photos):
             with pytest.raises(ApiError) as info:
                 await client.edit(photos, "in black and white", 1, size="1*1")
             assert info.value.field == "size"
-            url = await client.upload(photos[0])
-            p = await client.submit(
-                {"prompt": "in black and white", "images": [url], "max_images": 15, "size": "1024*1024"}
-            )
+        async with AsyncClient(idle_server.url, idle_server.key) as client:
+            p = await client.submit({"prompt": "in black and white", "images": photos, "max_images": 3})
             await client.cancel(p.id)
             with pytest.raises(TaskCancelled):
                 await client.wait(p.id, timeout=60, poll_interval=0.1)

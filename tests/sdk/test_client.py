@@ -16,7 +16,7 @@ from seqedit import Client, ImageSet
 from seqedit.errors import RequestError, SeqeditError
 from seqedit.sdk import ApiError, ClientError, PlanPreview, Refused, TaskCancelled, TaskFailed, Timeout
 
-SUPPORTED = "a series of 3 images: in black and white, in warm sunset light, as a pencil sketch"
+SUPPORTED = "three versions of this photo: 1. in black and white 2. in warm sunset light 3. as a pencil sketch"
 GENERATIVE = "add a dragon flying over them"
 
 
@@ -147,17 +147,18 @@ def test_a_bad_key_and_an_unknown_prediction(server, client):
         Client(server.url, None)
 
 
-def test_cancel_and_wait_timeout(client, photos):
-    url = client.upload(photos[0])
-    p = client.submit({"prompt": "in black and white", "images": [url], "max_images": 15, "size": "1024*1024"})
-    with pytest.raises(Timeout) as info:
-        client.wait(p.id, timeout=0.0)
-    assert info.value.id == p.id and isinstance(info.value, TimeoutError)
-    cancelled = client.cancel(p.id)
-    assert cancelled.id == p.id
-    with pytest.raises(TaskCancelled) as info:
-        client.wait(p.id, timeout=60)
-    assert info.value.prediction.status == "cancelled" and info.value.prediction.outputs == []
+def test_cancel_and_wait_timeout(idle_server, photos):
+    with Client(idle_server.url, idle_server.key) as client:
+        p = client.submit({"prompt": "in black and white", "images": photos, "max_images": 4})
+        assert p.status == "created"
+        with pytest.raises(Timeout) as info:
+            client.wait(p.id, timeout=0.3, poll_interval=0.1)
+        assert info.value.id == p.id and isinstance(info.value, TimeoutError)
+        cancelled = client.cancel(p.id)
+        assert cancelled.id == p.id and cancelled.status == "cancelled"
+        with pytest.raises(TaskCancelled) as info:
+            client.wait(p.id, timeout=60)
+        assert info.value.prediction.status == "cancelled" and info.value.prediction.outputs == []
 
 
 def test_history_lists_and_filters(client, photos):
