@@ -149,3 +149,34 @@ def test_cancel(idle, photos):
     assert cancel.returncode == 0 and f"{queued.id}  cancelled" in cancel.stdout
     status = seqedit("status", queued.id, "--json", "--server", idle.url, key=idle.key)
     assert json.loads(status.stdout)["status"] == "cancelled"
+
+
+def test_ctrl_c_cancels_the_task_on_the_server(idle, photos, tmp_path):
+    """The server's task is stopped as the in-process run would be: no set written, exit 130."""
+    env = {**os.environ, "SEQEDIT_API_KEY": idle.key, "COLUMNS": "200"}
+    args = [
+        str(SEQEDIT),
+        "edit",
+        *photos,
+        "-p",
+        "in black and white",
+        "-o",
+        str(tmp_path / "out"),
+        "--server",
+        idle.url,
+    ]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()  # "submitted <id> to <url>", printed once the task exists
+        assert line.startswith("submitted "), line
+        prediction_id = line.split()[1]
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, rest
+    assert f"interrupted; cancelled {prediction_id}" in rest
+    status = seqedit("status", prediction_id, "--json", "--server", idle.url, key=idle.key)
+    assert json.loads(status.stdout)["status"] == "cancelled"
+    assert not (tmp_path / "out" / "set.json").exists()
