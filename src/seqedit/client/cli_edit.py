@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from seqedit import __version__
+from seqedit.client.cli_common import API_KEY, SERVER, check_outdir, err, fail, out, print_plan
 from seqedit.client.cli_engines import OPT_HELP, build_engine
 from seqedit.edit import Prepared, decode_refs, prepare, render
 from seqedit.errors import RequestError, SeqeditError
@@ -24,9 +23,6 @@ from seqedit.imaging import extension
 from seqedit.plan import declared_count
 from seqedit.request import EditRequest
 from seqedit.sizes import PRESETS
-
-out = Console()
-err = Console(stderr=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -38,20 +34,6 @@ def register(app: typer.Typer) -> None:
 def _exit_code(exc: SeqeditError) -> int:
     """2: bad input or options (codes 1400/1401); 3: the engine cannot do it or failed."""
     return 2 if exc.code in (1400, 1401) else 3
-
-
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
-    raise typer.Exit(code)
-
-
-def _check_outdir(outdir: Path) -> None:
-    """Refuse an output folder that cannot be one before anything is planned or rendered."""
-    if outdir.exists() and not outdir.is_dir():
-        raise RequestError("-o", "a folder", f"{outdir} exists and is not a folder")
-    parent = next((p for p in (outdir, *outdir.parents) if p.exists()), None)
-    if parent is not None and not parent.is_dir():
-        raise RequestError("-o", "a folder", f"{parent} is not a folder")
 
 
 def _build(
@@ -73,34 +55,25 @@ def _build(
 
 def _show_plan(p: Prepared) -> None:
     plan = p.plan
-    out.print(f"[bold]{plan.count} panel(s)[/bold] at {plan.size}, seed {plan.seed}, format {plan.output_format}")
-    if plan.shared:
-        out.print(f"shared: {plan.shared}", highlight=False)
-    table = Table(show_header=True, header_style="bold")
-    for col in ("panel", "clause", "operation", "verdict", "note"):
-        table.add_column(col, overflow="fold")
-    colour = {"supported": "green", "approximate": "yellow", "unsupported": "red"}
-    for v in p.verdicts:
-        table.add_row(
-            "all" if v.panel is None else str(v.panel),
-            v.clause,
-            v.operation,
-            f"[{colour[v.verdict]}]{v.verdict}[/]",
-            v.note,
-        )
-    if p.verdicts:
-        out.print(table)
-    for k, panel in enumerate(plan.panels, start=1):
-        out.print(f"  panel {k}: {panel.text or '(shared instruction only)'}", highlight=False)
-    for w in p.warnings:
-        out.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    print_plan(
+        count=plan.count,
+        size=str(plan.size),
+        seed=plan.seed,
+        fmt=plan.output_format,
+        shared=plan.shared,
+        verdicts=p.verdicts,
+        panels=[panel.text for panel in plan.panels],
+        warnings=p.warnings,
+    )
 
 
 def edit(
-    refs: list[Path] = typer.Argument(..., help="1-10 reference images", show_default=False),
+    refs: list[str] = typer.Argument(
+        ..., metavar="REF", help="1-10 reference images (files; with --server also http(s) URLs)", show_default=False
+    ),
     prompt: str = typer.Option(..., "-p", "--prompt", help="the instruction for the whole set"),
     n: int | None = typer.Option(
-        None, "-n", "--max-images", help="images to make, 1-15 [default: the count the prompt states, else 1]"
+        None, "-n", "--max-images", help="images to make, 1-15 (default: the count the prompt states, else 1)"
     ),
     size: str | None = typer.Option(
         None, "--size", help="W*H (each side 64-8192) or a preset name; default: the first reference's aspect at ~2 MP"
@@ -108,7 +81,7 @@ def edit(
     seed: int | None = typer.Option(None, "--seed", help="-1 or absent = random (recorded in set.json)"),
     fmt: str = typer.Option("jpeg", "--format", help="jpeg | png | webp"),
     outdir: Path = typer.Option(Path("out"), "-o", "--out", help="output directory"),
-    engine: str = typer.Option("classic", "--engine", help="classic (CPU) | diffusion"),
+    engine: str | None = typer.Option(None, "--engine", help="classic (CPU) | diffusion (default: classic)"),
     model: str | None = typer.Option(None, "--model", help="diffusion: model path or hub id"),
     strategy: str | None = typer.Option(
         None, "--strategy", help="diffusion: anchor | chain | independent | grid | shared_attention"
@@ -118,18 +91,26 @@ def edit(
     dtype: str | None = typer.Option(None, "--dtype", help="diffusion: bfloat16 | float16 | float32"),
     opt: list[str] | None = typer.Option(None, "--opt", metavar="KEY=VALUE", help=OPT_HELP),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="no plan table or progress bar"),
+    server: str | None = SERVER,
+    api_key: str | None = API_KEY,
 ) -> None:
-    """Edit REF... into a consistent set: writes OUT/1.jpg … OUT/N.jpg and OUT/set.json."""
+    """Edit the references into a consistent set: writes OUT/1.jpg … OUT/N.jpg and OUT/set.json."""
     started = time.perf_counter()
+    flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
+    if server is not None:
+        from seqedit.client.cli_remote import remote_edit
+
+        _no_engine_flags({"engine": engine, **flags, "opt": opt})
+        remote_edit(refs, prompt, n, size, seed, fmt, outdir, quiet, server, api_key, started)
+        return
     try:
-        _check_outdir(outdir)
-        request, images = _build(refs, prompt, n, size, seed, fmt)
+        check_outdir(outdir)
+        request, images = _build([Path(r) for r in refs], prompt, n, size, seed, fmt)
         t_load = time.perf_counter() - started
-        flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
-        eng, engine_options = build_engine(engine, flags, opt)
+        eng, engine_options = build_engine(engine or "classic", flags, opt)
         prepared = prepare(request, images, eng)
     except SeqeditError as exc:
-        _fail(str(exc), _exit_code(exc))
+        fail(str(exc), _exit_code(exc))
     prepared.timings["load"] = t_load
     if not quiet:
         _show_plan(prepared)
@@ -138,7 +119,7 @@ def edit(
         outdir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".seqedit-partial-", dir=outdir))
     except OSError as exc:
-        _fail(f"-o {outdir}: cannot write there ({exc.strerror or exc})")
+        fail(f"-o {outdir}: cannot write there ({exc.strerror or exc})")
     ext = extension(prepared.plan.output_format)
     outputs = []
     try:
@@ -154,9 +135,9 @@ def edit(
         for o in outputs:  # publish only a complete set
             (staging / f"{o.index}.{ext}").replace(outdir / f"{o.index}.{ext}")
     except SeqeditError as exc:
-        _fail(f"panel {len(outputs) + 1}: {exc}", _exit_code(exc))
+        fail(f"panel {len(outputs) + 1}: {exc}", _exit_code(exc))
     except KeyboardInterrupt:
-        _fail("interrupted; no set written", 130)
+        fail("interrupted; no set written", 130)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -190,6 +171,13 @@ def edit(
         out.print(f"[green]wrote[/green] {len(outputs)} image(s) and set.json to {outdir}")
 
 
+def _no_engine_flags(flags: dict[str, Any]) -> None:
+    """With --server the server's engine runs: an engine flag would be silently ignored, so it is refused."""
+    given = [name for name, value in flags.items() if value]
+    if given:
+        fail(f"--{given[0]} is not used with --server: the server runs its own engine (see its `seqedit serve`)")
+
+
 class _BarProgress:
     def __init__(self, bar: Progress, task: Any, total: int, warnings: list[str], quiet: bool) -> None:
         self.bar, self.task, self.total = bar, task, total
@@ -210,26 +198,38 @@ class _BarProgress:
 
 
 def plan_command(
-    refs: list[Path] = typer.Argument(..., help="1-10 reference images", show_default=False),
-    prompt: str = typer.Option(..., "-p", "--prompt"),
-    n: int | None = typer.Option(None, "-n", "--max-images"),
-    size: str | None = typer.Option(None, "--size"),
-    seed: int | None = typer.Option(None, "--seed"),
-    engine: str = typer.Option("classic", "--engine"),
+    refs: list[str] = typer.Argument(
+        ..., metavar="REF", help="1-10 reference images (files; with --server also http(s) URLs)", show_default=False
+    ),
+    prompt: str = typer.Option(..., "-p", "--prompt", help="the instruction for the whole set"),
+    n: int | None = typer.Option(
+        None, "-n", "--max-images", help="images to make, 1-15 (default: the count the prompt states, else 1)"
+    ),
+    size: str | None = typer.Option(None, "--size", help="W*H or a preset name (default: from the first reference)"),
+    seed: int | None = typer.Option(None, "--seed", help="-1 or absent = random"),
+    engine: str | None = typer.Option(None, "--engine", help="classic (CPU) | diffusion (default: classic)"),
     model: str | None = typer.Option(None, "--model", help="diffusion: model path or hub id"),
     opt: list[str] | None = typer.Option(None, "--opt", metavar="KEY=VALUE", help=OPT_HELP),
     as_json: bool = typer.Option(False, "--json", help="print the plan as JSON"),
+    server: str | None = SERVER,
+    api_key: str | None = API_KEY,
 ) -> None:
     """Print the plan and per-clause verdicts without rendering. Exits 3 if the engine cannot do it."""
+    if server is not None:
+        from seqedit.client.cli_remote import remote_plan
+
+        _no_engine_flags({"engine": engine, "model": model, "opt": opt})
+        remote_plan(refs, prompt, n, size, seed, as_json, server, api_key)
+        return
     try:
-        request, images = _build(refs, prompt, n, size, seed, "jpeg")
-        eng, _ = build_engine(engine, {"model": model}, opt)
+        request, images = _build([Path(r) for r in refs], prompt, n, size, seed, "jpeg")
+        eng, _ = build_engine(engine or "classic", {"model": model}, opt)
         from seqedit.plan import make_plan
 
         plan = make_plan(request, [im.size for im in images])
         verdicts = eng.analyse(plan)
     except SeqeditError as exc:
-        _fail(str(exc), _exit_code(exc))
+        fail(str(exc), _exit_code(exc))
     prepared = Prepared(request, images, plan, verdicts, list(plan.warnings))
     if as_json:
         sys.stdout.write(
@@ -239,7 +239,7 @@ def plan_command(
         _show_plan(prepared)
     if any(v.verdict == "unsupported" for v in verdicts):
         bad = next(v for v in verdicts if v.verdict == "unsupported")
-        _fail(f"unsupported: '{bad.clause}' ({bad.note})", 3)
+        fail(f"unsupported: '{bad.clause}' ({bad.note})", 3)
 
 
 def presets() -> None:

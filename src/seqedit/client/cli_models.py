@@ -22,7 +22,11 @@ from seqedit.client.cli_engines import OPT_HELP, build_engine
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
-models_app = typer.Typer(help="Inspect generative models (the [diffusion] extra).", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Inspect generative models (the [diffusion] extra).",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: rich markup would swallow "[diffusion]" and "[default: …]"
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,11 @@ from rich.table import Table
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
-keys_app = typer.Typer(help="Manage API keys (stored hashed; a key is shown once, when created).", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Manage API keys (stored hashed; a key is shown once, when created).",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help, as the root app
+)
 
 DataDir = typer.Option(None, "--data-dir", help="Data directory (default: $SEQEDIT_DATA_DIR or ./seqedit-data).")
 Model = typer.Option(
