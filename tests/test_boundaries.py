@@ -23,6 +23,7 @@ BREAKS = [
     ("core", "plan.py", "seqedit.engines", "seqedit.plan is not allowed to import seqedit.engines"),
     ("infrastructure", "jobs/store.py", "seqedit.api", "seqedit.jobs is not allowed to import seqedit.api"),
     ("layers", "jobs/store.py", "seqedit.service", "seqedit.jobs is not allowed to import seqedit.service"),
+    ("sdk", "sdk/client.py", "seqedit.jobs", "seqedit.sdk is not allowed to import seqedit.jobs"),
 ]
 
 pytestmark = pytest.mark.skipif(LINT_IMPORTS is None, reason="lint-imports is not installed (the [test] extra)")
