@@ -1,9 +1,10 @@
-"""The SDK and CLI-client examples of the docs (README "Python SDK" and "On a server"), run as written
+"""The SDK and CLI-client examples of the README ("Python SDK", "The command line"), read from it and run as written
 against a real server: only the server's address and key are substituted, as a reader would."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,59 +16,21 @@ from fixtures.server import SEQEDIT
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
-SDK_EXAMPLE = """\
-from seqedit import Client
-
-client = Client("http://127.0.0.1:8000", "sk_…")  # or leave the key out and set SEQEDIT_API_KEY
-prompt = "three versions of this photo: 1. in black and white 2. in warm sunset light 3. as a pencil sketch"
-
-plan = client.plan({"prompt": prompt, "images": ["examples/astronaut.jpg"], "max_images": 3})  # no task
-for v in plan.verdicts:
-    print(v.panel, v.clause, v.operation, v.verdict, v.note)
-
-result = client.edit(["examples/astronaut.jpg"], prompt, 3, size="1024*1024")
-result.save("out")  # out/1.jpg … out/3.jpg and out/set.json
-print(result.id, result.seed, result.warnings)
-print([im.size for im in result.images], result.urls[0])
-"""
-
-ASYNC_EXAMPLE = """\
-import asyncio
-
-from seqedit import AsyncClient
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-async def main():
-    async with AsyncClient("http://127.0.0.1:8000", "sk_…") as client:
-        result = await client.edit(["examples/astronaut.jpg"], "in black and white", 1, size="512*512")
-        print(result.id, result.images[0].size)
+def _block(first_line: str, lang: str) -> str:
+    """The README's fenced ``lang`` block that starts with ``first_line`` (the docs are the source)."""
+    for m in re.finditer(rf"```{lang}\n(.*?)```", README.read_text(), re.S):
+        if m.group(1).startswith(first_line):
+            return m.group(1)
+    raise AssertionError(f"README has no {lang} block starting with {first_line!r}")
 
 
-asyncio.run(main())
-"""
-
-ERRORS_EXAMPLE = """\
-from seqedit import Client
-from seqedit.sdk import ApiError, Refused
-
-client = Client("http://127.0.0.1:8000", "sk_…")
-try:
-    client.edit(["examples/astronaut.jpg"], "add a dragon flying over her", 2)
-except Refused as exc:  # before any task was created: the plan said no
-    print("refused:", exc.clause, "-", exc)
-try:
-    client.edit(["examples/astronaut.jpg"], "in black and white", 1, size="7*7")
-except ApiError as exc:  # 400: nothing was created
-    print(exc.status, exc.field, exc.message)
-"""
-
-CLI_EXAMPLE = """\
-export SEQEDIT_API_KEY=sk_…
-seqedit plan examples/astronaut.jpg -p "add a dragon flying over her" --server http://127.0.0.1:8000  # exit 3
-seqedit edit examples/astronaut.jpg --server http://127.0.0.1:8000 --size 1024*1024 -o out \\
-  -p "three versions of this photo: 1. in black and white 2. in warm sunset light 3. as a pencil sketch"
-seqedit history --server http://127.0.0.1:8000
-"""
+SDK_EXAMPLE = _block("from seqedit import Client\n\nclient = Client(", "python")
+ASYNC_EXAMPLE = _block("import asyncio", "python")
+ERRORS_EXAMPLE = _block("from seqedit import Client\nfrom seqedit.sdk import", "python")
+CLI_EXAMPLE = _block("export SEQEDIT_API_KEY=", "bash")
 
 
 def _workdir(tmp_path: Path) -> Path:
