@@ -595,6 +595,9 @@ def _face_xywh(face: FaceLike) -> tuple[float, float, float, float] | None:
     return (vals[0], vals[1], vals[2], vals[3]) if vals[2] > 0 and vals[3] > 0 else None
 
 
+COVER_ASPECT = 0.8  # a magazine's 4:5 when no size is asked for
+
+
 @dataclass(frozen=True)
 class CoverLayout:
     """Geometry of a cover: the source crop, the output size, and boxes in output pixels."""
@@ -620,8 +623,14 @@ def cover_layout(
     *,
     person_mask: np.ndarray | None = None,
     out_width: int | None = None,
+    aspect: float = COVER_ASPECT,
+    zoom: float = 1.0,
 ) -> CoverLayout:
-    """Where everything goes on a 4:5 cover cut from a ``height``×``width`` source."""
+    """Where everything goes on a cover (``aspect`` = width / height, default 4:5) cut from a
+    ``height``×``width`` source; ``zoom`` < 1 takes a tighter crop around the face (set variations)."""
+    if not 0.1 <= aspect <= 10.0:
+        raise ValueError(f"cover aspect {aspect} is out of range (0.1 to 10)")
+    zoom = min(1.0, max(0.3, zoom))
     fb = _face_xywh(face_box)
     if fb is None and person_mask is not None and float(person_mask.max()) > 0.5:
         ys, xs = np.nonzero(person_mask > 0.5)  # head ≈ the top of the person, a fifth of its height
@@ -630,11 +639,11 @@ def cover_layout(
         row = xs[ys < top + head]
         cx = float(row.mean()) if row.size else float(xs.mean())
         fb = (cx - 0.4 * head, float(top), 0.8 * head, head)
-    cw = min(width, round(height * 0.8))
-    while cw > 1 and round(cw * 1.25) > height:
+    cw = min(width, round(height * aspect))
+    while cw > 1 and round(cw / aspect) > height:
         cw -= 1
-    cw = max(1, cw)
-    ch = min(height, max(1, round(cw * 1.25)))
+    cw = max(1, round(cw * zoom))
+    ch = min(height, max(1, round(cw / aspect)))
     if fb is not None:
         cx, cy = fb[0] + fb[2] / 2, fb[1] + fb[3] / 2
         x0 = round(min(max(cx - cw / 2, 0), width - cw))
@@ -642,7 +651,7 @@ def cover_layout(
     else:
         x0, y0 = (width - cw) // 2, (height - ch) // 2
     W = int(out_width) if out_width else max(cw, 800)
-    H = max(1, round(W * 1.25))  # every cover of a set has the same size
+    H = max(1, round(W / aspect))  # every cover of a set has the same size
     sx, sy = W / cw, H / ch
     face: Box | None = None
     if fb is not None:
@@ -751,8 +760,13 @@ def magazine_cover(
     *,
     accent: ColorLike = None,
     width: int | None = None,
+    aspect: float = COVER_ASPECT,
+    zoom: float = 1.0,
 ) -> np.ndarray:
-    """A 4:5 magazine cover: masthead behind the subject's head, cover lines beside the face.
+    """A magazine cover: masthead behind the subject's head, cover lines beside the face.
+
+    ``aspect`` (width / height, default 4:5) is the cover's shape: the engine passes the requested
+    size's, so the cover fills the output with no bars. ``zoom`` < 1 crops tighter around the face.
 
     ``person_mask`` (source-sized) puts the person back over the masthead; without it the masthead
     simply sits on top. ``face_box`` is (x, y, w, h) in source pixels, as a sequence or an object
@@ -765,7 +779,7 @@ def magazine_cover(
     h, w = img.shape[:2]
     if person_mask is not None and person_mask.shape[:2] != (h, w):
         raise ValueError(f"person_mask is {person_mask.shape[:2]}, image is {(h, w)}")
-    lay = cover_layout(h, w, face_box, seed, person_mask=person_mask, out_width=width)
+    lay = cover_layout(h, w, face_box, seed, person_mask=person_mask, out_width=width, aspect=aspect, zoom=zoom)
     W, H = lay.size
     cx0, cy0, cx1, cy1 = lay.crop
     base = arrays.resize(np.ascontiguousarray(img[cy0:cy1, cx0:cx1], dtype=np.float32), W, H)

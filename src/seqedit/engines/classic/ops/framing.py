@@ -3,7 +3,8 @@
 A ``W:H`` ratio and a "front view" are framing by hard rules; trimming empty space or an edge is a
 crop by a phrase rule. "Front view" (and the typo "once view") is ``medium``, ``approximate``: the
 reference as it is, assuming it faces the camera. Wide framing is ``approximate`` (border extension,
-nothing new painted); a rotation is ``unsupported``.
+nothing new painted); a rotation is ``unsupported``. The ``variation`` kind is never parsed: the
+engine adds it (with an ``index``) to vary a panel that came out the same as an earlier one.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def forms() -> list[Params]:
     for kind in kinds(KINDS):
         aspects = ASPECTS if kind == "aspect" else (None,)
         out += [{"kind": kind, **({"aspect": a} if a else {})} for a in aspects]
-    return out
+    return [*out, {"kind": "variation", "index": 3}]  # not parsed: the engine's set variation
 
 
 def render(p: Panel, params: Params, plan: Plan, k: int, refs: list[Ref]) -> None:
@@ -104,7 +105,12 @@ def render(p: Panel, params: Params, plan: Plan, k: int, refs: list[Ref]) -> Non
     box = mask_box(subject.mask) if subject is not None and subject.usable else None
     try:
         p.img, warns = framing.reframe(
-            p.img, params.get("kind", "medium"), face_boxes=face_boxes(p), subject_box=box, aspect=params.get("aspect")
+            p.img,
+            params.get("kind", "medium"),
+            face_boxes=face_boxes(p),
+            subject_box=box,
+            aspect=params.get("aspect"),
+            index=int(params.get("index", 1)),
         )
     except ValueError as exc:
         raise EngineError(f"framing: {exc}", code=1400) from None
@@ -117,7 +123,8 @@ register(
         name="framing",
         rank=60,
         verdict="supported",
-        schema="kind: 'closeup'|'medium'|'wide'|'crop'|'aspect'|'mirror'; aspect?: 'W:H' — reframe "
+        schema="kind: 'closeup'|'medium'|'wide'|'crop'|'aspect'|'mirror'|'variation'; aspect?: 'W:H'; "
+        "index?: int (variation) — reframe "
         "(wide is approximate: border extension; mirror refuses to flip detected text silently)",
         lexicon=alternatives(KINDS) + r"|framing|\bzoom|\bshot\b",
         prototypes=(
