@@ -48,6 +48,7 @@ VARIATION_ANCHORS = (
     (0.25, 0.75),
     (0.75, 0.25),
 )
+FILLS = 0.85  # a keep box wider or taller than this share of the frame fills it: variations keep its centre
 KEEP_MARGIN = 0.06  # the keep box grows by this fraction of its size on each side before a variation crop
 CUT_WARN = 0.02  # a final fit that cuts more than this share of the subject says so
 ASPECT_SAME = 0.02  # aspect ratios within 2 % are the same: plain resize
@@ -347,11 +348,14 @@ def reframe(
         return _mirror(f, has_text)
     if name == "variation":
         keep = _variation_keep(f, face_boxes, subject_box)
+        what = "face" if face_boxes else "subject"
+        if keep is not None and (keep[2] > FILLS * f.shape[1] or keep[3] > FILLS * f.shape[0]):
+            kx, ky, kw, kh = keep  # the subject fills the frame: keep its centre
+            keep = (kx + 0.2 * kw, ky + 0.2 * kh, 0.6 * kw, 0.6 * kh)
+            what = "centre of the subject (it fills the frame)"
         window = variation_window(f.shape[1], f.shape[0], index, keep)
         pct = round(100 * window[2] / f.shape[1])
-        return _cut(f, window), [
-            f"variation {index}: a {pct}% crop that keeps the {'face' if face_boxes else 'subject'}"
-        ]
+        return _cut(f, window), [f"variation {index}: a {pct}% crop that keeps the {what}"]
     raise ValueError(f"unknown framing {kind!r}; expected one of {', '.join(FRAMINGS)}")
 
 
