@@ -498,14 +498,20 @@ def caption(
 # ----------------------------------------------------------------------------- frames
 
 
-def frame(img: np.ndarray, kind: FrameKind, color: ColorLike = None) -> np.ndarray:
+def frame(img: np.ndarray, kind: FrameKind, color: ColorLike = None, caption_text: str | None = None) -> np.ndarray:
     """A frame around the photo, returned at the same size as ``img`` (the photo is scaled inside).
+
+    ``caption_text``: on a polaroid it is written in the wide bottom margin (in the ``accent`` role,
+    like a note on the print); on any other frame it is a caption bar on the photo, inside the frame.
 
     ``border``: a solid border (``color``, default near-black) with a thin light mat.
     ``polaroid``: an instant-print card (``color``, default warm white) with the wide bottom margin.
     ``film``: a 35 mm strip (``color``, default film black) with sprocket holes above and below.
     ``rounded``: rounded corners on a backdrop (``color``, default white) with a soft shadow.
     """
+    text = (caption_text or "").strip()
+    if text and kind != "polaroid":
+        img = caption(img, text, "bottom")
     h, w = img.shape[:2]
     s = min(h, w)
     if kind == "border":
@@ -525,6 +531,13 @@ def frame(img: np.ndarray, kind: FrameKind, color: ColorLike = None) -> np.ndarr
         x0, y0, x1, y1 = side, side, w - side, h - bottom
         out[y0:y1, x0:x1] = fit_cover(img, x1 - x0, y1 - y0, (0.5, 0.45))
         outline_box(out, (x0, y0, x1, y1), (0.78, 0.77, 0.74), max(1, round(0.003 * s)))
+        if text:
+            pad = max(2, round(0.03 * s))
+            box = (x0 + pad, y1 + pad, x1 - pad, h - pad)
+            size = max(6, round(0.45 * (box[3] - box[1])))
+            block = fit_text(text, "accent", box[2] - box[0], box[3] - box[1], size, max(6, size // 3))
+            ink = INK if luminance(card) > 0.5 else WHITE
+            draw_text(out, block, box, ink)
         return out
     if kind == "film":
         base = parse_color(color, (0.06, 0.05, 0.05))
