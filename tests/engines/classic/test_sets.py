@@ -117,6 +117,18 @@ def test_repeated_panels_are_pairwise_different_and_never_mirrored(name: str, pr
     assert not any("mirror" in w and "never" not in w for w in warnings)
 
 
+@pytest.mark.parametrize(
+    ("names", "prompt", "n"),
+    [(["astronaut"], "magazine covers", 6), (["chelsea", "coffee"], "a grid of these photos", 3)],
+)
+def test_repeated_pages_are_pairwise_different(names: list[str], prompt: str, n: int) -> None:
+    panels, warnings = run(names, prompt, n, "512*640")
+    thumbs = [thumb(p) for p in panels]
+    for i in range(n):
+        for j in range(i + 1, n):
+            assert float(np.abs(thumbs[i] - thumbs[j]).mean()) >= SAME_PANEL, (i + 1, j + 1)
+
+
 def test_copies_may_be_identical_when_asked() -> None:
     assert asks_for_copies("4 identical copies of this photo")
     assert asks_for_copies("make 3 copies in black and white")

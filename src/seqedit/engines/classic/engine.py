@@ -149,6 +149,14 @@ class ClassicEngine:
             and len(refs) < 2
         ):
             warnings.append("a grid/side-by-side layout of a single reference shows it once")
+        repeated = _repeated_panels(plan, routed, len(refs) if refs else 1)
+        if repeated and not asks_for_copies(plan.prompt):
+            warnings.append(
+                f"panel(s) {', '.join(map(str, repeated))} repeat an earlier panel's instruction on the same "
+                "reference: "
+                "any that come out the same picture are varied by a reframing (close-up, crop, medium, tighter crops "
+                "that keep the face or subject), never by a mirror"
+            )
         return warnings
 
     def generate(self, plan: Plan, refs: list[Image.Image], progress: Progress) -> Iterator[Image.Image]:
@@ -180,7 +188,7 @@ class ClassicEngine:
                     break
             else:
                 raise Unsupported(
-                    f"panel {k}: came out the same picture as an earlier panel and {MAX_VARIATIONS} reframings "
+                    f"came out the same picture as an earlier panel and {MAX_VARIATIONS} reframings "
                     "did not change that; ask for copies, or give each panel its own instruction",
                     clause=plan.instruction(k),
                 )
@@ -370,6 +378,22 @@ def _subject_for_fit(p: Panel, width: int, height: int) -> tuple[np.ndarray | No
     if keyed is not None and keyed.usable:
         return keyed.mask, True
     return None, False
+
+
+def _repeated_panels(plan: Plan, routed: RoutedPlan, n_refs: int) -> list[int]:
+    """Panels whose reference and ops are those of an earlier panel (a storyboard card or comic page
+    has its own shot, so it is not a repeat)."""
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for k in range(1, plan.count + 1):
+        ops = routed.ops(k)
+        if any(o.name == "layout" and o.params.get("kind") in ("storyboard", "comic_page") for o in ops):
+            continue
+        key = ((k - 1) % max(1, n_refs), tuple((o.name, repr(sorted(o.params.items()))) for o in ops))
+        if key in seen:
+            out.append(k)
+        seen.add(key)
+    return out
 
 
 def _thumb(im: Image.Image) -> np.ndarray:

@@ -638,9 +638,11 @@ def cover_layout(
     out_width: int | None = None,
     aspect: float = COVER_ASPECT,
     zoom: float = 1.0,
+    shift: float = 0.0,
 ) -> CoverLayout:
     """Where everything goes on a cover (``aspect`` = width / height, default 4:5) cut from a
-    ``height``×``width`` source; ``zoom`` < 1 takes a tighter crop around the face (set variations)."""
+    ``height``×``width`` source; ``zoom`` < 1 takes a tighter crop around the face and ``shift``
+    (-1 … 1) slides it left or right as far as the face allows (set variations)."""
     if not 0.1 <= aspect <= 10.0:
         raise ValueError(f"cover aspect {aspect} is out of range (0.1 to 10)")
     zoom = min(1.0, max(0.3, zoom))
@@ -660,6 +662,10 @@ def cover_layout(
     if fb is not None:
         cx, cy = fb[0] + fb[2] / 2, fb[1] + fb[3] / 2
         x0 = round(min(max(cx - cw / 2, 0), width - cw))
+        if shift:  # slide within the range that keeps the face inside the crop
+            lo, hi = max(0.0, fb[0] + fb[2] - cw), min(fb[0], float(width - cw))
+            if hi > lo:
+                x0 = round(min(max(x0 + shift * (hi - lo) / 2, lo), hi))
         y0 = round(min(max(cy - 0.36 * ch, 0), height - ch))
     else:
         x0, y0 = (width - cw) // 2, (height - ch) // 2
@@ -775,11 +781,13 @@ def magazine_cover(
     width: int | None = None,
     aspect: float = COVER_ASPECT,
     zoom: float = 1.0,
+    shift: float = 0.0,
 ) -> np.ndarray:
     """A magazine cover: masthead behind the subject's head, cover lines beside the face.
 
     ``aspect`` (width / height, default 4:5) is the cover's shape: the engine passes the requested
-    size's, so the cover fills the output with no bars. ``zoom`` < 1 crops tighter around the face.
+    size's, so the cover fills the output with no bars. ``zoom`` < 1 crops tighter around the face,
+    ``shift`` (-1 … 1) slides the crop sideways (both keep the face in).
 
     ``person_mask`` (source-sized) puts the person back over the masthead; without it the masthead
     simply sits on top. ``face_box`` is (x, y, w, h) in source pixels, as a sequence or an object
@@ -792,7 +800,9 @@ def magazine_cover(
     h, w = img.shape[:2]
     if person_mask is not None and person_mask.shape[:2] != (h, w):
         raise ValueError(f"person_mask is {person_mask.shape[:2]}, image is {(h, w)}")
-    lay = cover_layout(h, w, face_box, seed, person_mask=person_mask, out_width=width, aspect=aspect, zoom=zoom)
+    lay = cover_layout(
+        h, w, face_box, seed, person_mask=person_mask, out_width=width, aspect=aspect, zoom=zoom, shift=shift
+    )
     W, H = lay.size
     cx0, cy0, cx1, cy1 = lay.crop
     base = arrays.resize(np.ascontiguousarray(img[cy0:cy1, cx0:cx1], dtype=np.float32), W, H)

@@ -8,7 +8,7 @@ quoted text not introduced as a headline), the cover lines are the quoted headli
 headline 'Summer Sale'``). With no title the masthead reads ``DEFAULT_TITLE`` and the plan says it is
 a default; with no headline the cover lines are ``COVER_LINES``, also said. The cover is composed at
 the requested size's aspect ratio; ``variant`` (set by the engine for a repeated cover) changes the
-crop (``VARIANT_ZOOMS``) and the column side.
+crop (``VARIANT_ZOOMS``, ``VARIANT_SHIFTS``) and the column side.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ NEWSSTAND = r"news-?stands?|news ?agents?|magazine (?:rack|stand|shelf|shelves|a
 DEFAULT_TITLE = "PORTRAIT"
 COVER_LINES = ["The exclusive shoot", "Style  ·  Culture  ·  People"]
 VARIANT_ZOOMS = (1.0, 0.82, 0.68, 0.92, 0.75)  # crop of a repeated cover, by variant
+VARIANT_SHIFTS = (0.0, -0.8, 0.8)  # and where it sits sideways (face kept), every len(VARIANT_ZOOMS) variants
 MAX_TEXT = 60  # characters of a title or cover line kept from the prompt
 _QUOTE = re.compile(r"[\"“”«]([^\"“”«»]+)[\"“”»]|(?<![A-Za-z])['‘]([^'‘’]+)['’](?![A-Za-z])")
 _LINE_CUE = re.compile(
@@ -103,6 +104,7 @@ def render(p: Panel, params: Params, plan: Plan, k: int, refs: list[Ref]) -> Non
         issue_label=f"No. {k}",
         aspect=min(10.0, max(0.1, plan.size.width / plan.size.height)),
         zoom=VARIANT_ZOOMS[variant % len(VARIANT_ZOOMS)],
+        shift=VARIANT_SHIFTS[(variant // len(VARIANT_ZOOMS)) % len(VARIANT_SHIFTS)],
     )
     p.page = True
 
