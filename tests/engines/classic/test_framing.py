@@ -212,3 +212,19 @@ def test_fit_subject_slides_to_the_subject_and_warns_what_it_cuts() -> None:
     assert warnings and "frame cuts" in warnings[0]
     out, warnings = fit_subject(img, 100, 100, None, mask, plain=True)
     assert out.shape == (100, 100, 3) and "backdrop extended" in warnings[0]
+
+
+def test_fit_subject_keeps_the_face_over_the_bulk_of_the_body(astronaut: np.ndarray) -> None:
+    from seqedit.engines.classic.framing import fit_subject
+
+    h, w = astronaut.shape[:2]
+    face = (w * 0.4, h * 0.1, w * 0.2, h * 0.15)
+    body = np.zeros((h, w), np.float32)
+    body[int(h * 0.1) :, int(w * 0.1) : int(w * 0.9)] = 1.0  # most of the mask lies below the face
+    out, warnings = fit_subject(astronaut, 400, 100, face, body)
+    window_h = w * 100 / 400
+    expected = astronaut[int(face[1]) : int(face[1] + window_h)]
+    assert warnings and "frame cuts" in warnings[0]
+    assert out.shape == (100, 400, 3)
+    small = cv2.resize(expected, (400, 100), interpolation=cv2.INTER_AREA)
+    assert float(np.abs(small - out).mean()) < 0.12  # the band starts at the face, not at the chest

@@ -418,15 +418,25 @@ def variation_window(width: int, height: int, index: int, keep: Box | None) -> t
 # ----------------------------------------------------------------------------- the final fit
 
 
-def _slide(profile: np.ndarray, size: int, preferred: int) -> int:
-    """Start of the ``size``-long window over ``profile`` holding the most of it (ties: nearest ``preferred``)."""
+def _slide(profile: np.ndarray, size: int, preferred: int, keep: tuple[float, float] | None = None) -> int:
+    """Start of the ``size``-long window over ``profile`` holding the most of it (ties: nearest
+    ``preferred``), among the starts that keep the ``keep`` span (start, end) inside; centred on
+    ``keep`` when it is longer than the window."""
     n = profile.shape[0]
     if size >= n:
         return 0
     c = np.concatenate([[0.0], np.cumsum(profile, dtype=np.float64)])
     sums = c[size:] - c[: n - size + 1]
+    if keep is not None and keep[1] - keep[0] > size:  # the face is larger than the window: centre on it
+        return int(min(max(round((keep[0] + keep[1] - size) / 2), 0), n - size))
+    if keep is not None:
+        lo, hi = max(0, int(np.ceil(keep[1])) - size), min(n - size, int(keep[0]))
+        if lo <= hi:
+            allowed = np.full(sums.shape, -np.inf)
+            allowed[lo : hi + 1] = sums[lo : hi + 1]
+            sums = allowed
     best = float(sums.max())
-    starts = np.nonzero(sums >= best - 1e-6 * max(best, 1.0))[0]
+    starts = np.nonzero(sums >= best - 1e-6 * max(abs(best), 1.0))[0]
     return int(starts[np.argmin(np.abs(starts - preferred))])
 
 
@@ -462,7 +472,8 @@ def fit_subject(
     """Make width×height without losing the subject; returns (image, warnings).
 
     Same aspect ratio: a resize. Otherwise the cover crop is slid along the cut axis to hold the most
-    of ``subject`` (an H×W mask in [0, 1]; without one, centred on ``focus_box``). When that cuts more
+    of ``subject`` (an H×W mask in [0, 1]) while keeping ``focus_box`` (the face) inside when it fits;
+    without a mask it is centred on ``focus_box``. When that cuts more
     than ``CUT_WARN`` of the subject and ``plain`` (the backdrop is plain), the whole picture is
     fitted and the backdrop extended instead; otherwise the warning says how much is cut.
     ``size_label`` names the frame in warnings (default ``width×height``).
@@ -482,10 +493,11 @@ def fit_subject(
     cut = 0.0
     if subject is not None and subject.shape[:2] == (h, w) and float(subject.sum()) > 0:
         m = np.clip(subject.astype(F32, copy=False), 0.0, 1.0)
+        fb = focus_box
         if ww < w:
-            x0 = _slide(m.sum(axis=0), ww, x0)
+            x0 = _slide(m.sum(axis=0), ww, x0, (fb[0], fb[0] + fb[2]) if fb else None)
         if wh < h:
-            y0 = _slide(m.sum(axis=1), wh, y0)
+            y0 = _slide(m.sum(axis=1), wh, y0, (fb[1], fb[1] + fb[3]) if fb else None)
         cut = 1.0 - float(m[y0 : y0 + wh, x0 : x0 + ww].sum()) / float(m.sum())
     elif focus_box is not None:
         fx, fy, fw, fh = focus_box
