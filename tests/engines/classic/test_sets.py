@@ -129,6 +129,17 @@ def test_repeated_pages_are_pairwise_different(names: list[str], prompt: str, n:
             assert float(np.abs(thumbs[i] - thumbs[j]).mean()) >= SAME_PANEL, (i + 1, j + 1)
 
 
+def test_a_story_set_never_mirrors_the_astronaut() -> None:
+    """The router's story shots include a mirror; the engine turns an unasked mirror into a crop."""
+    prompt = (EXAMPLES / "prompts" / "cyberpunk-life.txt").read_text()
+    panels, _ = run(["astronaut"], prompt, 3)
+    ref = gray(photo("astronaut"), 256)
+    flipped = np.ascontiguousarray(ref[:, ::-1])
+    for k, p in enumerate(panels, start=1):
+        g = gray(p, 128)
+        assert best_match(ref, g) > best_match(flipped, g), f"panel {k} reads as a mirror of the reference"
+
+
 def test_copies_may_be_identical_when_asked() -> None:
     assert asks_for_copies("4 identical copies of this photo")
     assert asks_for_copies("make 3 copies in black and white")

@@ -57,6 +57,8 @@ PAGE_ASPECT_SAME = 0.06  # a composed page within 6 % of the requested aspect is
 _THUMB = 64
 _VARIATION_SHOTS = ("closeup", "crop", "medium")  # then framing.variation_window 1, 2, …
 _STORYBOARD_SHOTS = ("medium", "closeup", "crop", "variation")
+UNASKED_MIRROR_SHOT = "crop"  # what a mirror the prompt did not ask for becomes
+_ASKS_MIRROR = re.compile(r"mirror|\bflip|faces? the other way|other direction|reverse|horizontally", re.I)
 _COPIES = re.compile(
     r"\b(?:identical|exact|duplicate|same)\s+(?:cop(?:y|ies)|duplicates?|versions?|images?|panels?|prints?)\b|"
     r"\bcop(?:y|ies)\b|\bduplicat(?:e|es|ed)\b",
@@ -264,6 +266,7 @@ class ClassicEngine:
         self, k: int, plan: Plan, ops: list[OpSpec], refs: list[Ref], progress: Progress, rotate: int = 0
     ) -> Panel:
         ref = refs[(k - 1) % len(refs)]
+        ops = [_no_unasked_mirror(o) for o in ops]
         position = {op.name: i for i, op in enumerate(rendered())}
         runnable = sorted((o for o in ops if o.name in position), key=lambda o: position[o.name])
         layout = next((o for o in runnable if o.name == "layout"), None)
@@ -378,6 +381,14 @@ def _subject_for_fit(p: Panel, width: int, height: int) -> tuple[np.ndarray | No
     if keyed is not None and keyed.usable:
         return keyed.mask, True
     return None, False
+
+
+def _no_unasked_mirror(o: OpSpec) -> OpSpec:
+    """A mirror framing the clause did not ask for (a story's shot cycle) becomes a crop: a set is never
+    varied by flipping a face or a name tag."""
+    if o.name != "framing" or o.params.get("kind") != "mirror" or _ASKS_MIRROR.search(o.clause):
+        return o
+    return replace(o, params={**o.params, "kind": UNASKED_MIRROR_SHOT})
 
 
 def _repeated_panels(plan: Plan, routed: RoutedPlan, n_refs: int) -> list[int]:
