@@ -69,6 +69,12 @@ def gray(im: Image.Image | np.ndarray, width: int) -> np.ndarray:
     return cv2.resize(a, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
+def edges(a: np.ndarray) -> np.ndarray:
+    """Gradient magnitude: the structure of a picture, whatever a look or style did to its tones."""
+    a = cv2.GaussianBlur(a, (0, 0), 1.0)
+    return cv2.magnitude(cv2.Sobel(a, cv2.CV_32F, 1, 0), cv2.Sobel(a, cv2.CV_32F, 0, 1))
+
+
 def best_match(haystack: np.ndarray, panel: np.ndarray) -> float:
     """Best normalised correlation of ``panel`` (a crop of the haystack resampled) over zooms."""
     best = -1.0
@@ -133,11 +139,11 @@ def test_a_story_set_never_mirrors_the_astronaut() -> None:
     """The router's story shots include a mirror; the engine turns an unasked mirror into a crop."""
     prompt = (EXAMPLES / "prompts" / "cyberpunk-life.txt").read_text()
     panels, _ = run(["astronaut"], prompt, 3)
-    ref = gray(photo("astronaut"), 256)
+    ref = edges(gray(photo("astronaut"), 256))
     flipped = np.ascontiguousarray(ref[:, ::-1])
     for k, p in enumerate(panels, start=1):
-        g = gray(p, 128)
-        assert best_match(ref, g) > best_match(flipped, g), f"panel {k} reads as a mirror of the reference"
+        g = edges(gray(p, 128))
+        assert best_match(ref, g) > best_match(flipped, g) + 0.05, f"panel {k} reads as a mirror of the reference"
 
 
 def test_copies_may_be_identical_when_asked() -> None:
