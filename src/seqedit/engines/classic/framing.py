@@ -457,7 +457,7 @@ def extend_backdrop(img: np.ndarray, width: int, height: int) -> np.ndarray:
     edged[:, -1] = cv2.GaussianBlur(np.ascontiguousarray(fitted[:, -1:]), (1, k), 0)[:, 0]
     out = cv2.copyMakeBorder(edged, top, bottom, left, right, cv2.BORDER_REPLICATE)
     out[top : top + fh, left : left + fw] = fitted
-    return np.clip(out, 0.0, 1.0).astype(F32)
+    return np.clip(out, 0.0, 1.0, out=out)  # in place: a 2048² page is not copied twice
 
 
 def fit_subject(
