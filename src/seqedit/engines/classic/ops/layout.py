@@ -5,8 +5,8 @@ whatever else the clause names. Storyboard and comic page are ``approximate`` (p
 the references: no new story beats); grid and side by side are ``supported``. The engine composes
 grid and side-by-side pages from all references itself (``engine.py``); this renderer draws one
 storyboard card or one comic page, composed for the requested aspect ratio (no bars added later).
-The comic page's shots are medium, close-up, wide and crop: never a mirror (a flipped face or name tag
-is not another shot).
+The comic page's shots are medium, close-up, crop and a tighter variation crop: never a mirror (a
+flipped face or name tag is not another shot) nor a wide shot's invented border.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ KINDS: KindTable = [
 _ARRANGED = (
     SIDE_BY_SIDE + r"|comic(?:[- ]book)? page|manga page|\b(?:beside|next to|alongside) (?:each other|one another)\b"
 )
-COMIC_SHOTS = ("medium", "closeup", "wide", "crop")  # the comic page's four shots of the reference
+# the comic page's four shots of the reference: real pixels only (no mirror, no invented wide border)
+COMIC_SHOTS = ("medium", "closeup", "crop", "variation")
 _CONTACT = re.compile(r"\bcontact(?:[- ]sheets?)?\b(?!\s+lens)", re.I)
 _COMPANION = re.compile(r"storyboards?|comic(?:[- ]book)? page|\bgrid\b|collage|side[- ]by[- ]side", re.I)
 
@@ -76,7 +77,7 @@ def render(p: Panel, params: Params, plan: Plan, k: int, refs: list[Ref]) -> Non
     elif kind == "comic_page":
         shots = []
         for kind_ in COMIC_SHOTS:
-            shot, _ = framing.reframe(p.img, kind_, face_boxes=face_boxes(p))
+            shot, _ = framing.reframe(p.img, kind_, face_boxes=face_boxes(p), index=2)
             shots.append(shot)
         text = plan.panels[k - 1].text
         p.img = layouts.comic_page(
