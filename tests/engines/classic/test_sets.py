@@ -258,3 +258,12 @@ def test_a_cover_without_a_title_says_it_uses_a_default() -> None:
     plan = make_plan(EditRequest.create(prompt="make it a magazine cover", images=["a.png"], max_images=1))
     verdicts = [v for v in ClassicEngine().analyse(plan) if v.operation == "cover"]
     assert verdicts and "default" in verdicts[0].note and "PORTRAIT" in verdicts[0].note
+
+
+def test_an_aspect_crop_of_the_sneaker_extends_its_backdrop_and_says_the_set_size() -> None:
+    (out,), warnings = run(["sneaker"], "crop it to 9:16", 1, "576*1024")
+    x0, y0, x1, y1 = _silhouette_box(np.asarray(out.convert("RGB"), np.float32) / 255.0)
+    assert x0 > 0.02 * out.width and x1 < 0.98 * out.width, "the 9:16 crop cut the shoe"
+    assert any("backdrop was extended" in w for w in warnings), warnings
+    _, warnings = run(["sneaker"], "crop it to 9:16", 1, "768*512")
+    assert any("every panel of this set is 768×512" in w for w in warnings), warnings

@@ -253,22 +253,25 @@ def _crop(img: np.ndarray, focus: Box | None, kind: str) -> tuple[np.ndarray, li
     return _cut(img, window), warnings
 
 
-def _aspect(img: np.ndarray, focus: Box | None, aspect: str | None) -> tuple[np.ndarray, list[str]]:
+def _aspect(
+    img: np.ndarray, focus: Box | None, aspect: str | None, subject: np.ndarray | None = None, plain: bool = False
+) -> tuple[np.ndarray, list[str]]:
+    """The largest ``aspect`` crop for the subject (``subject_window``), at native resolution; when it
+    would cut the subject and the backdrop is ``plain``, the whole picture on an extended backdrop."""
     if not aspect:
         raise ValueError("framing 'aspect' needs aspect='W:H'")
     ratio = parse_aspect(aspect)
     h, w = img.shape[:2]
-    if w / h > ratio:
-        win_w, win_h = h * ratio, float(h)
-    else:
-        win_w, win_h = float(w), w / ratio
-    cx, cy = (w / 2, h / 2) if focus is None else (focus[0] + focus[2] / 2, focus[1] + focus[3] / 2)
-    x0, y0, ww, wh = _window(w, h, cx, cy, win_w, win_h)
+    x0, y0, ww, wh, cut = subject_window(img, ratio, focus, subject)
+    if cut > CUT_WARN and plain:
+        size = (max(1, round(h * ratio)), h) if ratio > w / h else (w, max(1, round(w / ratio)))
+        return extend_backdrop(img, *size), [
+            f"aspect {aspect}: the frame would cut {round(100 * cut)}% of the subject, so the plain backdrop "
+            "was extended instead"
+        ]
     warnings = []
-    if focus is not None:
-        fx, fy, fw, fh = focus
-        if fx < x0 - 1 or fy < y0 - 1 or fx + fw > x0 + ww + 1 or fy + fh > y0 + wh + 1:
-            warnings.append(f"aspect {aspect}: the subject does not fit the {aspect} frame and is cut")
+    if cut > CUT_WARN:
+        warnings.append(f"aspect {aspect}: the {aspect} frame cuts {round(100 * cut)}% of the subject")
     return img[y0 : y0 + wh, x0 : x0 + ww].copy(), warnings
 
 
@@ -322,12 +325,16 @@ def reframe(
     aspect: str | None = None,
     has_text: bool | None = None,
     index: int = 1,
+    subject_mask: np.ndarray | None = None,
+    plain: bool = False,
 ) -> tuple[np.ndarray, list[str]]:
     """Reframe ``img`` (``kind`` in ``FRAMINGS``); returns (image, warnings).
 
     Face boxes take precedence over the subject box as the focus. ``aspect`` ('W:H') is required for
     ``kind='aspect'``. ``has_text`` (mirror only): None = detect, False = skip detection, True = the
     caller knows there is text. ``index`` (variation only, ≥ 1): which crop of the variation sequence.
+    ``subject_mask`` and ``plain`` (aspect only): the subject to keep, and whether the backdrop is plain
+    enough to extend instead of cutting it.
     Raises ``ValueError`` for an unknown kind or a bad aspect.
     """
     name = kind.lower().replace(" ", "_")
@@ -343,7 +350,7 @@ def reframe(
     if name == "crop":
         return _crop(f, focus, focus_kind)
     if name == "aspect":
-        return _aspect(f, focus, aspect)
+        return _aspect(f, focus, aspect, subject_mask, plain)
     if name == "mirror":
         return _mirror(f, has_text)
     if name == "variation":
@@ -460,6 +467,36 @@ def extend_backdrop(img: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.clip(out, 0.0, 1.0, out=out)  # in place: a 2048² page is not copied twice
 
 
+def subject_window(
+    img: np.ndarray, ratio: float, focus_box: Box | None = None, subject: np.ndarray | None = None
+) -> tuple[int, int, int, int, float]:
+    """The largest ``ratio`` (width / height) window of ``img`` for the subject, and the share of the
+    subject it cuts: slid along the cut axis to hold the most of ``subject`` (an H×W mask) while
+    keeping ``focus_box`` (the face) inside when it fits; without a mask, centred on ``focus_box``."""
+    h, w = img.shape[:2]
+    win_w, win_h = (min(w, round(h * ratio)), h) if w / h > ratio else (w, min(h, round(w / ratio)))
+    if focus_box is None:
+        cx, cy = w / 2, h / 2
+    else:
+        cx, cy = focus_box[0] + focus_box[2] / 2, focus_box[1] + focus_box[3] / 2
+    x0, y0, ww, wh = _window(w, h, cx, cy, win_w, win_h)
+    cut = 0.0
+    if subject is not None and subject.shape[:2] == (h, w) and float(subject.sum()) > 0:
+        m = np.clip(subject.astype(F32, copy=False), 0.0, 1.0)
+        fb = focus_box
+        if ww < w:
+            x0 = _slide(m.sum(axis=0), ww, x0, (fb[0], fb[0] + fb[2]) if fb else None)
+        if wh < h:
+            y0 = _slide(m.sum(axis=1), wh, y0, (fb[1], fb[1] + fb[3]) if fb else None)
+        cut = 1.0 - float(m[y0 : y0 + wh, x0 : x0 + ww].sum()) / float(m.sum())
+    elif focus_box is not None:
+        fx, fy, fw, fh = focus_box
+        inside_w = max(0.0, min(fx + fw, x0 + ww) - max(fx, x0))
+        inside_h = max(0.0, min(fy + fh, y0 + wh) - max(fy, y0))
+        cut = 1.0 - (inside_w * inside_h) / max(fw * fh, 1e-6)
+    return x0, y0, ww, wh, cut
+
+
 def fit_subject(
     img: np.ndarray,
     width: int,
@@ -483,27 +520,7 @@ def fit_subject(
     h, w = img.shape[:2]
     if abs((w / h) / (width / height) - 1) < ASPECT_SAME:
         return arrays.resize(np.ascontiguousarray(img, dtype=F32), width, height), []
-    scale = max(width / w, height / h)
-    win_w, win_h = min(w, round(width / scale)), min(h, round(height / scale))
-    if focus_box is None:
-        cx, cy = w / 2, h / 2
-    else:
-        cx, cy = focus_box[0] + focus_box[2] / 2, focus_box[1] + focus_box[3] / 2
-    x0, y0, ww, wh = _window(w, h, cx, cy, win_w, win_h)
-    cut = 0.0
-    if subject is not None and subject.shape[:2] == (h, w) and float(subject.sum()) > 0:
-        m = np.clip(subject.astype(F32, copy=False), 0.0, 1.0)
-        fb = focus_box
-        if ww < w:
-            x0 = _slide(m.sum(axis=0), ww, x0, (fb[0], fb[0] + fb[2]) if fb else None)
-        if wh < h:
-            y0 = _slide(m.sum(axis=1), wh, y0, (fb[1], fb[1] + fb[3]) if fb else None)
-        cut = 1.0 - float(m[y0 : y0 + wh, x0 : x0 + ww].sum()) / float(m.sum())
-    elif focus_box is not None:
-        fx, fy, fw, fh = focus_box
-        inside_w = max(0.0, min(fx + fw, x0 + ww) - max(fx, x0))
-        inside_h = max(0.0, min(fy + fh, y0 + wh) - max(fy, y0))
-        cut = 1.0 - (inside_w * inside_h) / max(fw * fh, 1e-6)
+    x0, y0, ww, wh, cut = subject_window(img, width / height, focus_box, subject)
     label = size_label or f"{width}×{height}"
     if cut > CUT_WARN and plain:
         return extend_backdrop(img, width, height), [

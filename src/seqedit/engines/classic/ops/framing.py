@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from seqedit.engines.base import EngineError
 from seqedit.engines.classic import framing
-from seqedit.engines.classic.masks import detect_faces
+from seqedit.engines.classic.masks import detect_faces, keyed_mask
 from seqedit.engines.classic.ops.parsing import KindTable, alternatives, first, kinds
 from seqedit.engines.classic.ops.registry import UNRESOLVED, Operation, Params, Rule, register
 from seqedit.engines.classic.panel import face_boxes, mask_box
@@ -103,6 +103,13 @@ def forms() -> list[Params]:
 def render(p: Panel, params: Params, plan: Plan, k: int, refs: list[Ref]) -> None:
     subject = p.ref.masks.subject() if not p.moved else None
     box = mask_box(subject.mask) if subject is not None and subject.usable else None
+    mask, plain = None, False
+    if params.get("kind") == "aspect" and not p.moved:  # keep the subject; extend a plain backdrop
+        keyed = p.ref.masks.cached("fit:keyed", lambda: keyed_mask(p.ref.img))
+        if keyed is not None and keyed.usable:
+            mask, plain = keyed.mask, True
+        elif subject is not None and subject.usable:
+            mask = subject.mask
     try:
         p.img, warns = framing.reframe(
             p.img,
@@ -111,10 +118,19 @@ def render(p: Panel, params: Params, plan: Plan, k: int, refs: list[Ref]) -> Non
             subject_box=box,
             aspect=params.get("aspect"),
             index=int(params.get("index", 1)),
+            subject_mask=mask,
+            plain=plain,
         )
     except ValueError as exc:
         raise EngineError(f"framing: {exc}", code=1400) from None
     p.warnings.extend(warns)
+    if params.get("kind") == "aspect" and params.get("aspect"):
+        a, (w, h) = str(params["aspect"]), (plan.size.width, plan.size.height)
+        if abs(framing.parse_aspect(a) / (w / h) - 1) > framing.ASPECT_SAME:
+            p.warnings.append(
+                f"aspect {a}: every panel of this set is {w}×{h}, so the {a} crop is fitted to that size again; "
+                f"ask for a {a} --size to get {a} panels"
+            )
     p.faces = [(f.x, f.y, f.w, f.h) for f in detect_faces(p.img)]  # while the pixels are still a photo
 
 
