@@ -182,3 +182,49 @@ def test_fit_to_size_centres_on_the_focus(astronaut: np.ndarray) -> None:
     assert all(markers_present(out))
     same_aspect = fit_to_size(astronaut, 256, 256)
     assert np.allclose(same_aspect, arrays.resize(astronaut, 256, 256))
+
+
+# ----------------------------------------------------------------------------- set variations and the final fit
+
+
+def test_variation_windows_keep_the_box_and_differ() -> None:
+    from seqedit.engines.classic.framing import variation_window
+
+    keep = (200.0, 100.0, 120.0, 150.0)
+    windows = {variation_window(640, 480, i, keep) for i in range(1, 16)}
+    assert len(windows) == 15
+    for x, y, w, h in windows:
+        assert x <= 200 and y <= 100 and x + w >= 320 and y + h >= 250
+        assert abs((w / h) / (640 / 480) - 1) < 0.02
+
+
+def test_fit_subject_slides_to_the_subject_and_warns_what_it_cuts() -> None:
+    from seqedit.engines.classic.framing import fit_subject
+
+    img = np.zeros((100, 300, 3), np.float32)
+    img[:, :60] = 1.0  # the subject is at the far left
+    mask = np.zeros((100, 300), np.float32)
+    mask[20:80, 5:55] = 1.0
+    out, warnings = fit_subject(img, 100, 100, None, mask)
+    assert float(out[:, :, 0].mean()) > 0.5 and not warnings  # the crop moved left to hold it
+    mask[20:80, 5:295] = 1.0  # a subject wider than any square crop
+    out, warnings = fit_subject(img, 100, 100, None, mask)
+    assert warnings and "frame cuts" in warnings[0]
+    out, warnings = fit_subject(img, 100, 100, None, mask, plain=True)
+    assert out.shape == (100, 100, 3) and "backdrop extended" in warnings[0]
+
+
+def test_fit_subject_keeps_the_face_over_the_bulk_of_the_body(astronaut: np.ndarray) -> None:
+    from seqedit.engines.classic.framing import fit_subject
+
+    h, w = astronaut.shape[:2]
+    face = (w * 0.4, h * 0.1, w * 0.2, h * 0.15)
+    body = np.zeros((h, w), np.float32)
+    body[int(h * 0.1) :, int(w * 0.1) : int(w * 0.9)] = 1.0  # most of the mask lies below the face
+    out, warnings = fit_subject(astronaut, 400, 100, face, body)
+    window_h = w * 100 / 400
+    expected = astronaut[int(face[1]) : int(face[1] + window_h)]
+    assert warnings and "frame cuts" in warnings[0]
+    assert out.shape == (100, 400, 3)
+    small = cv2.resize(expected, (400, 100), interpolation=cv2.INTER_AREA)
+    assert float(np.abs(small - out).mean()) < 0.12  # the band starts at the face, not at the chest

@@ -9,7 +9,7 @@ import skimage.data
 from matplotlib import cbook
 from PIL import Image
 
-from seqedit.engines.classic import arrays
+from seqedit.engines.classic import arrays, layouts
 from seqedit.engines.classic.layouts import (
     comic_layout,
     comic_page,
@@ -235,3 +235,16 @@ def test_side_by_side_matches_heights_and_keeps_aspect(images) -> None:
     assert len({y for _, y in xs}) == 1 and xs[0][0] < xs[1][0] < xs[2][0]
     below = out[xs[0][1] + th :]
     assert (below.mean(axis=2) < 0.3).sum() > 50  # labels under the tiles
+
+
+@pytest.mark.parametrize("aspect", [1.0, 16 / 9, 9 / 16])
+def test_pages_are_composed_for_the_requested_aspect(images, aspect: float) -> None:
+    sheets = [
+        layouts.grid(images[:3], aspect=aspect),
+        layouts.side_by_side(images[:2], aspect=aspect),
+        layouts.storyboard_frame(images[0], 0, 2, "a caption", page_aspect=aspect),
+        layouts.comic_page(images[:3], None, 1, aspect=aspect),
+    ]
+    for sheet in sheets:
+        h, w = sheet.shape[:2]
+        assert abs((w / h) / aspect - 1) < 0.03, (w, h)

@@ -345,3 +345,18 @@ def test_cover_accepts_an_explicit_accent_and_no_title(astronaut, astro_mask) ->
     assert a.shape[1] == 410 and np.isfinite(a).all()
     with pytest.raises(ValueError):
         magazine_cover(astronaut, astro_mask[:100], ASTRO_FACE, "X", [], 0)
+
+
+def test_a_frame_caption_is_written_not_dropped(chelsea) -> None:
+    from seqedit.engines.classic.ops.frame import parse
+
+    params, verdict, _ = parse("a white border and the caption 'Summer 2026'", "")
+    assert params["caption"] == "Summer 2026" and verdict is None
+    assert "caption" not in parse("a thin black border", "")[0]
+    h = chelsea.shape[0]
+    plain, captioned = frame(chelsea, "polaroid"), frame(chelsea, "polaroid", caption_text="Summer 2026")
+    margin = slice(int(h * 0.85), h)
+    assert float(np.abs(captioned[margin] - plain[margin]).max()) > 0.5  # ink in the bottom margin
+    assert np.array_equal(captioned[: int(h * 0.7)], plain[: int(h * 0.7)])  # the photo is untouched
+    barred = frame(chelsea, "border", caption_text="Summer 2026")
+    assert float(np.abs(barred - frame(chelsea, "border")).mean()) > 0.005  # a caption bar inside the frame

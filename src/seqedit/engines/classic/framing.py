@@ -1,4 +1,4 @@
-"""Reframing: close-up, medium, wide, crop, aspect, mirror; and the final cover-fit to the output size.
+"""Reframing: close-up, medium, wide, crop, aspect, mirror, set variations; and the final fit to the output size.
 
 Boxes are ``(x, y, w, h)`` in pixels of the image they came with. ``reframe`` returns the new image
 and a list of warnings (approximations, fallbacks). Close-up, medium, wide and crop keep the input
@@ -9,7 +9,16 @@ Mirroring and text: flipping an image reverses any writing in it. Before mirrori
 text (``inpaint.text_boxes``, or trust ``has_text=False``). Each detected text region is flipped
 back after the mirror, so a sign moves with the mirrored scene but stays readable; the result
 carries a warning saying so. When the caller says there is text but none is located, the image is
-mirrored with a warning that writing may read backwards.
+mirrored with a warning that writing may read backwards. A mirror is only ever made on request: set
+variations never mirror (a flipped face or name tag is a different picture, not another framing).
+
+Set variations (``variation_window``) are crops that keep a ``keep`` box (head and shoulders, or the
+subject) inside: a fixed sequence of zooms and anchors, so panel k of a set is always the same crop.
+
+The final fit (``fit_subject``) makes the requested size without losing the subject: a cover crop
+slid to keep as much of the subject mask as possible; when that would cut the subject and the
+backdrop is plain, the picture is fitted whole and the backdrop extended instead; otherwise it warns
+with the share of the subject the frame cuts.
 """
 
 from __future__ import annotations
@@ -24,8 +33,25 @@ from . import arrays
 from .inpaint import text_boxes
 from .looks import F32, blur, size_scale
 
-FRAMINGS = ("closeup", "medium", "wide", "crop", "aspect", "mirror")
+FRAMINGS = ("closeup", "medium", "wide", "crop", "aspect", "mirror", "variation")
 WIDE_FACTOR = 1.4
+# set variations: window side as a fraction of the image side, and where the window sits in its free range
+VARIATION_ZOOMS = (0.8, 0.66, 0.9, 0.72, 0.58, 0.85)
+VARIATION_ANCHORS = (
+    (0.5, 0.5),
+    (0.0, 0.5),
+    (1.0, 0.5),
+    (0.5, 0.0),
+    (0.5, 1.0),
+    (0.25, 0.25),
+    (0.75, 0.75),
+    (0.25, 0.75),
+    (0.75, 0.25),
+)
+FILLS = 0.85  # a keep box wider or taller than this share of the frame fills it: variations keep its centre
+KEEP_MARGIN = 0.06  # the keep box grows by this fraction of its size on each side before a variation crop
+CUT_WARN = 0.02  # a final fit that cuts more than this share of the subject says so
+ASPECT_SAME = 0.02  # aspect ratios within 2 % are the same: plain resize
 
 Box = tuple[float, float, float, float]  # x, y, width, height in pixels
 
@@ -227,22 +253,25 @@ def _crop(img: np.ndarray, focus: Box | None, kind: str) -> tuple[np.ndarray, li
     return _cut(img, window), warnings
 
 
-def _aspect(img: np.ndarray, focus: Box | None, aspect: str | None) -> tuple[np.ndarray, list[str]]:
+def _aspect(
+    img: np.ndarray, focus: Box | None, aspect: str | None, subject: np.ndarray | None = None, plain: bool = False
+) -> tuple[np.ndarray, list[str]]:
+    """The largest ``aspect`` crop for the subject (``subject_window``), at native resolution; when it
+    would cut the subject and the backdrop is ``plain``, the whole picture on an extended backdrop."""
     if not aspect:
         raise ValueError("framing 'aspect' needs aspect='W:H'")
     ratio = parse_aspect(aspect)
     h, w = img.shape[:2]
-    if w / h > ratio:
-        win_w, win_h = h * ratio, float(h)
-    else:
-        win_w, win_h = float(w), w / ratio
-    cx, cy = (w / 2, h / 2) if focus is None else (focus[0] + focus[2] / 2, focus[1] + focus[3] / 2)
-    x0, y0, ww, wh = _window(w, h, cx, cy, win_w, win_h)
+    x0, y0, ww, wh, cut = subject_window(img, ratio, focus, subject)
+    if cut > CUT_WARN and plain:
+        size = (max(1, round(h * ratio)), h) if ratio > w / h else (w, max(1, round(w / ratio)))
+        return extend_backdrop(img, *size), [
+            f"aspect {aspect}: the frame would cut {round(100 * cut)}% of the subject, so the plain backdrop "
+            "was extended instead"
+        ]
     warnings = []
-    if focus is not None:
-        fx, fy, fw, fh = focus
-        if fx < x0 - 1 or fy < y0 - 1 or fx + fw > x0 + ww + 1 or fy + fh > y0 + wh + 1:
-            warnings.append(f"aspect {aspect}: the subject does not fit the {aspect} frame and is cut")
+    if cut > CUT_WARN:
+        warnings.append(f"aspect {aspect}: the {aspect} frame cuts {round(100 * cut)}% of the subject")
     return img[y0 : y0 + wh, x0 : x0 + ww].copy(), warnings
 
 
@@ -295,12 +324,18 @@ def reframe(
     subject_box: Box | None = None,
     aspect: str | None = None,
     has_text: bool | None = None,
+    index: int = 1,
+    subject_mask: np.ndarray | None = None,
+    plain: bool = False,
 ) -> tuple[np.ndarray, list[str]]:
     """Reframe ``img`` (``kind`` in ``FRAMINGS``); returns (image, warnings).
 
     Face boxes take precedence over the subject box as the focus. ``aspect`` ('W:H') is required for
     ``kind='aspect'``. ``has_text`` (mirror only): None = detect, False = skip detection, True = the
-    caller knows there is text. Raises ``ValueError`` for an unknown kind or a bad aspect.
+    caller knows there is text. ``index`` (variation only, ≥ 1): which crop of the variation sequence.
+    ``subject_mask`` and ``plain`` (aspect only): the subject to keep, and whether the backdrop is plain
+    enough to extend instead of cutting it.
+    Raises ``ValueError`` for an unknown kind or a bad aspect.
     """
     name = kind.lower().replace(" ", "_")
     name = _ALIASES.get(name, name)
@@ -315,9 +350,19 @@ def reframe(
     if name == "crop":
         return _crop(f, focus, focus_kind)
     if name == "aspect":
-        return _aspect(f, focus, aspect)
+        return _aspect(f, focus, aspect, subject_mask, plain)
     if name == "mirror":
         return _mirror(f, has_text)
+    if name == "variation":
+        keep = _variation_keep(f, face_boxes, subject_box)
+        what = "face" if face_boxes else "subject"
+        if keep is not None and (keep[2] > FILLS * f.shape[1] or keep[3] > FILLS * f.shape[0]):
+            kx, ky, kw, kh = keep  # the subject fills the frame: keep its centre
+            keep = (kx + 0.2 * kw, ky + 0.2 * kh, 0.6 * kw, 0.6 * kh)
+            what = "centre of the subject (it fills the frame)"
+        window = variation_window(f.shape[1], f.shape[0], index, keep)
+        pct = round(100 * window[2] / f.shape[1])
+        return _cut(f, window), [f"variation {index}: a {pct}% crop that keeps the {what}"]
     raise ValueError(f"unknown framing {kind!r}; expected one of {', '.join(FRAMINGS)}")
 
 
@@ -335,3 +380,155 @@ def fit_to_size(img: np.ndarray, width: int, height: int, focus_box: Box | None 
     x0, y0, ww, wh = _window(w, h, cx, cy, win_w, win_h)
     crop = img[y0 : y0 + wh, x0 : x0 + ww].astype(F32, copy=False)
     return arrays.resize(np.ascontiguousarray(crop), width, height)
+
+
+# ----------------------------------------------------------------------------- set variations
+
+
+def _variation_keep(img: np.ndarray, face_boxes: Sequence[Box] | None, subject_box: Box | None) -> Box | None:
+    """What a variation must keep: head and shoulders around the largest face, else the subject box."""
+    h, w = img.shape[:2]
+    face = _largest(face_boxes)
+    if face is not None:
+        x, y, bw, bh = face
+        x0, y0 = max(0.0, x - 0.8 * bw), max(0.0, y - 0.5 * bh)
+        return x0, y0, min(float(w), x + 1.8 * bw) - x0, min(float(h), y + 2.2 * bh) - y0
+    return subject_box
+
+
+def variation_window(width: int, height: int, index: int, keep: Box | None) -> tuple[int, int, int, int]:
+    """Crop ``index`` (≥ 1) of the variation sequence: the input's aspect ratio, a zoom and an anchor
+    from ``VARIATION_ZOOMS`` × ``VARIATION_ANCHORS``, grown when needed so ``keep`` stays inside."""
+    if index < 1:
+        raise ValueError(f"variation index must be >= 1, got {index}")
+    zoom = VARIATION_ZOOMS[(index - 1) % len(VARIATION_ZOOMS)]
+    ax, ay = VARIATION_ANCHORS[(index - 1) % len(VARIATION_ANCHORS)]
+    if keep is not None:
+        kx, ky, kw, kh = keep
+        mx, my = KEEP_MARGIN * kw, KEEP_MARGIN * kh
+        kx0, ky0 = max(0.0, kx - mx), max(0.0, ky - my)
+        kx1, ky1 = min(float(width), kx + kw + mx), min(float(height), ky + kh + my)
+        zoom = min(1.0, max(zoom, (kx1 - kx0) / width, (ky1 - ky0) / height))
+    else:
+        kx0, ky0, kx1, ky1 = width * 0.5, height * 0.5, width * 0.5, height * 0.5
+    ww, wh = max(2, round(zoom * width)), max(2, round(zoom * height))
+
+    def place(lo_edge: float, hi_edge: float, size: int, total: int, anchor: float) -> int:
+        lo, hi = max(0.0, hi_edge - size), min(lo_edge, float(total - size))
+        if lo > hi:  # the keep box is larger than the window: centre on it
+            return int(round(min(max((lo_edge + hi_edge - size) / 2, 0.0), total - size)))
+        return int(round(lo + anchor * (hi - lo)))
+
+    return place(kx0, kx1, ww, width, ax), place(ky0, ky1, wh, height, ay), ww, wh
+
+
+# ----------------------------------------------------------------------------- the final fit
+
+
+def _slide(profile: np.ndarray, size: int, preferred: int, keep: tuple[float, float] | None = None) -> int:
+    """Start of the ``size``-long window over ``profile`` holding the most of it (ties: nearest
+    ``preferred``), among the starts that keep the ``keep`` span (start, end) inside; centred on
+    ``keep`` when it is longer than the window."""
+    n = profile.shape[0]
+    if size >= n:
+        return 0
+    c = np.concatenate([[0.0], np.cumsum(profile, dtype=np.float64)])
+    sums = c[size:] - c[: n - size + 1]
+    if keep is not None and keep[1] - keep[0] > size:  # the face is larger than the window: centre on it
+        return int(min(max(round((keep[0] + keep[1] - size) / 2), 0), n - size))
+    if keep is not None:
+        lo, hi = max(0, int(np.ceil(keep[1])) - size), min(n - size, int(keep[0]))
+        if lo <= hi:
+            allowed = np.full(sums.shape, -np.inf)
+            allowed[lo : hi + 1] = sums[lo : hi + 1]
+            sums = allowed
+    best = float(sums.max())
+    starts = np.nonzero(sums >= best - 1e-6 * max(abs(best), 1.0))[0]
+    return int(starts[np.argmin(np.abs(starts - preferred))])
+
+
+def extend_backdrop(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The whole image fitted inside width×height, the rest filled by continuing its (plain) edges:
+    each edge row/column, smoothed along its length, repeated outward, with a short blend at the seam."""
+    h, w = img.shape[:2]
+    s = min(width / w, height / h)
+    fw, fh = max(1, min(width, round(w * s))), max(1, min(height, round(h * s)))
+    fitted = arrays.resize(np.ascontiguousarray(img, dtype=F32), fw, fh)
+    top, left = (height - fh) // 2, (width - fw) // 2
+    bottom, right = height - fh - top, width - fw - left
+    edged = fitted.copy()
+    k = max(3, (max(fw, fh) // 24) | 1)
+    edged[0] = cv2.GaussianBlur(fitted[:1], (k, 1), 0)[0]
+    edged[-1] = cv2.GaussianBlur(fitted[-1:], (k, 1), 0)[0]
+    edged[:, 0] = cv2.GaussianBlur(np.ascontiguousarray(fitted[:, :1]), (1, k), 0)[:, 0]
+    edged[:, -1] = cv2.GaussianBlur(np.ascontiguousarray(fitted[:, -1:]), (1, k), 0)[:, 0]
+    out = cv2.copyMakeBorder(edged, top, bottom, left, right, cv2.BORDER_REPLICATE)
+    out[top : top + fh, left : left + fw] = fitted
+    return np.clip(out, 0.0, 1.0, out=out)  # in place: a 2048² page is not copied twice
+
+
+def subject_window(
+    img: np.ndarray, ratio: float, focus_box: Box | None = None, subject: np.ndarray | None = None
+) -> tuple[int, int, int, int, float]:
+    """The largest ``ratio`` (width / height) window of ``img`` for the subject, and the share of the
+    subject it cuts: slid along the cut axis to hold the most of ``subject`` (an H×W mask) while
+    keeping ``focus_box`` (the face) inside when it fits; without a mask, centred on ``focus_box``."""
+    h, w = img.shape[:2]
+    win_w, win_h = (min(w, round(h * ratio)), h) if w / h > ratio else (w, min(h, round(w / ratio)))
+    if focus_box is None:
+        cx, cy = w / 2, h / 2
+    else:
+        cx, cy = focus_box[0] + focus_box[2] / 2, focus_box[1] + focus_box[3] / 2
+    x0, y0, ww, wh = _window(w, h, cx, cy, win_w, win_h)
+    cut = 0.0
+    if subject is not None and subject.shape[:2] == (h, w) and float(subject.sum()) > 0:
+        m = np.clip(subject.astype(F32, copy=False), 0.0, 1.0)
+        fb = focus_box
+        if ww < w:
+            x0 = _slide(m.sum(axis=0), ww, x0, (fb[0], fb[0] + fb[2]) if fb else None)
+        if wh < h:
+            y0 = _slide(m.sum(axis=1), wh, y0, (fb[1], fb[1] + fb[3]) if fb else None)
+        cut = 1.0 - float(m[y0 : y0 + wh, x0 : x0 + ww].sum()) / float(m.sum())
+    elif focus_box is not None:
+        fx, fy, fw, fh = focus_box
+        inside_w = max(0.0, min(fx + fw, x0 + ww) - max(fx, x0))
+        inside_h = max(0.0, min(fy + fh, y0 + wh) - max(fy, y0))
+        cut = 1.0 - (inside_w * inside_h) / max(fw * fh, 1e-6)
+    return x0, y0, ww, wh, cut
+
+
+def fit_subject(
+    img: np.ndarray,
+    width: int,
+    height: int,
+    focus_box: Box | None = None,
+    subject: np.ndarray | None = None,
+    plain: bool = False,
+    size_label: str | None = None,
+) -> tuple[np.ndarray, list[str]]:
+    """Make width×height without losing the subject; returns (image, warnings).
+
+    Same aspect ratio: a resize. Otherwise the cover crop is slid along the cut axis to hold the most
+    of ``subject`` (an H×W mask in [0, 1]) while keeping ``focus_box`` (the face) inside when it fits;
+    without a mask it is centred on ``focus_box``. When that cuts more
+    than ``CUT_WARN`` of the subject and ``plain`` (the backdrop is plain), the whole picture is
+    fitted and the backdrop extended instead; otherwise the warning says how much is cut.
+    ``size_label`` names the frame in warnings (default ``width×height``).
+    """
+    if width < 1 or height < 1:
+        raise ValueError(f"size must be positive, got {width}x{height}")
+    h, w = img.shape[:2]
+    if abs((w / h) / (width / height) - 1) < ASPECT_SAME:
+        return arrays.resize(np.ascontiguousarray(img, dtype=F32), width, height), []
+    x0, y0, ww, wh, cut = subject_window(img, width / height, focus_box, subject)
+    label = size_label or f"{width}×{height}"
+    if cut > CUT_WARN and plain:
+        return extend_backdrop(img, width, height), [
+            f"the {label} frame would cut {round(100 * cut)}% of the subject, so the whole picture is "
+            "shown and the plain backdrop extended"
+        ]
+    crop = np.ascontiguousarray(img[y0 : y0 + wh, x0 : x0 + ww].astype(F32, copy=False))
+    warnings = []
+    if cut > CUT_WARN:
+        warnings.append(f"the {label} frame cuts {round(100 * cut)}% of the subject")
+    return arrays.resize(crop, width, height), warnings

@@ -2,7 +2,9 @@
 sheets and side-by-side references.
 
 Inputs are float32 H×W×3 RGB arrays in [0, 1]; every function returns one such array at a page
-size derived from the inputs (the engine resamples to the requested size at the end). Text goes
+size derived from the inputs (the engine resamples to the requested size at the end). Given the
+requested aspect ratio (``aspect`` / ``page_aspect`` / ``height``), a page is composed for it: the
+cells, cards and panels stretch to fill it, so the engine never has to add bars around a page. Text goes
 through ``typography.fit_text`` with the shared font roles, so it never overflows its box.
 ``focus`` arguments are (x, y) fractions of a source image to keep centred when cropping
 (e.g. the face centre); default ``DEFAULT_FOCUS``, a little above the centre.
@@ -76,9 +78,12 @@ def storyboard_frame(
     card_width: int | None = None,
     aspect: float | None = 16 / 9,
     focus: Focus = DEFAULT_FOCUS,
+    page_aspect: float | None = None,
 ) -> np.ndarray:
     """One storyboard card: bordered panel cropped to ``aspect`` (None: the source's), a shot tag
-    "k/N" (``index`` is 0-based, shown as ``index + 1``), and a caption strip below when given."""
+    "k/N" (``index`` is 0-based, shown as ``index + 1``), and a caption strip below when given.
+    ``page_aspect`` (width / height of the whole card) overrides ``aspect``: the panel takes the
+    height the card has left after its margins and caption strip."""
     if not 0 <= index < total:
         raise ValueError(f"shot index {index} outside 0..{total - 1}")
     h, w = img.shape[:2]
@@ -95,6 +100,9 @@ def storyboard_frame(
         max_size = max(8, round(0.03 * W))
         block = fit_text(text, "body", pw - 2 * pad, 3 * round(max_size * 1.25), max_size, max(8, round(0.018 * W)))
         strip = max(block.height, max_size) + 2 * pad
+    if page_aspect:
+        H = max(1, round(W / page_aspect))
+        ph = max(round(0.3 * H), H - 2 * margin - strip)
     H = margin + ph + strip + margin
     out = np.empty((H, W, 3), np.float32)
     out[...] = PAPER
@@ -274,11 +282,15 @@ def comic_page(
     *,
     width: int | None = None,
     focus: Sequence[Focus | None] | None = None,
+    aspect: float | None = None,
 ) -> np.ndarray:
     """A comic page: one panel per image (varied sizes, some slanted gutters, black borders) with
-    caption boxes in comic lettering at each panel's top left. ``width`` overrides the page width."""
+    caption boxes in comic lettering at each panel's top left. ``width`` overrides the page width,
+    ``aspect`` (width / height) the page shape (default 12:17)."""
     _check_images(images)
     W, H = (int(width), round(int(width) * 17 / 12)) if width else comic_page_size(images)
+    if aspect:
+        H = max(1, round(W / aspect))
     lay = comic_layout(len(images), seed, W, H)
     page = np.empty((H, W, 3), np.float32)
     page[...] = WHITE
@@ -313,32 +325,65 @@ def comic_page(
 # ----------------------------------------------------------------------------- contact sheet, side by side
 
 
+def _grid_cols(n: int, cell_aspect: float, aspect: float) -> int:
+    """Columns whose sheet shape (cells of ``cell_aspect``) is closest to ``aspect``."""
+    return min(range(1, n + 1), key=lambda c: abs(math.log((c * cell_aspect) / math.ceil(n / c) / aspect)))
+
+
+def _place(im: np.ndarray, width: int, height: int) -> tuple[np.ndarray, int, int]:
+    """A tile filling width×height: cropped (around the centre) when its shape is within
+    1 + ``FILL_TOLERANCE`` times the cell's, else shown whole on a dark backing."""
+    if abs(math.log((im.shape[1] / im.shape[0]) / (width / height))) <= math.log(1 + FILL_TOLERANCE):
+        return fit_cover(im, width, height), 0, 0
+    return fit_contain(im, width, height)
+
+
+FILL_TOLERANCE = 1.0  # a tile up to 2× off its cell's shape fills the cell (a crop); else it is shown whole
+
+
 def grid(
     images: Sequence[np.ndarray],
     cols: int | None = None,
     labels: Sequence[str | None] | None = None,
     *,
     cell_width: int | None = None,
+    aspect: float | None = None,
 ) -> np.ndarray:
-    """A contact sheet: equal cells in reading order, each image fitted whole, optional labels below."""
+    """A contact sheet: equal cells in reading order, every image in its own cell, optional labels below.
+
+    Without ``aspect`` each image is fitted whole in cells of the images' median shape. With
+    ``aspect`` (sheet width / height) the columns are chosen to match it and the cells stretch so the
+    sheet has exactly that shape; each image fills its cell (``_place``)."""
     _check_images(images)
     n = len(images)
-    cols = max(1, min(n, cols or math.ceil(math.sqrt(n))))
+    cell_aspect = float(np.median([im.shape[1] / im.shape[0] for im in images]))
+    if cols is None:
+        cols = _grid_cols(n, cell_aspect, aspect) if aspect else math.ceil(math.sqrt(n))
+    cols = max(1, min(n, cols))
     rows = math.ceil(n / cols)
     cw = int(cell_width) if cell_width else _clamp(float(np.median([im.shape[1] for im in images])), 160, 640)
-    aspect = float(np.median([im.shape[1] / im.shape[0] for im in images]))
-    ch = max(1, round(cw / aspect))
+    ch = max(1, round(cw / cell_aspect))
     gap = max(4, round(0.03 * cw))
     label_h = max(14, round(0.11 * cw)) if labels else 0
     H = rows * (ch + label_h) + (rows + 1) * gap
     W = cols * cw + (cols + 1) * gap
+    if aspect:
+        H = max(rows * (label_h + 1) + (rows + 1) * gap, round(W / aspect))
+        ch = max(1, (H - (rows + 1) * gap) // rows - label_h)
+        W = max(cols * 2 + (cols + 1) * gap, round(H * aspect))
+        cw = max(1, (W - (cols + 1) * gap) // cols)
     out = np.empty((H, W, 3), np.float32)
     out[...] = PAPER
     for i, im in enumerate(images):
         r, c = divmod(i, cols)
-        x, y = gap + c * (cw + gap), gap + r * (ch + label_h + gap)
-        fill_box(out, (x, y, x + cw, y + ch), (0.12, 0.12, 0.13))
-        tile, ox, oy = fit_contain(im, cw, ch)
+        short = cols - min(cols, n - r * cols)  # an incomplete last row is centred
+        x, y = gap + c * (cw + gap) + short * (cw + gap) // 2, gap + r * (ch + label_h + gap)
+        if aspect:
+            tile, ox, oy = _place(im, cw, ch)
+        else:
+            tile, ox, oy = fit_contain(im, cw, ch)
+        if tile.shape[:2] != (ch, cw):
+            fill_box(out, (x, y, x + cw, y + ch), (0.12, 0.12, 0.13))
         out[y + oy : y + oy + tile.shape[0], x + ox : x + ox + tile.shape[1]] = tile
         text = _get(labels, i)
         if text:
@@ -349,10 +394,16 @@ def grid(
 
 
 def side_by_side(
-    images: Sequence[np.ndarray], labels: Sequence[str | None] | None = None, *, height: int | None = None
+    images: Sequence[np.ndarray],
+    labels: Sequence[str | None] | None = None,
+    *,
+    height: int | None = None,
+    aspect: float | None = None,
 ) -> np.ndarray:
     """References next to each other at one height (default: the smallest, clamped to 256–1024),
-    aspect ratios kept, optional labels below."""
+    aspect ratios kept, optional labels below. With ``aspect`` (page width / height) the page has
+    that shape: equal columns, each image filling its column (``_place``); when columns of that shape
+    would crop the images by more than ``FILL_TOLERANCE``, the images go on a ``grid`` instead."""
     _check_images(images)
     th = int(height) if height else _clamp(min(im.shape[0] for im in images), 256, 1024)
     tiles = [arrays.resize(im, max(1, round(im.shape[1] * th / im.shape[0])), th) for im in images]
@@ -360,6 +411,21 @@ def side_by_side(
     label_h = max(14, round(0.08 * th)) if labels else 0
     W = sum(t.shape[1] for t in tiles) + gap * (len(tiles) + 1)
     H = th + 2 * gap + label_h
+    if aspect:
+        n = len(images)
+        H = max(2 * gap + label_h + 2, round(W / aspect))
+        th = H - 2 * gap - label_h
+        col = max(1, (W - gap * (n + 1)) // n)
+        natural = float(np.median([im.shape[1] / im.shape[0] for im in images]))
+        if abs(math.log(natural / (col / th))) > math.log(1 + FILL_TOLERANCE):
+            return grid(images, labels=labels, aspect=aspect)  # columns this shape would crop too much
+        placed = [_place(im, col, th) for im in images]
+        tiles = []
+        for tile, ox, oy in placed:
+            cell = np.empty((th, col, 3), np.float32)
+            cell[...] = WHITE
+            cell[oy : oy + tile.shape[0], ox : ox + tile.shape[1]] = tile
+            tiles.append(cell)
     out = np.empty((H, W, 3), np.float32)
     out[...] = WHITE
     x = gap

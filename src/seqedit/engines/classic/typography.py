@@ -498,14 +498,20 @@ def caption(
 # ----------------------------------------------------------------------------- frames
 
 
-def frame(img: np.ndarray, kind: FrameKind, color: ColorLike = None) -> np.ndarray:
+def frame(img: np.ndarray, kind: FrameKind, color: ColorLike = None, caption_text: str | None = None) -> np.ndarray:
     """A frame around the photo, returned at the same size as ``img`` (the photo is scaled inside).
+
+    ``caption_text``: on a polaroid it is written in the wide bottom margin (in the ``accent`` role,
+    like a note on the print); on any other frame it is a caption bar on the photo, inside the frame.
 
     ``border``: a solid border (``color``, default near-black) with a thin light mat.
     ``polaroid``: an instant-print card (``color``, default warm white) with the wide bottom margin.
     ``film``: a 35 mm strip (``color``, default film black) with sprocket holes above and below.
     ``rounded``: rounded corners on a backdrop (``color``, default white) with a soft shadow.
     """
+    text = (caption_text or "").strip()
+    if text and kind != "polaroid":
+        img = caption(img, text, "bottom")
     h, w = img.shape[:2]
     s = min(h, w)
     if kind == "border":
@@ -525,6 +531,13 @@ def frame(img: np.ndarray, kind: FrameKind, color: ColorLike = None) -> np.ndarr
         x0, y0, x1, y1 = side, side, w - side, h - bottom
         out[y0:y1, x0:x1] = fit_cover(img, x1 - x0, y1 - y0, (0.5, 0.45))
         outline_box(out, (x0, y0, x1, y1), (0.78, 0.77, 0.74), max(1, round(0.003 * s)))
+        if text:
+            pad = max(2, round(0.03 * s))
+            box = (x0 + pad, y1 + pad, x1 - pad, h - pad)
+            size = max(6, round(0.45 * (box[3] - box[1])))
+            block = fit_text(text, "accent", box[2] - box[0], box[3] - box[1], size, max(6, size // 3))
+            ink = INK if luminance(card) > 0.5 else WHITE
+            draw_text(out, block, box, ink)
         return out
     if kind == "film":
         base = parse_color(color, (0.06, 0.05, 0.05))
@@ -595,6 +608,9 @@ def _face_xywh(face: FaceLike) -> tuple[float, float, float, float] | None:
     return (vals[0], vals[1], vals[2], vals[3]) if vals[2] > 0 and vals[3] > 0 else None
 
 
+COVER_ASPECT = 0.8  # a magazine's 4:5 when no size is asked for
+
+
 @dataclass(frozen=True)
 class CoverLayout:
     """Geometry of a cover: the source crop, the output size, and boxes in output pixels."""
@@ -620,8 +636,16 @@ def cover_layout(
     *,
     person_mask: np.ndarray | None = None,
     out_width: int | None = None,
+    aspect: float = COVER_ASPECT,
+    zoom: float = 1.0,
+    shift: float = 0.0,
 ) -> CoverLayout:
-    """Where everything goes on a 4:5 cover cut from a ``height``×``width`` source."""
+    """Where everything goes on a cover (``aspect`` = width / height, default 4:5) cut from a
+    ``height``×``width`` source; ``zoom`` < 1 takes a tighter crop around the face and ``shift``
+    (-1 … 1) slides it left or right as far as the face allows (set variations)."""
+    if not 0.1 <= aspect <= 10.0:
+        raise ValueError(f"cover aspect {aspect} is out of range (0.1 to 10)")
+    zoom = min(1.0, max(0.3, zoom))
     fb = _face_xywh(face_box)
     if fb is None and person_mask is not None and float(person_mask.max()) > 0.5:
         ys, xs = np.nonzero(person_mask > 0.5)  # head ≈ the top of the person, a fifth of its height
@@ -630,19 +654,23 @@ def cover_layout(
         row = xs[ys < top + head]
         cx = float(row.mean()) if row.size else float(xs.mean())
         fb = (cx - 0.4 * head, float(top), 0.8 * head, head)
-    cw = min(width, round(height * 0.8))
-    while cw > 1 and round(cw * 1.25) > height:
+    cw = min(width, round(height * aspect))
+    while cw > 1 and round(cw / aspect) > height:
         cw -= 1
-    cw = max(1, cw)
-    ch = min(height, max(1, round(cw * 1.25)))
+    cw = max(1, round(cw * zoom))
+    ch = min(height, max(1, round(cw / aspect)))
     if fb is not None:
         cx, cy = fb[0] + fb[2] / 2, fb[1] + fb[3] / 2
         x0 = round(min(max(cx - cw / 2, 0), width - cw))
+        if shift:  # slide within the range that keeps the face inside the crop
+            lo, hi = max(0.0, fb[0] + fb[2] - cw), min(fb[0], float(width - cw))
+            if hi > lo:
+                x0 = round(min(max(x0 + shift * (hi - lo) / 2, lo), hi))
         y0 = round(min(max(cy - 0.36 * ch, 0), height - ch))
     else:
         x0, y0 = (width - cw) // 2, (height - ch) // 2
     W = int(out_width) if out_width else max(cw, 800)
-    H = max(1, round(W * 1.25))  # every cover of a set has the same size
+    H = max(1, round(W / aspect))  # every cover of a set has the same size
     sx, sy = W / cw, H / ch
     face: Box | None = None
     if fb is not None:
@@ -751,8 +779,15 @@ def magazine_cover(
     *,
     accent: ColorLike = None,
     width: int | None = None,
+    aspect: float = COVER_ASPECT,
+    zoom: float = 1.0,
+    shift: float = 0.0,
 ) -> np.ndarray:
-    """A 4:5 magazine cover: masthead behind the subject's head, cover lines beside the face.
+    """A magazine cover: masthead behind the subject's head, cover lines beside the face.
+
+    ``aspect`` (width / height, default 4:5) is the cover's shape: the engine passes the requested
+    size's, so the cover fills the output with no bars. ``zoom`` < 1 crops tighter around the face,
+    ``shift`` (-1 … 1) slides the crop sideways (both keep the face in).
 
     ``person_mask`` (source-sized) puts the person back over the masthead; without it the masthead
     simply sits on top. ``face_box`` is (x, y, w, h) in source pixels, as a sequence or an object
@@ -765,7 +800,9 @@ def magazine_cover(
     h, w = img.shape[:2]
     if person_mask is not None and person_mask.shape[:2] != (h, w):
         raise ValueError(f"person_mask is {person_mask.shape[:2]}, image is {(h, w)}")
-    lay = cover_layout(h, w, face_box, seed, person_mask=person_mask, out_width=width)
+    lay = cover_layout(
+        h, w, face_box, seed, person_mask=person_mask, out_width=width, aspect=aspect, zoom=zoom, shift=shift
+    )
     W, H = lay.size
     cx0, cy0, cx1, cy1 = lay.crop
     base = arrays.resize(np.ascontiguousarray(img[cy0:cy1, cx0:cx1], dtype=np.float32), W, H)

@@ -3,7 +3,8 @@
 A ``W:H`` ratio and a "front view" are framing by hard rules; trimming empty space or an edge is a
 crop by a phrase rule. "Front view" (and the typo "once view") is ``medium``, ``approximate``: the
 reference as it is, assuming it faces the camera. Wide framing is ``approximate`` (border extension,
-nothing new painted); a rotation is ``unsupported``.
+nothing new painted); a rotation is ``unsupported``. The ``variation`` kind is never parsed: the
+engine adds it (with an ``index``) to vary a panel that came out the same as an earlier one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from seqedit.engines.base import EngineError
 from seqedit.engines.classic import framing
-from seqedit.engines.classic.masks import detect_faces
+from seqedit.engines.classic.masks import detect_faces, keyed_mask
 from seqedit.engines.classic.ops.parsing import KindTable, alternatives, first, kinds
 from seqedit.engines.classic.ops.registry import UNRESOLVED, Operation, Params, Rule, register
 from seqedit.engines.classic.panel import face_boxes, mask_box
@@ -96,19 +97,40 @@ def forms() -> list[Params]:
     for kind in kinds(KINDS):
         aspects = ASPECTS if kind == "aspect" else (None,)
         out += [{"kind": kind, **({"aspect": a} if a else {})} for a in aspects]
-    return out
+    return [*out, {"kind": "variation", "index": 3}]  # not parsed: the engine's set variation
 
 
 def render(p: Panel, params: Params, plan: Plan, k: int, refs: list[Ref]) -> None:
     subject = p.ref.masks.subject() if not p.moved else None
     box = mask_box(subject.mask) if subject is not None and subject.usable else None
+    mask, plain = None, False
+    if params.get("kind") == "aspect" and not p.moved:  # keep the subject; extend a plain backdrop
+        keyed = p.ref.masks.cached("fit:keyed", lambda: keyed_mask(p.ref.img))
+        if keyed is not None and keyed.usable:
+            mask, plain = keyed.mask, True
+        elif subject is not None and subject.usable:
+            mask = subject.mask
     try:
         p.img, warns = framing.reframe(
-            p.img, params.get("kind", "medium"), face_boxes=face_boxes(p), subject_box=box, aspect=params.get("aspect")
+            p.img,
+            params.get("kind", "medium"),
+            face_boxes=face_boxes(p),
+            subject_box=box,
+            aspect=params.get("aspect"),
+            index=int(params.get("index", 1)),
+            subject_mask=mask,
+            plain=plain,
         )
     except ValueError as exc:
         raise EngineError(f"framing: {exc}", code=1400) from None
     p.warnings.extend(warns)
+    if params.get("kind") == "aspect" and params.get("aspect"):
+        a, (w, h) = str(params["aspect"]), (plan.size.width, plan.size.height)
+        if abs(framing.parse_aspect(a) / (w / h) - 1) > framing.ASPECT_SAME:
+            p.warnings.append(
+                f"aspect {a}: every panel of this set is {w}×{h}, so the {a} crop is fitted to that size again; "
+                f"ask for a {a} --size to get {a} panels"
+            )
     p.faces = [(f.x, f.y, f.w, f.h) for f in detect_faces(p.img)]  # while the pixels are still a photo
 
 
@@ -117,7 +139,8 @@ register(
         name="framing",
         rank=60,
         verdict="supported",
-        schema="kind: 'closeup'|'medium'|'wide'|'crop'|'aspect'|'mirror'; aspect?: 'W:H' — reframe "
+        schema="kind: 'closeup'|'medium'|'wide'|'crop'|'aspect'|'mirror'|'variation'; aspect?: 'W:H'; "
+        "index?: int (variation) — reframe "
         "(wide is approximate: border extension; mirror refuses to flip detected text silently)",
         lexicon=alternatives(KINDS) + r"|framing|\bzoom|\bshot\b",
         prototypes=(

@@ -4,7 +4,9 @@ Diptychs, triptychs, before/after, side by side or on one comic page are a layou
 whatever else the clause names. Storyboard and comic page are ``approximate`` (panels are re-crops of
 the references: no new story beats); grid and side by side are ``supported``. The engine composes
 grid and side-by-side pages from all references itself (``engine.py``); this renderer draws one
-storyboard card or one comic page.
+storyboard card or one comic page, composed for the requested aspect ratio (no bars added later).
+The comic page's shots are medium, close-up, crop and a tighter variation crop: never a mirror (a
+flipped face or name tag is not another shot) nor a wide shot's invented border.
 """
 
 from __future__ import annotations
@@ -42,11 +44,19 @@ KINDS: KindTable = [
 _ARRANGED = (
     SIDE_BY_SIDE + r"|comic(?:[- ]book)? page|manga page|\b(?:beside|next to|alongside) (?:each other|one another)\b"
 )
+# the comic page's four shots of the reference: real pixels only (no mirror, no invented wide border)
+COMIC_SHOTS = ("medium", "closeup", "crop", "variation")
+_CONTACT = re.compile(r"\bcontact(?:[- ]sheets?)?\b(?!\s+lens)", re.I)
 _COMPANION = re.compile(r"storyboards?|comic(?:[- ]book)? page|\bgrid\b|collage|side[- ]by[- ]side", re.I)
 
 
 def parse(clause: str, whole: str) -> tuple[Params, str | None, str]:
-    kind = first(KINDS, clause) or ("grid" if re.search(r"arrange|combine|layout|together", clause, re.I) else None)
+    # the whole clause too: bookkeeping stripping can eat part of a kind ("a contact sheet of the three photos")
+    kind = (
+        first(KINDS, clause)
+        or first(KINDS, whole)
+        or ("grid" if re.search(r"arrange|combine|layout|together", clause, re.I) else None)
+    )
     if kind is None:
         return {}, UNRESOLVED, "no layout kind named"
     if kind in ("storyboard", "comic_page"):
@@ -60,13 +70,14 @@ def forms() -> list[Params]:
 
 def render(p: Panel, params: Params, plan: Plan, k: int, refs: list[Ref]) -> None:
     kind = params.get("kind", "storyboard")
+    page_aspect = plan.size.width / plan.size.height
     if kind == "storyboard":
         caption = plan.panels[k - 1].text or None
-        p.img = layouts.storyboard_frame(p.img, k - 1, plan.count, caption, focus=focus(p))
+        p.img = layouts.storyboard_frame(p.img, k - 1, plan.count, caption, focus=focus(p), page_aspect=page_aspect)
     elif kind == "comic_page":
         shots = []
-        for kind_ in ("medium", "closeup", "wide", "mirror"):
-            shot, _ = framing.reframe(p.img, kind_, face_boxes=face_boxes(p))
+        for kind_ in COMIC_SHOTS:
+            shot, _ = framing.reframe(p.img, kind_, face_boxes=face_boxes(p), index=2)
             shots.append(shot)
         text = plan.panels[k - 1].text
         p.img = layouts.comic_page(
@@ -74,6 +85,7 @@ def render(p: Panel, params: Params, plan: Plan, k: int, refs: list[Ref]) -> Non
             [text, "", "", ""] if text else ["", "", "", ""],
             plan.seed + k - 1,
             focus=[image_focus(shot) for shot in shots],  # one focus per shot
+            aspect=page_aspect,
         )
     else:
         raise EngineError(f"unknown layout {kind!r}", code=1400)
@@ -107,6 +119,8 @@ register(
             # versions shown as one comparison, side by side, or on one comic page: a layout
             Rule("phrase", 30, lambda t: bool(re.search(_ARRANGED, t, re.I))),
             Rule("companion", 30, lambda t: bool(_COMPANION.search(t))),
+            # a contact sheet, even once "sheet of the three photos" is read as bookkeeping
+            Rule("phrase", 31, lambda t: bool(_CONTACT.search(t))),
         ),
     )
 )
