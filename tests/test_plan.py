@@ -145,3 +145,10 @@ def test_an_and_inside_a_compound_does_not_split_an_item():
     # an "and" between two items still separates them
     p = plan("the same sneaker on white, grey, black and beige backgrounds", 4)
     assert [x.text for x in p.panels][2:] == ["black background", "beige background"]
+
+
+def test_a_count_of_the_references_is_not_the_output_count():
+    assert declared_count("a contact sheet of the three photos") is None
+    assert declared_count("combine these 3 images into a grid") is None
+    assert declared_count("Generate a series of 2 magazine photoshoots for these two models.") == 2
+    assert declared_count("make 4 images of the product") == 4

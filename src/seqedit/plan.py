@@ -59,6 +59,10 @@ _COUNT_PATTERNS = [
     # a count that opens an enumeration: "in 4 colors: red, blue, …", "4 art prints: 1. pencil …"
     re.compile(r"\b" + _NUM + r"\s+(?:[\w'-]+\s+){0,2}?[a-z'-]{2,}s\s*:(?!\d)", re.I),
 ]
+_OF_THE_REFERENCES = re.compile(
+    r"(?:\b(?:these|those)|\b(?:of|from|in|using|with|combine|merge|between|across)\s+(?:the|my|our|both|all))\s+$",
+    re.I,
+)
 _PANEL_MARK = re.compile(
     r"(?:^|(?<=[\s.;]))(?:panel|image|frame|shot|picture|page|slide)\s*#?\s*(\d{1,2})\s*(?:[:—–)]|-{1,2}\s|\.\s)\s*",
     re.I,
@@ -178,6 +182,8 @@ def declared_count(prompt: str) -> int | None:
     best: tuple[int, int] | None = None  # (position, value): the earliest statement wins
     for pattern in _COUNT_PATTERNS:
         for m in pattern.finditer(prompt):
+            if _OF_THE_REFERENCES.search(prompt[max(0, m.start() - 40) : m.start()]):
+                continue  # "a contact sheet of the three photos": the references' count, not the output's
             value = _number(m.group(1))
             if value is not None and 1 <= value <= 15 and (best is None or m.start() < best[0]):
                 best = (m.start(), value)
