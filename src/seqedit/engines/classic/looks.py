@@ -255,6 +255,18 @@ def _warm(f: np.ndarray, seed: int) -> np.ndarray:
     return saturate(out, 1.08)
 
 
+MUTED_CHROMA_PER_STRENGTH = 0.45  # "desaturate": chroma × (1 − 0.45 × strength), the adjust op's own step
+
+
+def desaturate(img: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """A partial saturation reduction ("desaturate slightly"): chroma × (1 − 0.45·strength), floor 0.
+
+    Strength 0.5 keeps 78 % of the chroma, 1 keeps 55 %, 1.5 keeps 33 %; luminance is unchanged.
+    """
+    k = max(0.0, 1.0 - MUTED_CHROMA_PER_STRENGTH * float(strength))
+    return saturate(img.astype(F32, copy=False), k).astype(F32)
+
+
 def apply_look(img: np.ndarray, look: str, seed: int, strength: float = 1.0, *, snow: bool = False) -> np.ndarray:
     """Colour-grade ``img`` with one of ``LOOKS``; ``strength`` in [0, 1] blends with the original.
 
