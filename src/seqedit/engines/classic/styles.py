@@ -420,6 +420,41 @@ def _oil(img: np.ndarray, seed: int, faces: np.ndarray | None) -> np.ndarray:
     return saturate(_upsample(np.clip(paint, 0.0, 1.0), h, w), 1.12)
 
 
+TRANSFER_STD_RATIO = (0.4, 2.5)  # a reference may stretch or squeeze a channel's spread at most this much
+TRANSFER_LUMA_MATCH = 0.6  # how far lightness follows the reference's histogram (the rest: mean/std only)
+
+
+def transfer_colours(img: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The colours and tones of ``reference`` on ``img`` (same shape as ``img``, float32 in [0, 1]).
+
+    Reinhard et al.'s colour transfer: each CIE Lab channel of ``img`` is shifted and scaled to the
+    reference's mean and standard deviation (the scale clamped to ``TRANSFER_STD_RATIO``), and
+    lightness is further pulled ``TRANSFER_LUMA_MATCH`` of the way to the reference's histogram, so
+    a dark, moody reference darkens and a pastel one lifts. It copies palette and tone only, not
+    brushwork, texture or content: "in the style of image 2" is approximate.
+    """
+    f = np.clip(img.astype(F32, copy=False), 0.0, 1.0)
+    r = np.clip(reference.astype(F32, copy=False), 0.0, 1.0)
+    lab = cv2.cvtColor(f, cv2.COLOR_RGB2Lab)
+    ref = cv2.cvtColor(_fit_long(r, 512), cv2.COLOR_RGB2Lab)
+    src_stats = cv2.cvtColor(_fit_long(f, 512), cv2.COLOR_RGB2Lab).reshape(-1, 3)
+    ref_stats = ref.reshape(-1, 3)
+    lo, hi = TRANSFER_STD_RATIO
+    out = np.empty_like(lab)
+    for c in range(3):
+        m_s, s_s = float(src_stats[:, c].mean()), float(src_stats[:, c].std()) + 1e-3
+        m_r, s_r = float(ref_stats[:, c].mean()), float(ref_stats[:, c].std()) + 1e-3
+        out[..., c] = (lab[..., c] - F32(m_s)) * F32(min(hi, max(lo, s_r / s_s))) + F32(m_r)
+    # lightness: also follow the reference's histogram (quantile mapping of the source's own levels)
+    qs = np.linspace(0.0, 100.0, 101)
+    src_q = np.percentile(src_stats[:, 0], qs)
+    ref_q = np.percentile(ref_stats[:, 0], qs)
+    matched = np.interp(lab[..., 0], src_q, ref_q).astype(F32)
+    out[..., 0] = out[..., 0] * F32(1.0 - TRANSFER_LUMA_MATCH) + matched * F32(TRANSFER_LUMA_MATCH)
+    out[..., 0] = np.clip(out[..., 0], 0.0, 100.0)
+    return np.clip(cv2.cvtColor(out, cv2.COLOR_Lab2RGB), 0.0, 1.0).astype(F32)
+
+
 def stylize(img: np.ndarray, style: str, seed: int, face_boxes: Sequence[Box] | None = None) -> np.ndarray:
     """Re-render ``img`` in ``style`` (one of ``STYLES``); same shape, float32 in [0, 1].
 
