@@ -94,12 +94,16 @@ def test_cartoon_is_flat_with_dark_outlines_and_a_smooth_face(images: dict[str, 
     strong = cv2.Canny(cv2.GaussianBlur(g, (0, 0), 2.0), 60, 150) > 0
     dark = cv2.dilate((luminance(out) < 0.2).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     assert float(dark[strong].mean()) > 0.5
-    # not blotchy: local variation inside the face is below the photo's (old: above it, 0.092-0.109)
+    # not blotchy: inside the face, away from the drawn lines (eyes, mouth), the skin is smooth
+    # (local std, old posterise: 0.062 astronaut / 0.030 grace; new 0.027 / 0.023; the photo 0.077 / 0.081)
     x, y, w, h = (int(v) for v in faces[0])
-    inside = local_std(luminance(out), 7)[y : y + h, x : x + w].mean()
-    photo = local_std(luminance(img), 7)[y : y + h, x : x + w].mean()
-    assert inside < photo
-    assert inside < 0.085
+    box = (slice(y, y + h), slice(x, x + w))
+    g = luminance(out)
+    lines = cv2.dilate((g < 0.3).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    skin = local_std(g, 7)[box][~lines[box]]
+    assert float(skin.mean()) < 0.045
+    assert float(skin.mean()) < 0.6 * float(local_std(luminance(img), 7)[box].mean())
+    assert float(local_std(g, 7)[box].mean()) < 0.085  # lines included (old: 0.092-0.109)
 
 
 @pytest.mark.parametrize("name", ["astronaut", "chelsea", "grace"])
