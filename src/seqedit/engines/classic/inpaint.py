@@ -373,6 +373,28 @@ def _straightness(ys: np.ndarray, xs: np.ndarray) -> tuple[float, float]:
     return float(along.max() - along.min() + 1), float(np.sqrt((across**2).mean()))
 
 
+def _runs_off_outline(comp: np.ndarray, outline: np.ndarray, hat: np.ndarray, min_len: float) -> np.ndarray:
+    """The parts of a thin line away from where it runs along an outline (``outline`` dilated by the
+    line's width) that are each at least ``min_len`` long, clear (median hat ≥ ``SCRATCH_CONTRAST``)
+    and mostly off outlines themselves; uint8 mask of ``comp``'s shape."""
+    near = cv2.dilate((outline & (comp > 0)).astype(np.uint8), np.ones((2 * SCRATCH_MAX_WIDTH + 1,) * 2, np.uint8))
+    rest = (comp > 0) & (near == 0)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(rest.astype(np.uint8), connectivity=8)
+    out = np.zeros(comp.shape, np.uint8)
+    for j in range(1, n):
+        if max(stats[j, cv2.CC_STAT_WIDTH], stats[j, cv2.CC_STAT_HEIGHT]) < 0.7 * min_len:
+            continue
+        piece = labels == j
+        skel = _skeleton(piece.astype(np.uint8))
+        if (
+            skel.sum() >= min_len
+            and float(np.median(hat[skel])) >= SCRATCH_CONTRAST
+            and outline[skel].mean() <= OUTLINE
+        ):
+            out |= piece.astype(np.uint8)
+    return out
+
+
 def find_scratches(img: np.ndarray) -> ScratchReport:
     """Thin (1-4 px at ≤ 1024 px), high-contrast lines of either polarity that are scratches, not scene.
 
@@ -439,8 +461,16 @@ def find_scratches(img: np.ndarray) -> ScratchReport:
             contrast = float(np.median(hat[y : y + ch, x : x + cw][skel]))
             if span >= STRUCTURE_LENGTH * short and rms <= max(1.0, STRAIGHT_RMS * span):
                 structure += 1
-            elif _holes(comp) >= 2 or along_edges > OUTLINE:
-                structure += 1  # a lattice, a line joined to other structure, a rim or an outline
+            elif _holes(comp) >= 2:
+                structure += 1  # a lattice, or a line joined to other structure
+            elif along_edges > OUTLINE:
+                # an outline, or a scratch that runs along one for a while: keep the outline, and
+                # repair the runs away from it that are long and clear enough to be a scratch alone
+                runs = _runs_off_outline(comp, follows[y : y + ch, x : x + cw], hat[y : y + ch, x : x + cw], min_len)
+                if runs.any():
+                    found += 1
+                    small[y : y + ch, x : x + cw] |= runs
+                structure += 1
             elif contrast < SCRATCH_CONTRAST:
                 faint += 1
             else:
