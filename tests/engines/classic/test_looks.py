@@ -230,3 +230,55 @@ def test_relight_rejects_unknown_kinds(grace: np.ndarray) -> None:
         relight(grace, "candle", "left")
     with pytest.raises(ValueError):
         relight(grace, "soft", "behind")
+
+
+# ----------------------------------------------------------------------------- sunset and night read as such
+
+
+def _lab_stats(img: np.ndarray) -> tuple[np.ndarray, float, float, float]:
+    L = lab(img)
+    return L, float(L[..., 1].mean()), float(L[..., 2].mean()), float(np.hypot(L[..., 1], L[..., 2]).mean())
+
+
+@pytest.mark.parametrize("name", ["rocket", "coffee", "astronaut"])
+def test_sunset_is_a_warm_low_sun_not_brown_smog(name: str) -> None:
+    img = photos.as_f32(getattr(data, name)())
+    out = time_of_day(img, "sunset", seed=3)
+    L0, a0, b0, c0 = _lab_stats(img)
+    L1, a1, b1, c1 = _lab_stats(out)
+    assert b1 > b0 + 8 and a1 > a0 + 5  # warmer and rosier (rocket: b −13.9 → −0.3, a 3.5 → 15.3)
+    assert c1 > c0  # more colour, not a haze (old rocket: chroma 17.9 → 10.0)
+    # shadows lifted, not crushed to brown (old rocket: 5th-percentile L 9.9 → 2.5, shadow chroma 7)
+    assert np.percentile(L1[..., 0], 5) >= np.percentile(L0[..., 0], 5)
+    shadows = L0[..., 0] < 30
+    if shadows.any():
+        assert float(np.hypot(L1[..., 1], L1[..., 2])[shadows].mean()) > 15.0
+    assert edge_f1(img, out) > 0.5
+
+
+def test_sunset_sky_runs_from_violet_to_orange() -> None:
+    img = photos.as_f32(data.camera())
+    h, w = img.shape[:2]
+    sky = np.zeros((h, w), np.float32)
+    sky[: int(0.35 * h)] = 1.0
+    L = lab(time_of_day(img, "sunset", sky_mask=sky, seed=3))
+    top, horizon = L[: int(0.08 * h)], L[int(0.27 * h) : int(0.35 * h)]
+    assert float(top[..., 1].mean()) > 20 and float(top[..., 2].mean()) < -10  # violet-magenta above
+    assert float(horizon[..., 2].mean()) > float(top[..., 2].mean()) + 25  # warming toward the horizon
+    assert float(horizon[..., 0].mean()) > float(top[..., 0].mean())  # and brighter there
+
+
+@pytest.mark.parametrize("name", ["rocket", "coffee", "astronaut"])
+def test_night_is_blue_and_dark_with_the_lights_kept(name: str) -> None:
+    from seqedit.engines.classic.looks import light_spots, luminance
+
+    img = photos.as_f32(getattr(data, name)())
+    out = time_of_day(img, "night", seed=3)
+    L0, _, _, _ = _lab_stats(img)
+    L1, _, b1, _ = _lab_stats(out)
+    assert float(L1[..., 0].mean()) < 0.45 * float(L0[..., 0].mean())  # dark
+    assert b1 < -5.0  # blue (old coffee: +4.7, a brown dimming)
+    spots = light_spots(img) > 0.5
+    assert spots.sum() > 100, "the test photo needs some lamps or highlights"
+    kept = float(luminance(out)[spots].mean() / luminance(img)[spots].mean())
+    assert kept > 0.8  # old: 0.41-0.46, the lamps went out

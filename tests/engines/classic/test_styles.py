@@ -88,10 +88,7 @@ def test_same_seed_gives_identical_bytes(astronaut: np.ndarray, style: str) -> N
 def test_seed_changes_the_seeded_textures(astronaut: np.ndarray, style: str) -> None:
     small = astronaut[::2, ::2].copy()
     a, b = stylize(small, style, seed=1), stylize(small, style, seed=2)
-    if style == "oil":  # oil has no random texture
-        assert a.tobytes() == b.tobytes()
-    else:
-        assert a.tobytes() != b.tobytes()
+    assert a.tobytes() != b.tobytes()  # oil's brush strokes are seeded too
 
 
 @pytest.mark.parametrize("style", ["pencil", "ink", "manga"])
@@ -113,7 +110,7 @@ def test_manga_keeps_faces_free_of_solid_blacks() -> None:
     assert (kept[..., 0] == 0).mean() < (plain[..., 0] == 0).mean()
 
 
-def test_cartoon_and_comic_posterise(astronaut: np.ndarray) -> None:
+def test_comic_posterises(astronaut: np.ndarray) -> None:
     def colours_for_80_percent(img: np.ndarray) -> int:
         q = (img * 31 + 0.5).astype(np.int32)
         keys = (q[..., 0] << 10) | (q[..., 1] << 5) | q[..., 2]
@@ -121,8 +118,8 @@ def test_cartoon_and_comic_posterise(astronaut: np.ndarray) -> None:
         return int(np.searchsorted(np.cumsum(counts), 0.8 * keys.size)) + 1
 
     before = colours_for_80_percent(astronaut)
-    for style in ("cartoon", "comic"):
-        assert colours_for_80_percent(stylize(astronaut, style, seed=0)) < before / 4
+    assert colours_for_80_percent(stylize(astronaut, "comic", seed=0)) < before / 4
+    # cartoon is soft toon shading, not a posterise: its flatness is measured in test_style_media.py
 
 
 def test_popart_keeps_odd_sizes_and_differs_per_tile() -> None:

@@ -5,9 +5,15 @@
 inside the mask). Classical inpainting continues the surroundings smoothly: that works for thin
 strokes and fails on anything with area, where it leaves a smear. So ``removal_verdict(mask)``
 refuses masks covering more than ``MAX_AREA`` of the image or with a blob thicker than
-``MAX_THICKNESS`` of the short side (at least ``MIN_THICKNESS_PX``), and ``inpaint`` returns the
-image untouched with the refusal as its warning ("object removal needs a generative engine"). The
-caller must treat a refusal as "unsupported", not as a result.
+``MAX_THICKNESS`` of the short side (at least ``MIN_THICKNESS_PX``; where thin lines cross, the
+crossing is not a blob), and ``inpaint`` returns the image untouched with the refusal as its warning
+("object removal needs a generative engine"). The caller must treat a refusal as "unsupported",
+not as a result.
+
+``find_scratches(img)`` repairs only thin, achromatic, high-contrast curves that do not belong to
+the scene, and reports the lines it kept: long straight ones (masts, cables, rails), lattices,
+outlines between two regions, and faint ones (a dark scratch over a dark area, which cannot be told
+from the picture's own lines). See its docstring for the rules.
 
 ``text_boxes(img)`` is the cheap text detector also used by mirroring: MSER components filtered by
 size, fill and stroke-width uniformity, then grouped into lines of three or more similar-height,
@@ -292,13 +298,6 @@ def _to_full(small: np.ndarray, h: int, w: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- scratches and dust
 
 
-def _hat_response(grey: np.ndarray, size: int) -> np.ndarray:
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    return np.maximum(
-        cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel), cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel)
-    )
-
-
 def _thin_only(mask: np.ndarray, max_width: int) -> np.ndarray:
     """``mask`` minus its parts wider than ``max_width`` px (blobs are not thin defects)."""
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max_width + 1, max_width + 1))
@@ -306,46 +305,195 @@ def _thin_only(mask: np.ndarray, max_width: int) -> np.ndarray:
     return mask & (1 - thick)
 
 
-def _line_kernel(length: int, angle: float) -> np.ndarray:
-    k = np.zeros((length, length), np.uint8)
-    c = (length - 1) / 2
-    dx, dy = np.cos(angle) * c, np.sin(angle) * c
-    cv2.line(k, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1, 1)
-    return k
+SCRATCH_MAX_WIDTH = 4  # px at detection scale: wider ridges are scene detail, not scratches
+SCRATCH_MIN_LENGTH = 0.06  # of the short side (at least 20 px)
+STRUCTURE_LENGTH = 0.15  # a straight line this long (of the short side) may be a mast, cable or rail
+STRAIGHT_RMS = 0.012  # … straight: rms distance from its fitted line ≤ this × its length (≥ 1 px)
+SCRATCH_MAX_CHROMA = 14  # scratches are achromatic: paper or emulsion white, dirt black (0-255 scale)
+SCRATCH_LIGHT = 170  # a light scratch is near white (median grey ≥ this) …
+SCRATCH_DARK = 55  # … a dark one near black (≤ this)
+SCRATCH_CONTRAST = 40  # median top-/black-hat a line needs to be repaired; fainter ones are reported
+OUTLINE = 0.35  # a line with different picture either side for this much of its length is an outline
+_SCRATCH_SIDE = 1024
+
+
+def _sides_differ(grey: np.ndarray, hat: np.ndarray, op: int) -> np.ndarray:
+    """Bool H×W: where the picture differs on the two sides of a thin line: an outline or a seam
+    between two regions, not a scratch laid over one. The picture beneath is ``grey`` with thin
+    features removed (opening or closing), sampled ``SCRATCH_MAX_WIDTH + 2`` px either side along
+    the line's normal (from the structure tensor of its hat response). A scratch crosses region
+    boundaries only at points; an outline runs along one."""
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * SCRATCH_MAX_WIDTH + 3,) * 2)
+    beneath = cv2.morphologyEx(grey, cv2.MORPH_OPEN if op == cv2.MORPH_TOPHAT else cv2.MORPH_CLOSE, disc)
+    b = cv2.GaussianBlur(beneath.astype(np.float32), (0, 0), 1.0)
+    hb = cv2.GaussianBlur(hat, (0, 0), 1.0)
+    hx, hy = cv2.Sobel(hb, cv2.CV_32F, 1, 0), cv2.Sobel(hb, cv2.CV_32F, 0, 1)
+    jxx, jxy, jyy = (cv2.GaussianBlur(a, (0, 0), 2.0) for a in (hx * hx, hx * hy, hy * hy))
+    theta = 0.5 * np.arctan2(2 * jxy, jxx - jyy)  # the line's normal
+    d = float(SCRATCH_MAX_WIDTH + 2)
+    nx, ny = (np.cos(theta) * d).astype(np.float32), (np.sin(theta) * d).astype(np.float32)
+    gy, gx = np.mgrid[0 : grey.shape[0], 0 : grey.shape[1]].astype(np.float32)
+    one = cv2.remap(b, gx + nx, gy + ny, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    other = cv2.remap(b, gx - nx, gy - ny, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.abs(one - other) > np.maximum(12.0, 0.35 * hat)
+
+
+@dataclass(frozen=True)
+class ScratchReport:
+    """What ``find_scratches`` saw: the mask to repair and one note per kind of line it left alone."""
+
+    mask: np.ndarray  # float32 H×W, 1 = scratch to inpaint
+    found: int  # scratches in ``mask``
+    notes: tuple[str, ...]  # lines kept, and why (straight structure, branching, too faint)
+
+
+def _skeleton(component: np.ndarray) -> np.ndarray:
+    from skimage.morphology import skeletonize
+
+    return skeletonize(component > 0)
+
+
+def _holes(component: np.ndarray) -> int:
+    """Enclosed holes of at least 6 px: a lattice (tower, fence, rigging) has them, a scratch does not."""
+    contours, hierarchy = cv2.findContours(component.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return 0
+    return sum(1 for c, hr in zip(contours, hierarchy[0], strict=True) if hr[3] >= 0 and cv2.contourArea(c) >= 6)
+
+
+def _straightness(ys: np.ndarray, xs: np.ndarray) -> tuple[float, float]:
+    """(length along the main axis, rms distance from the fitted line) of skeleton points."""
+    pts = np.stack([xs, ys], 1).astype(np.float64)
+    if len(pts) < 3:
+        return float(len(pts)), 0.0
+    pts -= pts.mean(0)
+    _, sv, vt = np.linalg.svd(pts, full_matrices=False)
+    along = pts @ vt[0]
+    across = pts @ vt[1]
+    return float(along.max() - along.min() + 1), float(np.sqrt((across**2).mean()))
+
+
+def _runs_off_outline(comp: np.ndarray, outline: np.ndarray, hat: np.ndarray, min_len: float) -> np.ndarray:
+    """The parts of a thin line away from where it runs along an outline (``outline`` dilated by the
+    line's width) that are each at least ``min_len`` long, clear (median hat ≥ ``SCRATCH_CONTRAST``)
+    and mostly off outlines themselves; uint8 mask of ``comp``'s shape."""
+    near = cv2.dilate((outline & (comp > 0)).astype(np.uint8), np.ones((2 * SCRATCH_MAX_WIDTH + 1,) * 2, np.uint8))
+    rest = (comp > 0) & (near == 0)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(rest.astype(np.uint8), connectivity=8)
+    out = np.zeros(comp.shape, np.uint8)
+    for j in range(1, n):
+        if max(stats[j, cv2.CC_STAT_WIDTH], stats[j, cv2.CC_STAT_HEIGHT]) < 0.7 * min_len:
+            continue
+        piece = labels == j
+        skel = _skeleton(piece.astype(np.uint8))
+        if (
+            skel.sum() >= min_len
+            and float(np.median(hat[skel])) >= SCRATCH_CONTRAST
+            and outline[skel].mean() <= OUTLINE
+        ):
+            out |= piece.astype(np.uint8)
+    return out
+
+
+def find_scratches(img: np.ndarray) -> ScratchReport:
+    """Thin (1-4 px at ≤ 1024 px), high-contrast lines of either polarity that are scratches, not scene.
+
+    Candidates are white top-hat / black-hat ridges narrower than ``2 × SCRATCH_MAX_WIDTH``, which
+    must stand out against the local texture level (a line on fur or foliage must stand out further
+    than one on sky). Each connected line is then judged:
+
+    * only achromatic lines toward white (median grey ≥ ``SCRATCH_LIGHT``) or black (≤
+      ``SCRATCH_DARK``) are candidates: scratches show paper or emulsion white, or dirt black;
+      coloured and mid-grey thin lines are the picture's own (seams, rims, hair, flag poles);
+    * a scratch: such a curve at least ``SCRATCH_MIN_LENGTH`` of the short side long, with a median
+      hat contrast of at least ``SCRATCH_CONTRAST``, that is none of the following;
+    * kept, as scene structure: a long straight line (masts, poles, cables, rails, frames), a
+      lattice (a line with holes: towers, fences, rigging), or an outline (the picture differs on
+      its two sides for more than ``OUTLINE`` of its length);
+    * kept, as too faint: a candidate below ``SCRATCH_CONTRAST`` (a dark scratch across a dark
+      area cannot be told from a seam).
+
+    Kept lines are reported in ``notes`` so the caller can say what it did not remove.
+    """
+    h, w = img.shape[:2]
+    k = min(1.0, _SCRATCH_SIDE / max(h, w))
+    grey = _resize_grey(_grey_u8(img), k)
+    gh, gw = grey.shape
+    short = min(gh, gw)
+    min_len = max(20.0, SCRATCH_MIN_LENGTH * short)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * SCRATCH_MAX_WIDTH + 3,) * 2)
+    small = np.zeros((gh, gw), np.uint8)
+    found, structure, faint = 0, 0, 0
+    u8 = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
+    if k < 1.0:
+        u8 = cv2.resize(u8, (gw, gh), interpolation=cv2.INTER_AREA)
+    chroma = u8.max(axis=2).astype(np.int16) - u8.min(axis=2)
+    for op in (cv2.MORPH_TOPHAT, cv2.MORPH_BLACKHAT):
+        light = op == cv2.MORPH_TOPHAT
+        hat = cv2.morphologyEx(grey, op, disc).astype(np.float32)
+        # how much thin detail is around anyway: a local median ignores the line itself
+        texture = cv2.medianBlur(np.clip(hat, 0, 255).astype(np.uint8), 21).astype(np.float32)
+        # scratch pixels are achromatic and toward white or black: coloured and mid-grey thin lines are
+        # the picture's own, and leaving them out keeps a scratch from merging with the lines it crosses
+        tone = (grey >= SCRATCH_LIGHT - 40) if light else (grey <= SCRATCH_DARK + 30)
+        tone = cv2.dilate((tone & (chroma <= 2 * SCRATCH_MAX_CHROMA)).astype(np.uint8), np.ones((3, 3), np.uint8))
+        weak = ((hat >= 25) & (hat >= 2.0 * texture + 12) & (tone > 0)).astype(np.uint8)
+        weak = _thin_only(weak, 2 * SCRATCH_MAX_WIDTH)
+        follows = _sides_differ(grey, hat, op)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(weak, connectivity=8)
+        big = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= 0.7 * min_len
+        big[0] = False
+        for i in np.nonzero(big)[0]:
+            x, y = stats[i, cv2.CC_STAT_LEFT], stats[i, cv2.CC_STAT_TOP]
+            cw, ch = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]
+            comp = (labels[y : y + ch, x : x + cw] == i).astype(np.uint8)
+            skel = _skeleton(comp)
+            length = float(skel.sum())
+            if length < min_len or stats[i, cv2.CC_STAT_AREA] > 2 * SCRATCH_MAX_WIDTH * length:
+                continue
+            level = float(np.median(grey[y : y + ch, x : x + cw][skel]))
+            tint = float(np.median(chroma[y : y + ch, x : x + cw][skel]))
+            if tint > SCRATCH_MAX_CHROMA or not (level >= SCRATCH_LIGHT if light else level <= SCRATCH_DARK):
+                continue  # coloured or mid-grey thin lines are the picture's own (seams, rims, hair)
+            ys, xs = np.nonzero(skel)
+            span, rms = _straightness(ys, xs)
+            along_edges = float(follows[y : y + ch, x : x + cw][skel].mean())
+            contrast = float(np.median(hat[y : y + ch, x : x + cw][skel]))
+            if span >= STRUCTURE_LENGTH * short and rms <= max(1.0, STRAIGHT_RMS * span):
+                structure += 1
+            elif _holes(comp) >= 2:
+                structure += 1  # a lattice, or a line joined to other structure
+            elif along_edges > OUTLINE:
+                # an outline, or a scratch that runs along one for a while: keep the outline, and
+                # repair the runs away from it that are long and clear enough to be a scratch alone
+                runs = _runs_off_outline(comp, follows[y : y + ch, x : x + cw], hat[y : y + ch, x : x + cw], min_len)
+                if runs.any():
+                    found += 1
+                    small[y : y + ch, x : x + cw] |= runs
+                structure += 1
+            elif contrast < SCRATCH_CONTRAST:
+                faint += 1
+            else:
+                found += 1
+                small[y : y + ch, x : x + cw] |= comp
+    small = cv2.dilate(small, np.ones((3, 3), np.uint8))
+    notes = []
+    if structure:
+        notes.append(
+            f"kept {structure} thin {'line' if structure == 1 else 'lines'} that read as scene structure "
+            "(a long straight mast, cable or rail, a lattice, or an outline between two regions), not scratches"
+        )
+    if faint:
+        notes.append(
+            f"kept {faint} faint thin {'line' if faint == 1 else 'lines'} that may be scratches: too little "
+            "contrast (a dark scratch over a dark area) to tell from the picture's own lines"
+        )
+    return ScratchReport(_to_full(small, h, w), found, tuple(notes))
 
 
 def scratch_mask(img: np.ndarray) -> np.ndarray:
-    """Thin, long, straight high-contrast lines, as a float32 H×W mask.
-
-    For each polarity the thin-feature response (top-/black-hat) is averaged along line segments a
-    tenth of the short side long at 12 angles: a scratch keeps its contrast along its length and is
-    far stronger along one direction than around it, while texture averages out. Runs at least a
-    fifth of the short side long are kept, minus any thick parts. Natural thin straight structures
-    (cables, masts, piping, a straight whisker) look the same and are removed too.
-    """
-    h, w = img.shape[:2]
-    k = min(1.0, 640 / max(h, w))
-    grey = _resize_grey(_grey_u8(img), k)
-    gh, gw = grey.shape
-    length = max(15, round(0.1 * min(gh, gw))) | 1
-    kernels = [_line_kernel(length, float(a)).astype(np.float32) for a in np.arange(12) * (np.pi / 12)]
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
-    small = np.zeros((gh, gw), np.uint8)
-    for op in (cv2.MORPH_TOPHAT, cv2.MORPH_BLACKHAT):
-        hat = cv2.morphologyEx(grey, op, disc)
-        spread = cv2.dilate(hat, np.ones((3, 3), np.uint8)).astype(np.float32)  # angular tolerance
-        iso = cv2.blur(spread, (length, length))  # same response, no direction
-        for kern in kernels:
-            along = cv2.filter2D(spread, -1, kern / kern.sum())
-            line = ((along >= 50) & (along - iso >= 30) & (along >= 1.6 * iso)).astype(np.uint8)
-            n, labels, stats, _ = cv2.connectedComponentsWithStats(line, connectivity=8)
-            span = np.hypot(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
-            long_enough = (span >= 2.0 * length) & (stats[:, cv2.CC_STAT_AREA] <= 8.0 * span)  # long and thin
-            long_enough[0] = False
-            line = cv2.dilate(long_enough.astype(np.uint8)[labels], np.ones((5, 5), np.uint8))
-            small |= line & (hat >= 25)
-    small = cv2.dilate(_thin_only(small, 5), np.ones((3, 3), np.uint8))
-    return _to_full(small, h, w)
+    """The scratches ``find_scratches`` would repair, as a float32 H×W mask."""
+    return find_scratches(img).mask
 
 
 def dust_mask(img: np.ndarray) -> np.ndarray:
@@ -406,8 +554,17 @@ def removal_verdict(mask: np.ndarray) -> str | None:
         return f"{REFUSAL}: the area to remove covers {area:.0%} of the image (limit {MAX_AREA:.0%})"
     if area == 0.0:
         return None
-    thickness = 2.0 * float(cv2.distanceTransform(m, cv2.DIST_L2, 3).max())
     limit = max(MIN_THICKNESS_PX, MAX_THICKNESS * min(h, w))
+    # a blob is a part that a disc of the limit's diameter can move around in (what the opening keeps
+    # is at least two discs' area); where thin lines cross, the crossing is locally wider than either
+    # line, so one disc may just fit there, but it cannot move: crossing scratches are not a blob
+    d = int(limit) + 1
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (d, d))
+    opened = cv2.morphologyEx(m, cv2.MORPH_OPEN, disc)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+    big = np.nonzero(stats[1:, cv2.CC_STAT_AREA] >= 2 * int(disc.sum()))[0] + 1
+    blob = np.isin(labels, big)
+    thickness = 2.0 * float(cv2.distanceTransform(m, cv2.DIST_L2, 3)[blob].max()) if blob.any() else 0.0
     if thickness > limit:
         return (
             f"{REFUSAL}: a region to remove is {thickness:.0f} px thick "

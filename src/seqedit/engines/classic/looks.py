@@ -255,6 +255,18 @@ def _warm(f: np.ndarray, seed: int) -> np.ndarray:
     return saturate(out, 1.08)
 
 
+MUTED_CHROMA_PER_STRENGTH = 0.45  # "desaturate": chroma × (1 − 0.45 × strength), the adjust op's own step
+
+
+def desaturate(img: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """A partial saturation reduction ("desaturate slightly"): chroma × (1 − 0.45·strength), floor 0.
+
+    Strength 0.5 keeps 78 % of the chroma, 1 keeps 55 %, 1.5 keeps 33 %; luminance is unchanged.
+    """
+    k = max(0.0, 1.0 - MUTED_CHROMA_PER_STRENGTH * float(strength))
+    return saturate(img.astype(F32, copy=False), k).astype(F32)
+
+
 def apply_look(img: np.ndarray, look: str, seed: int, strength: float = 1.0, *, snow: bool = False) -> np.ndarray:
     """Colour-grade ``img`` with one of ``LOOKS``; ``strength`` in [0, 1] blends with the original.
 
@@ -314,40 +326,122 @@ def _city_lights(f: np.ndarray, s: float) -> np.ndarray:
     return blur(spots[..., None] * rgb(1.0, 0.8, 0.5), 6 * s)
 
 
+SUNSET_SKY = (
+    (0.0, (0.30, 0.20, 0.52)),
+    (0.45, (0.86, 0.38, 0.50)),
+    (0.75, (1.0, 0.55, 0.25)),
+    (1.0, (1.0, 0.78, 0.42)),
+)
+"""Sunset sky, top → horizon: violet, magenta-rose, orange, gold."""
+
+
+def _stops_gradient(
+    h: int, w: int, stops: Sequence[tuple[float, tuple[float, float, float]]], reach: float
+) -> np.ndarray:
+    t = np.clip(np.linspace(0.0, 1.0, h, dtype=F32) / F32(reach), 0.0, 1.0)
+    col = np.stack([np.interp(t, [p for p, _ in stops], [c[i] for _, c in stops]) for i in range(3)], -1)
+    return np.broadcast_to(col.astype(F32)[:, None, :], (h, w, 3)).astype(F32)
+
+
+def _sunset(f: np.ndarray, sky_mask: np.ndarray | None) -> np.ndarray:
+    """A low warm sun: highlights gold-orange, shadows lifted and tinted violet-magenta (not crushed
+    to brown), chroma kept, a warm low glow from one side and, with a sky mask, a violet → magenta →
+    orange → gold sky. Without a sky the same gradient washes the frame lightly (soft light)."""
+    h, w = f.shape[:2]
+    s = size_scale(f)
+    lum = luminance(f)[..., None]
+    lin = _linear(f) * rgb(1.22, 0.94, 0.66) * F32(0.72)  # warm sun, lower than daylight
+    out = _gamma(lin)
+    shadows = (F32(1.0) - smoothstep(0.0, 0.55, lum)) * F32(0.16)
+    out = out + (rgb(0.55, 0.28, 0.62) - out) * shadows  # lifted violet shadows
+    highlights = smoothstep(0.45, 1.0, lum) * F32(0.25)
+    out = out + (rgb(1.0, 0.72, 0.38) - out) * highlights  # golden highlights
+    wash = _stops_gradient(h, w, SUNSET_SKY, 1.0)
+    soft = np.where(
+        out < 0.5, 2 * out * wash + out * out * (1 - 2 * wash), 2 * out * (1 - wash) + np.sqrt(out) * (2 * wash - 1)
+    )
+    out = _mix(out, soft.astype(F32), 0.35)  # warm light falls from the sky
+    glow = radial_glow(h, w, 0.78, 0.62, 0.45, 0.35) * rgb(1.0, 0.55, 0.18)
+    out = screen(out, glow * F32(0.28))
+    out = saturate(contrast(out, 1.06, 0.45), 1.18)
+    if sky_mask is not None:
+        sky = _stops_gradient(h, w, SUNSET_SKY, 0.8)
+        g = luminance(f)
+        detail = np.clip(g / (blur(g, 24 * s) + F32(1e-3)), 0.75, 1.25)[..., None]  # clouds
+        sky = screen(np.clip(sky * detail, 0.0, 1.0), radial_glow(h, w, 0.78, 0.7, 0.12, 0.1) * rgb(1.0, 0.85, 0.5))
+        m = np.clip(sky_mask.astype(F32, copy=False), 0.0, 1.0)[..., None]
+        out = out * (F32(1.0) - m) + sky * m
+    return out
+
+
+def light_spots(f: np.ndarray) -> np.ndarray:
+    """H×W in [0, 1]: small bright spots (white top-hat on bright pixels): lamps, windows, flames."""
+    s = size_scale(f)
+    lum = luminance(f)
+    k = max(3, round(15 * s)) | 1
+    tophat = lum - cv2.morphologyEx(lum, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
+    return (np.clip((tophat - F32(0.12)) / F32(0.25), 0.0, 1.0) * smoothstep(0.65, 0.85, lum)).astype(F32)
+
+
+def _night(f: np.ndarray, sky_mask: np.ndarray | None, seed: int) -> np.ndarray:
+    """Day for night: luminance pulled down and compressed, colour drained toward moonlit blue, the
+    shadows deep blue rather than black; lamps and windows keep their colour and brightness with a
+    bloom; with a sky mask a dark blue sky with seeded stars."""
+    h, w = f.shape[:2]
+    s = size_scale(f)
+    lum = luminance(f)
+    dark = np.power(np.clip(lum, 0.0, 1.0), F32(1.35)) * F32(0.4)  # night luma
+    moon = rgb(0.42, 0.58, 1.0)
+    base = dark[..., None] * moon * F32(1.15) + saturate(f, 0.4) * dark[..., None] * F32(0.35)
+    base = base + rgb(0.01, 0.018, 0.045)  # shadows are deep blue, not black
+    if sky_mask is not None:
+        sky = _sky_gradient(h, w, (0.01, 0.02, 0.07), (0.07, 0.12, 0.25), 0.75)
+        detail = np.clip(lum / (blur(lum, 24 * s) + F32(1e-3)), 0.7, 1.3)[..., None]
+        sky = sky * detail
+        rng = np.random.default_rng(seed)
+        n = int(500 * h * w / 1024**2)
+        stars = np.zeros((h, w), F32)
+        stars[rng.integers(0, h, n), rng.integers(0, w, n)] = rng.uniform(0.3, 1.0, n).astype(F32)
+        sky = sky + cv2.GaussianBlur(stars, (0, 0), max(0.5, 0.7 * s))[..., None] * F32(1.5)
+        m = np.clip(sky_mask.astype(F32, copy=False), 0.0, 1.0)[..., None]
+        base = base * (F32(1.0) - m) + np.clip(sky, 0.0, 1.0) * m
+    spots = light_spots(f)[..., None]
+    lamps = saturate(f, 1.2) * rgb(1.0, 0.92, 0.8)
+    out = base * (F32(1.0) - spots) + lamps * spots  # the lights stay lit
+    bloom = blur(lamps * spots, 8 * s)
+    return screen(out, bloom * F32(0.9))
+
+
 def time_of_day(img: np.ndarray, time: str, sky_mask: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
     """Grade ``img`` toward a time of day (one of ``TIMES``); approximate: no new shadows or lamps.
 
     With a ``sky_mask`` (H×W in [0, 1]) the sky is re-tinted with a gradient for that time, keeping
-    the sky's own detail (clouds); at night seeded stars are added.
+    the sky's own detail (clouds); at night seeded stars are added. Sunset and night have their own
+    grades (``_sunset``: warm low sun with lifted violet shadows; ``_night``: day for night with the
+    lights kept); the other times are a linear-light gain, exposure, saturation and contrast.
     """
     key = time.lower()
     if key not in _TIME_GRADES:
         raise ValueError(f"unknown time of day {time!r}; expected one of {', '.join(TIMES)}")
-    gain, exposure, sat, con, top, horizon = _TIME_GRADES[key]
     f = img.astype(F32, copy=False)
+    if key == "sunset":
+        return _done(f, _sunset(f, sky_mask))
+    if key == "night":
+        return _done(f, _night(f, sky_mask, seed))
+    gain, exposure, sat, con, top, horizon = _TIME_GRADES[key]
     h, w = f.shape[:2]
     s = size_scale(f)
     out = _gamma(_linear(f) * (rgb(*gain) * F32(exposure)))
     out = contrast(saturate(out, sat), con)
     if key in ("morning", "dawn"):
         out = screen(out, blur(out, 16 * s) * F32(0.2))  # soft haze
-    if key == "sunset":
-        out = screen(out, radial_glow(h, w, 0.3, 0.5, 0.35, 0.35) * rgb(1.0, 0.6, 0.25) * F32(0.35))
-    if key in ("night", "dusk"):
-        out = screen(out, _city_lights(f, s) * F32(0.8 if key == "night" else 0.5))
+    if key == "dusk":
+        out = screen(out, _city_lights(f, s) * F32(0.5))
     if sky_mask is not None:
         sky = _sky_gradient(h, w, top, horizon, 0.75)
         lum = luminance(f)
         detail = np.clip(lum / (blur(lum, 24 * s) + F32(1e-3)), 0.7, 1.3)[..., None]  # clouds
         sky = sky * detail
-        if key == "night":
-            rng = np.random.default_rng(seed)
-            n = int(500 * h * w / 1024**2)
-            stars = np.zeros((h, w), F32)
-            stars[rng.integers(0, h, n), rng.integers(0, w, n)] = rng.uniform(0.3, 1.0, n).astype(F32)
-            sky = sky + cv2.GaussianBlur(stars, (0, 0), max(0.5, 0.7 * s))[..., None] * F32(1.5)
-        if key == "sunset":
-            sky = screen(np.clip(sky, 0, 1), radial_glow(h, w, 0.3, 0.55, 0.12, 0.12) * rgb(1.0, 0.85, 0.5))
         m = np.clip(sky_mask.astype(F32, copy=False), 0.0, 1.0)[..., None]
         out = out * (F32(1.0) - m) + np.clip(sky, 0.0, 1.0) * m
     return _done(f, out)

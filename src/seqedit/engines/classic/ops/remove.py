@@ -3,7 +3,10 @@
 Removing text already in the picture (subtitles, burned-in captions) is ``remove`` by a phrase rule.
 One clause can name several defects ("remove the text and the dust"): each becomes its own op.
 Removing a named thin object (wires, a stray hair) is ``approximate``; any other object is
-``unsupported``. The renderer refuses a mask too large to inpaint honestly.
+``unsupported``. The renderer refuses a mask too large to inpaint honestly, and a request whose
+defect it cannot find ("found no scratches …", naming the thin lines it kept as scene structure or
+as too faint to tell from the picture's own lines); lines it kept beside the ones it repaired are
+warnings.
 """
 
 from __future__ import annotations
@@ -73,13 +76,24 @@ def expand(first_op: OpSpec, content: str) -> list[OpSpec]:
 
 def render(p: Panel, params: Params, plan: Plan, k: int, refs: list[Ref]) -> None:
     what = params.get("what", "text")
+    notes: tuple[str, ...] = ()
     try:
-        mask = inpaint.defect_mask(p.img, what)
+        if what in ("scratches", "scratch"):
+            report = inpaint.find_scratches(p.img)
+            mask, notes = report.mask, report.notes
+        else:
+            mask = inpaint.defect_mask(p.img, what)
     except ValueError:
         raise Unsupported(
             f"removing {what}: only thin defects (text, watermarks, scratches, dust) can be removed; {GENERATIVE_HINT}",
             clause=str(what),
         ) from None
+    if not (mask > 0.5).any():  # an unchanged picture is not a removal: say what was (not) found
+        seen = f" ({'; '.join(notes)})" if notes else ""
+        raise Unsupported(
+            f"removing {what}: found no {what} it can tell from the picture itself{seen}", clause=str(what)
+        )
+    p.warnings.extend(notes)
     refusal = inpaint.removal_verdict(mask)
     if refusal is not None:
         raise Unsupported(f"removing {what}: {refusal}; {GENERATIVE_HINT}", clause=str(what))

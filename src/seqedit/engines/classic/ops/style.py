@@ -1,5 +1,11 @@
 """``style``: re-render the picture (pencil, ink, manga, comic, pop art, cartoon, watercolour, oil).
 
+"In the style of image 2", "match the colours of the second photo", "use the palette of image 3"
+are ``style: reference`` with verdict ``approximate`` (a phrase rule): the reference's colours and
+tones are transferred (Lab statistics and a lightness histogram match, ``styles.transfer_colours``),
+not its brushwork or content; the note says so. A reference number beyond the images given is a
+request error.
+
 A named style the classic engine does not have (pixel art, claymation, …) is ``style`` with verdict
 ``unsupported``. A strong style name elsewhere in a clause adds a style companion ("manga storyboards"
 → style + layout). A style is a renderable setting for a story clause (see ``router/policy.py``).
@@ -10,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from seqedit.engines.base import EngineError
 from seqedit.engines.classic import styles
 from seqedit.engines.classic.ops.parsing import KindTable, alternatives, first, kinds
 from seqedit.engines.classic.ops.registry import Operation, Params, Rule, register
@@ -40,7 +47,52 @@ _COMPANION = re.compile(
 )
 
 
+_ORDINALS = {"first": 0, "second": 1, "other": 1, "another": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1}
+_REF = (
+    r"(?:the\s+)?(?:(?:first|second|third|fourth|fifth|last|other|another)\s+"
+    r"(?:photo|image|picture|reference|shot|one)|(?:photo|image|picture|reference|img)\s*#?\s*\d)"
+)
+_WHICH = re.compile(r"(first|second|third|fourth|fifth|last|other|another)\s+\w+|#?\s*(\d)", re.I)
+_ASPECT = r"(?:colou?r\s+)?(?:style|look|colou?rs?|palette|tones?|tonality|mood|grade|grading|scheme|feel)"
+_FROM_REFERENCE = re.compile(
+    r"\bthe\s+" + _ASPECT + r"\s+(?:of|from|in)\s+" + _REF + "|"
+    r"\b(?:match(?:ing)?|copy(?:ing)?|borrow(?:ing)?|take|use|apply|transfer(?:ring)?)\s+"
+    + _ASPECT
+    + r"\s+(?:of|from)\s+"
+    + _REF
+    + "|"
+    r"\b(?:same|similar)\s+(?:colou?r\s+)?(?:style|look|palette|tones?|grade|grading|mood)\s+(?:as|to)\s+" + _REF + "|"
+    r"\b(?:styled?|graded?|colou?r(?:ed)?|toned?|looks?)\s+(?:(?:it|this|them|the\s+\w+)\s+)?(?:like|after)\s+" + _REF,
+    re.I,
+)
+REFERENCE_NOTE = (
+    "colour and tone transfer from reference {n} (Lab statistics and a lightness histogram match); "
+    "its brushwork, texture and content are not copied"
+)
+
+
+def reference_index(clause: str) -> int | None:
+    """0-based index of the reference a "style of image N" clause names (-1 = the last), or None."""
+    m = _FROM_REFERENCE.search(clause)
+    if m is None:
+        return None
+    found = list(_WHICH.finditer(m.group(0)))  # the reference is the phrase's last ordinal or number
+    if not found:
+        return 1
+    which = found[-1]
+    if which.group(2):
+        return max(0, int(which.group(2)) - 1)
+    return _ORDINALS.get(which.group(1).lower(), 1)
+
+
 def parse(clause: str, whole: str) -> tuple[Params, str | None, str]:
+    ref = reference_index(clause)
+    if ref is not None:
+        return (
+            {"style": "reference", "ref": ref},
+            "approximate",
+            REFERENCE_NOTE.format(n="last" if ref < 0 else ref + 1),
+        )
     style = first(STYLES, clause)
     if style is None or re.search(UNKNOWN, clause, re.I):
         what = re.search(UNKNOWN, clause, re.I)
@@ -49,10 +101,16 @@ def parse(clause: str, whole: str) -> tuple[Params, str | None, str]:
 
 
 def forms() -> list[Params]:
-    return [{"style": s} for s in kinds(STYLES)]
+    return [{"style": s} for s in kinds(STYLES)] + [{"style": "reference", "ref": r} for r in (0, 1, -1)]
 
 
 def render(p: Panel, params: Params, plan: Plan, k: int, refs: list[Ref]) -> None:
+    if params.get("style") == "reference":
+        index = int(params.get("ref", 1))
+        if not -len(refs) <= index < len(refs):
+            raise EngineError(f"style of reference {index + 1}: only {len(refs)} reference(s) given", code=1400)
+        p.img = styles.transfer_colours(p.img, refs[index].img)
+        return
     p.img = styles.stylize(p.img, params.get("style", "pencil"), plan.seed, face_boxes(p))
 
 
@@ -61,7 +119,9 @@ register(
         name="style",
         rank=20,
         verdict="supported",
-        schema="style: 'pencil'|'ink'|'manga'|'comic'|'popart'|'cartoon'|'watercolor'|'oil' — re-render",
+        schema="style: 'pencil'|'ink'|'manga'|'comic'|'popart'|'cartoon'|'watercolor'|'oil'|'reference'; "
+        "ref?: int (0-based reference index, -1 = last; reference only) — re-render, or take a reference's "
+        "colours (approximate)",
         lexicon=alternatives(STYLES) + "|" + UNKNOWN + r"|\bstyle\b|illustrat|art\b",
         prototypes=(
             "turn the photo into a pencil sketch",
@@ -79,6 +139,9 @@ register(
         render=render,
         order=80,
         story_setting=True,
-        rules=(Rule("companion", 20, lambda t: bool(_COMPANION.search(t))),),
+        rules=(
+            Rule("phrase", 15, lambda t: bool(_FROM_REFERENCE.search(t))),
+            Rule("companion", 20, lambda t: bool(_COMPANION.search(t))),
+        ),
     )
 )

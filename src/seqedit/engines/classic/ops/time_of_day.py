@@ -1,5 +1,9 @@
 """``time_of_day``: dawn … night as a grade plus a sky tint (``approximate``: not a relit scene).
 
+Sunset is a warm low sun (golden highlights, lifted violet shadows, a violet → magenta → orange sky
+where a sky is found); night is day-for-night (dark, moonlit blue, the lamps and windows kept lit).
+See ``looks.time_of_day``.
+
 "Night" that names a kind of place or thing ("night market", "nightclub") is not the hour. "At night",
 "at sunset" elsewhere in a clause add a time-of-day companion.
 """
