@@ -496,7 +496,8 @@ def _describe(paths: dict[str, Any]) -> None:
     """Bodies and responses of the fixed routes."""
 
     def op(path: str, method: str) -> dict[str, Any]:
-        return paths.get(path, {}).get(method, {})
+        found: dict[str, Any] = paths.get(path, {}).get(method, {})
+        return found
 
     spec = next(iter(MODELS.values()))
     completed = prediction_example(spec, "completed")
@@ -633,7 +634,7 @@ def document(app: FastAPI) -> dict[str, Any]:
     secured: set[tuple[str, str]] = set()
     for path_format, route in _api_routes(app):
         if route.include_in_schema and _needs_key(route):
-            secured.update((path_format, method.lower()) for method in route.methods)
+            secured.update((path_format, method.lower()) for method in route.methods or ())
     submit = paths.pop(SUBMIT_TEMPLATE, {}).get("post")
     plan = paths.pop(PLAN_TEMPLATE, {}).get("post")
     _describe(paths)
@@ -716,7 +717,7 @@ INIT_JS = """window.addEventListener("load", function () {
 def install(app: FastAPI) -> None:
     """Publish ``document(app)`` at the app's ``openapi_url`` and the bundled Swagger UI at ``/docs``.
     The app must be made with ``docs_url=None, redoc_url=None`` (FastAPI's own pages load from a CDN)."""
-    cached: dict[str, Any] = {}
+    cached: dict[str, dict[str, Any]] = {}
 
     def openapi() -> dict[str, Any]:
         if "doc" not in cached:
