@@ -207,8 +207,11 @@ def test_a_prediction_through_its_life_fits_the_schemas(client, auth, doc):
     assert assert_fits(doc, history, "/api/v3/predictions", "post")["data"]["total"] == 1
     cancel = "/api/v3/predictions/{prediction_id}/cancel"
     assert_fits(doc, client.post(f"/api/v3/predictions/{created['id']}/cancel", headers=auth), cancel, "post")
-    price = client.post("/api/v3/model/price", json={"model": model, "max_images": 4}, headers=auth)
-    assert assert_fits(doc, price, "/api/v3/model/price", "post")["data"]["max_images"] == 4
+    documented = doc["paths"]["/api/v3/model/price"]["post"]
+    body = documented["requestBody"]["content"]["application/json"]["example"]
+    price = client.post("/api/v3/model/price", json=body, headers=auth)
+    example = documented["responses"]["200"]["content"]["application/json"]["example"]
+    assert assert_fits(doc, price, "/api/v3/model/price", "post") == example  # at the default price
     assert_fits(doc, client.get("/api/v3/webhook/secret", headers=auth), "/api/v3/webhook/secret", "get")
     assert_fits(doc, client.get("/api/v3/models", headers=auth), "/api/v3/models", "get")
 

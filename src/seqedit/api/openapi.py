@@ -36,6 +36,7 @@ from fastapi.routing import APIRoute
 
 from seqedit.api.auth import require_key
 from seqedit.api.models import MODELS, ModelSpec
+from seqedit.pricing import DEFAULT_PRICE_PER_IMAGE, cost
 
 __all__ = ["install", "document", "ASSETS", "SWAGGER_UI_VERSION"]
 
@@ -353,6 +354,11 @@ def submit_example(spec: ModelSpec) -> dict[str, Any]:
     return body
 
 
+def _price(n: int) -> float:
+    """The default price of ``n`` images (``SEQEDIT_PRICE_PER_IMAGE`` changes what a server answers)."""
+    return float(cost(n, DEFAULT_PRICE_PER_IMAGE))
+
+
 def prediction_example(spec: ModelSpec, status: str = "created") -> dict[str, Any]:
     n = spec.fixed_count or 4
     return {
@@ -370,7 +376,7 @@ def prediction_example(spec: ModelSpec, status: str = "created") -> dict[str, An
         "seed": 1150416382,
         "warnings": [],
         "progress": {"done": 0, "total": n, "fraction": 0.0},
-        "cost": round(0.03 * n, 2),
+        "cost": _price(n),
         "plan": None,
     }
 
@@ -404,7 +410,7 @@ def plan_example(spec: ModelSpec) -> dict[str, Any]:
         "supported": True,
         "refusal": None,
         "warnings": [],
-        "price": {"unit_price": 0.03, "max_images": n, "base_price": round(0.03 * n, 2), "currency": "USD"},
+        "price": {"unit_price": _price(1), "max_images": n, "base_price": _price(n), "currency": "USD"},
     }
 
 
@@ -547,10 +553,10 @@ def _describe(paths: dict[str, Any]) -> None:
         }
         example = {
             "model": spec.id,
-            "unit_price": 0.03,
+            "unit_price": _price(1),
             "max_images": 4,
-            "base_price": 0.12,
-            "discounted_price": 0.12,
+            "base_price": _price(4),
+            "discounted_price": _price(4),
             "currency": "USD",
         }
         price["responses"] = {"200": _envelope({"type": "object", "properties": fields}, example), **_errors(400, 401)}
