@@ -291,3 +291,10 @@ def test_example_runs_as_written(block: Block, server: Served, folders):
     if block.marker == "creates":
         missing = [p for p in block.argument.split() if not (cwd / p).exists()]
         assert not missing, f"{block.name} did not create {missing}\n{shown}"
+
+
+def test_the_server_logged_no_traceback_while_the_examples_ran(server: Served):
+    """Runs after the examples (pytest keeps file order): a 500 or a crashed job behind an example that
+    still exited 0 is a failure too (the server logs both with their traceback)."""
+    log = server.log.read_text()
+    assert "Traceback (most recent call last)" not in log and " ERROR " not in log, log[-4000:]
