@@ -1,9 +1,9 @@
 """No route answers 500, whatever the body: Hypothesis fuzzes every route of the OpenAPI schema.
 
-Our routes read their JSON themselves (``wavespeed.json_body``), so the OpenAPI document lists the
-routes but not their bodies; the body strategies come from the request schemas the service publishes
-(``ModelSpec.schema()``, what ``GET /api/v3/models`` returns) and from the documented parameters of
-the other routes. Each field gets either a value of its schema's type or any JSON value at all (deep,
+Our routes read their JSON themselves (``wavespeed.json_body``); the body strategies come from the
+request schemas the service publishes (``ModelSpec.schema()``, what ``GET /api/v3/models`` returns and
+the OpenAPI document's per-model submit and plan bodies) and from the documented parameters of the
+other routes. Each field gets either a value of its schema's type or any JSON value at all (deep,
 huge, of the wrong type), and raw bodies are thrown in too (not JSON, not an object, truncated).
 """
 
@@ -127,9 +127,7 @@ def test_the_fuzzed_routes_are_every_body_route_of_the_schema(client):
     """Every route in the OpenAPI document that takes a body is fuzzed below (a new one must be added)."""
     paths = client.get("/openapi.json").json()["paths"]
     with_body = {(m.upper(), p) for p, ops in paths.items() for m in ops if m in ("post", "put")}
-    fuzzed = {("POST", p) for p in ROUTE_BODIES} | {
-        ("POST", "/api/v3/{model_id}"),  # the catch-all submit: fuzzed through both model ids
-        ("POST", "/api/v3/{model_id}/plan"),  # the plan extension: likewise
+    fuzzed = {("POST", p) for p in ROUTE_BODIES} | {  # submit and plan: one path per model id
         ("POST", "/api/v3/predictions/{prediction_id}/cancel"),
         ("PUT", "/api/v3/media/uploads/{upload_id}"),
         ("POST", "/api/v3/media/upload/binary"),

@@ -3,6 +3,7 @@
 
 Routers, one per concern: ``ops`` (health, metrics), ``media`` (uploads, signed files), ``wavespeed``
 (the prediction protocol; its submit route is the ``/api/v3/{model}`` catch-all, so it goes last).
+``api.openapi`` publishes the OpenAPI document (bodies, schemas, security) and ``/docs`` from bundled files.
 Each router answers its own errors in its protocol's body (``api.routing``); the handlers here cover
 only requests that reach no route (an unknown path or method), in the WaveSpeed body.
 """
@@ -17,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from seqedit.api import media, ops, wavespeed
+from seqedit.api import media, openapi, ops, wavespeed
 from seqedit.api.envelope import error_response, webhook_body
 from seqedit.api.routing import as_api_error
 from seqedit.config import Settings
@@ -49,10 +50,13 @@ def create_app(service: Service | None = None, settings: Settings | None = None)
         title="seqedit",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load from a CDN; openapi.install serves bundled ones
+        redoc_url=None,
         description="Sequential multi-image editing, wire-compatible with "
         "bytedance/seedream-v4/edit-sequential (WaveSpeed protocol).",
     )
     app.state.service = service
+    openapi.install(app)  # the OpenAPI document with bodies, schemas, security; /docs from bundled files
 
     async def _unrouted(request: Request, exc: Exception) -> Response:
         return error_response(as_api_error(request, exc))
