@@ -8,6 +8,12 @@
 * ``degenerate`` — empty, (nearly) the whole image, fragmented or uncertain: the op must not pretend it
   ran. ``note`` says why.
 
+Subjects: on a plain backdrop the subject is everything the backdrop cannot reach from the border
+through gaps wider than ``PASSAGE`` (so a white sole or toe cap inside the outline stays), with a
+trimap matte at the edge; elsewhere two GrabCut guesses (saliency-seeded, frame-filling) must pass
+``subject_verdict`` — big enough, one piece, an outline that follows colour edges — and agree, or the
+mask is degenerate and the op refuses.
+
 mediapipe (0.10.21, legacy ``solutions``; models ship in its wheel) is imported only here, lazily.
 Heavy steps run at ≤ 512 px and the masks are upsampled and refined against the full-size image with
 a guided filter. OpenCV's RNG is seeded before GrabCut, so the same seed gives the same mask.
@@ -35,6 +41,12 @@ T = TypeVar("T")
 MIN_AREA = 0.01  # below this fraction of the image a mask is "empty"
 MAX_AREA = 0.97  # above it the mask is "everything"
 WORK_SIDE = 512  # long side for segmentation work
+MIN_SUBJECT_AREA = 0.015  # a guessed (GrabCut) subject smaller than this fraction is not the subject
+MAIN_PIECE = 0.75  # ... and its largest piece holds at least this share of it
+MIN_CONTRAST = 0.75  # ... and this share of its outline has a colour edge (``boundary_contrast``)
+AGREE = 0.85  # ... and when two guesses both pass, they must overlap this much (IoU)
+BOUNDARY_DELTA = 10.0  # Lab difference across the outline that counts as an edge
+PASSAGE = 0.008  # keyed masks: the backdrop enters the subject only through gaps wider than 2 × this × side
 
 
 class DegenerateMask(ValueError):
@@ -318,19 +330,15 @@ def _poly(xy: np.ndarray) -> np.ndarray:
     return np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], 1)
 
 
-def keyed_mask(img: np.ndarray) -> MaskResult | None:
-    """Product on a plain / white / studio backdrop: key out a smooth fit of the border colour.
-
-    Returns None when the border is not plain enough to key.
-    """
-    h, w = img.shape[:2]
-    small = fit_long(img, WORK_SIDE)
-    sh, sw = small.shape[:2]
-    lab = cv2.cvtColor(small, cv2.COLOR_RGB2Lab)
+def _backdrop_model(lab: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """A smooth quadratic fit of the border colour (Lab field at the work size) and its spread (90th
+    percentile residual), or None when the border is not one plain backdrop."""
+    sh, sw = lab.shape[:2]
     xy, samples = _border_pixels(lab)
     A = _poly(xy)
     inl = np.ones(len(samples), bool)
     coef = np.zeros((6, 3), np.float32)
+    res = np.zeros(len(samples), np.float32)
     for _ in range(3):  # robust quadratic fit: drop border pixels that belong to the subject
         coef, *_ = np.linalg.lstsq(A[inl], samples[inl], rcond=None)
         res = np.linalg.norm((A @ coef - samples) * np.array([0.5, 1, 1], np.float32), axis=1)
@@ -343,24 +351,95 @@ def keyed_mask(img: np.ndarray) -> MaskResult | None:
         return None
     yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
     grid = np.stack([(xx / sw).ravel(), (yy / sh).ravel()], 1)
-    bg = (_poly(grid) @ coef).reshape(sh, sw, 3).astype(np.float32)
+    return (_poly(grid) @ coef).reshape(sh, sw, 3).astype(np.float32), spread
+
+
+def _border_reached(free: np.ndarray) -> np.ndarray:
+    """Pixels of ``free`` (uint8 0/1) connected to the image border through ``free`` (bool)."""
+    n, lab = cv2.connectedComponents(free.astype(np.uint8), connectivity=4)
+    if n <= 1:
+        return np.zeros(free.shape, bool)
+    border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+    border = border[border > 0]
+    return np.isin(lab, border)
+
+
+def reachable_backdrop(backdrop_like: np.ndarray, passage: int) -> np.ndarray:
+    """Backdrop pixels reachable from the border through openings at least ``2·passage + 1`` px wide.
+
+    A white midsole or toe cap on a white sweep is backdrop-coloured, but it touches the backdrop only
+    through the narrow gaps its outline leaves; a flood through the eroded backdrop does not pass those
+    gaps, and growing the flood back by ``passage`` px (inside backdrop-coloured pixels) restores the
+    backdrop's own edge without entering the part. Returns bool H×W.
+    """
+    k = np.ones((2 * passage + 1, 2 * passage + 1), np.uint8)
+    core = cv2.erode(backdrop_like.astype(np.uint8), k, borderType=cv2.BORDER_REPLICATE)
+    reached = _border_reached(core).astype(np.uint8)
+    return (cv2.dilate(reached, k) > 0) & backdrop_like.astype(bool)
+
+
+def keyed_mask(img: np.ndarray) -> MaskResult | None:
+    """Product on a plain / white / studio backdrop: key out a smooth fit of the border colour.
+
+    The subject is everything the backdrop cannot reach from the image border (``reachable_backdrop``),
+    so parts the colour of the backdrop (white soles, toe caps, white logos) stay when the subject's
+    outline encloses them, and holes are filled. The edge is a trimap matte (``matte``), not a blur.
+    Returns None when the border is not plain enough to key.
+    """
+    h, w = img.shape[:2]
+    small = fit_long(img, WORK_SIDE)
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2Lab)
+    model = _backdrop_model(lab)
+    if model is None:
+        return None
+    bg, spread = model
     d = (lab - bg) * np.array([0.5, 1.0, 1.0], np.float32)
     dist = np.sqrt((d * d).sum(2))
     thr = max(5.0, 2.5 * spread)
-    fg = (dist > thr).astype(np.uint8)
-    fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    fg = fill_holes(keep_components(fg, min_frac=0.05))
-    m = refine(img, upsample(fg.astype(np.float32), w, h), sharpen=(0.4, 0.6))
+    fg = cv2.morphologyEx((dist > thr).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    passage = max(2, round(PASSAGE * max(small.shape[:2])))
+    subject = (~reachable_backdrop(fg == 0, passage)).astype(np.uint8)
+    subject = fill_holes(keep_components(subject, min_frac=0.05))
+    m = matte(img, upsample(subject.astype(np.float32), w, h))
     return judge(m, "product", "good", "keyed on a plain backdrop")
 
 
-def saliency_grabcut(img: np.ndarray, seed: int = 0, work: int = 256, iters: int = 3) -> MaskResult:
-    """Generic salient-object mask: fine-grained saliency × centre prior seeds GrabCut at 256 px
-    (measured: no visible loss against 400 px on the test photos, a third of the time)."""
+def matte(img: np.ndarray, coarse: np.ndarray, band: float = 0.002) -> np.ndarray:
+    """Soft alpha from a coarse mask through a trimap: sure foreground and sure background (the mask
+    eroded by ``band`` × the long side on each side) keep 1 and 0; the unknown band between takes a
+    guided filter of the mask with the image as guide, so the edge follows the image's own edge and
+    thin parts (a logo's tip, a lace) are not blurred away."""
     h, w = img.shape[:2]
-    small = fit_long(img, work)
+    r = max(1, round(band * max(h, w)))
+    binary = (coarse > 0.5).astype(np.uint8)
+    k = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
+    sure_fg = cv2.erode(binary, k) > 0
+    sure_bg = cv2.erode(1 - binary, k) > 0
+    soft = refine(img, binary.astype(np.float32), radius=2 * r, eps=1e-4, sharpen=None)
+    soft[sure_fg] = 1.0
+    soft[sure_bg] = 0.0
+    return soft
+
+
+def _grabcut(bgr: np.ndarray, gc: np.ndarray, seed: int, iters: int) -> np.ndarray:
+    """GrabCut from a label mask (seeded: its GMM init draws from cv2's global RNG); uint8 0/1 foreground."""
+    sh, sw = gc.shape
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(seed)
+    try:
+        cv2.grabCut(bgr, gc, None, bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:  # one label class empty: fall back to a centred rectangle
+        b = max(2, int(0.03 * min(sh, sw)))
+        gc[:] = cv2.GC_PR_BGD
+        cv2.setRNGSeed(seed)
+        cv2.grabCut(bgr, gc, (b, b, sw - 2 * b, sh - 2 * b), bgd, fgd, iters, cv2.GC_INIT_WITH_RECT)
+    fg = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).astype(np.uint8)
+    return cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+
+
+def _saliency_seeds(small: np.ndarray, bgr: np.ndarray) -> np.ndarray:
+    """GrabCut labels from fine-grained saliency × a centre prior (Otsu split), the border as background."""
     sh, sw = small.shape[:2]
-    bgr = cv2.cvtColor(_u8(small), cv2.COLOR_RGB2BGR)
     ok, smap = cv2.saliency.StaticSaliencyFineGrained_create().computeSaliency(bgr)
     smap = cv2.GaussianBlur(np.asarray(smap, np.float32), (0, 0), 3.0)
     smap = (smap - smap.min()) / (float(np.ptp(smap)) + 1e-6)
@@ -373,19 +452,105 @@ def saliency_grabcut(img: np.ndarray, seed: int = 0, work: int = 256, iters: int
     b = max(2, int(0.03 * min(sh, sw)))
     gc[:b] = gc[-b:] = cv2.GC_BGD
     gc[:, :b] = gc[:, -b:] = cv2.GC_BGD
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.setRNGSeed(seed)  # GrabCut's GMM init draws from cv2's global RNG
-    try:
-        cv2.grabCut(bgr, gc, None, bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
-    except cv2.error:
-        gc[:] = cv2.GC_PR_BGD
-        cv2.setRNGSeed(seed)
-        cv2.grabCut(bgr, gc, (b, b, sw - 2 * b, sh - 2 * b), bgd, fgd, iters, cv2.GC_INIT_WITH_RECT)
-    fg = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).astype(np.uint8)
-    fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    fg = fill_holes(keep_components(fg, min_frac=0.2, max_keep=2))
+    return gc
+
+
+def _frame_seeds(shape: tuple[int, int]) -> np.ndarray:
+    """GrabCut labels for a subject that fills the frame: top, left and right strips are background,
+    everything else may be subject (the bottom edge is not: busts, pets and products are cut by it)."""
+    sh, sw = shape
+    gc = np.full((sh, sw), cv2.GC_PR_FGD, np.uint8)
+    b = max(2, int(0.04 * min(sh, sw)))
+    gc[:b] = cv2.GC_BGD
+    gc[:, :b] = gc[:, -b:] = cv2.GC_BGD
+    return gc
+
+
+def boundary_contrast(img: np.ndarray, binary: np.ndarray, min_delta: float = BOUNDARY_DELTA) -> float:
+    """Fraction of the mask's outline (away from the frame) where the colour just inside differs from the
+    colour just outside by more than ``min_delta`` (Lab, lightness at half weight).
+
+    A cut that follows the object's edge scores high; one through the middle of the fur or the table
+    (the same colour on both sides) scores low. 0.0 when the mask has no outline.
+    """
+    lab = cv2.cvtColor(np.ascontiguousarray(img, np.float32), cv2.COLOR_RGB2Lab)
+    m = binary.astype(np.float32)
+    sigma = 3.0
+    w_in = cv2.GaussianBlur(m, (0, 0), sigma)[..., None]
+    w_out = cv2.GaussianBlur(1.0 - m, (0, 0), sigma)[..., None]
+    mean_in = cv2.GaussianBlur(lab * m[..., None], (0, 0), sigma) / np.maximum(w_in, 1e-3)
+    mean_out = cv2.GaussianBlur(lab * (1.0 - m)[..., None], (0, 0), sigma) / np.maximum(w_out, 1e-3)
+    b = binary.astype(np.uint8)
+    outline = (b > 0) & ~(cv2.erode(b, np.ones((3, 3), np.uint8)) > 0)
+    e = 3
+    outline[:e] = outline[-e:] = False
+    outline[:, :e] = outline[:, -e:] = False
+    if not outline.any():
+        return 0.0
+    d = (mean_in - mean_out) * np.array([0.5, 1.0, 1.0], np.float32)
+    return float((np.sqrt((d * d).sum(2))[outline] > min_delta).mean())
+
+
+def subject_verdict(binary: np.ndarray, contrast: float) -> str:
+    """Why a guessed (not keyed) subject mask cannot be trusted, or "" when it can.
+
+    A cut-out keeps one subject: it is refused when it is tiny, when it falls apart into separate pieces
+    (two eyes instead of a cat), or when its outline mostly runs through uniform colour (a guess, not
+    the object's edge).
+    """
+    area = float(binary.mean())
+    if area < MIN_SUBJECT_AREA:
+        return f"only {area:.1%} of the image looks like a subject"
+    n, _, st, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
+    areas = np.sort(st[1:, cv2.CC_STAT_AREA])[::-1]
+    if len(areas) and areas[0] < MAIN_PIECE * areas.sum():
+        big = int((areas >= 0.2 * areas[0]).sum())
+        return f"the subject falls apart into {big} separate pieces"
+    if contrast < MIN_CONTRAST:
+        return f"only {contrast:.0%} of the outline follows an edge in the photo"
+    return ""
+
+
+def saliency_grabcut(img: np.ndarray, seed: int = 0, work: int = 256, iters: int = 3) -> MaskResult:
+    """Generic salient-object mask for a photo without a plain backdrop, judged before it is used.
+
+    Two guesses at 256 px, each checked by ``subject_verdict``: GrabCut seeded by fine-grained saliency
+    × a centre prior, and GrabCut for a subject that fills the frame. One that passes is kept (rough)
+    when the other fails or agrees with it (IoU ≥ ``AGREE``); when neither passes, or both pass but
+    disagree on what the subject is (the cup alone, or cup and saucer), the mask is degenerate and says
+    why — a cut-out that keeps the cat's two eyes is refused, not delivered.
+    """
+    h, w = img.shape[:2]
+    small = fit_long(img, work)
+    bgr = cv2.cvtColor(_u8(small), cv2.COLOR_RGB2BGR)
+    reasons: list[str] = []
+    passed: list[tuple[str, np.ndarray]] = []
+    fg = np.zeros(small.shape[:2], np.uint8)
+    for name, seeds in (("saliency", _saliency_seeds(small, bgr)), ("frame", _frame_seeds(small.shape[:2]))):
+        guess = fill_holes(keep_components(_grabcut(bgr, seeds, seed, iters), min_frac=0.2, max_keep=2))
+        why = subject_verdict(guess, boundary_contrast(small, guess))
+        if why:
+            reasons.append(f"{name} guess: {why}")
+        else:
+            passed.append((name, guess))
+        if not passed:
+            fg = guess
+    if len(passed) == 2:
+        agree = _iou(passed[0][1], passed[1][1])
+        if agree < AGREE:
+            reasons.append(f"the saliency and frame guesses disagree on the subject (IoU {agree:.2f})")
+            passed = []
+    if passed:
+        name, fg = passed[0]
+        m = refine(img, upsample(fg.astype(np.float32), w, h))
+        return judge(m, "product", "rough", f"{name} + GrabCut guess (no plain backdrop)")
     m = refine(img, upsample(fg.astype(np.float32), w, h))
-    return judge(m, "product", "rough", "saliency + GrabCut guess (no plain backdrop)")
+    return MaskResult(m, "product", "degenerate", "no clear subject: " + "; ".join(reasons))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.astype(bool), b.astype(bool)
+    return float((a & b).sum() / max(1, (a | b).sum()))
 
 
 def sky_mask(img: np.ndarray) -> MaskResult:
