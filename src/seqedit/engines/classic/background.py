@@ -23,6 +23,7 @@ BackdropKind = Literal["studio", "gradient", "city", "color", "reference", "blur
 KINDS: tuple[str, ...] = ("studio", "gradient", "city", "color", "reference", "blur", "remove")
 
 STUDIO_GREY = (0.90, 0.90, 0.89)
+OPAQUE_RIM = 0.3  # decontamination weight on opaque pixels of the rim band (see-through ones: 0.7-1.0)
 
 
 def _scale(h: int, w: int) -> float:
@@ -97,9 +98,53 @@ def gradient(height: int, width: int, color: ColorLike | None = None) -> np.ndar
     return _up3(np.clip(g + glow, 0.0, 1.0), height, width)
 
 
+# A plain backdrop in a neutral is exact: "on white" means 255,255,255 (a shop's listing rule), not the
+# F2F2EF the colour table gives a white shoe's paint. Named greys get round sRGB levels.
+EXACT_NEUTRALS: dict[str, float] = {
+    "white": 1.0,
+    "pure white": 1.0,
+    "bright white": 1.0,
+    "classic white": 1.0,
+    "triple white": 1.0,
+    "snow white": 1.0,
+    "black": 0.0,
+    "pure black": 0.0,
+    "jet black": 0.0,
+    "triple black": 0.0,
+    "grey": 128 / 255,
+    "gray": 128 / 255,
+    "mid grey": 128 / 255,
+    "mid gray": 128 / 255,
+    "middle grey": 128 / 255,
+    "middle gray": 128 / 255,
+    "neutral grey": 128 / 255,
+    "neutral gray": 128 / 255,
+    "light grey": 192 / 255,
+    "light gray": 192 / 255,
+    "dark grey": 64 / 255,
+    "dark gray": 64 / 255,
+}
+_TONED_GREY = {"light": 192 / 255, "pale": 192 / 255, "dark": 64 / 255, "deep": 64 / 255}
+
+
+def plain_rgb(color: ColorLike | None) -> np.ndarray:
+    """The sRGB of a plain backdrop: exact for white, black and the named greys (``EXACT_NEUTRALS``),
+    the colour table's value for anything else (default: off-white)."""
+    if color is None:
+        return np.array((0.95, 0.95, 0.94), np.float32)
+    c = as_color(color)
+    name = c.name.lower()
+    level = EXACT_NEUTRALS.get(name)
+    if name in ("grey", "gray") and c.tone in _TONED_GREY:
+        level = _TONED_GREY[c.tone]
+    if level is None:
+        return np.array(c.rgb, np.float32)
+    return np.full(3, level, np.float32)
+
+
 def solid(height: int, width: int, color: ColorLike | None = None) -> np.ndarray:
-    """A plain colour backdrop (default off-white)."""
-    return np.broadcast_to(_rgb(color, (0.95, 0.95, 0.94)), (height, width, 3)).astype(np.float32)
+    """A plain colour backdrop (default off-white); white, black and named greys are exact."""
+    return np.broadcast_to(plain_rgb(color), (height, width, 3)).astype(np.float32)
 
 
 _NEON = np.array([[1.0, 0.1, 0.7], [0.1, 0.9, 1.0], [1.0, 0.8, 0.1], [0.6, 0.2, 1.0]], np.float32)
@@ -221,7 +266,10 @@ def decontaminate(img: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     num = blur(img * solid_fg[..., None], sg)[edge]
     den = blur(solid_fg, sg)[edge][:, None]
     est = np.where(den > 1e-3, num / np.maximum(den, 1e-3), img[edge])
-    t = np.clip(1.7 - alpha[edge], 0.7, 1.0)[:, None]  # mostly inside the rim band, all where see-through
+    a = alpha[edge]
+    # see-through pixels take mostly the interior's colour; opaque ones in the band only a little, so a
+    # real dark outline or a thin logo tip at the edge keeps its own colour
+    t = np.where(a >= 0.95, np.float32(OPAQUE_RIM), np.clip(1.7 - a, 0.7, 1.0))[:, None]
     out[edge] = img[edge] * (1.0 - t) + est * t
     return out
 
