@@ -46,6 +46,7 @@ MAIN_PIECE = 0.75  # ... and its largest piece holds at least this share of it
 MIN_CONTRAST = 0.75  # ... and this share of its outline has a colour edge (``boundary_contrast``)
 AGREE = 0.85  # ... and when two guesses both pass, they must overlap this much (IoU)
 BOUNDARY_DELTA = 10.0  # Lab difference across the outline that counts as an edge
+TEXTURE_MIN = 1.5  # keyed masks: local lightness s.d. (Lab L, 5 px) that counts as texture at the least
 PASSAGE = 0.008  # keyed masks: the backdrop enters the subject only through gaps wider than 2 × this × side
 
 
@@ -378,6 +379,18 @@ def reachable_backdrop(backdrop_like: np.ndarray, passage: int) -> np.ndarray:
     return (cv2.dilate(reached, k) > 0) & backdrop_like.astype(bool)
 
 
+def _textured(lightness: np.ndarray, side: int = 5) -> np.ndarray:
+    """Pixels with more fine texture than the backdrop's border shows (uint8 0/1): a white upper's
+    fabric or grain on a smooth white sweep. The map is eroded by the window, so the ring of texture
+    that every edge makes does not widen the subject."""
+    mu = cv2.blur(lightness, (side, side))
+    sd = np.sqrt(np.maximum(cv2.blur(lightness * lightness, (side, side)) - mu * mu, 0.0))
+    b = max(2, int(0.03 * min(sd.shape)))
+    border = np.concatenate([sd[:b].ravel(), sd[-b:].ravel(), sd[:, :b].ravel(), sd[:, -b:].ravel()])
+    rough = (sd > max(TEXTURE_MIN, 2.0 * float(np.percentile(border, 95)))).astype(np.uint8)
+    return cv2.erode(rough, np.ones((side, side), np.uint8))
+
+
 def keyed_mask(img: np.ndarray) -> MaskResult | None:
     """Product on a plain / white / studio backdrop: key out a smooth fit of the border colour.
 
@@ -397,6 +410,7 @@ def keyed_mask(img: np.ndarray) -> MaskResult | None:
     dist = np.sqrt((d * d).sum(2))
     thr = max(5.0, 2.5 * spread)
     fg = cv2.morphologyEx((dist > thr).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    fg |= _textured(lab[..., 0])
     passage = max(2, round(PASSAGE * max(small.shape[:2])))
     subject = (~reachable_backdrop(fg == 0, passage)).astype(np.uint8)
     subject = fill_holes(keep_components(subject, min_frac=0.05))
@@ -544,7 +558,7 @@ def saliency_grabcut(img: np.ndarray, seed: int = 0, work: int = 256, iters: int
         name, fg = passed[0]
         m = refine(img, upsample(fg.astype(np.float32), w, h))
         return judge(m, "product", "rough", f"{name} + GrabCut guess (no plain backdrop)")
-    m = refine(img, upsample(fg.astype(np.float32), w, h))
+    m = upsample(fg.astype(np.float32), w, h)  # not refined: nothing will use it
     return MaskResult(m, "product", "degenerate", "no clear subject: " + "; ".join(reasons))
 
 
