@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from seqedit.client.cli import app
 from seqedit.engines.classic.arrays import to_float, to_uint8
-from seqedit.engines.classic.background import replace_background
+from seqedit.engines.classic.background import remove_background, replace_background
 from seqedit.engines.classic.masks import (
     MaskSet,
     boundary_contrast,
@@ -193,3 +193,38 @@ def test_cli_refuses_a_cat_it_cannot_find_in_one_line(tmp_path: Path) -> None:
         assert len(lines) == 1 and "subject" in lines[0] and "Traceback" not in output
     else:
         assert code == 0, output
+
+
+def test_keyed_matte_makes_backdrop_coloured_rim_pixels_transparent() -> None:
+    img = np.full((100, 160, 3), 0.96, np.float32)
+    img[30:70, 40:120] = (0.2, 0.3, 0.8)  # a blue block on white
+    coarse = np.zeros((100, 160), np.float32)
+    coarse[27:73, 37:123] = 1.0  # the coarse mask is 3 px too big all round
+    plain = matte(img, coarse, band=0.02)
+    keyed = matte(img, coarse, band=0.02, backdrop=np.full_like(img, 0.96))
+    rim = np.zeros((100, 160), bool)
+    rim[27:29, 50:110] = True  # backdrop pixels inside the coarse mask
+    assert keyed[rim].max() < 0.05 < plain[rim].max()
+    assert keyed[35:65, 45:115].min() == 1.0
+
+
+def test_a_cut_out_carries_no_old_backdrop_under_its_transparent_pixels(sneaker) -> None:
+    mask = MaskSet(sneaker).subject().mask
+    rgb, alpha = remove_background(sneaker, mask)
+    clear = alpha == 0.0
+    near = clear & _dilate(alpha > 0.5, 4)
+    assert near.sum() > 500
+    assert np.abs(rgb[near] - sneaker[near]).mean() > 0.05  # the subject's colours are bled outward
+    assert np.allclose(rgb[alpha >= 1.0], sneaker[alpha >= 1.0], atol=0.31)
+
+
+def test_cli_remove_background_png_keeps_the_midsole_opaque(tmp_path: Path) -> None:
+    code, output, out = _cli(tmp_path, EXAMPLES / "sneaker.png", "remove the background")
+    assert code == 0, output
+    im = Image.open(out / "1.png")
+    assert im.mode == "RGBA"
+    a = np.asarray(im)[..., 3]
+    h, w = a.shape
+    t = sneaker_truth()
+    core = cv2.resize((cv2.erode(t["midsole"].astype(np.uint8), np.ones((5, 5), np.uint8))), (w, h)) > 0
+    assert a[:20, :20].max() == 0 and np.percentile(a[core], 5) == 255

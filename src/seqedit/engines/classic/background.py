@@ -341,10 +341,33 @@ def replace_background(
     return composite(img, a, bg, harmonize=harmonize, wrap=wrap)
 
 
+def bleed(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Fill the colour under fully transparent pixels with the subject's own colours spread outward
+    (normalised convolution at two scales). Transparent pixels carry no colour, but resizing or
+    compositing an RGBA cut-out mixes their RGB into the edge: the old backdrop there would come back
+    as a fringe."""
+    h, w = alpha.shape
+    s = _scale(h, w)
+    out = np.array(rgb, dtype=np.float32, copy=True)
+    clear = alpha <= 0.0
+    if not clear.any() or clear.all():
+        return out
+    weight = alpha.astype(np.float32)
+    near_num, near_den = blur(rgb * weight[..., None], 4.0 * s), blur(weight, 4.0 * s)[..., None]
+    far_num, far_den = blur(rgb * weight[..., None], 60.0 * s), blur(weight, 60.0 * s)[..., None]
+    mean = (rgb * weight[..., None]).reshape(-1, 3).sum(0) / max(float(weight.sum()), 1e-6)
+    far = np.where(far_den > 1e-4, far_num / np.maximum(far_den, 1e-4), mean)
+    fill = np.where(near_den > 1e-2, near_num / np.maximum(near_den, 1e-2), far)
+    out[clear] = np.clip(fill[clear], 0.0, 1.0)
+    return out
+
+
 def remove_background(img: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cut-out: (decontaminated RGB float32 H×W×3, choked alpha float32 H×W). Raises ``DegenerateMask``."""
+    """Cut-out: (decontaminated RGB float32 H×W×3, choked alpha float32 H×W). Raises ``DegenerateMask``.
+    Under fully transparent pixels the RGB is the subject's colour bled outward (``bleed``)."""
     a = _check(mask)
-    return decontaminate(img, a), choke(a)
+    alpha = choke(a)
+    return bleed(decontaminate(img, a), alpha), alpha
 
 
 def rgba_image(rgb: np.ndarray, alpha: np.ndarray) -> Image.Image:

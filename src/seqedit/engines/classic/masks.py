@@ -47,6 +47,8 @@ MIN_CONTRAST = 0.75  # ... and this share of its outline has a colour edge (``bo
 AGREE = 0.85  # ... and when two guesses both pass, they must overlap this much (IoU)
 BOUNDARY_DELTA = 10.0  # Lab difference across the outline that counts as an edge
 TEXTURE_MIN = 1.5  # keyed masks: local lightness s.d. (Lab L, 5 px) that counts as texture at the least
+KEY_SPAN = 0.08  # keyed matte: foreground and backdrop colours this far apart (RGB) give alpha by colour
+MATTE_SIDE = 1024  # the matte's guided filter runs at this long side at most
 PASSAGE = 0.008  # keyed masks: the backdrop enters the subject only through gaps wider than 2 × this × side
 
 
@@ -414,22 +416,64 @@ def keyed_mask(img: np.ndarray) -> MaskResult | None:
     passage = max(2, round(PASSAGE * max(small.shape[:2])))
     subject = (~reachable_backdrop(fg == 0, passage)).astype(np.uint8)
     subject = fill_holes(keep_components(subject, min_frac=0.05))
-    m = matte(img, upsample(subject.astype(np.float32), w, h))
+    backdrop_rgb = np.clip(cv2.cvtColor(bg, cv2.COLOR_Lab2RGB), 0.0, 1.0)
+    backdrop_full = cv2.resize(backdrop_rgb, (w, h), interpolation=cv2.INTER_LINEAR)
+    m = matte(img, upsample(subject.astype(np.float32), w, h), band=0.004, backdrop=backdrop_full)
     return judge(m, "product", "good", "keyed on a plain backdrop")
 
 
-def matte(img: np.ndarray, coarse: np.ndarray, band: float = 0.002) -> np.ndarray:
-    """Soft alpha from a coarse mask through a trimap: sure foreground and sure background (the mask
-    eroded by ``band`` × the long side on each side) keep 1 and 0; the unknown band between takes a
-    guided filter of the mask with the image as guide, so the edge follows the image's own edge and
-    thin parts (a logo's tip, a lace) are not blurred away."""
+def _nearby_mean(img: np.ndarray, where: np.ndarray, sigma: float, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian-weighted sum of ``img`` over the pixels ``where`` (and the weight), read at the pixels
+    ``at`` only. Low-frequency, so it runs on a copy scaled to a 2 px sigma (cost independent of sigma)."""
+    h, w = where.shape
+    f = max(1.0, sigma / 2.0)
+    sw, sh = max(1, round(w / f)), max(1, round(h / f))
+    solid = where.astype(np.float32)
+    num = cv2.resize(img * solid[..., None], (sw, sh), interpolation=cv2.INTER_AREA)
+    den = cv2.resize(solid, (sw, sh), interpolation=cv2.INTER_AREA)
+    s = sigma / f
+    num, den = cv2.GaussianBlur(num, (0, 0), s), cv2.GaussianBlur(den, (0, 0), s)
+    ys, xs = np.nonzero(at)
+    iy = np.minimum((ys / f).astype(np.intp), sh - 1)
+    ix = np.minimum((xs / f).astype(np.intp), sw - 1)
+    return num[iy, ix], den[iy, ix][:, None]
+
+
+def matte(img: np.ndarray, coarse: np.ndarray, band: float = 0.002, backdrop: np.ndarray | None = None) -> np.ndarray:
+    """Soft alpha from a coarse mask through a trimap.
+
+    Sure foreground and sure background (the mask eroded by ``band`` × the long side on each side) keep
+    1 and 0. In the unknown band between, with a known ``backdrop`` (H×W×3 RGB, a keyed backdrop's fit)
+    alpha is each pixel's colour projected on the line from the backdrop to the nearby solid foreground
+    colour (difference matting: a pixel that looks like the backdrop is transparent, so no rim of the old
+    backdrop survives); where the two colours are too close to tell apart (a white sole on white), and
+    without a backdrop, alpha is a guided filter of the mask with the image as guide. Thin parts (a logo's
+    tip, a lace) keep their width either way.
+    """
     h, w = img.shape[:2]
     r = max(1, round(band * max(h, w)))
     binary = (coarse > 0.5).astype(np.uint8)
     k = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
     sure_fg = cv2.erode(binary, k) > 0
     sure_bg = cv2.erode(1 - binary, k) > 0
-    soft = refine(img, binary.astype(np.float32), radius=2 * r, eps=1e-4, sharpen=None)
+    unknown = ~sure_fg & ~sure_bg
+    soft = binary.astype(np.float32)
+    if unknown.any():  # the guided filter runs at ≤ MATTE_SIDE px: it only decides the unknown band
+        small_img = fit_long(img, MATTE_SIDE)
+        sh, sw = small_img.shape[:2]
+        small_bin = cv2.resize(soft, (sw, sh), interpolation=cv2.INTER_AREA)
+        rs = max(1, round(2 * r * max(sh, sw) / max(h, w)))
+        guided = upsample(refine(small_img, small_bin, radius=rs, eps=1e-4, sharpen=None), w, h)
+        soft[unknown] = guided[unknown]
+    if backdrop is not None and unknown.any() and sure_fg.any():
+        near_fg, weight = _nearby_mean(img, sure_fg, float(2 * r + 1), unknown)
+        fg_colour = near_fg / np.maximum(weight, 1e-4)
+        b = backdrop[unknown]
+        span = fg_colour - b
+        den = (span * span).sum(1)
+        proj = np.clip(((img[unknown] - b) * span).sum(1) / np.maximum(den, 1e-6), 0.0, 1.0)
+        sure = (den > KEY_SPAN**2) & (weight[:, 0] > 0.05)
+        soft[unknown] = np.where(sure, proj, soft[unknown])
     soft[sure_fg] = 1.0
     soft[sure_bg] = 0.0
     return soft
