@@ -228,3 +228,29 @@ def test_cli_remove_background_png_keeps_the_midsole_opaque(tmp_path: Path) -> N
     t = sneaker_truth()
     core = cv2.resize((cv2.erode(t["midsole"].astype(np.uint8), np.ones((5, 5), np.uint8))), (w, h)) > 0
     assert a[:20, :20].max() == 0 and np.percentile(a[core], 5) == 255
+
+
+def test_two_agreeing_guesses_find_a_product_on_a_busy_backdrop() -> None:
+    img, truth = shoe()
+    h, w = img.shape[:2]
+    rng = np.random.default_rng(1)
+    noise = cv2.GaussianBlur(rng.random((h, w, 3)).astype(np.float32), (0, 0), 3)
+    yy = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
+    busy = np.clip(
+        (0.35 + 0.25 * yy + 0.5 * (noise - 0.5) * np.float32([1, 0.8, 0.5])) * np.float32([1, 1.25, 0.9]), 0, 1
+    )
+    photo = np.where(truth["subject"][..., None], img, busy).astype(np.float32)
+    r = saliency_grabcut(photo)
+    assert r.quality == "rough" and "agree" in r.note
+    kept = r.mask > 0.5
+    assert (kept & truth["subject"]).sum() >= 0.95 * truth["subject"].sum()
+    assert (kept & ~truth["subject"]).sum() < 0.05 * truth["subject"].sum()
+
+
+@pytest.mark.parametrize("name", ["chelsea", "rocket"])
+def test_one_cue_alone_cuts_nothing_out(name: str) -> None:
+    import skimage.data
+
+    img = np.asarray(getattr(skimage.data, name)(), np.float32) / np.float32(255.0)
+    r = saliency_grabcut(img)  # the cat's two eyes; the rocket without its nose
+    assert r.quality == "degenerate" and r.note.startswith("no clear subject")

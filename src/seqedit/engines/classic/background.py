@@ -336,8 +336,8 @@ def replace_background(
     bg = backdrop(kind, h, w, color=color, seed=seed, reference=reference, source=img, mask=a)
     if kind == "studio":
         bg = bg * (1.0 - floor_shadow(a))[..., None]
-    harmonize = {"studio": 0.1, "color": 0.08, "gradient": 0.15, "city": 0.25, "reference": 0.2, "blur": 0.0}[kind]
-    wrap = {"studio": 0.15, "color": 0.12, "gradient": 0.25, "city": 0.4, "reference": 0.3, "blur": 0.0}[kind]
+    harmonize = {"studio": 0.1, "color": 0.0, "gradient": 0.15, "city": 0.25, "reference": 0.2, "blur": 0.0}[kind]
+    wrap = {"studio": 0.15, "color": 0.06, "gradient": 0.25, "city": 0.4, "reference": 0.3, "blur": 0.0}[kind]
     return composite(img, a, bg, harmonize=harmonize, wrap=wrap)
 
 

@@ -44,7 +44,7 @@ WORK_SIDE = 512  # long side for segmentation work
 MIN_SUBJECT_AREA = 0.015  # a guessed (GrabCut) subject smaller than this fraction is not the subject
 MAIN_PIECE = 0.75  # ... and its largest piece holds at least this share of it
 MIN_CONTRAST = 0.75  # ... and this share of its outline has a colour edge (``boundary_contrast``)
-AGREE = 0.85  # ... and when two guesses both pass, they must overlap this much (IoU)
+AGREE = 0.85  # ... and the two guesses must both pass and overlap this much (IoU)
 BOUNDARY_DELTA = 10.0  # Lab difference across the outline that counts as an edge
 TEXTURE_MIN = 1.5  # keyed masks: local lightness s.d. (Lab L, 5 px) that counts as texture at the least
 KEY_SPAN = 0.08  # keyed matte: foreground and backdrop colours this far apart (RGB) give alpha by colour
@@ -573,10 +573,10 @@ def saliency_grabcut(img: np.ndarray, seed: int = 0, work: int = 256, iters: int
     """Generic salient-object mask for a photo without a plain backdrop, judged before it is used.
 
     Two guesses at 256 px, each checked by ``subject_verdict``: GrabCut seeded by fine-grained saliency
-    × a centre prior, and GrabCut for a subject that fills the frame. One that passes is kept (rough)
-    when the other fails or agrees with it (IoU ≥ ``AGREE``); when neither passes, or both pass but
-    disagree on what the subject is (the cup alone, or cup and saucer), the mask is degenerate and says
-    why — a cut-out that keeps the cat's two eyes is refused, not delivered.
+    × a centre prior, and GrabCut for a subject that fills the frame. The mask is kept (rough) only when
+    both pass and agree (IoU ≥ ``AGREE``); otherwise it is degenerate and says why: the cat's two eyes
+    (falls apart), the cup alone or cup and saucer (disagree), a rocket without its nose (one guess
+    alone) are refused, not delivered.
     """
     h, w = img.shape[:2]
     small = fit_long(img, work)
@@ -595,13 +595,13 @@ def saliency_grabcut(img: np.ndarray, seed: int = 0, work: int = 256, iters: int
             fg = guess
     if len(passed) == 2:
         agree = _iou(passed[0][1], passed[1][1])
-        if agree < AGREE:
-            reasons.append(f"the saliency and frame guesses disagree on the subject (IoU {agree:.2f})")
-            passed = []
-    if passed:
-        name, fg = passed[0]
-        m = refine(img, upsample(fg.astype(np.float32), w, h))
-        return judge(m, "product", "rough", f"{name} + GrabCut guess (no plain backdrop)")
+        if agree >= AGREE:
+            m = refine(img, upsample(passed[0][1].astype(np.float32), w, h))
+            return judge(m, "product", "rough", f"saliency and frame GrabCut guesses agree (IoU {agree:.2f})")
+        reasons.append(f"the saliency and frame guesses disagree on the subject (IoU {agree:.2f})")
+    elif passed:  # one cue alone is how the rocket lost its nose: not enough to cut anything out
+        fg = passed[0][1]
+        reasons.append(f"only the {passed[0][0]} guess found one, and one guess is not enough")
     m = upsample(fg.astype(np.float32), w, h)  # not refined: nothing will use it
     return MaskResult(m, "product", "degenerate", "no clear subject: " + "; ".join(reasons))
 
