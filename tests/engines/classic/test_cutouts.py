@@ -254,3 +254,22 @@ def test_one_cue_alone_cuts_nothing_out(name: str) -> None:
     img = np.asarray(getattr(skimage.data, name)(), np.float32) / np.float32(255.0)
     r = saliency_grabcut(img)  # the cat's two eyes; the rocket without its nose
     assert r.quality == "degenerate" and r.note.startswith("no clear subject")
+
+
+def test_a_person_mask_that_is_only_the_head_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mask_color_images import astronaut
+
+    from seqedit.engines.classic import masks
+
+    img = astronaut()  # 512×512, as the segmentation's work size
+    faces = masks.detect_faces(img)
+    f = faces[0]
+
+    def head_only(_img: np.ndarray) -> np.ndarray:
+        raw = np.zeros((512, 512), np.float32)
+        raw[int(f.y) : int(f.y + f.h), int(f.x) : int(f.x + f.w)] = 1.0
+        return raw
+
+    monkeypatch.setattr(masks, "_selfie", head_only)
+    r = masks.person_mask(img, faces)
+    assert r.quality == "degenerate" and "face" in r.note

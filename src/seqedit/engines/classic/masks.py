@@ -41,6 +41,7 @@ T = TypeVar("T")
 MIN_AREA = 0.01  # below this fraction of the image a mask is "empty"
 MAX_AREA = 0.97  # above it the mask is "everything"
 WORK_SIDE = 512  # long side for segmentation work
+PERSON_OVER_FACE = 1.5  # a person mask smaller than this × the face boxes has lost the person
 MIN_SUBJECT_AREA = 0.015  # a guessed (GrabCut) subject smaller than this fraction is not the subject
 MAIN_PIECE = 0.75  # ... and its largest piece holds at least this share of it
 MIN_CONTRAST = 0.75  # ... and this share of its outline has a colour edge (``boundary_contrast``)
@@ -291,6 +292,9 @@ def person_mask(img: np.ndarray, faces: list[FaceBox]) -> MaskResult:
     x1, y1 = int(min(w, f.x + f.w)), int(min(h, f.y + f.h))
     if x1 > x0 and y1 > y0 and float(m[y0:y1, x0:x1].mean()) < 0.5:
         return MaskResult(m, "person", "degenerate", "person mask does not cover the detected face")
+    face_px = sum(b.w * b.h for b in faces)
+    if float((m > 0.5).sum()) < PERSON_OVER_FACE * face_px:  # a head alone is not the person
+        return MaskResult(m, "person", "degenerate", "person mask is hardly more than the detected face")
     return judge(m, "person")
 
 
