@@ -4,8 +4,11 @@
 sweep (with a floor shadow), gradient, procedural neon city (seeded), plain colour, another reference
 (cover-fit) or a blur of the original background — and harmonises the edge (foreground colour
 decontamination, light wrap, a slight colour match) so the subject doesn't look pasted.
-``remove_background`` returns the decontaminated RGB and the alpha; ``rgba_image`` makes a PIL RGBA.
-Every backdrop is deterministic for a given seed.
+A plain colour is a product listing's backdrop: white, black and the named greys are exact
+(``plain_rgb``), and the subject is not colour-matched to it (a product shows its true colour).
+``remove_background`` returns the decontaminated RGB (the subject's colours bled under transparent
+pixels, so a resize brings no fringe of the old backdrop back) and the alpha; ``rgba_image`` makes a
+PIL RGBA. Every backdrop is deterministic for a given seed.
 """
 
 from __future__ import annotations
