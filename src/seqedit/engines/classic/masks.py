@@ -426,21 +426,17 @@ def keyed_mask(img: np.ndarray) -> MaskResult | None:
     return judge(m, "product", "good", "keyed on a plain backdrop")
 
 
-def _nearby_mean(img: np.ndarray, where: np.ndarray, sigma: float, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian-weighted sum of ``img`` over the pixels ``where`` (and the weight), read at the pixels
-    ``at`` only. Low-frequency, so it runs on a copy scaled to a 2 px sigma (cost independent of sigma)."""
-    h, w = where.shape
-    f = max(1.0, sigma / 2.0)
-    sw, sh = max(1, round(w / f)), max(1, round(h / f))
-    solid = where.astype(np.float32)
-    num = cv2.resize(img * solid[..., None], (sw, sh), interpolation=cv2.INTER_AREA)
-    den = cv2.resize(solid, (sw, sh), interpolation=cv2.INTER_AREA)
-    s = sigma / f
-    num, den = cv2.GaussianBlur(num, (0, 0), s), cv2.GaussianBlur(den, (0, 0), s)
-    ys, xs = np.nonzero(at)
-    iy = np.minimum((ys / f).astype(np.intp), sh - 1)
-    ix = np.minimum((xs / f).astype(np.intp), sw - 1)
-    return num[iy, ix], den[iy, ix][:, None]
+def _nearest_colour(img: np.ndarray, where: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The colour (3×3 mean) of the nearest pixel of ``where`` for each pixel of ``at`` (N×3).
+
+    The nearest solid pixel, not an average of the neighbourhood: beside a dark outline it is the
+    outline, at the end of a white midsole it is the midsole, so each rim pixel is judged against the
+    part it belongs to."""
+    _, labels = cv2.distanceTransformWithLabels(
+        (~where).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    ys, xs = np.nonzero(where)  # labels number the zero pixels in this (raster) order, from 1
+    return cv2.blur(img, (3, 3))[ys, xs][labels[at] - 1]
 
 
 def matte(img: np.ndarray, coarse: np.ndarray, band: float = 0.002, backdrop: np.ndarray | None = None) -> np.ndarray:
@@ -448,7 +444,7 @@ def matte(img: np.ndarray, coarse: np.ndarray, band: float = 0.002, backdrop: np
 
     Sure foreground and sure background (the mask eroded by ``band`` × the long side on each side) keep
     1 and 0. In the unknown band between, with a known ``backdrop`` (H×W×3 RGB, a keyed backdrop's fit)
-    alpha is each pixel's colour projected on the line from the backdrop to the nearby solid foreground
+    alpha is each pixel's colour projected on the line from the backdrop to the nearest solid foreground
     colour (difference matting: a pixel that looks like the backdrop is transparent, so no rim of the old
     backdrop survives); where the two colours are too close to tell apart (a white sole on white), and
     without a backdrop, alpha is a guided filter of the mask with the image as guide. Thin parts (a logo's
@@ -470,13 +466,12 @@ def matte(img: np.ndarray, coarse: np.ndarray, band: float = 0.002, backdrop: np
         guided = upsample(refine(small_img, small_bin, radius=rs, eps=1e-4, sharpen=None), w, h)
         soft[unknown] = guided[unknown]
     if backdrop is not None and unknown.any() and sure_fg.any():
-        near_fg, weight = _nearby_mean(img, sure_fg, float(2 * r + 1), unknown)
-        fg_colour = near_fg / np.maximum(weight, 1e-4)
+        fg_colour = _nearest_colour(img, sure_fg, unknown)
         b = backdrop[unknown]
         span = fg_colour - b
         den = (span * span).sum(1)
         proj = np.clip(((img[unknown] - b) * span).sum(1) / np.maximum(den, 1e-6), 0.0, 1.0)
-        sure = (den > KEY_SPAN**2) & (weight[:, 0] > 0.05)
+        sure = den > KEY_SPAN**2
         soft[unknown] = np.where(sure, proj, soft[unknown])
     soft[sure_fg] = 1.0
     soft[sure_bg] = 0.0
