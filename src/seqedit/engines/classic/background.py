@@ -4,8 +4,11 @@
 sweep (with a floor shadow), gradient, procedural neon city (seeded), plain colour, another reference
 (cover-fit) or a blur of the original background — and harmonises the edge (foreground colour
 decontamination, light wrap, a slight colour match) so the subject doesn't look pasted.
-``remove_background`` returns the decontaminated RGB and the alpha; ``rgba_image`` makes a PIL RGBA.
-Every backdrop is deterministic for a given seed.
+A plain colour is a product listing's backdrop: white, black and the named greys are exact
+(``plain_rgb``), and the subject is not colour-matched to it (a product shows its true colour).
+``remove_background`` returns the decontaminated RGB (the subject's colours bled under transparent
+pixels, so a resize brings no fringe of the old backdrop back) and the alpha; ``rgba_image`` makes a
+PIL RGBA. Every backdrop is deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ BackdropKind = Literal["studio", "gradient", "city", "color", "reference", "blur
 KINDS: tuple[str, ...] = ("studio", "gradient", "city", "color", "reference", "blur", "remove")
 
 STUDIO_GREY = (0.90, 0.90, 0.89)
+OPAQUE_RIM = 0.3  # decontamination weight on opaque pixels of the rim band (see-through ones: 0.7-1.0)
 
 
 def _scale(h: int, w: int) -> float:
@@ -97,9 +101,53 @@ def gradient(height: int, width: int, color: ColorLike | None = None) -> np.ndar
     return _up3(np.clip(g + glow, 0.0, 1.0), height, width)
 
 
+# A plain backdrop in a neutral is exact: "on white" means 255,255,255 (a shop's listing rule), not the
+# F2F2EF the colour table gives a white shoe's paint. Named greys get round sRGB levels.
+EXACT_NEUTRALS: dict[str, float] = {
+    "white": 1.0,
+    "pure white": 1.0,
+    "bright white": 1.0,
+    "classic white": 1.0,
+    "triple white": 1.0,
+    "snow white": 1.0,
+    "black": 0.0,
+    "pure black": 0.0,
+    "jet black": 0.0,
+    "triple black": 0.0,
+    "grey": 128 / 255,
+    "gray": 128 / 255,
+    "mid grey": 128 / 255,
+    "mid gray": 128 / 255,
+    "middle grey": 128 / 255,
+    "middle gray": 128 / 255,
+    "neutral grey": 128 / 255,
+    "neutral gray": 128 / 255,
+    "light grey": 192 / 255,
+    "light gray": 192 / 255,
+    "dark grey": 64 / 255,
+    "dark gray": 64 / 255,
+}
+_TONED_GREY = {"light": 192 / 255, "pale": 192 / 255, "dark": 64 / 255, "deep": 64 / 255}
+
+
+def plain_rgb(color: ColorLike | None) -> np.ndarray:
+    """The sRGB of a plain backdrop: exact for white, black and the named greys (``EXACT_NEUTRALS``),
+    the colour table's value for anything else (default: off-white)."""
+    if color is None:
+        return np.array((0.95, 0.95, 0.94), np.float32)
+    c = as_color(color)
+    name = c.name.lower()
+    level = EXACT_NEUTRALS.get(name)
+    if name in ("grey", "gray") and c.tone in _TONED_GREY:
+        level = _TONED_GREY[c.tone]
+    if level is None:
+        return np.array(c.rgb, np.float32)
+    return np.full(3, level, np.float32)
+
+
 def solid(height: int, width: int, color: ColorLike | None = None) -> np.ndarray:
-    """A plain colour backdrop (default off-white)."""
-    return np.broadcast_to(_rgb(color, (0.95, 0.95, 0.94)), (height, width, 3)).astype(np.float32)
+    """A plain colour backdrop (default off-white); white, black and named greys are exact."""
+    return np.broadcast_to(plain_rgb(color), (height, width, 3)).astype(np.float32)
 
 
 _NEON = np.array([[1.0, 0.1, 0.7], [0.1, 0.9, 1.0], [1.0, 0.8, 0.1], [0.6, 0.2, 1.0]], np.float32)
@@ -221,7 +269,10 @@ def decontaminate(img: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     num = blur(img * solid_fg[..., None], sg)[edge]
     den = blur(solid_fg, sg)[edge][:, None]
     est = np.where(den > 1e-3, num / np.maximum(den, 1e-3), img[edge])
-    t = np.clip(1.7 - alpha[edge], 0.7, 1.0)[:, None]  # mostly inside the rim band, all where see-through
+    a = alpha[edge]
+    # see-through pixels take mostly the interior's colour; opaque ones in the band only a little, so a
+    # real dark outline or a thin logo tip at the edge keeps its own colour
+    t = np.where(a >= 0.95, np.float32(OPAQUE_RIM), np.clip(1.7 - a, 0.7, 1.0))[:, None]
     out[edge] = img[edge] * (1.0 - t) + est * t
     return out
 
@@ -288,15 +339,38 @@ def replace_background(
     bg = backdrop(kind, h, w, color=color, seed=seed, reference=reference, source=img, mask=a)
     if kind == "studio":
         bg = bg * (1.0 - floor_shadow(a))[..., None]
-    harmonize = {"studio": 0.1, "color": 0.08, "gradient": 0.15, "city": 0.25, "reference": 0.2, "blur": 0.0}[kind]
-    wrap = {"studio": 0.15, "color": 0.12, "gradient": 0.25, "city": 0.4, "reference": 0.3, "blur": 0.0}[kind]
+    harmonize = {"studio": 0.1, "color": 0.0, "gradient": 0.15, "city": 0.25, "reference": 0.2, "blur": 0.0}[kind]
+    wrap = {"studio": 0.15, "color": 0.06, "gradient": 0.25, "city": 0.4, "reference": 0.3, "blur": 0.0}[kind]
     return composite(img, a, bg, harmonize=harmonize, wrap=wrap)
 
 
+def bleed(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Fill the colour under fully transparent pixels with the subject's own colours spread outward
+    (normalised convolution at two scales). Transparent pixels carry no colour, but resizing or
+    compositing an RGBA cut-out mixes their RGB into the edge: the old backdrop there would come back
+    as a fringe."""
+    h, w = alpha.shape
+    s = _scale(h, w)
+    out = np.array(rgb, dtype=np.float32, copy=True)
+    clear = alpha <= 0.0
+    if not clear.any() or clear.all():
+        return out
+    weight = alpha.astype(np.float32)
+    near_num, near_den = blur(rgb * weight[..., None], 4.0 * s), blur(weight, 4.0 * s)[..., None]
+    far_num, far_den = blur(rgb * weight[..., None], 60.0 * s), blur(weight, 60.0 * s)[..., None]
+    mean = (rgb * weight[..., None]).reshape(-1, 3).sum(0) / max(float(weight.sum()), 1e-6)
+    far = np.where(far_den > 1e-4, far_num / np.maximum(far_den, 1e-4), mean)
+    fill = np.where(near_den > 1e-2, near_num / np.maximum(near_den, 1e-2), far)
+    out[clear] = np.clip(fill[clear], 0.0, 1.0)
+    return out
+
+
 def remove_background(img: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cut-out: (decontaminated RGB float32 H×W×3, choked alpha float32 H×W). Raises ``DegenerateMask``."""
+    """Cut-out: (decontaminated RGB float32 H×W×3, choked alpha float32 H×W). Raises ``DegenerateMask``.
+    Under fully transparent pixels the RGB is the subject's colour bled outward (``bleed``)."""
     a = _check(mask)
-    return decontaminate(img, a), choke(a)
+    alpha = choke(a)
+    return bleed(decontaminate(img, a), alpha), alpha
 
 
 def rgba_image(rgb: np.ndarray, alpha: np.ndarray) -> Image.Image:

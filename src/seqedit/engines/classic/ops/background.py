@@ -5,6 +5,10 @@ cut-out; onto white for JPEG). A plain colour "there"/behind/as the backdrop, or
 of Y", is a background by a phrase rule. A setting with no procedural kind (a beach, an office) is
 ``unsupported``: it needs a generative engine. "In a city", "on a street" elsewhere in a clause add a
 background companion.
+
+A plain white, black or named grey is exact (``background.plain_rgb``: "on pure white" is 255,255,255 in
+PNG output). The subject is ``MaskSet.subject()``; a degenerate one (no clear subject, a cut-out that
+would keep the cat's two eyes) refuses the clause in one line, exit 3.
 """
 
 from __future__ import annotations
