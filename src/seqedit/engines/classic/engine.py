@@ -321,7 +321,8 @@ class ClassicEngine:
     def _finish(self, k: int, p: Panel, plan: Plan) -> Image.Image:
         if not p.moved and p.img.shape == p.ref.img.shape:
             change = recolor.mean_change(p.ref.img, p.img)
-            if change < NO_OP_DELTA_E:
+            cut_out = p.alpha is not None and float((p.alpha < 0.5).mean()) > 0.001  # transparency is a change
+            if change < NO_OP_DELTA_E and not cut_out:
                 raise Unsupported(  # an unchanged source is never an answer: an honest refusal, not a crash
                     f"panel {k}: the edit left the image unchanged (mean ΔE {change:.2f}); the region it needed "
                     f"was not found",
