@@ -102,6 +102,11 @@ def test_drop_two_files_then_the_plan_refuses_a_generative_prompt_and_shows_supp
     assert "cannot do this" in refusal and "add a dog" in refusal and "--engine diffusion" in refusal
     assert page.locator("#plan-state").inner_text() == "refused"
     screenshot(page, shots, "02-plan-refusal")
+    # Generate on a refused plan: the server's 400 lands beside the prompt, and no task is created
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_function("() => document.getElementById('error-prompt').textContent !== ''")
+    assert "add a dog" in page.locator("#error-prompt").inner_text()
+    assert page.locator("#status").inner_text() == "Idle"
 
     page.fill("#prompt", SUPPORTED)
     page.fill("#max_images", "3")
@@ -258,6 +263,14 @@ def test_history_reopens_a_past_set(page: Any, shots: Path) -> None:
     assert [strip(u) for u in again] == [strip(u) for u in first]
     assert page.locator("#status").inner_text().startswith("Completed")
     screenshot(page, shots, "08-history")
+    # "Use settings" puts the past request back in the form: prompt, count, size, seed, references
+    seed = page.locator("#result-info").inner_text().split("seed ")[1].split(" ")[0]
+    item.get_by_role("button", name="Use settings").click()
+    assert page.input_value("#prompt") == SUPPORTED
+    assert page.input_value("#max_images") == "2" and page.input_value("#size") == "256*384"
+    assert page.input_value("#seed") == seed
+    assert page.locator("#thumbs .thumb").count() == 1
+    page.wait_for_function("() => document.getElementById('plan-state').textContent.startsWith('2 panels')")
 
 
 def test_base64_and_sync_toggles_return_the_set_inline(page: Any) -> None:

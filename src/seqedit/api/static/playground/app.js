@@ -8,6 +8,7 @@ const POLL_MS = 500;
 const HISTORY_PAGE_SIZE = 20;
 const FIELDS = ["images", "prompt", "max_images", "size", "seed", "enable_base64_output", "enable_sync_mode"];
 
+const EMPTY_PLAN = "Add a reference and a prompt: the panels, and what the engine will do with each clause, appear here as you type.";
 const $ = (id) => document.getElementById(id);
 const state = {
   config: null,
@@ -277,6 +278,7 @@ function renderPlan(plan) {
   const panels = $("plan-panels");
   panels.replaceChildren();
   $("plan-empty").hidden = !!plan;
+  $("plan-empty").textContent = EMPTY_PLAN;
   const refusal = $("plan-refusal");
   const warnings = $("plan-warnings");
   warnings.replaceChildren();
@@ -371,6 +373,7 @@ async function runPlan() {
     if (seq !== state.planSeq) return;
     clearErrors();
     renderPlan(null);
+    $("plan-empty").textContent = `The plan appears once this is fixed: ${err.message}`;
     $("plan-state").textContent = "fix the highlighted field";
     $("plan-state").className = "plan-state bad";
     showError(err);
@@ -464,22 +467,23 @@ function showResult(pred) {
   const cost = pred.cost !== undefined ? ` · $${Number(pred.cost).toFixed(3)}` : "";
   $("result-info").textContent = `${pred.outputs.length} image${pred.outputs.length === 1 ? "" : "s"} · seed ${pred.seed ?? "?"}${cost}${seconds}`;
   const err = $("run-error");
-  const warn = (pred.warnings || []).join(" · ");
-  if (pred.status === "failed" || pred.status === "cancelled") {
-    err.hidden = false;
-    err.textContent = `${pred.status}${pred.code ? ` (${pred.code})` : ""}: ${pred.error}`;
-  } else if (warn) {
-    err.hidden = false;
-    err.className = "warning";
-    err.textContent = warn;
-  } else err.hidden = true;
+  err.hidden = !(pred.status === "failed" || pred.status === "cancelled");
+  err.textContent = err.hidden ? "" : `${pred.status}${pred.code ? ` (${pred.code})` : ""}: ${pred.error}`;
+  const warnings = $("run-warnings");
+  warnings.replaceChildren();
+  for (const w of pred.warnings || []) {
+    const li = document.createElement("li");
+    li.textContent = w;
+    warnings.append(li);
+  }
+  warnings.hidden = !warnings.children.length;
 }
 
 function clearRun() {
   $("gallery").replaceChildren();
   $("result-meta").hidden = true;
   $("run-error").hidden = true;
-  $("run-error").className = "error";
+  $("run-warnings").hidden = true;
   $("empty-output").hidden = true;
   $("progress-cells").replaceChildren();
 }
@@ -495,6 +499,7 @@ async function generate(event) {
   const b = body();
   b.enable_base64_output = $("base64").checked;
   b.enable_sync_mode = $("sync").checked;
+  b.refuse_unsupported = true; // an edit the engine cannot do is a 400 beside the prompt, not a failed task
   clearRun();
   $("generate").disabled = true;
   setStatus(b.enable_sync_mode ? "Running (sync mode: waiting for the whole set)…" : "Submitting…", "busy");
@@ -509,6 +514,7 @@ async function generate(event) {
     finish(pred);
   } catch (err) {
     $("progress").hidden = true;
+    $("empty-output").hidden = false;
     setStatus("Idle");
     showError(err);
   } finally {
@@ -796,7 +802,7 @@ function selectSize(size) {
 function fillSizes(presets) {
   const sel = $("size");
   sel.replaceChildren();
-  const auto = new Option("Auto — the first reference's aspect, about 2 MP", "auto");
+  const auto = new Option("Auto · first reference's aspect, ~2 MP", "auto");
   sel.append(auto);
   const tiers = { "2mp": "About 2 MP", "1mp": "About 1 MP", "0.1mp": "About 0.1 MP" };
   for (const [tier, label] of Object.entries(tiers)) {
@@ -884,6 +890,7 @@ async function main() {
   state.config = await api("GET", "/playground/config");
   $("app").hidden = false;
   $("account").hidden = false;
+  $("topnav").hidden = false;
   $("key-label").textContent = `${who.key.name || "key"} · ${who.key.prefix}…`;
   $("engine-chip").hidden = false;
   $("engine-chip").textContent = `engine: ${state.config.engine}`;
