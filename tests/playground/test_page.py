@@ -292,11 +292,27 @@ def test_base64_and_sync_toggles_return_the_set_inline(page: Any) -> None:
 
 
 def test_the_page_is_usable_at_phone_width(page: Any) -> None:
+    choosers: list[Any] = []
+    page.on(
+        "filechooser", lambda chooser: choosers.append(chooser)
+    )  # early: Playwright turns on file-chooser interception asynchronously
     page.set_viewport_size({"width": 375, "height": 812})
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"the page scrolls sideways at 375 px ({width} px wide)"
     for label in ("Prompt *", "max_images", "Size", "Seed", "W", "H", "enable_base64_output", "enable_sync_mode"):
         assert page.get_by_label(label, exact=True).count() == 1, f"no control labelled {label!r}"
     assert page.locator("#generate").bounding_box()["width"] > 200, "Generate spans the phone's width"
-    page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.tagName") in ("A", "BUTTON", "INPUT", "TEXTAREA", "SELECT")
+    # keyboard only: Tab reaches the upload button, and Enter on it opens the file chooser
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "drop-button":
+            break
+    assert page.evaluate("document.activeElement.id") == "drop-button", "Tab never reached the upload button"
+    page.keyboard.press("Enter")
+    for _ in range(100):
+        if choosers:
+            break
+        page.wait_for_timeout(100)
+    assert choosers, "Enter on the upload button opened no file chooser"
+    choosers[0].set_files(str(EXAMPLES / "coffee.jpg"))
+    uploaded(page, 1)

@@ -394,9 +394,10 @@ function setStatus(text, kind = "") {
   el.className = `status ${kind}`;
 }
 
-function renderProgress(done, total) {
+function renderProgress(done, total, fraction = null) {
   $("progress").hidden = false;
-  $("progress-fill").style.width = `${total ? Math.round((100 * done) / total) : 0}%`;
+  const share = fraction ?? (total ? done / total : 0); // the engine's own 0-1 estimate when it gives one
+  $("progress-fill").style.width = `${Math.round(100 * Math.max(share, total ? done / total : 0))}%`;
   const cells = $("progress-cells");
   if (cells.children.length !== total) {
     cells.replaceChildren();
@@ -529,7 +530,7 @@ async function poll(id) {
     const pred = await api("GET", `/api/v3/predictions/${id}/result`);
     const total = pred.progress?.total || countValue();
     const done = pred.progress?.done || 0;
-    renderProgress(pred.status === "completed" ? total : done, total);
+    renderProgress(pred.status === "completed" ? total : done, total, pred.progress?.fraction ?? null);
     if (["completed", "failed", "cancelled"].includes(pred.status)) return pred;
     setStatus(pred.status === "created" ? "Queued…" : `Processing · panel ${Math.min(done + 1, total)} of ${total}`, "busy");
     await new Promise((r) => setTimeout(r, POLL_MS));
