@@ -17,6 +17,7 @@ const state = {
   planSeq: 0,
   lastPlan: null,
   running: null, // prediction id being polled
+  historyPage: 1,
   result: null, // the prediction shown in the gallery
 };
 
@@ -46,8 +47,21 @@ async function api(method, path, body, { form } = {}) {
   } catch {
     data = null;
   }
-  if (!res.ok) throw new ApiError(res.status, data);
+  if (!res.ok) {
+    const err = new ApiError(res.status, data);
+    if (res.status === 401 && path !== "/playground/session") signedOut(err.message);
+    throw err;
+  }
   return data ? data.data : null;
+}
+
+function signedOut(message) {
+  // the session expired or its key was revoked: back to the sign-in screen, saying why
+  $("app").hidden = true;
+  $("account").hidden = true;
+  $("topnav").hidden = true;
+  $("signin").hidden = false;
+  $("signin-error").textContent = message;
 }
 
 // ------------------------------------------------------------------ field errors
@@ -607,6 +621,7 @@ async function loadExamples() {
   const { items } = await api("GET", "/playground/examples");
   const grid = $("example-grid");
   grid.replaceChildren();
+  if (!items.length) grid.textContent = "No examples here: they are served from a checkout's examples/ folder.";
   for (const ex of items) {
     const li = document.createElement("li");
     li.className = "example";
@@ -698,18 +713,21 @@ async function useExample(ex) {
 
 // ------------------------------------------------------------------ history
 
-async function loadHistory() {
+async function loadHistory(more = false) {
+  const number = more ? state.historyPage + 1 : 1;
   let page;
   try {
-    page = await api("POST", "/api/v3/predictions", { page: 1, page_size: HISTORY_PAGE_SIZE });
+    page = await api("POST", "/api/v3/predictions", { page: number, page_size: HISTORY_PAGE_SIZE });
   } catch (err) {
     $("history-empty").hidden = false;
     $("history-empty").textContent = `History is unavailable: ${err.message}`;
     return;
   }
+  state.historyPage = number;
   const list = $("history-list");
-  list.replaceChildren();
-  $("history-empty").hidden = page.items.length > 0;
+  if (!more) list.replaceChildren();
+  $("history-empty").hidden = page.items.length > 0 || more;
+  $("history-more").hidden = number * HISTORY_PAGE_SIZE >= page.total;
   for (const pred of page.items) {
     const li = document.createElement("li");
     li.className = "history-item";
@@ -875,7 +893,8 @@ function wire() {
   $("viewer").addEventListener("click", (e) => {
     if (e.target === $("viewer")) $("viewer").close();
   });
-  $("history-refresh").addEventListener("click", loadHistory);
+  $("history-refresh").addEventListener("click", () => loadHistory());
+  $("history-more").addEventListener("click", () => loadHistory(true));
   $("signout").addEventListener("click", async () => {
     await api("POST", "/playground/signout").catch(() => null);
     location.replace("/");
