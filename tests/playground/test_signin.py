@@ -1,11 +1,10 @@
 """Browser sign-in and the cookie session, without a browser: the one-time token (single use, expiry,
-tampering, two exchanges racing), the cookie's flags, the CSRF rules on cookie-authenticated POSTs, a
+tampering; the race is in test_signins.py), the cookie's flags, the CSRF rules on cookie-authenticated POSTs, a
 revoked key, what the page and its assets are served with, and the line ``seqedit serve`` prints."""
 
 from __future__ import annotations
 
 import re
-import threading
 import time
 
 import httpx
@@ -82,29 +81,6 @@ def test_expired_forged_and_malformed_tokens_are_refused(client, service, key):
         assert r.json()["field"] == "token"
     assert sign_in(client, genuine).status_code == 200, "the genuine token was not spent by the forgeries"
     assert sign_in(client, 12345).status_code == 401  # type: ignore[arg-type]
-
-
-def test_two_exchanges_of_one_token_racing_yield_one_session(service, key):
-    s = signins(service)
-
-    def race(token: str, n: int = 4) -> list[str | None]:
-        won: list[str | None] = []
-        barrier = threading.Barrier(n)
-
-        def take() -> None:
-            barrier.wait()
-            won.append(s.consume(token))
-
-        threads = [threading.Thread(target=take) for _ in range(n)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return won
-
-    for _ in range(5):
-        won = race(s.issue(key["id"]))
-        assert sorted(w for w in won if w) == [key["id"]], won
 
 
 def test_the_exchange_itself_needs_the_header_and_this_origin(client, service, key):
