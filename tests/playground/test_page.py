@@ -223,8 +223,7 @@ def test_an_invalid_size_shows_the_servers_error_beside_the_field(page: Any, sho
 
 
 def test_the_examples_gallery_fills_the_form_and_says_what_the_engine_cannot_do(page: Any, shots: Path) -> None:
-    cards = page.locator("#example-grid .example")
-    assert cards.count() >= 4
+    page.wait_for_function("() => document.querySelectorAll('#example-grid .example').length >= 4")
     page.wait_for_function(
         "() => [...document.querySelectorAll('.example-verdict')].every((e) => !e.textContent.startsWith('checking'))",
         timeout=60_000,

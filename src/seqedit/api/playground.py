@@ -162,7 +162,7 @@ async def sign_in(request: Request) -> Response:
     token = body.get("token")
     gone = ApiError(
         401,
-        "token: this sign-in link was already used, has expired or is not valid; restart `seqedit serve` for a new one",
+        "token: this sign-in link was already used, has expired or is not valid; restart seqedit serve for a new one",
         extra={"field": "token", "limit": "one use, within the hour"},
     )
     if not isinstance(token, str) or not token:
