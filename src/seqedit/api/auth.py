@@ -27,7 +27,7 @@ from seqedit.api.envelope import ApiError
 from seqedit.jobs.signins import session_key_id
 from seqedit.jobs.store import hash_key
 
-__all__ = ["require_key", "CACHE_TTL", "SESSION_COOKIE", "CSRF_HEADER"]
+__all__ = ["require_key", "same_origin", "CACHE_TTL", "SESSION_COOKIE", "CSRF_HEADER"]
 
 SESSION_COOKIE = "seqedit_session"
 CSRF_HEADER = "x-seqedit-playground"  # its value must be "1"
