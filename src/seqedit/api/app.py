@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from seqedit.api import media, openapi, ops, wavespeed
+from seqedit.api import media, openapi, ops, playground, wavespeed
 from seqedit.api.envelope import error_response, webhook_body
 from seqedit.api.routing import as_api_error
 from seqedit.config import Settings
@@ -66,5 +66,6 @@ def create_app(service: Service | None = None, settings: Settings | None = None)
 
     app.include_router(ops.router)
     app.include_router(media.router)
+    app.include_router(playground.router)  # GET / (the page), its assets, browser sign-in
     app.include_router(wavespeed.router)
     return app

@@ -146,6 +146,7 @@ def serve(
     if not service.store.list_keys():
         token, _ = service.store.create_key("default")
         out.print(f"Created the first API key (shown once; store it now): {token}", soft_wrap=True)
+    _print_signin(service, f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}")
     shown_model = settings.engine_options().get("model")
     engine_shown = settings.engine + (f" {shown_model}" if shown_model else "")
     out.print(
@@ -156,6 +157,23 @@ def serve(
     sys.stdout.flush()
     # uvicorn + httptools with the connection limits of settings (header/body/keep-alive timeouts, caps)
     run_server(create_app(service), settings, host=host, port=port)
+
+
+def _print_signin(service: Any, listen_url: str) -> None:
+    """The playground's one-time sign-in URL for the oldest active key (works once, for an hour)."""
+    from seqedit.jobs.signins import TOKEN_SECONDS, SignIns
+
+    active = [k for k in service.store.list_keys() if k["revoked_at"] is None]
+    if not active:
+        return
+    token = SignIns(service.store.engine, service.secret).issue(active[0]["id"])
+    base = (service.settings.public_url or listen_url).rstrip("/")
+    out.print(
+        f"Playground: {base}/?token={token} (sign-in link for key {active[0]['prefix']}…; "
+        f"works once, within {TOKEN_SECONDS // 60} min)",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def worker(
