@@ -15,7 +15,7 @@ from typing import Any
 from seqedit.engines.classic.ops import OPERATIONS, OpSpec, VerdictKind
 from seqedit.engines.classic.ops.generative import STORY_WHAT
 from seqedit.engines.classic.router.classify import Reported, classify_clause
-from seqedit.engines.classic.router.clauses import split_clauses
+from seqedit.engines.classic.router.locating import clauses, locate
 from seqedit.plan import Plan
 
 FRAMING_CYCLE = ("medium", "closeup", "mirror", "wide")
@@ -108,11 +108,13 @@ def route_text(text: str, where: int = 0) -> tuple[list[OpSpec], list[Reported]]
     """Ops and reported clauses of one instruction text."""
     ops: list[OpSpec] = []
     reported: list[Reported] = []
-    for clause in split_clauses(text):
-        got, rep = classify_clause(clause, where)
-        ops.extend(got)
+    for raw, clause, locations in clauses(text):
+        got, rep = classify_clause(clause, where) if clause else ([], None)
+        if not clause:
+            rep = Reported(where, raw, "-", 0.0, "-", 0.0, "a location tag with no instruction")
+        ops.extend(replace(locate(o, clause, locations), clause=raw) for o in got)
         if rep is not None:
-            reported.append(rep)
+            reported.append(replace(rep, clause=raw))
     return ops, reported
 
 
