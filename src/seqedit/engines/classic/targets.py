@@ -26,7 +26,7 @@ from typing import Literal
 
 from seqedit.engines.classic.colors import BLACK_AND_WHITE_RX, FINISH_WORDS, PART_RX, PROMPT_COLOR_RX
 
-LOCATION_HINT = "add <bbox>x1 y1 x2 y2</bbox> or <point>x y</point> (0-1000 of the reference image) right after it to say where it is"
+LOCATION_HINT = "add <bbox>x1 y1 x2 y2</bbox> or <point>x y</point> (0-1000 of the reference) after it to say where"
 
 TargetKind = Literal["whole", "mask", "named"]
 
