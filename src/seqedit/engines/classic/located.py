@@ -16,7 +16,9 @@ Honesty: every mask is judged, and only a ``good`` one is used (``regions.py`` r
 2. the mask fills a sane fraction of its box (``BOX_FILL``) or, for a point, of the image
    (``POINT_AREA``), and covers the point itself;
 3. it is mostly one piece (the largest component holds ≥ ``ONE_PIECE`` of it);
-4. its boundary sits on image edges: the mean gradient along the boundary is ≥ ``EDGE_CONTRAST`` × the
+4. for a box, it is one thing: the strong edges inside it leave one part of ≥ ``ONE_THING`` of it (a box
+   around a saucer also holds the cup, the spoon and the coffee: refused, a point on one of them is not);
+5. its boundary sits on image edges: the mean gradient along the boundary is ≥ ``EDGE_CONTRAST`` × the
    median gradient of the box.
 
 Anything else is ``degenerate`` with a note that says which test failed. OpenCV's RNG is seeded
@@ -259,7 +261,7 @@ def _judge(
     agree = _iou(a, b)
     if agree < MIN_AGREEMENT:
         return f"two independent estimates of it disagree (IoU {agree:.2f} < {MIN_AGREEMENT})"
-    whole = _one_thing(small, a)
+    whole = _one_thing(small, a) if at is None else 1.0  # a point picks one region by construction
     if whole < ONE_THING:
         return (
             f"the box holds several things: strong edges cut what was found into parts (the largest is {whole:.0%}); "
