@@ -85,10 +85,10 @@ def prompts(draw: st.DrawFn) -> tuple[str, int]:
 @given(prompts(), st.sampled_from(PHOTOS), st.sampled_from(["png", "jpeg"]))
 def test_random_prompts_render_n_panels_or_refuse_cleanly(spec, name, fmt):
     prompt, n = spec
-    request = EditRequest.create(
-        prompt=prompt, images=[name], max_images=n, size=f"{SIZE}*{SIZE}", seed=3, output_format=fmt
-    )
-    try:
+    try:  # a malformed location tag is bad input (exit 2) from the request itself
+        request = EditRequest.create(
+            prompt=prompt, images=[name], max_images=n, size=f"{SIZE}*{SIZE}", seed=3, output_format=fmt
+        )
         prepared = prepare(request, [photo(name)], engine())
         outputs = list(render(prepared, engine(), NullProgress()))
     except SeqeditError:
