@@ -42,7 +42,7 @@ def main(out: Path) -> None:
     sheet.paste(edited, (w + gap, CAPTION_HEIGHT))
     font = ImageFont.load_default(size=17)
     text = ImageDraw.Draw(sheet)
-    text.text((8, 12), f"seqedit edit coffee.jpg -p \"{PROMPT}\"", fill=(20, 20, 20), font=font)
+    text.text((8, 12), f'seqedit edit coffee.jpg -p "{PROMPT}"', fill=(20, 20, 20), font=font)
     out.parent.mkdir(parents=True, exist_ok=True)
     # a 256-colour palette keeps the README picture under 300 KB (the photo in full colour is ~740 KB)
     sheet.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)
