@@ -37,6 +37,7 @@ GRABCUT_ITERS = 5
 MIN_AGREEMENT = 0.8  # IoU of the two estimates
 BOX_FILL = (0.15, 0.97)  # fraction of the box the mask may fill
 POINT_AREA = (0.002, 0.6)  # fraction of the image a point's mask may cover
+POINT_GROW = 0.25  # a point's region is checked by GrabCut on its own box grown by this much each way
 POINT_WINDOW = 0.35  # a point's GrabCut window: this fraction of the long side, each way
 ONE_PIECE = 0.85
 ONE_THING = 0.7  # the largest part the mask's own strong edges leave must hold this share of it
@@ -164,7 +165,38 @@ def _point(
         return None, window, f"GrabCut failed around the point ({exc.err})"
     if _runs_past(a, window):
         return a, (0, 0, sw, sh), "the region under the point runs past the area searched around it"
-    return a, (0, 0, sw, sh), _judge(small, a, b, (0, 0, sw, sh), at)
+    note = _judge(small, a, b, (0, 0, sw, sh), at)
+    if not note:
+        note = _complete(small, a, seed)
+    return a, (0, 0, sw, sh), note
+
+
+def _complete(small: np.ndarray, a: np.ndarray, seed: int) -> str:
+    """'' when the region is a whole object: GrabCut on its own box, grown by ``POINT_GROW``, finds it
+    again. A part of an object (half a saucer cut off by a highlight) grows into the rest and fails."""
+    sh, sw = small.shape[:2]
+    ys, xs = np.nonzero(a)
+    if xs.size == 0:
+        return "nothing was found under the point"
+    gx, gy = int(POINT_GROW * (xs.max() - xs.min() + 1)) + 2, int(POINT_GROW * (ys.max() - ys.min() + 1)) + 2
+    box = (max(0, xs.min() - gx), max(0, ys.min() - gy), min(sw, xs.max() + 1 + gx), min(sh, ys.max() + 1 + gy))
+    if (box[2] - box[0]) * (box[3] - box[1]) > 0.97 * sw * sh:
+        return ""  # the region's box is the image: nothing outside it to compare (the area test bounds it)
+    bgr = cv2.cvtColor(_u8(small), cv2.COLOR_RGB2BGR)
+    gc = np.zeros((sh, sw), np.uint8)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(seed)
+    cv2.grabCut(
+        bgr, gc, (box[0], box[1], box[2] - box[0], box[3] - box[1]), bgd, fgd, GRABCUT_ITERS, cv2.GC_INIT_WITH_RECT
+    )
+    again = _clean((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD))
+    agree = _iou(a, again)
+    if agree < MIN_AGREEMENT:
+        return (
+            f"the region under the point may be part of something larger (a box around it finds a different "
+            f"region, IoU {agree:.2f} < {MIN_AGREEMENT}); put a <bbox> around the whole object"
+        )
+    return ""
 
 
 def _runs_past(mask: np.ndarray, window: tuple[int, int, int, int]) -> bool:

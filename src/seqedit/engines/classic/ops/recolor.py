@@ -81,6 +81,23 @@ def _color_finish_look(t: str) -> bool:
     )
 
 
+_MAKE_THE_THING = re.compile(
+    r"^(?:please\s+)?(?:make|paint|turn|colou?r|dye|recolou?r|change)\s+(?:the|her|his|its|their|this|that)\s+"
+    r"(?:[\w'-]+\s+){0,3}?(?:(?:in|to|into)\s+)?(?:(?:a|an)\s+)?(?:(?:light|dark|deep|bright|pale)\s+)?"
+    r"(?:" + PROMPT_COLOR_RX.pattern + r")(?:\s+(?:instead|please|too))?[\s.!]*$",
+    re.I,
+)
+_NOT_A_THING = re.compile(
+    r"\b(?:background|backdrop|photo|image|picture|scene|sky at|lighting|light|mood|style|look)\b", re.I
+)
+
+
+def _make_the_thing(t: str) -> bool:
+    """'make the spoon gold', 'paint the rocket red': a named thing and a colour is a recolour (where it
+    applies is the router's business: a tag, a mask, or a refusal)."""
+    return not BLACK_AND_WHITE_RX.search(t) and not _NOT_A_THING.search(t) and _MAKE_THE_THING.search(t) is not None
+
+
 def parse(clause: str, whole: str) -> tuple[Params, str | None, str]:
     t = clause
     p = colorway(t)
@@ -193,6 +210,8 @@ register(
             Rule("hard", 90, is_colorway_line),
             # a colour (+ finish) called a look/finish: a recolour
             Rule("phrase", 110, _color_finish_look),
+            # "make the spoon gold": a named thing and a colour, and nothing else
+            Rule("phrase", 105, _make_the_thing),
         ),
     )
 )
