@@ -52,7 +52,8 @@ _NOT_REGION = {
     "colorways palette scheme brightness contrast saturation exposure balance white-balance vibrance sharpness "
     "noise grain light lighting amount bit touch lot little much more less slightly very really whole entire full "
     "overall new old original current existing main one ones kind sort type pic same-colour brighter darker "
-    "lighter dimmer punchier sharper softer warmer cooler deeper paler richer stronger higher lower shadows "
+    "lighter dimmer punchier sharper softer warmer cooler deeper paler richer stronger higher lower crisper clearer "
+    "cleaner smoother bigger larger smaller brighter-looking shadows "
     "highlights midtones mid-tones darks lights blacks whites and or a an to in into with of for as on at by from "
     "instead so but just only too also please be is are was were look like should would could can will become "
     "come out get got make made turn set give keep it them".split(),
@@ -121,8 +122,8 @@ def _classify(phrase: list[str]) -> Target:
     if known:
         word, mask = known[-1]
         return Target("mask", mask, word)
-    if len(phrase) == 1 and phrase[0] in _WHOLE_WORDS:
-        return WHOLE
+    if any(w in _WHOLE_WORDS for w in phrase):
+        return WHOLE  # "the photo crisper", "the whole image"
     return Target("named", None, " ".join(phrase[:2]))
 
 
