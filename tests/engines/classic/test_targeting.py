@@ -150,3 +150,18 @@ def test_plan_json_shows_where_each_clause_applies() -> None:
     assert recolour["params"]["where"] == ["bbox", [342.0, 238.0, 617.0, 488.0]]
     assert recolour["params"]["target"] == "located" and recolour["params"]["part"] == "the coffee"
     assert CREMA in recolour["clause"]
+
+
+def test_a_tagged_keep_is_edited_around() -> None:
+    before, after = run("coffee.jpg", f"make it brighter, keep the coffee {CREMA}", "576*384")
+    diff = changed(before, after, de=3.0)
+    h, w = diff.shape
+    centre = np.zeros(diff.shape, bool)
+    centre[int(0.32 * h) : int(0.42 * h), int(0.42 * w) : int(0.54 * w)] = True  # the middle of the crema
+    assert diff[centre].mean() < 0.02  # kept
+    assert diff[~box(diff.shape, CREMA, grow=0.02)].mean() > 0.3  # brightened everywhere else
+
+
+def test_a_keep_that_cannot_be_found_refuses_the_edit() -> None:
+    message = refusal("coffee.jpg", f"make it brighter, keep the saucer {SAUCER}")
+    assert "could not find what to keep inside <bbox>125 175 800 975</bbox>" in message

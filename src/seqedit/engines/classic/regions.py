@@ -11,12 +11,16 @@ The router puts the region a clause names into ``params['target']`` (``router/lo
 * ``hair``, ``face``, ``person``, ``clothes``, ``sky`` → that mask (degenerate refuses, rough warns);
 * no target → ``None``: the op applies to the whole picture.
 
-A region needs the reference's geometry: after a crop or a layout (``Panel.moved``) it is refused.
+A tagged keep clause ("keep the cup <bbox>…</bbox>") is taken out of the region (``keep_out``), and
+refused when its own mask is not good. A region needs the reference's geometry: after a crop or a
+layout (``Panel.moved``) it is refused.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from seqedit.engines.base import Unsupported
 from seqedit.engines.classic.located import located_mask
@@ -39,11 +43,30 @@ def located(p: Panel, where: Any) -> MaskResult:
 
 
 def region(p: Panel, params: dict[str, Any], doing: str) -> MaskResult | None:
-    """The mask ``params`` name for ``doing`` ("recolour", "brighten"), ``None`` for the whole picture.
+    """The mask ``params`` name for ``doing`` ("recolour", "brighten"), ``None`` for the whole picture,
+    less the regions of tagged keep clauses (``params['keep_out']``).
 
     Raises ``Unsupported`` (one line naming the part and what would make it work) when there is no
-    honest mask for it.
+    honest mask for it, or for a region it must keep.
     """
+    found = _region(p, params, doing)
+    kept = params.get("keep_out") or ()
+    if not kept:
+        return found
+    base = found.mask if found is not None else np.ones(p.ref.masks.shape, np.float32)
+    for where in kept:
+        r = located(p, where)
+        if r.quality != "good":
+            raise Unsupported(
+                f"could not find what to keep inside {where_tag(where)} ({r.note}), so it cannot be kept out of "
+                f"the edit; draw the box tighter around it or put the point on it",
+                clause=where_tag(where),
+            )
+        base = base * (1.0 - r.mask)
+    return MaskResult(base.astype(np.float32), found.kind if found else "whole", "good", "less the kept regions")
+
+
+def _region(p: Panel, params: dict[str, Any], doing: str) -> MaskResult | None:
     target = params.get("target")
     if target is None:
         return None

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from seqedit.engines.base import Unsupported
 from seqedit.engines.classic import recolor as recolouring
 from seqedit.engines.classic.colors import (
@@ -158,10 +160,14 @@ def render(p: Panel, params: Params, plan: Plan, k: int, refs: list[Ref]) -> Non
         params = {**params, "target": target, "part": "the clothes" if target == "clothes" else "the subject"}
     if target in ("object", "subject"):
         # a product's colourway by part (upper, sole, accents), on a clean cut-out only (regions.py)
-        subject = region(p, {**params, "target": "object"}, "recolour")
-        assert subject is not None
+        subject = region(p, {**params, "target": "object", "keep_out": ()}, "recolour")
+        allowed = region(p, {**params, "target": "object"}, "recolour")  # less any tagged keep
+        assert subject is not None and allowed is not None
         parts = ms.cached("colorway_parts", lambda: recolouring.colorway_parts(p.ref.img, subject.mask, seed=plan.seed))
+        before = p.img
         p.img, warns = recolouring.apply_colorway(p.img, parts, colors, finish)
+        if allowed is not subject:
+            p.img = (before + (p.img - before) * allowed.mask[..., None]).astype(np.float32, copy=False)
         p.warnings.extend(warns)
         return
     mask = region(p, params, "recolour")

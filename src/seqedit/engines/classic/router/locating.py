@@ -17,7 +17,8 @@ similarity model see) and their ``Location``s. A tag left alone between split po
   (``target``), or, for a part the engine has no mask for ("the saucer"), ``unsupported`` with the hint
   to add a tag;
 * a tag on an op that edits the whole picture (a style, a crop) is refused, never silently ignored;
-  bookkeeping ops (``keep``) keep it in their params.
+  bookkeeping ops (``keep``) keep it in their params, and ``keep_out(ops)`` hands a tagged keep's
+  region to every located op of the panel as ``keep_out`` (edited around, never inside).
 """
 
 from __future__ import annotations
@@ -116,4 +117,18 @@ def locate(op: OpSpec, text: str, locations: list[Location]) -> OpSpec:
     return op
 
 
-__all__ = ["LOCATION_HINT", "Where", "clauses", "locate", "where_param", "where_tag"]
+def keep_out(ops: list[OpSpec]) -> list[OpSpec]:
+    """A tagged ``keep`` ("keep the cup <bbox>…</bbox>") protects its region from every located op of the
+    panel: they get ``keep_out`` (the tags' ``where``s), and the renderer leaves those masks untouched."""
+    kept = tuple(o.params["where"] for o in ops if OPERATIONS[o.name].bookkeeping and "where" in o.params)
+    if not kept:
+        return ops
+    return [
+        replace(o, params={**o.params, "keep_out": kept})
+        if OPERATIONS[o.name].located and o.verdict != "unsupported"
+        else o
+        for o in ops
+    ]
+
+
+__all__ = ["LOCATION_HINT", "Where", "clauses", "keep_out", "locate", "where_param", "where_tag"]

@@ -15,7 +15,7 @@ from typing import Any
 from seqedit.engines.classic.ops import OPERATIONS, OpSpec, VerdictKind
 from seqedit.engines.classic.ops.generative import STORY_WHAT
 from seqedit.engines.classic.router.classify import Reported, classify_clause
-from seqedit.engines.classic.router.locating import clauses, locate
+from seqedit.engines.classic.router.locating import clauses, keep_out, locate
 from seqedit.plan import Plan
 
 FRAMING_CYCLE = ("medium", "closeup", "mirror", "wide")
@@ -133,7 +133,8 @@ def route(plan: Plan) -> RoutedPlan:
     shared, reported = _parameters_from_panels(shared, reported, own)
     shared, own, upgraded = _story_policy(shared, own)
     effective = [
-        _merge([o for o in shared if not (up and _is_story(o))], ops) for ops, up in zip(own, upgraded, strict=True)
+        keep_out(_merge([o for o in shared if not (up and _is_story(o))], ops))
+        for ops, up in zip(own, upgraded, strict=True)
     ]
     return RoutedPlan(shared=shared, panels=own, effective=effective, reported=reported)
 
