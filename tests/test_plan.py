@@ -152,3 +152,19 @@ def test_a_count_of_the_references_is_not_the_output_count():
     assert declared_count("combine these 3 images into a grid") is None
     assert declared_count("Generate a series of 2 magazine photoshoots for these two models.") == 2
     assert declared_count("make 4 images of the product") == 4
+
+
+def test_location_tags_are_never_counts_lists_or_panel_marks():
+    # numbers and commas inside a tag are one opaque token while the prompt is counted and split
+    tagged = "recolour the saucer <bbox>80, 560, 920, 980</bbox> red, the cup <point>4, 5</point> blue"
+    p = plan(tagged, 2)
+    assert p.declared_count is None and p.shared == tagged and all(x.text == "" for x in p.panels)
+    assert declared_count("make it red <bbox>1 2 3 4</bbox> images") is None
+    assert declared_count("make 3 images <point>10 20</point>") == 3
+    lines = plan("Make 2 images: 1. recolour the cup <point>4, 5</point> red 2. make it <bbox>1 2 3 4</bbox> blue", 2)
+    assert [x.text for x in lines.panels] == [
+        "recolour the cup <point>4, 5</point> red",
+        "make it <bbox>1 2 3 4</bbox> blue",
+    ]
+    colours = plan("in 3 colors: red <bbox>10,20,30,40</bbox>, blue and green", 3)
+    assert [x.text for x in colours.panels] == ["red <bbox>10,20,30,40</bbox>", "blue", "green"]

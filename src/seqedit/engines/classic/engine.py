@@ -50,7 +50,9 @@ from seqedit.plan import Plan
 
 __all__ = ["GENERATIVE_HINT", "MAX_VARIATIONS", "NO_OP_DELTA_E", "SAME_PANEL", "ClassicEngine", "asks_for_copies"]
 
-NO_OP_DELTA_E = 0.5  # mean ΔE below which a panel counts as unchanged
+NO_OP_DELTA_E = 0.5  # mean ΔE below which a panel counts as unchanged …
+NO_OP_REGION = 0.002  # … unless at least this fraction of its pixels changed visibly
+VISIBLE_DELTA_E = 3.0  # ΔE of a visibly changed pixel
 SAME_PANEL = 0.01  # mean |difference| (0-1) of 64×64 thumbnails below which two panels are the same picture
 MAX_VARIATIONS = 12  # re-renders tried before a panel that stays the same as an earlier one is refused
 PAGE_ASPECT_SAME = 0.06  # a composed page within 6 % of the requested aspect is cropped that little
@@ -95,6 +97,7 @@ class ClassicEngine:
                         o.name,
                         o.verdict,
                         o.note or ("needs new content: " + GENERATIVE_HINT if o.verdict == "unsupported" else ""),
+                        o.params,
                     )
                 )
         for r in routed.reported:
@@ -322,7 +325,8 @@ class ClassicEngine:
         if not p.moved and p.img.shape == p.ref.img.shape:
             change = recolor.mean_change(p.ref.img, p.img)
             cut_out = p.alpha is not None and float((p.alpha < 0.5).mean()) > 0.001  # transparency is a change
-            if change < NO_OP_DELTA_E and not cut_out:
+            # a small region edited well (her face brightened) is a change even if the mean is small
+            if change < NO_OP_DELTA_E and not cut_out and _changed_fraction(p.ref.img, p.img) < NO_OP_REGION:
                 raise Unsupported(  # an unchanged source is never an answer: an honest refusal, not a crash
                     f"panel {k}: the edit left the image unchanged (mean ΔE {change:.2f}); the region it needed "
                     f"was not found",
@@ -415,6 +419,14 @@ def _thumb(im: Image.Image) -> np.ndarray:
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return float(np.abs(a - b).mean()) < SAME_PANEL
+
+
+def _changed_fraction(before: np.ndarray, after: np.ndarray) -> float:
+    """Fraction of pixels whose CIE76 ΔE exceeds ``VISIBLE_DELTA_E``."""
+    d = cv2.cvtColor(np.ascontiguousarray(before, np.float32), cv2.COLOR_RGB2Lab) - cv2.cvtColor(
+        np.ascontiguousarray(after, np.float32), cv2.COLOR_RGB2Lab
+    )
+    return float((np.sqrt((d * d).sum(-1)) > VISIBLE_DELTA_E).mean())
 
 
 def _short(text: str, n: int = 80) -> str:
