@@ -89,6 +89,7 @@ def test_an_untagged_part_without_a_mask_is_refused_with_the_hint() -> None:
     ]:
         message = refusal(name, prompt)
         assert part in message and "<bbox>" in message and "<point>" in message, message
+        assert "generative engine" not in message  # a tag makes it doable here: no other engine is the answer
 
 
 def test_a_tag_whose_mask_is_not_good_is_refused_at_render_naming_the_part() -> None:

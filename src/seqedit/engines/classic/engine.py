@@ -46,6 +46,7 @@ from seqedit.engines.classic.ops import OPERATIONS, OpSpec, rendered
 from seqedit.engines.classic.options import ClassicOptions
 from seqedit.engines.classic.panel import GENERATIVE_HINT, Panel, Ref, face_boxes, focus_box
 from seqedit.engines.classic.router import RoutedPlan, route
+from seqedit.engines.classic.targets import LOCATION_HINT
 from seqedit.plan import Plan
 
 __all__ = ["GENERATIVE_HINT", "MAX_VARIATIONS", "NO_OP_DELTA_E", "SAME_PANEL", "ClassicEngine", "asks_for_copies"]
@@ -129,6 +130,8 @@ class ClassicEngine:
         if bad:
             o = bad[0]
             what = o.params.get("what") or o.name
+            if LOCATION_HINT in o.note:  # a tag makes it doable here: no other engine is the answer
+                raise Unsupported(f"'{o.clause}': {o.note}", clause=o.clause)
             raise Unsupported(
                 f"'{o.clause}' is not something the classic engine can do ({what}: {o.note or 'needs new content'}); "
                 f"{GENERATIVE_HINT}",
