@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -95,10 +96,15 @@ def available() -> bool:
 
 _lock = threading.Lock()
 _sessions: dict[str, Any] = {}
+_owner = os.getpid()  # sessions are not carried into a forked worker: it makes its own
 
 
 def _session(name: str) -> Any:
+    global _owner
     with _lock:
+        if _owner != os.getpid():
+            _sessions.clear()
+            _owner = os.getpid()
         if name in _sessions:
             return _sessions[name]
         reason = unavailable_reason()
@@ -185,10 +191,11 @@ def guided_upsample(stylised: np.ndarray, photo: np.ndarray) -> np.ndarray:
     b = mean_p - a * mean_i[..., None]
     a, b = _box(a, r), _box(b, r)
     residual = cv2.GaussianBlur(stylised - (a * guide[..., None] + b), (0, 0), RESIDUAL_SIGMA)
-    a_full = cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)
-    b_full = cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR)
-    out = a_full * guide_full[..., None] + b_full + cv2.resize(residual, (w, h), interpolation=cv2.INTER_CUBIC)
-    return np.clip(out, 0.0, 1.0).astype(F32)
+    out = cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)  # in place from here: big panels, little memory
+    out *= guide_full[..., None]
+    out += cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR)
+    out += cv2.resize(residual, (w, h), interpolation=cv2.INTER_CUBIC)
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def stylise(img: np.ndarray, style: np.ndarray) -> np.ndarray:
