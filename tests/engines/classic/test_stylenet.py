@@ -152,10 +152,10 @@ def test_a_reference_style_changes_the_texture_where_the_colour_transfer_only_re
         # the colour transfer keeps the photo's own fine texture; the network replaces part of it (the
         # photo's edges stay: they are what keeps the full-size result sharp)
         assert new_texture(net, img) > max(0.2, 3 * new_texture(colours, img))
-    # toward the reference's texture: the washes of a watercolour, measured by their local patterns
-    net = stylenet.stylise(img, watercolour_reference)
-    colours = styles.transfer_colours(img, watercolour_reference)
-    assert lbp_distance(net, watercolour_reference) < 0.5 * lbp_distance(colours, watercolour_reference)
+    # toward the reference's texture: the brushed strokes of an oil painting, by their local patterns
+    net = stylenet.stylise(img, oil_reference)
+    colours = styles.transfer_colours(img, oil_reference)
+    assert lbp_distance(net, oil_reference) < 0.3 * lbp_distance(colours, oil_reference)
 
 
 def edge_gradient(photo: np.ndarray, out: np.ndarray) -> float:
@@ -167,18 +167,43 @@ def edge_gradient(photo: np.ndarray, out: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("source", ["astronaut", "coffee"])
-def test_the_full_size_result_is_sharper_than_a_resize_of_the_network_output(
+def test_guided_upsampling_keeps_the_photo_edges_sharp_where_a_resize_goes_soft(
     source: str, oil_reference: np.ndarray
 ) -> None:
-    img = _big(source)
-    small = stylenet.transform(img, stylenet.style_vector(oil_reference))
-    assert max(small.shape[:2]) == stylenet.CONTENT_SIDE
-    resized = cv2.resize(small, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_CUBIC)
-    guided = stylenet.guided_upsample(small, img)
-    assert edge_gradient(img, guided) > 1.2 * edge_gradient(img, resized)
-    # and it is still the network's picture: at the network's size it matches its output closely
-    back = cv2.resize(guided, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
-    assert float(np.abs(back - small).mean()) < 0.03
+    """A network result at a quarter of the photo's size (as a 2688 px panel gets from the 672 px
+    network), carried to full size: as sharp at the photo's edges as a full-size result, a resize is not."""
+    img = photos.as_f32(getattr(data, source)(), None)  # real camera resolution, not upscaled
+    full = stylenet.transform(img, stylenet.style_vector(oil_reference))
+    assert full.shape == img.shape  # below WORK_SIDE the network renders the panel's own size
+    h, w = img.shape[:2]
+    quarter = cv2.resize(full, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
+    guided = stylenet.guided_upsample(quarter, img)
+    resized = cv2.resize(quarter, (w, h), interpolation=cv2.INTER_CUBIC)
+    assert edge_gradient(img, guided) > 1.6 * edge_gradient(img, resized)
+    assert edge_gradient(img, guided) > 0.85 * edge_gradient(img, full)
+    # and it is still the network's picture: at the small size it matches what it was given
+    back = cv2.resize(guided, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
+    assert float(np.abs(back - quarter).mean()) < 0.03
+
+
+@pytest.mark.parametrize("source", ["astronaut", "coffee"])
+def test_big_panels_render_in_overlapping_tiles_without_seams(source: str, oil_reference: np.ndarray) -> None:
+    img = _big(source, 4.0)  # ≥ 1600 px: the network renders 672 px in 2×2 (or 2×1) tiles of 384
+    vector = stylenet.style_vector(oil_reference)
+    small = stylenet.transform(img, vector)
+    side = stylenet.CONTENT_SIDE
+    assert max(small.shape[:2]) == stylenet.work_side(max(img.shape[:2])) == stylenet.WORK_SIDE
+    assert stylenet._starts(stylenet.WORK_SIDE) == [0, stylenet.WORK_SIDE - side]
+    # two neighbouring tiles rendered alone agree on the strip they share (instance normalisation
+    # is per tile: the tones could drift), so the cross-fade has nothing to hide
+    work = cv2.resize(img, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
+    x = small.shape[1] - side
+    left = stylenet.transform(work[:side, :side], vector)[:, x:]
+    right = stylenet.transform(work[:side, x : x + side], vector)[:, : side - x]
+    assert abs(float((left - right).mean())) < 0.03 and float(np.abs(left - right).mean()) < 0.1
+    # and no hard edge where a tile ends: those column steps are like the picture's other column steps
+    steps = np.abs(np.diff(small, axis=1)).mean(axis=(0, 2))
+    assert max(steps[x - 1], steps[side - 1]) < 2.0 * float(np.median(steps))
 
 
 @pytest.mark.parametrize("shape", [(8, 8), (48, 2000), (2000, 48), (300, 451)])

@@ -12,12 +12,13 @@ and each file's SHA-256 is checked before it is loaded, so a different wheel can
 network. Nothing is downloaded, ever.
 
 The transformer runs at a fixed 384 px, so a bigger panel is not simply upscaled (that is soft):
-``stylise`` re-renders a ``CONTENT_SIDE`` copy, then carries the result to full resolution with a
+``stylise`` re-renders a copy whose long side is at most ``WORK_SIDE`` in overlapping 384 px tiles
+(instance normalisation per tile; 96 px cross-fades hide the seams), then carries it to full size with a
 guided filter whose guide is the photo's luminance (He and Sun's fast guided upsampling): per window
 the stylised colours are a linear function of the photo's luminance, and those coefficients,
 upsampled, are applied to the full-resolution luminance, so the photo's edges stay sharp; what the
 photo does not explain (the network's strokes and texture) is upsampled and added back. The
-strokes themselves stay at the network's scale: on a 2048 px panel they are broad and soft-edged.
+strokes themselves stay at the network's scale: on a 2048 px panel they are broad.
 
 onnxruntime is imported lazily (the first stylisation), one pair of sessions per process, created
 under a lock; onnxruntime's ``run`` is thread-safe. The CPU provider with a fixed thread count
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import math
 import os
 import threading
 from pathlib import Path
@@ -51,7 +53,9 @@ MODELS = {
     ),
 }
 STYLE_SIDE = 256  # the style-prediction network's fixed input (a centre square of the style image)
-CONTENT_SIDE = 384  # the transformer's fixed input: the panel's long side is brought to this
+CONTENT_SIDE = 384  # the transformer's fixed input (one tile)
+WORK_SIDE = 672  # the long side a big panel is rendered at: 2×2 tiles; finer brushwork than one tile
+TILE_OVERLAP = 96  # px two neighbouring tiles share, cross-faded so no seam shows
 THREADS = 2  # onnxruntime intra-op threads: fixed, so results do not depend on the machine's core count
 GUIDE_RADIUS = 2  # guided-upsampling window radius, in network pixels
 GUIDE_EPS = 1e-3  # guided-upsampling regulariser: larger → softer, more of the network's own texture
@@ -155,14 +159,46 @@ def _fit(img: np.ndarray, side: int) -> np.ndarray:
     return np.clip(cv2.resize(img, size, interpolation=interp), 0.0, 1.0).astype(F32)
 
 
+def _starts(n: int) -> list[int]:
+    """Tile origins along a side of ``n`` px: ``CONTENT_SIDE`` tiles overlapping by at least ``TILE_OVERLAP``."""
+    if n <= CONTENT_SIDE:
+        return [0]
+    k = math.ceil((n - TILE_OVERLAP) / (CONTENT_SIDE - TILE_OVERLAP))
+    return [round(i * (n - CONTENT_SIDE) / (k - 1)) for i in range(k)]
+
+
+def _feather(n: int) -> np.ndarray:
+    """Tile blending weights along one side: a linear ramp over ``TILE_OVERLAP`` px at both ends."""
+    ramp = np.minimum(np.arange(1, n + 1, dtype=F32), F32(TILE_OVERLAP)) / F32(TILE_OVERLAP)
+    return np.minimum(ramp, ramp[::-1])
+
+
+def work_side(long_side: int) -> int:
+    """The long side the network renders a panel at: ``CONTENT_SIDE`` up to ``WORK_SIDE``."""
+    return min(max(long_side, CONTENT_SIDE), WORK_SIDE)
+
+
 def transform(img: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    """``img`` re-rendered with a style vector at the network's size: long side ``CONTENT_SIDE``,
-    the aspect ratio kept (the square input is filled by reflection and cropped after)."""
-    small = _fit(np.clip(img, 0.0, 1.0), CONTENT_SIDE)
+    """``img`` re-rendered with a style vector at ``work_side`` (aspect ratio kept).
+
+    Above ``CONTENT_SIDE`` the picture is rendered in overlapping ``CONTENT_SIDE`` tiles blended with
+    linear feathers (2×2 at ``WORK_SIDE``), so the brushwork is finer than one 384 px pass; a tile
+    smaller than the network's input is filled by reflection and cropped after.
+    """
+    small = _fit(np.clip(img, 0.0, 1.0), work_side(max(img.shape[:2])))
     sh, sw = small.shape[:2]
-    padded = cv2.copyMakeBorder(small, 0, CONTENT_SIDE - sh, 0, CONTENT_SIDE - sw, cv2.BORDER_REFLECT_101)
-    out = _run("transform", np.ascontiguousarray(padded)[None], vector)[0, :sh, :sw]
-    return np.clip(out, 0.0, 1.0).astype(F32)
+    acc = np.zeros_like(small)
+    weight = np.zeros((sh, sw, 1), F32)
+    for y in _starts(sh):
+        for x in _starts(sw):
+            tile = small[y : y + CONTENT_SIDE, x : x + CONTENT_SIDE]
+            th, tw = tile.shape[:2]
+            padded = cv2.copyMakeBorder(tile, 0, CONTENT_SIDE - th, 0, CONTENT_SIDE - tw, cv2.BORDER_REFLECT_101)
+            out = _run("transform", np.ascontiguousarray(padded)[None], vector)[0, :th, :tw]
+            wt = (_feather(th)[:, None] * _feather(tw)[None, :])[..., None]
+            acc[y : y + th, x : x + tw] += out * wt
+            weight[y : y + th, x : x + tw] += wt
+    return np.clip(acc / weight, 0.0, 1.0).astype(F32)
 
 
 def _box(x: np.ndarray, r: int) -> np.ndarray:

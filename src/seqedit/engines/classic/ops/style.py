@@ -3,7 +3,7 @@
 "In the style of image 2", "match the colours of the second photo", "use the palette of image 3"
 are ``style: reference`` with verdict ``approximate`` (a phrase rule). With the style network
 installed (``stylenet``: Magenta's arbitrary stylization on onnxruntime) the reference's brushwork,
-texture and palette are re-rendered onto the panel at the network's 384 px and carried to full size
+texture and palette are re-rendered onto the panel at up to 672 px (384 px tiles) and carried to full size
 along the photo's edges; without it only its colours and tones are transferred (Lab statistics and a
 lightness histogram match, ``styles.transfer_colours``) and the panel warns. Either way the note says
 what is copied and what is not. A reference number beyond the images given is a request error.
@@ -73,7 +73,7 @@ REFERENCE_NOTE = (
 )
 NETWORK_NOTE = (
     "texture, brushwork and palette of reference {n} from a neural style network (Magenta's arbitrary "
-    "stylization) at 384 px, sharpened along the photo's edges: strokes are broad, faces are kept closer "
+    "stylization) at up to 672 px, sharpened along the photo's edges: strokes are broad, faces are kept closer "
     "to the photo, the reference's content is not copied"
 )
 
