@@ -263,7 +263,8 @@ def test_without_onnxruntime_it_falls_back_to_the_colour_transfer_and_warns() ->
     available, note, transfer, raised = r.stdout.strip().split("\n")
     assert available == "False onnxruntime is not installed"
     assert "colour and tone transfer" in note and "not copied" in note
-    assert transfer.startswith("True style network unavailable (onnxruntime is not installed)")
+    assert transfer.startswith("True style network unavailable (onnxruntime is not installed;")
+    assert "pip install 'seqedit[stylenet]'" in transfer and "only the reference's colours and tones" in transfer
     assert raised == "raised onnxruntime is not installed"
 
 

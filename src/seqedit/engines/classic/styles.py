@@ -482,7 +482,10 @@ def from_reference(
     try:
         net = stylenet.stylise(f, reference)
     except stylenet.StyleNetUnavailable as exc:
-        warning = f"style network unavailable ({exc}): only the reference's colours and tones were transferred"
+        warning = (
+            f"style network unavailable ({exc}; pip install 'seqedit[stylenet]'): "
+            "only the reference's colours and tones were transferred"
+        )
         return transfer_colours(f, reference), warning
     faces = _face_weight(f.shape[0], f.shape[1], face_boxes)
     if faces is not None:
