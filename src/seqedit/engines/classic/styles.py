@@ -483,7 +483,7 @@ def from_reference(
         net = stylenet.stylise(f, reference)
     except stylenet.StyleNetUnavailable as exc:
         warning = (
-            f"style network unavailable ({exc}; pip install 'seqedit[stylenet]'): "
+            f"style network unavailable ({exc}; {stylenet.INSTALL}): "
             "only the reference's colours and tones were transferred"
         )
         return transfer_colours(f, reference), warning
