@@ -410,3 +410,17 @@ def test_the_reported_crashes_end_in_exit_0_or_3_with_one_line(tmp_path, refs, t
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     else:
         assert (tmp_path / "out" / "1.jpg").is_file()
+
+
+def test_a_warning_with_brackets_prints_them(capsys):
+    """Rich markup would swallow "[stylenet]" in an install hint: warnings are printed as text."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from seqedit.client.cli_edit import _BarProgress
+
+    console = Console(file=io.StringIO(), width=200)
+    with Progress(console=console) as bar:
+        progress = _BarProgress(bar, bar.add_task("x", total=1), 1, [], quiet=False)
+        progress.warn("pip install 'seqedit[stylenet]' for the network")
+    assert "seqedit[stylenet]" in console.file.getvalue()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -188,7 +189,7 @@ class _BarProgress:
         if message not in self.warnings:
             self.warnings.append(message)
             if not self.quiet:
-                self.bar.console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+                self.bar.console.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)
 
     def report(self, fraction: float, message: str = "") -> None:
         self.bar.update(self.task, completed=fraction * self.total)
