@@ -334,7 +334,8 @@ def test_warnings_found_while_rendering_are_printed_and_recorded(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     record = check_set(tmp_path / "out", 2, (256, 192))
-    note = "panel 2: approximate framing: same instruction as an earlier panel; varied only by a closeup framing"
+    note = "panel 2: approximate framing: same picture as an earlier panel; varied by a closeup framing"
+    note += " (never a mirror)"
     assert note in record["warnings"], record["warnings"]
     assert note in " ".join((r.stdout + r.stderr).split())
 

@@ -8,7 +8,9 @@ The router puts the region a clause names into ``params['target']`` (``router/lo
   clean cut-out (an alpha channel or a plain backdrop, quality ``good``) and not a person: a saliency
   guess is never used for a named object;
 * ``background`` → the inverse of a ``good`` subject mask (a person or a clean cut-out);
-* ``hair``, ``face``, ``person``, ``clothes``, ``sky`` → that mask (degenerate refuses, rough warns);
+* ``hair``, ``face``, ``person``, ``clothes``, ``sky`` → that mask when it is judged ``good``; a ``rough``
+  one (clothes as "person minus face, hair and skin", short hair beside the face) refuses with the hint
+  to add a tag, since on a real photo it takes in what the clause did not name (a held helmet);
 * no target → ``None``: the op applies to the whole picture.
 
 A tagged keep clause ("keep the cup <bbox>…</bbox>") is taken out of the region (``keep_out``), and
@@ -98,4 +100,11 @@ def _region(p: Panel, params: dict[str, Any], doing: str) -> MaskResult | None:
             )
             raise Unsupported(f"could not find {part} to {doing} ({why}); {LOCATION_HINT}", clause=part)
         return ms.get("background") if target == "background" else s
-    return usable(ms.get(str(target)), part, p)
+    found = ms.get(str(target))
+    if found.quality == "rough":  # a clause that names a region runs only on a mask judged good for it
+        raise Unsupported(
+            f"could not find {part} to {doing} exactly (only a rough mask: {found.note or found.kind}); "
+            f"{LOCATION_HINT}",
+            clause=part,
+        )
+    return usable(found, part, p)

@@ -61,7 +61,10 @@ _NOT_REGION = {
 }
 _WHOLE_WORDS = set(
     "photo photos image images picture pictures pic pics shot shots scene frame frames everything composition "
-    "photograph photographs canvas".split()
+    "photograph photographs canvas "
+    # the scene or a story told in it: "her life in a cyberpunk-style city", "give the city a neon look"
+    "life lives city cities town towns street streets world setting place landscape view views skyline "
+    "environment story stories".split()
 )
 _MASKS: dict[str, str] = {
     **dict.fromkeys("hair hairs haircut locks fringe bangs".split(), "hair"),

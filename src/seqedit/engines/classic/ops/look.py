@@ -15,9 +15,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from seqedit.engines.classic import looks
 from seqedit.engines.classic.ops.parsing import KindTable, alternatives, first, kinds
 from seqedit.engines.classic.ops.registry import UNRESOLVED, Operation, Params, Rule, register
+from seqedit.engines.classic.regions import region
 
 if TYPE_CHECKING:
     from seqedit.engines.classic.panel import Panel, Ref
@@ -86,9 +89,17 @@ def forms() -> list[Params]:
 def render(p: Panel, params: Params, plan: Plan, k: int, refs: list[Ref]) -> None:
     grade = params.get("look", "warm")
     if grade == "muted":
-        p.img = looks.desaturate(p.img, float(params.get("strength", 1.0)))
+        done = looks.desaturate(p.img, float(params.get("strength", 1.0)))
+    else:
+        done = looks.apply_look(p.img, grade, plan.seed, snow=bool(params.get("snow")))
+    # "the background in black and white": only where the region's mask is (regions.py refuses a region
+    # with no honest mask: "make the flag black and white" without a tag is refused, never the whole picture)
+    mask = region(p, params, f"give a {str(grade).replace('_', ' ')} look to")
+    if mask is None:
+        p.img = done
         return
-    p.img = looks.apply_look(p.img, grade, plan.seed, snow=bool(params.get("snow")))
+    m = mask.mask[..., None]
+    p.img = (p.img + (done - p.img) * m).astype(np.float32, copy=False)
 
 
 register(
@@ -115,6 +126,7 @@ register(
         render=render,
         order=70,
         story_setting=True,
+        located=True,  # "the background in black and white": limited to a region with an honest mask
         rules=(
             Rule("phrase", 70, lambda t: bool(_DESATURATE.search(t))),
             Rule("companion", 10, lambda t: bool(_COMPANION.search(t))),
