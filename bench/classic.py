@@ -37,6 +37,7 @@ def per_op(sizes: list[int]) -> None:
     from seqedit.engines.classic.ops.sharpen import denoise, sharpen
 
     src = to_float(Image.open(EX / "astronaut.jpg"))
+    coffee = to_float(Image.open(EX / "coffee.jpg"))
     t = time.perf_counter()
     MaskSet(resize(src, 256, 256)).person()  # warm-up: mediapipe graphs load once per process
     print(f"mediapipe graphs loaded once per process in {time.perf_counter() - t:.2f}s")
@@ -91,6 +92,9 @@ def per_op(sizes: list[int]) -> None:
             "sharpen": lambda: sharpen(img, 1.0),
             "denoise": lambda: denoise(img, 1.0),
             "resize ×2 (Lanczos)": lambda: resize(img, 2 * s, 2 * s),
+            # "in the style of image 2": the style network (or the colour transfer it falls back to)
+            "style from a reference": lambda: styles.from_reference(img, coffee),
+            "colour transfer (fallback)": lambda: styles.transfer_colours(img, coffee),
         }
         for name, fn in ops.items():
             t = time.perf_counter()
