@@ -7,7 +7,7 @@ verdicts and warnings printed under them, exactly as ``seqedit edit`` would prod
 ``seqedit.edit`` run loop, in process). The requests are the README's example prompts
 (``examples/prompts/*.txt``) and real-photo requests on the bundled photos and scikit-image's data
 (public domain / CC0: ``examples/LICENSES.md``). Nothing is asserted: this is for eyes. Two of the sheets
-are in the README (``docs/images/contact-*.png``, written with ``--docs``).
+are in the README (``docs/images/contact-*.jpg``, written with ``--docs``).
 """
 
 from __future__ import annotations
@@ -50,11 +50,13 @@ REQUESTS: tuple[Request, ...] = (
     # ten real-photo requests a shop, brand team or illustrator would write
     Request("mug-four-colours", ("coffee.jpg",), "Show this mug in 4 colours: red, blue, green and yellow", 4),
     Request(
-        "saucer-bbox",
+        "coffee-bbox",
         ("coffee.jpg",),
-        "recolour the saucer <bbox>40 560 960 1000</bbox> in navy blue, keep the cup",
+        "recolour the coffee <bbox>342 238 617 488</bbox> teal, keep the cup",
         1,
     ),
+    Request("saucer-untagged", ("coffee.jpg",), "recolour the saucer in navy blue, keep the cup", 1),
+    Request("portrait-background-bw", ("grace_hopper.jpg",), "make the background black and white", 1),
     Request("cat-on-white", ("skimage:chelsea",), "put the cat on a pure white background", 1),
     Request("sneaker-backgrounds", ("sneaker.png",), "the same sneaker on white, grey, black and beige backgrounds", 4),
     Request("portrait-looks", ("grace_hopper.jpg",), "3 versions: B&W, sepia and cold blue", 3),
@@ -70,7 +72,7 @@ REQUESTS: tuple[Request, ...] = (
     Request("cover-title", ("skimage:chelsea",), 'a magazine cover of this cat titled "FELINE"', 1, "576*768"),
 )
 
-DOCS = {"readme-shoe-colorway": "contact-shoe-colorway.png", "portrait-looks": "contact-portrait-looks.png"}
+DOCS = {"readme-shoe-colorway": "contact-shoe-colorway.jpg", "art-prints": "contact-art-prints.jpg"}
 
 
 def load_ref(ref: str) -> Image.Image:
@@ -188,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.docs and req.name in DOCS:
             docs = ROOT / "docs" / "images"
             docs.mkdir(parents=True, exist_ok=True)
-            page.save(docs / DOCS[req.name], optimize=True)
+            # the README's copy as JPEG keeps the repository small (a palette PNG shifted the cat's green eyes)
+            page.save(docs / DOCS[req.name], quality=88, optimize=True)
         status = "refused" if any(x.startswith("REFUSED") for x in lines) else f"{len(panels)} panels"
         print(f"{req.name:<26} {status:<10} {secs:5.1f}s  {path}")
     return 0
