@@ -65,6 +65,7 @@ class Outcome:
     message: str  # the refusal, or the render's warnings
     inside: float | None = None  # of the changed pixels, the share inside the region
     covered: float | None = None  # of the region, the share changed
+    clause: str = ""  # the clause a refusal names (``Unsupported.clause``)
 
 
 def _cases() -> list[dict]:
@@ -130,7 +131,7 @@ def outcome(case_id: str) -> Outcome:
         prepared = prepare(request, [ref], engine)
         outputs = list(render(prepared, engine, progress))
     except Unsupported as e:
-        return Outcome(case_id, "refused", None, str(e))
+        return Outcome(case_id, "refused", None, str(e), clause=e.clause)
     panel = Image.open(io.BytesIO(outputs[0].data))
     score, inside, covered = scores(changed_pixels(ref, panel), _mask(case["region"]))
     notes = "; ".join(prepared.warnings + progress.warnings)
@@ -251,9 +252,13 @@ def test_region_case(case: dict) -> None:
     """Supported: the changed pixels are the named region (IoU ≥ 0.7). Refused: one line naming the clause."""
     result = outcome(case["id"])
     if result.verdict == "refused":
-        assert "\n" not in result.message and result.message, case["id"]
-        words = set(re.findall(r"[a-z]+", strip_locations(case["prompt"])[0].lower())) - {"the", "a", "in", "and"}
-        assert words & set(re.findall(r"[a-z]+", result.message.lower())), (case["id"], result.message)
+        assert result.message and "\n" not in result.message, case["id"]
+        prompt = set(re.findall(r"[a-z]+", case["prompt"].lower()))
+        named = set(re.findall(r"[a-z]+", result.clause.lower()))
+        assert named and named <= prompt, f"{case['id']}: the refusal names no clause of the prompt: {result.clause!r}"
+        assert result.clause.lower() in result.message.lower() or named <= set(
+            re.findall(r"[a-z]+", result.message.lower())
+        ), f"{case['id']}: the message does not say which clause: {result.message}"
     else:
         assert result.iou is not None and result.iou >= MIN_IOU, (
             f"{case['id']}: supported, but the changed pixels' IoU with {case['region']} is {result.iou:.2f} "
