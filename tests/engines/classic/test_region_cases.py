@@ -266,6 +266,27 @@ def test_region_case(case: dict) -> None:
         )
 
 
+def test_a_refusal_is_exit_3_with_one_line_from_the_cli(tmp_path: Path) -> None:
+    """The first refused case, run as a user runs it (the console script), ends with exit 3 and one line."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    refused = next((c for c in CASES if outcome(c["id"]).verdict == "refused"), None)
+    if refused is None:
+        pytest.skip("the engine refuses no case")
+    seqedit = shutil.which("seqedit", path=str(Path(sys.executable).parent)) or "seqedit"
+    ref = _photo(refused["image"])
+    out = tmp_path / "out"
+    args = [seqedit, "edit", str(REGIONS / refused["image"]), "-p", refused["prompt"], "-n", "1", "-o", str(out)]
+    args += ["--size", f"{ref.width}*{ref.height}"]
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    r = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 def test_region_set_rates(capsys: pytest.CaptureFixture[str], record_property) -> None:
     """The table, the supported rate and the wrong-region rate (shown without -s); wrong-region is 0."""
     results = [outcome(c["id"]) for c in CASES]
