@@ -92,9 +92,14 @@ def _mask(region: str) -> np.ndarray:
 
 def changed_pixels(before: Image.Image, after: Image.Image) -> np.ndarray:
     """Pixels whose CIEDE2000 difference exceeds ``CHANGED_DELTA_E``, after a 3×3 opening (no speckle)."""
-    a = rgb2lab(np.asarray(before.convert("RGB"), dtype=np.float64) / 255.0)
-    b = rgb2lab(np.asarray(after.convert("RGB"), dtype=np.float64) / 255.0)
-    changed = deltaE_ciede2000(a, b) > CHANGED_DELTA_E
+    x = np.asarray(before.convert("RGB"))
+    y = np.asarray(after.convert("RGB"))
+    differs = (x != y).any(axis=-1)  # an identical pixel has ΔE 0: only the others are measured
+    changed = np.zeros(differs.shape, bool)
+    if differs.any():
+        a = rgb2lab(x[differs][None].astype(np.float64) / 255.0)
+        b = rgb2lab(y[differs][None].astype(np.float64) / 255.0)
+        changed[differs] = deltaE_ciede2000(a, b)[0] > CHANGED_DELTA_E
     return ndimage.binary_opening(changed, structure=np.ones((3, 3), bool))
 
 
