@@ -200,18 +200,21 @@ def test_location_tags_point_into_their_region(case: dict) -> None:
 
 def _ideal(case: dict, ref: Image.Image, region: np.ndarray) -> Image.Image:
     """The edit the case asks for, painted into exactly the ground-truth region: a grey-out, a
-    brightening, a plain-colour backdrop or the engine's own shading-keeping recolour."""
+    brightening or darkening, a plain-colour backdrop or the engine's own shading-keeping recolour."""
     from seqedit.engines.classic.colors import find_colors
     from seqedit.engines.classic.recolor import recolor
 
     text = strip_locations(case["prompt"])[0].lower()
     img = np.asarray(ref, dtype=np.float32) / 255.0
     lab = rgb2lab(img)
-    if "black and white" in text:
+    if "black and white" in text or "desaturate" in text:
         lab[..., 1:][region] = 0.0
         out = np.clip(lab2rgb(lab), 0.0, 1.0)
-    elif "bright" in text:
+    elif re.search(r"\bbright(?:en|er)\b", text):
         lab[..., 0][region] = np.minimum(100.0, lab[..., 0][region] + 8.0)  # milder than the engine's own
+        out = np.clip(lab2rgb(lab), 0.0, 1.0)
+    elif re.search(r"\bdark(?:en|er)\b", text):
+        lab[..., 0][region] = np.maximum(0.0, lab[..., 0][region] - 8.0)
         out = np.clip(lab2rgb(lab), 0.0, 1.0)
     else:
         colour = find_colors(text)[0]
