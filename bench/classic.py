@@ -30,7 +30,11 @@ def per_op(sizes: list[int]) -> None:
     from seqedit.engines.classic import background, framing, inpaint, layouts, looks, recolor, styles, typography
     from seqedit.engines.classic.arrays import resize, to_float
     from seqedit.engines.classic.colors import parse_color
+    from seqedit.engines.classic.located import located_mask
     from seqedit.engines.classic.masks import MaskSet
+    from seqedit.engines.classic.ops.adjust import adjust
+    from seqedit.engines.classic.ops.rotate import rotate
+    from seqedit.engines.classic.ops.sharpen import denoise, sharpen
 
     src = to_float(Image.open(EX / "astronaut.jpg"))
     t = time.perf_counter()
@@ -76,6 +80,17 @@ def per_op(sizes: list[int]) -> None:
             ),
             "comic page (4)": lambda: layouts.comic_page([img] * 4, ["one", "two", "three", "four"], 1),
             "inpaint text": lambda: inpaint.inpaint(img, inpaint.defect_mask(img, "text")),
+            # the located mask (GrabCut at ≤ 512 px + two estimates + guided filter at full size), uncached
+            "located mask: bbox (helmet)": lambda: located_mask(img, ("bbox", (543.0, 670.0, 1000.0, 1000.0)), 1),
+            "located mask: point (face)": lambda: located_mask(img, ("point", (440.0, 230.0)), 1),
+            "adjust brightness": lambda: adjust(img, "brightness", 1),
+            "adjust contrast": lambda: adjust(img, "contrast", 1),
+            "adjust white balance": lambda: adjust(img, "white_balance", 1),
+            "rotate 90°": lambda: rotate(img, 90.0),
+            "rotate 5° (fill)": lambda: rotate(img, 5.0),
+            "sharpen": lambda: sharpen(img, 1.0),
+            "denoise": lambda: denoise(img, 1.0),
+            "resize ×2 (Lanczos)": lambda: resize(img, 2 * s, 2 * s),
         }
         for name, fn in ops.items():
             t = time.perf_counter()

@@ -39,3 +39,16 @@ def test_a_malformed_tag_is_bad_input_on_prompt(bad: str) -> None:
     assert err.value.field == "prompt" and "0-1000" in err.value.limit
     with pytest.raises(RequestError):
         EditRequest.create(prompt=bad, images=["ref.png"], max_images=1)
+
+
+def test_protect_hides_every_tag_behind_one_character_and_restore_puts_it_back() -> None:
+    from seqedit.locations import protect, restore
+
+    text = "recolour the saucer <bbox>80, 560, 920, 980</bbox> red, then <point>1,2</point>."
+    masked, tags = protect(text)
+    assert tags == ("<bbox>80, 560, 920, 980</bbox>", "<point>1,2</point>")
+    assert len(masked) == len(text) - sum(len(t) - 1 for t in tags)
+    assert "560" not in masked and masked.count(",") == 1
+    assert restore(masked, tags) == text
+    assert protect("no tags, 1, 2") == ("no tags, 1, 2", ())
+    assert protect("\ue000 stray")[0] == "  stray"  # a user's private-use character is no placeholder

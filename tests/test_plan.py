@@ -135,3 +135,19 @@ def test_shared_sentence_after_the_panel_lines_stays_shared():
     assert same_line.shared == "Keep the logo sharp."
     lines = plan("Panel 1: make it red\nPanel 2: make it blue\nKeep the logo sharp.", 2)
     assert [x.text for x in lines.panels] == ["make it red", "make it blue"] and lines.shared == "Keep the logo sharp."
+
+
+def test_location_tags_are_never_counts_lists_or_panel_marks():
+    # numbers and commas inside a tag are one opaque token while the prompt is counted and split
+    tagged = "recolour the saucer <bbox>80, 560, 920, 980</bbox> red, the cup <point>4, 5</point> blue"
+    p = plan(tagged, 2)
+    assert p.declared_count is None and p.shared == tagged and all(x.text == "" for x in p.panels)
+    assert declared_count("make it red <bbox>1 2 3 4</bbox> images") is None
+    assert declared_count("make 3 images <point>10 20</point>") == 3
+    lines = plan("Make 2 images: 1. recolour the cup <point>4, 5</point> red 2. make it <bbox>1 2 3 4</bbox> blue", 2)
+    assert [x.text for x in lines.panels] == [
+        "recolour the cup <point>4, 5</point> red",
+        "make it <bbox>1 2 3 4</bbox> blue",
+    ]
+    colours = plan("in 3 colors: red <bbox>10,20,30,40</bbox>, blue and green", 3)
+    assert [x.text for x in colours.panels] == ["red <bbox>10,20,30,40</bbox>", "blue", "green"]

@@ -81,3 +81,46 @@ def strip_locations(text: str) -> tuple[str, list[Location]]:
 def check_prompt(prompt: str) -> None:
     """Validate every tag in ``prompt`` (the request layer calls this so a bad tag is a 400, not a failed task)."""
     find_locations(prompt)
+
+
+# One private-use character stands for each tag while a text is split and counted: it is no letter,
+# digit, comma or space, so no splitting, counting or enumeration pattern can see inside a tag.
+_PLACEHOLDER_BASE = 0xE000
+_PLACEHOLDER = re.compile("[\ue000-\ue0ff]")
+MAX_TAGS = 256  # tags one text can protect (a prompt is at most 10,000 characters)
+
+
+def protect(text: str) -> tuple[str, tuple[str, ...]]:
+    """``text`` with each tag replaced by one placeholder character, and the tags' texts in order.
+
+    ``restore(protect(t)[0], protect(t)[1]) == t``. Raises ``RequestError`` on a malformed tag, or on
+    more than ``MAX_TAGS`` tags.
+    """
+    text = _PLACEHOLDER.sub(" ", text)  # the user's own private-use characters are no placeholders
+    found = find_locations(text)
+    if not found:
+        return text, ()
+    if len(found) > MAX_TAGS:
+        raise RequestError("prompt", f"at most {MAX_TAGS} location tags", f"{len(found)} location tags")
+    parts: list[str] = []
+    tags: list[str] = []
+    last = 0
+    for i, ((start, end), _) in enumerate(found):
+        parts.append(text[last:start])
+        parts.append(chr(_PLACEHOLDER_BASE + i))
+        tags.append(text[start:end])
+        last = end
+    parts.append(text[last:])
+    return "".join(parts), tuple(tags)
+
+
+def restore(text: str, tags: tuple[str, ...]) -> str:
+    """Put the tags ``protect`` took out back into (a piece of) the protected text."""
+    if not tags:
+        return text
+
+    def put(m: re.Match[str]) -> str:
+        i = ord(m.group(0)) - _PLACEHOLDER_BASE
+        return tags[i] if i < len(tags) else " "
+
+    return _PLACEHOLDER.sub(put, text)

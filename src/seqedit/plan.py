@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from seqedit.locations import protect, restore
 from seqedit.request import EditRequest, resolve_seed
 from seqedit.sizes import Size, default_size
 
@@ -118,9 +119,12 @@ def make_plan(request: EditRequest, ref_sizes: list[tuple[int, int]] | None = No
     """Plan ``request``. ``ref_sizes`` (width, height per reference) gives the default size."""
     n = request.max_images
     warnings: list[str] = []
+    # a location tag ("<bbox>80, 560, 920, 980</bbox>") is one opaque token while the prompt is
+    # counted and split: its numbers are no count, its commas no list
+    prompt, tags = protect(request.prompt)
     declared = declared_count(request.prompt)
 
-    shared, lines = split_panel_lines(request.prompt)
+    shared, lines = split_panel_lines(prompt)
     enumeration: tuple[str, ...] = ()
     texts: dict[int, str] = {}
     source = "shared"
@@ -153,7 +157,9 @@ def make_plan(request: EditRequest, ref_sizes: list[tuple[int, int]] | None = No
     if texts and missing:
         warnings.append(f"panel(s) {', '.join(map(str, missing))} have no own instruction; they use the shared one")
 
-    panels = tuple(Panel(k, texts.get(k, ""), source if k in texts else "shared") for k in range(1, n + 1))
+    panels = tuple(
+        Panel(k, restore(texts.get(k, ""), tags), source if k in texts else "shared") for k in range(1, n + 1)
+    )
     if request.size is not None:
         size = request.size
     elif ref_sizes:
@@ -162,19 +168,20 @@ def make_plan(request: EditRequest, ref_sizes: list[tuple[int, int]] | None = No
         size = default_size(1, 1)
     return Plan(
         prompt=request.prompt,
-        shared=_tidy(shared),
+        shared=restore(_tidy(shared), tags),
         panels=panels,
         declared_count=declared,
         seed=resolve_seed(request.seed),
         size=size,
         output_format=request.output_format,
         warnings=tuple(warnings),
-        enumeration=enumeration,
+        enumeration=tuple(restore(item, tags) for item in enumeration),
     )
 
 
 def declared_count(prompt: str) -> int | None:
-    """The number of images the prompt itself asks for, if it says one (1-15)."""
+    """The number of images the prompt itself asks for, if it says one (1-15); location tags never count."""
+    prompt = protect(prompt)[0]
     best: tuple[int, int] | None = None  # (position, value): the earliest statement wins
     for pattern in _COUNT_PATTERNS:
         for m in pattern.finditer(prompt):

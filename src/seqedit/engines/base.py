@@ -20,7 +20,7 @@ options and the optional extra it needs: ``register(name, factory, options=Model
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -65,15 +65,30 @@ class Verdict:
     operation: str
     verdict: VerdictKind
     note: str = ""
+    params: Mapping[str, Any] | None = None  # what the clause became, where the engine says (None: not shown)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "panel": self.panel,
             "clause": self.clause,
             "operation": self.operation,
             "verdict": self.verdict,
             "note": self.note,
         }
+        if self.params is not None:
+            out["params"] = _plain(self.params)
+        return out
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON-ready data: mappings and sequences kept, tuples as lists, anything else as text."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
 
 
 class Progress(Protocol):

@@ -50,6 +50,23 @@ clause = st.one_of(
         colour,
     ),
     st.builds("make it {} <point>{} {}</point>".format, colour, st.integers(0, 1000), st.integers(0, 1000)),
+    # located ops and whole-picture ops with tags, separators Seedream allows, and malformed tags (exit 2)
+    st.builds(
+        "{} <bbox>{}, {}, {}, {}</bbox>{}".format,
+        st.sampled_from(
+            ["brighten the cup", "darken her face", "recolour the saucer teal", "turn it into a watercolor"]
+        ),
+        *(st.integers(-5, 1005) for _ in range(4)),
+        st.sampled_from(["", ", keep the cup", " and make it brighter"]),
+    ),
+    st.builds(
+        "recolour the {} {} {}".format,
+        st.sampled_from(["spoon", "helmet", "nose", "coffee"]),
+        st.sampled_from(
+            ["<point>1 2 3</point>", "<bbox>1 2 3 4", "</bbox>", "<point>a, b</point>", "<bbox>9 9 1 1</bbox>", ""]
+        ),
+        colour,
+    ),
     st.builds("in {} colors: {}".format, st.integers(1, 5), st.lists(colour, min_size=1, max_size=5).map(", ".join)),
 )
 
@@ -68,10 +85,10 @@ def prompts(draw: st.DrawFn) -> tuple[str, int]:
 @given(prompts(), st.sampled_from(PHOTOS), st.sampled_from(["png", "jpeg"]))
 def test_random_prompts_render_n_panels_or_refuse_cleanly(spec, name, fmt):
     prompt, n = spec
-    request = EditRequest.create(
-        prompt=prompt, images=[name], max_images=n, size=f"{SIZE}*{SIZE}", seed=3, output_format=fmt
-    )
-    try:
+    try:  # a malformed location tag is bad input (exit 2) from the request itself
+        request = EditRequest.create(
+            prompt=prompt, images=[name], max_images=n, size=f"{SIZE}*{SIZE}", seed=3, output_format=fmt
+        )
         prepared = prepare(request, [photo(name)], engine())
         outputs = list(render(prepared, engine(), NullProgress()))
     except SeqeditError:

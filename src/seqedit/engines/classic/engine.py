@@ -38,7 +38,9 @@ from seqedit.plan import Plan
 
 __all__ = ["GENERATIVE_HINT", "NO_OP_DELTA_E", "ClassicEngine"]
 
-NO_OP_DELTA_E = 0.5  # mean ΔE below which a panel counts as unchanged
+NO_OP_DELTA_E = 0.5  # mean ΔE below which a panel counts as unchanged …
+NO_OP_REGION = 0.002  # … unless at least this fraction of its pixels changed visibly
+VISIBLE_DELTA_E = 3.0  # ΔE of a visibly changed pixel
 _PAGE_BACKGROUND = (1.0, 1.0, 1.0)
 _STORYBOARD_SHOTS = ("medium", "closeup", "mirror", "crop")
 
@@ -67,6 +69,7 @@ class ClassicEngine:
                         o.name,
                         o.verdict,
                         o.note or ("needs new content: " + GENERATIVE_HINT if o.verdict == "unsupported" else ""),
+                        o.params,
                     )
                 )
         for r in routed.reported:
@@ -237,7 +240,8 @@ class ClassicEngine:
     def _finish(self, k: int, p: Panel, plan: Plan) -> Image.Image:
         if not p.moved and p.img.shape == p.ref.img.shape:
             change = recolor.mean_change(p.ref.img, p.img)
-            if change < NO_OP_DELTA_E:
+            # a small region edited well (her face brightened) is a change even if the mean is small
+            if change < NO_OP_DELTA_E and _changed_fraction(p.ref.img, p.img) < NO_OP_REGION:
                 raise Unsupported(  # an unchanged source is never an answer: an honest refusal, not a crash
                     f"panel {k}: the edit left the image unchanged (mean ΔE {change:.2f}); the region it needed "
                     f"was not found",
@@ -276,6 +280,14 @@ def _letterbox(img: np.ndarray, width: int, height: int) -> np.ndarray:
     fh, fw = fitted.shape[:2]
     canvas[y : y + fh, x : x + fw] = fitted
     return canvas
+
+
+def _changed_fraction(before: np.ndarray, after: np.ndarray) -> float:
+    """Fraction of pixels whose CIE76 ΔE exceeds ``VISIBLE_DELTA_E``."""
+    d = cv2.cvtColor(np.ascontiguousarray(before, np.float32), cv2.COLOR_RGB2Lab) - cv2.cvtColor(
+        np.ascontiguousarray(after, np.float32), cv2.COLOR_RGB2Lab
+    )
+    return float((np.sqrt((d * d).sum(-1)) > VISIBLE_DELTA_E).mean())
 
 
 def _short(text: str, n: int = 80) -> str:

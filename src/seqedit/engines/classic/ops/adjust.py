@@ -2,7 +2,9 @@
 
 One clause names one adjustment and its direction ("make it brighter", "less contrast", "boost the
 saturation", "it is underexposed", "fix the white balance"); "a bit"/"slightly" halves the amount,
-"much"/"a lot" makes it 1.5×. Brightness, contrast, saturation and exposure are ``supported`` (a
+"much"/"a lot" makes it 1.5×. A clause may limit it to a region ("brighten her face", "darken the
+background", "brighten the cup <bbox>…</bbox>"): the op is ``located`` (``regions.py``), a region with no
+mask is refused. Brightness, contrast, saturation and exposure are ``supported`` (a
 global tone curve, exactly what they say); white balance is ``approximate``: a grey-world estimate of
 the cast, which a scene that really is one colour (a sunset, a red wall) fools.
 """
@@ -16,6 +18,7 @@ import numpy as np
 
 from seqedit.engines.classic.ops.parsing import KindTable, first, kinds
 from seqedit.engines.classic.ops.registry import UNRESOLVED, Operation, Params, Rule, register
+from seqedit.engines.classic.regions import region
 
 if TYPE_CHECKING:
     from seqedit.engines.classic.panel import Panel, Ref
@@ -39,6 +42,8 @@ _SMALL = re.compile(r"\b(?:a (?:bit|little|touch|tad)|slightly|subtly|a little b
 _LARGE = re.compile(r"\b(?:much|a lot|way|very|really|strongly|significantly|heavily)\b", re.I)
 
 _THING = r"(?:it|this|everything|(?:the |this |my )?(?:whole )?(?:photo|image|picture|pic|shot|scene|frame))"
+# regions a tonal edit may be limited to (targets.py decides which have a mask)
+_REGION = r"(?:face|faces|skin|hair|background|backdrop|sky|subject|person|clothes|dress|shirt|jacket|coat|[a-z]{3,})"
 _ADJ = r"(?:brightness|contrast|saturation|exposure|white[- ]balance|vibrance)"
 _NAMED = re.compile(
     r"\b(?:increase|boost|raise|lower|reduce|decrease|bump(?: up)?|up|more|less|add|adjust|fix|correct|"
@@ -48,6 +53,9 @@ _NAMED = re.compile(
     r"(?:brighter|darker|lighter|dimmer|punchier|more (?:contrast\w*|saturated|vivid|vibrant|colou?rful|exposed)|"
     r"less (?:contrast\w*|saturated|vivid|vibrant|colou?rful|bright|dark))\b|"
     r"\b(?:brighten|darken|lighten)(?: up)? " + _THING + r"\b|"
+    r"\b(?:brighten|darken|lighten|dim)(?: up)? (?:the|her|his|their|its|this) (?:[\w-]+ ){0,2}?" + _REGION + r"\b|"
+    r"\b(?:make|get) (?:the|her|his|their|its|this) (?:[\w-]+ ){0,2}?" + _REGION + r" (?:(?:a )?(?:bit|little|touch|"
+    r"lot|much|slightly|way) )?(?:brighter|darker|lighter|dimmer|more saturated|less saturated|more vivid)\b|"
     r"\b(?:over|under)-?exposed\b|\bwhite[- ]balance\b|"
     r"\b(?:remove|fix|correct|neutrali[sz]e) (?:the |a |that )?(?:\w+ )?(?:colou?r )?cast\b|"
     r"^\s*(?:(?:a )?(?:bit|little|touch|lot|much|slightly|way) )?(?:brighter|darker|punchier|more contrast|"
@@ -101,15 +109,34 @@ def parse(clause: str, whole: str) -> tuple[Params, str | None, str]:
 
 def forms() -> list[Params]:
     out: list[Params] = [{"adjust": "white_balance"}]
+    out += [
+        {"adjust": "brightness", "direction": 1, "strength": 1.0, "target": t, "part": t}
+        for t in ("face", "background")
+    ]
+    out.append(
+        {
+            "adjust": "brightness",
+            "direction": -1,
+            "strength": 1.0,
+            "target": "located",
+            "part": "it",
+            "where": ("bbox", (80.0, 560.0, 920.0, 980.0)),
+        }
+    )
     for kind in kinds(KINDS)[1:]:
         out += [{"adjust": kind, "direction": d, "strength": s} for d in (1, -1) for s in STRENGTHS]
     return out
 
 
 def render(p: Panel, params: Params, plan: Plan, k: int, refs: list[Ref]) -> None:
-    p.img = adjust(
-        p.img, params.get("adjust", "brightness"), int(params.get("direction", 1)), float(params.get("strength", 1.0))
-    )
+    kind = params.get("adjust", "brightness")
+    done = adjust(p.img, kind, int(params.get("direction", 1)), float(params.get("strength", 1.0)))
+    mask = region(p, params, f"adjust the {kind.replace('_', ' ')} of")
+    if mask is None:
+        p.img = done
+        return
+    m = mask.mask[..., None]
+    p.img = (p.img + (done - p.img) * m).astype(np.float32, copy=False)
 
 
 register(
@@ -131,6 +158,7 @@ register(
         render=render,
         order=72,  # after the look grade (70), before the style (80)
         rank=1010,
+        located=True,
         rules=(Rule("hard", 45, lambda t: bool(_NAMED.search(t)) and not _LOOKISH.search(t)),),
     )
 )

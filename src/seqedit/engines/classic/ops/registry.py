@@ -98,6 +98,9 @@ class Operation:
     * ``accumulates``: a panel's own op does not replace a shared op of this name, both apply.
     * ``story_setting``: a renderable setting that lets a story clause be approximated (look, style).
     * ``expand(first, content)``: more ops from the same clause ("remove the text and the dust").
+    * ``located``: the op edits a region: the router reads the region the clause names (``targets.py``)
+      into ``params['target']`` and a location tag into ``params['where']``, and the renderer edits only
+      there (``regions.py``). A location tag on an op that is not ``located`` is refused, not ignored.
     """
 
     name: str
@@ -116,6 +119,7 @@ class Operation:
     accumulates: bool = False
     story_setting: bool = False
     expand: Callable[[OpSpec, str], list[OpSpec]] | None = None
+    located: bool = False
 
     def __post_init__(self) -> None:
         if (self.render is None) != (self.order is None):

@@ -2,7 +2,8 @@
 
 "Sharpen it", "make it crisper", "a bit sharper", "reduce the noise", "denoise", "remove the grain".
 Both are ``supported``: they do what they say to the pixels there are. Neither invents detail: a
-blurred photo sharpened has crisper edges, not the detail it lost (the schema says so).
+blurred photo sharpened has crisper edges, not the detail it lost (the schema says so). A clause that
+limits it to a region ("sharpen her face", "denoise the sky") is refused: it is not ``located``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from seqedit.engines.classic.arrays import to_uint8
 from seqedit.engines.classic.ops.registry import Operation, Params, Rule, register
+from seqedit.engines.classic.targets import find_target
 
 if TYPE_CHECKING:
     from seqedit.engines.classic.panel import Panel, Ref
@@ -38,6 +40,14 @@ _LARGE = re.compile(r"\b(?:much|a lot|very|really|strongly|heavily)\b", re.I)
 def parse(clause: str, whole: str) -> tuple[Params, str | None, str]:
     kind = "denoise" if re.search(_DENOISE, clause, re.I) else "sharpen"
     strength = 0.5 if _SMALL.search(clause) else 1.5 if _LARGE.search(clause) else 1.0
+    target = find_target(clause)
+    if target.kind == "named" or (target.kind == "mask" and target.mask != "object"):
+        # it works on the whole picture: "sharpen her face" sharpened everywhere is the wrong region
+        return (
+            {"kind": kind, "strength": strength},
+            "unsupported",
+            f"{kind} works on the whole picture only, not on {target.words}",
+        )
     return {"kind": kind, "strength": strength}, None, ""
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from seqedit.engines.classic.ops import OPERATIONS, OpSpec, VerdictKind
 from seqedit.engines.classic.ops.generative import STORY_WHAT
 from seqedit.engines.classic.router.classify import Reported, classify_clause
-from seqedit.engines.classic.router.clauses import split_clauses
+from seqedit.engines.classic.router.locating import clauses, keep_out, locate
 from seqedit.plan import Plan
 
 FRAMING_CYCLE = ("medium", "closeup", "mirror", "wide")
@@ -108,11 +108,13 @@ def route_text(text: str, where: int = 0) -> tuple[list[OpSpec], list[Reported]]
     """Ops and reported clauses of one instruction text."""
     ops: list[OpSpec] = []
     reported: list[Reported] = []
-    for clause in split_clauses(text):
-        got, rep = classify_clause(clause, where)
-        ops.extend(got)
+    for raw, clause, locations in clauses(text):
+        got, rep = classify_clause(clause, where) if clause else ([], None)
+        if not clause:
+            rep = Reported(where, raw, "-", 0.0, "-", 0.0, "a location tag with no instruction")
+        ops.extend(replace(locate(o, clause, locations), clause=raw) for o in got)
         if rep is not None:
-            reported.append(rep)
+            reported.append(replace(rep, clause=raw))
     return ops, reported
 
 
@@ -131,7 +133,8 @@ def route(plan: Plan) -> RoutedPlan:
     shared, reported = _parameters_from_panels(shared, reported, own)
     shared, own, upgraded = _story_policy(shared, own)
     effective = [
-        _merge([o for o in shared if not (up and _is_story(o))], ops) for ops, up in zip(own, upgraded, strict=True)
+        keep_out(_merge([o for o in shared if not (up and _is_story(o))], ops))
+        for ops, up in zip(own, upgraded, strict=True)
     ]
     return RoutedPlan(shared=shared, panels=own, effective=effective, reported=reported)
 
