@@ -10,9 +10,8 @@ refuse) → ``edit.render`` at the reference's own size. The pixels it changed a
 difference from the reference exceeds ``CHANGED_DELTA_E``, cleaned by a 3×3 opening; a supported case
 passes when their IoU with the ground truth (don't-care pixels left out) is at least ``MIN_IOU``. A
 refusal passes when it is a one-line ``Unsupported`` naming the clause. ``test_region_set_rates``
-prints the table, the supported rate and the wrong-region rate; wrong-region must be 0. The cases the
-engine still gets wrong are listed in ``regions/known_wrong.txt`` (strict xfail, so the list can only
-shrink: a new wrong region fails, and so does a listed case that is now right).
+prints the table, the supported rate and the wrong-region rate; wrong-region must be 0, and any case
+supported with the wrong region fails on its own.
 """
 
 from __future__ import annotations
@@ -50,11 +49,6 @@ FAIR_IOU = 0.85  # a perfect mask must clear MIN_IOU by a margin a real (imperfe
 MIN_CASES = 40
 MIN_REGIONS = 12
 SEED = 7
-# Cases the engine gets wrong today (supported, IoU < 0.7), xfail(strict): a fix turns one into an
-# XPASS, which fails until its id is removed here. Issue 10 is resolved only when this set is empty.
-KNOWN_WRONG: frozenset[str] = frozenset(
-    (REGIONS / "known_wrong.txt").read_text().split() if (REGIONS / "known_wrong.txt").is_file() else ()
-)
 
 
 @dataclass(frozen=True)
@@ -249,13 +243,7 @@ def test_changed_pixels_sees_a_recolour_and_ignores_drift() -> None:
 # ---------------------------------------------------------------- the engine on the set
 
 
-def _marked(case: dict) -> object:
-    if case["id"] in KNOWN_WRONG:
-        return pytest.param(case, marks=pytest.mark.xfail(strict=True, reason="known wrong region (known_wrong.txt)"))
-    return case
-
-
-@pytest.mark.parametrize("case", [_marked(c) for c in CASES], ids=lambda c: c["id"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c["id"])
 def test_region_case(case: dict) -> None:
     """Supported: the changed pixels are the named region (IoU ≥ 0.7). Refused: one line naming the clause."""
     result = outcome(case["id"])
@@ -315,8 +303,6 @@ def test_region_set_rates(capsys: pytest.CaptureFixture[str], record_property) -
         print("\n" + "\n".join(lines))
     record_property("supported_rate", len(supported) / len(results))
     record_property("wrong_region_rate", len(wrong) / len(results))
-    new = [r for r in wrong if r.id not in KNOWN_WRONG]
-    assert not new, "supported with the wrong region: " + ", ".join(f"{r.id} ({r.iou:.2f})" for r in new)
-    fixed = KNOWN_WRONG - {r.id for r in wrong}
-    assert not fixed, f"no longer wrong, remove from known_wrong.txt: {', '.join(sorted(fixed))}"
-    assert KNOWN_WRONG <= {c["id"] for c in CASES}, "known_wrong.txt names a case that does not exist"
+    assert not wrong, "supported with the wrong region: " + ", ".join(
+        f"{r.id} ({r.iou:.2f})" if r.iou is not None else r.id for r in wrong
+    )

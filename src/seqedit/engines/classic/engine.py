@@ -317,7 +317,14 @@ class ClassicEngine:
                     panel.warnings.append(note)
             op = OPERATIONS[o.name]
             assert op.render is not None  # only rendered ops are in the panel's list
-            op.render(panel, o.params, plan, k, refs)
+            try:
+                op.render(panel, o.params, plan, k, refs)
+            except Unsupported as exc:
+                if o.clause and not o.clause.startswith("(") and exc.clause not in o.clause:
+                    # a render-time refusal names the user's clause ("make her hair platinum"), not the
+                    # renderer's word for the region ("the hair")
+                    raise Unsupported(f"'{_short(o.clause)}': {exc.message}", clause=o.clause) from None
+                raise
             if op.moves:
                 panel.moved = True
         return panel
