@@ -141,13 +141,14 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory) -> dict[Path, Path]:
-    """One working folder per markdown file, each holding ``examples/`` and ``.venv``."""
+    """One working folder per markdown file, each holding ``examples/``, ``scripts/`` and ``.venv``."""
     root = tmp_path_factory.mktemp("docs-examples")
     out: dict[Path, Path] = {}
     for f in FILES:
         d = root / f.stem
         d.mkdir()
         (d / "examples").symlink_to(ROOT / "examples", target_is_directory=True)
+        (d / "scripts").symlink_to(ROOT / "scripts", target_is_directory=True)
         (d / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
         out[f] = d
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import signal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -54,7 +55,12 @@ def test_render_time_warnings_reach_the_prediction(tmp_path):
 
     server = Server(tmp_path, engine="classic").start()
     try:
-        ref = "data:image/png;base64," + base64.b64encode(png(320, 240, (180, 120, 60))).decode()
+        # a real photo: reframing a flat colour changes nothing, and a set of identical panels is refused
+        photo = Image.open(Path(__file__).resolve().parents[2] / "examples" / "coffee.jpg").convert("RGB")
+        photo.thumbnail((320, 240))
+        buf = io.BytesIO()
+        photo.save(buf, "PNG")
+        ref = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
         r = httpx.post(
             f"{server.url}/api/v3/bytedance/seedream-v4/edit-sequential",
             headers=server.headers,
@@ -71,7 +77,7 @@ def test_render_time_warnings_reach_the_prediction(tmp_path):
         assert data["status"] == "completed", data
         assert len(data["outputs"]) == 2
         assert any(
-            w.startswith("panel 2: approximate framing: same instruction as an earlier panel") for w in data["warnings"]
+            w.startswith("panel 2: approximate framing: same picture as an earlier panel") for w in data["warnings"]
         ), data["warnings"]
     finally:
         server.kill(signal.SIGTERM)
