@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from seqedit.api.auth import require_key
 from seqedit.api.envelope import ApiError, base64_envelope, error_response, prediction_json, reply
-from seqedit.api.models import MODELS, get_model
+from seqedit.api.models import MODELS, ModelSpec, get_model
 from seqedit.api.routing import ErrorStyle, ProtocolRouter
 from seqedit.errors import NotFound, RequestError
 from seqedit.jobs.store import LimitExceeded, Status
@@ -379,15 +379,19 @@ async def models(key: dict = Depends(require_key)):
 # ---------------------------------------------------------------------- plan (an extension; before submit)
 
 
+def _model(model_id: str) -> ModelSpec:
+    spec = get_model(model_id)
+    if spec is None:
+        raise ApiError(404, f"model not found: {model_id!r}; available: {', '.join(MODELS)}")
+    return spec
+
+
 @router.post("/api/v3/{model_id:path}/plan", tags=["predictions"])
 async def plan(model_id: str, request: Request, key: dict = Depends(require_key)):
     """The plan, per-clause verdicts, refusal, warnings and price of a submit body; no task is created."""
     service = request.app.state.service
-    spec = get_model(model_id)
-    if spec is None:
-        raise ApiError(404, f"model not found: {model_id!r}; available: {', '.join(MODELS)}")
-    body = await json_body(request)
-    req = spec.parse(body)
+    spec = _model(model_id)
+    req = spec.parse(await json_body(request))
     return reply(await run_in_threadpool(service.submissions.plan, key, spec.id, req))
 
 
@@ -397,9 +401,7 @@ async def plan(model_id: str, request: Request, key: dict = Depends(require_key)
 @router.post("/api/v3/{model_id:path}", tags=["predictions"])
 async def submit(model_id: str, request: Request, key: dict = Depends(require_key)):
     service = request.app.state.service
-    spec = get_model(model_id)
-    if spec is None:
-        raise ApiError(404, f"model not found: {model_id!r}; available: {', '.join(MODELS)}")
+    spec = _model(model_id)
     body = await json_body(request)
     base64 = _flag(body, "enable_base64_output")
     sync = _flag(body, "enable_sync_mode")

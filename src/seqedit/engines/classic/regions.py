@@ -108,3 +108,14 @@ def _region(p: Panel, params: dict[str, Any], doing: str) -> MaskResult | None:
             clause=part,
         )
     return usable(found, part, p)
+
+
+def apply_within(p: Panel, done: np.ndarray, params: dict[str, Any], doing: str) -> None:
+    """Put ``done`` (the op applied to the whole panel) on the panel inside the region ``params`` name,
+    or everywhere when they name none; ``Unsupported`` when the region has no honest mask."""
+    mask = region(p, params, doing)
+    if mask is None:
+        p.img = done
+        return
+    m = mask.mask[..., None]
+    p.img = (p.img + (done - p.img) * m).astype(np.float32, copy=False)

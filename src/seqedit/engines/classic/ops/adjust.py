@@ -18,7 +18,7 @@ import numpy as np
 
 from seqedit.engines.classic.ops.parsing import KindTable, first, kinds
 from seqedit.engines.classic.ops.registry import UNRESOLVED, Operation, Params, Rule, register
-from seqedit.engines.classic.regions import region
+from seqedit.engines.classic.regions import apply_within
 
 if TYPE_CHECKING:
     from seqedit.engines.classic.panel import Panel, Ref
@@ -131,12 +131,7 @@ def forms() -> list[Params]:
 def render(p: Panel, params: Params, plan: Plan, k: int, refs: list[Ref]) -> None:
     kind = params.get("adjust", "brightness")
     done = adjust(p.img, kind, int(params.get("direction", 1)), float(params.get("strength", 1.0)))
-    mask = region(p, params, f"adjust the {kind.replace('_', ' ')} of")
-    if mask is None:
-        p.img = done
-        return
-    m = mask.mask[..., None]
-    p.img = (p.img + (done - p.img) * m).astype(np.float32, copy=False)
+    apply_within(p, done, params, f"adjust the {kind.replace('_', ' ')} of")
 
 
 register(

@@ -15,12 +15,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from seqedit.engines.classic import looks
 from seqedit.engines.classic.ops.parsing import KindTable, alternatives, first, kinds
 from seqedit.engines.classic.ops.registry import UNRESOLVED, Operation, Params, Rule, register
-from seqedit.engines.classic.regions import region
+from seqedit.engines.classic.regions import apply_within
 
 if TYPE_CHECKING:
     from seqedit.engines.classic.panel import Panel, Ref
@@ -94,12 +92,7 @@ def render(p: Panel, params: Params, plan: Plan, k: int, refs: list[Ref]) -> Non
         done = looks.apply_look(p.img, grade, plan.seed, snow=bool(params.get("snow")))
     # "the background in black and white": only where the region's mask is (regions.py refuses a region
     # with no honest mask: "make the flag black and white" without a tag is refused, never the whole picture)
-    mask = region(p, params, f"give a {str(grade).replace('_', ' ')} look to")
-    if mask is None:
-        p.img = done
-        return
-    m = mask.mask[..., None]
-    p.img = (p.img + (done - p.img) * m).astype(np.float32, copy=False)
+    apply_within(p, done, params, f"give a {str(grade).replace('_', ' ')} look to")
 
 
 register(
