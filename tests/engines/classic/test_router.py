@@ -303,6 +303,16 @@ def test_split_keeps_colour_compounds_and_splits_before_verbs() -> None:
     assert split_clauses("from the source photo, keeping the logo") == ["from the source photo", "keeping the logo"]
 
 
+def test_a_constraint_after_a_comma_is_a_keep_not_an_edit_and_drops_nothing() -> None:
+    """ "make it red, the same background" routed as one background clause lost the recolour."""
+    assert split_clauses("make it red, the same background") == ["make it red", "the same background"]
+    plan = routed("make it red, the same angle and background")
+    assert [o.name for o in plan.shared] == ["recolor", "keep"]
+    ops = routed("a series of 4 images of this sneaker, the same angle and background").shared
+    assert [o.name for o in ops if o.name != "meta"] == ["keep"]  # no background replace
+    assert [o.name for o in routed("the same shoe in red and blue").shared] == ["recolor"]  # an edit, not a keep
+
+
 def test_panel_ops_override_shared_ops_of_the_same_name() -> None:
     prompt = "Make everything noir and add a thin black border.\nPanel 1 — vintage film look\nPanel 2 — polaroid frame"
     plan = routed(prompt, 2)

@@ -17,6 +17,7 @@ CONSTRAINT = re.compile(
     r"leav(?:e|ing) (?:[\w'-]+ ){0,4}?(?:as (?:it|is)|alone|untouched|unchanged|intact|the same)|"
     r"don't|do not|never|without (?:changing|altering|touching)|no (?:changes?|change) to|"
     r"nothing else)\b|^(?:with\s+)?(?:the|this|that|an?)\s+(?:same|identical|unchanged)(?:\s+[\w'-]+){0,2}"
+    r"(?:\s*(?:,|\band\b|&)\s*[\w'-]+){0,3}"  # "the same angle and background", "the same light, pose and crop"
     r"(?:\s+(?:in|across|for|throughout|on) (?:every|each|all)\b.*)?$",
     re.I,
 )

@@ -1,7 +1,8 @@
 """Clause splitting: one instruction text → the clauses the router classifies one by one.
 
 Split at sentence ends, newlines, ``;``, ``:``, " and then ", " but ", and at a comma or " and "
-followed by an edit verb ("…, keeping the logo", "… and add a caption"). A text-label line
+followed by an edit verb ("…, keeping the logo", "… and add a caption") or by a constraint ("…, the
+same angle and background"). A text-label line
 ("caption: not pictured: my patience") is one clause whose text is everything after the label.
 """
 
@@ -26,6 +27,8 @@ _SPLITS = [
     re.compile(r",?\s+and then\s+", re.I),
     re.compile(r",?\s+but\s+", re.I),
     re.compile(r",\s*(?:while\s+)?(?=(?:and\s+)?(?:" + _EDIT_VERBS + r")\b)", re.I),
+    # a constraint after a comma is its own clause: "make it red, the same angle and background"
+    re.compile(r",\s*(?=(?:with\s+|and\s+)?(?:the\s+)?(?:same|identical|consistent|unchanged)\b)", re.I),
     re.compile(r"\s+(?:and|while)\s+(?=(?:" + _EDIT_VERBS + r")\b(?!\s+(?:and|or)\b))", re.I),
 ]
 _FILLER = re.compile(r"^(?:please|pls|thanks?|thank you|ok(?:ay)?|and|also|then|now)?[\s.!?,;:]*$", re.I)
