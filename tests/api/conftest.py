@@ -60,11 +60,3 @@ def wait_status(client, pid, headers, statuses=("completed", "failed", "cancelle
         if data["status"] in statuses or time.monotonic() > deadline:
             return data
         time.sleep(0.02)
-
-
-@pytest.fixture(scope="session")
-def pg_server():
-    from fixtures.postgres import postgres_server
-
-    with postgres_server() as url:
-        yield url

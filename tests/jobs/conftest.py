@@ -16,14 +16,6 @@ def settings(tmp_path):
     return Settings(data_dir=tmp_path, engine="test-fast", lease_seconds=5, progress_interval=0.05)
 
 
-@pytest.fixture(scope="session")
-def pg_server():
-    from fixtures.postgres import postgres_server
-
-    with postgres_server() as url:
-        yield url
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
     """Every store and runner test runs on SQLite and on a real PostgreSQL (skipped if absent)."""

@@ -13,14 +13,6 @@ from seqedit.jobs.store import Store
 SECRET = b"test-secret"
 
 
-@pytest.fixture(scope="module")
-def pg_server():
-    from fixtures.postgres import postgres_server
-
-    with postgres_server() as url:
-        yield url
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def signins(request, tmp_path):
     if request.param == "sqlite":
