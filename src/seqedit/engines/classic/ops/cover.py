@@ -17,7 +17,7 @@ import re
 from typing import TYPE_CHECKING
 
 from seqedit.engines.classic import typography
-from seqedit.engines.classic.ops.parsing import quoted
+from seqedit.engines.classic.ops.parsing import QUOTED, quoted
 from seqedit.engines.classic.ops.registry import Operation, Params, Rule, register
 
 if TYPE_CHECKING:
@@ -30,7 +30,6 @@ COVER_LINES = ["The exclusive shoot", "Style  ·  Culture  ·  People"]
 VARIANT_ZOOMS = (1.0, 0.82, 0.68, 0.92, 0.75)  # crop of a repeated cover, by variant
 VARIANT_SHIFTS = (0.0, -0.8, 0.8)  # and where it sits sideways (face kept), every len(VARIANT_ZOOMS) variants
 MAX_TEXT = 60  # characters of a title or cover line kept from the prompt
-_QUOTE = re.compile(r"[\"“”«]([^\"“”«»]+)[\"“”»]|(?<![A-Za-z])['‘]([^'‘’]+)['’](?![A-Za-z])")
 _LINE_CUE = re.compile(
     r"\b(?:head ?lines?|cover ?lines?|tag ?lines?|strap ?lines?|sub ?titles?|subheads?|slogans?|"
     r"captions?|text|words|reading|saying|says|that reads)\W*$",
@@ -44,7 +43,7 @@ def texts(clause: str) -> tuple[str | None, list[str]]:
     other quote is the title, later ones are lines. Without quotes: ``parsing.quoted`` for the title."""
     title: str | None = None
     lines: list[str] = []
-    for m in _QUOTE.finditer(clause):
+    for m in QUOTED.finditer(clause):
         text = " ".join((m.group(1) or m.group(2) or "").split())[:MAX_TEXT]
         if not text:
             continue

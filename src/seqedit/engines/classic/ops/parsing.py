@@ -18,6 +18,11 @@ KindTable = list[tuple[str, str]]
 find_colors = prompt_colors
 
 # "caption: <text>" / "title: <text>": the rest of the line is the text itself (not split into clauses)
+# quoted text: "…", “…”, «…», and '…' / ‘…’ not inside a word (so "don't" is no quote)
+DOUBLE_QUOTED = re.compile(r"[\"“”«]([^\"“”«»]+)[\"“”»]")
+SINGLE_QUOTED = re.compile(r"(?<![A-Za-z])['‘]([^'‘’]+)['’](?![A-Za-z])")
+QUOTED = re.compile(f"{DOUBLE_QUOTED.pattern}|{SINGLE_QUOTED.pattern}")  # either, in text order
+
 TEXT_LABEL = re.compile(
     r"^\s*(?:(?:add|put|with)\s+(?:an?\s+|the\s+)?)?(?:caption|subtitle|title|headline|tagline|"
     r"slogan|label|lower[- ]third|text)\s*:\s*(?=\S)",
@@ -46,7 +51,7 @@ def alternatives(table: KindTable) -> str:
 
 def quoted(text: str) -> str | None:
     """The text a caption or title names: quoted, after a label, after 'reading'/'saying', or in capitals."""
-    m = re.search(r"[\"“”«]([^\"“”«»]+)[\"“”»]", text) or re.search(r"(?<![A-Za-z])['‘]([^'‘’]+)['’](?![A-Za-z])", text)
+    m = DOUBLE_QUOTED.search(text) or SINGLE_QUOTED.search(text)
     if m:
         return m.group(1).strip()
     m = TEXT_LABEL.match(text)
