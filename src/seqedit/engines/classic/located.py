@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from seqedit.engines.classic.masks import MaskResult, fill_holes, fit_long, keep_components, refine, upsample
+from seqedit.locations import Location
 
 WORK_SIDE = 512  # long side of the segmentation work image
 GRABCUT_ITERS = 5
@@ -43,7 +44,6 @@ ONE_PIECE = 0.85
 ONE_THING = 0.7  # the largest part the mask's own strong edges leave must hold this share of it
 EDGE_CONTRAST = 1.5
 MIN_BOX_PIXELS = 12  # a box narrower than this at work size cannot be segmented
-SCALE = 1000.0
 FLOOD_TOLERANCE = (34, 14, 14)  # Lab (8-bit) distance from the point's colour a flood may reach
 
 Where = tuple[str, tuple[float, ...]]
@@ -56,17 +56,12 @@ def located_mask(img: np.ndarray, where: Where, seed: int = 0) -> MaskResult:
     small = fit_long(img, WORK_SIDE)
     sh, sw = small.shape[:2]
     if kind == "bbox":
-        x1, y1, x2, y2 = coords
-        box = (
-            int(np.floor(x1 / SCALE * sw)),
-            int(np.floor(y1 / SCALE * sh)),
-            int(np.ceil(x2 / SCALE * sw)),
-            int(np.ceil(y2 / SCALE * sh)),
-        )
+        x1, y1, x2, y2 = Location("bbox", tuple(coords)).pixels(sw, sh)
+        box = (int(np.floor(x1)), int(np.floor(y1)), int(np.ceil(x2)), int(np.ceil(y2)))
         fg, note = _bbox(small, box, seed)
     elif kind == "point":
-        px, py = coords
-        fg, box, note = _point(small, (min(sw - 1, int(px / SCALE * sw)), min(sh - 1, int(py / SCALE * sh))), seed)
+        px, py = Location("point", tuple(coords)).pixels(sw, sh)
+        fg, box, note = _point(small, (min(sw - 1, int(px)), min(sh - 1, int(py))), seed)
     else:
         return MaskResult(np.zeros((h, w), np.float32), "located", "degenerate", f"unknown location kind {kind!r}")
     if fg is None:
