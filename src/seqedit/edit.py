@@ -57,13 +57,13 @@ def decode_refs(
     return [decode(b, field=f"images[{i}]", max_bytes=max_bytes, max_pixels=max_pixels) for i, b in enumerate(blobs)]
 
 
-def prepare(request: EditRequest, refs: list[Image.Image], engine: Engine, *, verdicts: bool = True) -> Prepared:
-    """Plan the request and let the engine refuse it (``Unsupported``) before anything renders.
-    ``verdicts=False`` skips the per-clause analysis (when only the refusal and warnings are wanted)."""
+def prepare(request: EditRequest, refs: list[Image.Image], engine: Engine) -> Prepared:
+    """Plan the request, analyse each clause, and let the engine refuse it (``Unsupported``) before
+    anything renders."""
     t0 = time.perf_counter()
     plan = make_plan(request, [im.size for im in refs])
     t1 = time.perf_counter()
-    clauses = engine.analyse(plan) if verdicts else []
+    clauses = engine.analyse(plan)
     warnings = list(plan.warnings) + engine.check(plan, refs)
     t2 = time.perf_counter()
     return Prepared(request, refs, plan, clauses, warnings, {"plan": t1 - t0, "check": t2 - t1})

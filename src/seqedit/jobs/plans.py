@@ -18,13 +18,13 @@ from typing import Any
 
 from PIL import Image
 
-from seqedit.engines.base import Engine, Unsupported
+from seqedit.engines.base import Engine, Unsupported, Verdict
 from seqedit.plan import make_plan
 from seqedit.pricing import cost
 from seqedit.request import EditRequest
 from seqedit.storage import OBJECT_REF, Storage
 
-__all__ = ["preview", "reference_sizes", "HEADER_BYTES"]
+__all__ = ["preview", "reference_sizes", "verdict_dicts", "HEADER_BYTES"]
 
 HEADER_BYTES = 256 * 1024  # enough for the size in any accepted format's header (EXIF/ICC blocks included)
 
@@ -59,6 +59,11 @@ def _stored_size(storage: Storage, key: str) -> tuple[int, int] | None:
         return None
 
 
+def verdict_dicts(engine: Engine, verdicts: list[Verdict]) -> list[dict[str, Any]]:
+    """Verdicts as the plan route and a prediction's ``plan`` show them: each with its engine."""
+    return [{**v.to_dict(), "engine": engine.name} for v in verdicts]
+
+
 def preview(
     engine: Engine,
     request: EditRequest,
@@ -71,7 +76,7 @@ def preview(
     first = ref_sizes[0] if ref_sizes else None
     plan = make_plan(request, [first] if first is not None else None)
     size = str(plan.size) if (request.size is not None or first is not None) else None
-    verdicts = [{**v.to_dict(), "engine": engine.name} for v in engine.analyse(plan)]
+    verdicts = verdict_dicts(engine, engine.analyse(plan))
     refusal: str | None = None
     warnings = list(plan.warnings)
     try:

@@ -41,6 +41,7 @@ from seqedit.edit import prepare, render
 from seqedit.engines.base import Cancelled, Engine, EngineError, create
 from seqedit.errors import INTERNAL, SeqeditError
 from seqedit.jobs.faults import Fault, is_panic, transient
+from seqedit.jobs.plans import verdict_dicts
 from seqedit.jobs.store import Status, Store
 from seqedit.refs import RefLoader
 from seqedit.request import EditRequest
@@ -243,8 +244,8 @@ class Runner:
             prepared = prepare(_request(row["request"], seed=row["seed"]), refs, engine)
             plan = prepared.plan
             job.warnings = list(prepared.warnings)
-            verdicts = [{**v.to_dict(), "engine": engine.name} for v in prepared.verdicts]
-            recorded = {**plan.to_dict(), "verdicts": verdicts}  # what the plan endpoint showed, now for this run
+            # what the plan endpoint showed, now for this run
+            recorded = {**plan.to_dict(), "verdicts": verdict_dicts(engine, prepared.verdicts)}
             job.beat(seed=plan.seed, plan=recorded, warnings=list(job.warnings), progress_total=plan.count)
             job.check()
             ext = imaging.extension(plan.output_format)
