@@ -28,7 +28,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["Status", "Store", "LimitExceeded", "new_id", "hash_key", "WORKER_LOST"]
+__all__ = ["Status", "Store", "LimitExceeded", "new_id", "hash_key", "WORKER_LOST", "metadata"]
 
 WORKER_LOST = "worker lost: the job was interrupted {n} times and will not be retried"
 
@@ -90,6 +90,7 @@ predictions = sa.Table(
     sa.Column("releases", sa.Integer, nullable=False, default=0),  # attempts handed back on a clean stop
     sa.Column("lease_until", sa.Float, nullable=False, default=0.0),
     sa.Column("enqueued_at", sa.Float, nullable=False, default=0.0),
+    sa.Column("priority", sa.Float, nullable=False, default=0.0, server_default="0"),  # queue order, higher first
     sa.Column("cancel_requested", sa.Boolean, nullable=False, default=False),
     sa.Column("progress_done", sa.Integer, nullable=False, default=0),
     sa.Column("progress_total", sa.Integer, nullable=False, default=0),
@@ -111,6 +112,8 @@ predictions = sa.Table(
     sa.UniqueConstraint("key_id", "idempotency_key", name="uq_predictions_idempotency"),
     # a key's queued and running rows (per-key limit, fair rank) without walking its finished ones
     sa.Index("ix_predictions_key_status", "key_id", "status"),
+    # the queued rows in queue order (a waiting job's position)
+    sa.Index("ix_predictions_queue", "status", "priority", "created_at"),
 )
 
 api_keys = sa.Table(
@@ -168,6 +171,33 @@ webhook_outbox = sa.Table(
     sa.Column("dead", sa.Boolean, nullable=False, default=False),
     sa.Column("last_error", sa.Text, nullable=False, default=""),
     sa.Column("created_at", sa.Float, nullable=False),
+)
+
+
+# One row per seqedit process that runs roles against this database (API replicas, workers), renewed
+# every few seconds: /readyz asks whether any consumer is alive anywhere, an ETA how many slots there are.
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("host", sa.String(200), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("roles", sa.String(200), nullable=False),  # comma-separated, as service.ROLES
+    sa.Column("engine", sa.String(200), nullable=False, default=""),
+    sa.Column("concurrency", sa.Integer, nullable=False, default=0),  # consumer threads (0: no consumers)
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False, index=True),
+    sa.Column("stopped_at", sa.Float, nullable=True),
+)
+
+# A periodic duty (reaper pass, retention sweep) runs once per tick across every process: the process
+# that moves ``until`` forward (one conditional UPDATE) runs it; the others find the tick taken.
+ticks = sa.Table(
+    "ticks",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(64), nullable=False),
+    sa.Column("until", sa.Float, nullable=False),
 )
 
 
@@ -272,6 +302,7 @@ class Store:
         prediction_id: str | None = None,
         stored_uploads: list[dict[str, Any]] | None = None,
         count_active: int = 0,
+        prioritize: Callable[[int], float] | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Insert a ``created`` row. Returns ``(row, True)``, or ``(existing, False)`` for a repeated
         ``idempotency_key``. Raises ``LimitExceeded`` before inserting when the key is at ``limit``.
@@ -279,7 +310,8 @@ class Store:
         refers to that are already in storage (inline images), recorded as ``stored`` uploads of the key
         in the same transaction, so a refused submit records none. ``count_active``: count the key's
         queued and running rows before this one, up to that many, into the returned row's
-        ``active_before`` (not a column: the caller's queue rank)."""
+        ``active_before`` (not a column: the caller's queue rank). ``prioritize(active_before)``: the
+        queue priority stored in the row's ``priority`` (the order ``queue_position`` counts in)."""
         now = time.time() if now is None else now
         with self._write() as c:
             if idempotency_key:
@@ -307,6 +339,7 @@ class Store:
                 releases=0,
                 lease_until=0.0,
                 enqueued_at=now,
+                priority=prioritize(active) if prioritize is not None else 0.0,
                 cancel_requested=False,
                 progress_done=0,
                 progress_total=total,
@@ -784,6 +817,105 @@ class Store:
         out.update({s: n for s, n in rows})
         return out
 
+    def queue_position(self, prediction_id: str) -> int | None:
+        """How many queued rows go before this one (0: next), in the queue's order (``priority``
+        descending, then oldest first); None when the row is not queued (running, finished or gone)."""
+        p = predictions.c
+        with self._read() as c:
+            me = c.execute(
+                sa.select(p.priority, p.created_at).where(p.id == prediction_id, p.status == Status.CREATED.value)
+            ).first()
+            if me is None:
+                return None
+            ahead = sa.or_(p.priority > me.priority, sa.and_(p.priority == me.priority, p.created_at < me.created_at))
+            return int(
+                c.execute(
+                    sa.select(sa.func.count()).select_from(predictions).where(p.status == Status.CREATED.value, ahead)
+                ).scalar_one()
+            )
+
+    # ---------------------------------------------------------------- processes and periodic duties
+
+    def heartbeat(
+        self,
+        worker_id: str,
+        *,
+        host: str,
+        pid: int,
+        roles: str,
+        engine: str = "",
+        concurrency: int = 0,
+        now: float | None = None,
+    ) -> None:
+        """Record that process ``worker_id`` is alive (insert on its first beat, then renew)."""
+        now = time.time() if now is None else now
+        w = workers.c
+        with self._write() as c:
+            updated = c.execute(
+                workers.update()
+                .where(w.id == worker_id)
+                .values(heartbeat_at=now, roles=roles, engine=engine, concurrency=concurrency, stopped_at=None)
+            ).rowcount
+            if not updated:
+                c.execute(
+                    workers.insert().values(
+                        id=worker_id,
+                        host=host[:200],
+                        pid=pid,
+                        roles=roles,
+                        engine=engine[:200],
+                        concurrency=concurrency,
+                        started_at=now,
+                        heartbeat_at=now,
+                        stopped_at=None,
+                    )
+                )
+
+    def worker_stopped(self, worker_id: str, now: float | None = None) -> None:
+        """A clean stop: the process no longer counts as alive (without waiting for its beat to age)."""
+        now = time.time() if now is None else now
+        with self._write() as c:
+            c.execute(workers.update().where(workers.c.id == worker_id).values(stopped_at=now))
+
+    def live_workers(self, within: float, now: float | None = None) -> list[dict[str, Any]]:
+        """The processes that beat in the last ``within`` seconds and did not stop, oldest first."""
+        now = time.time() if now is None else now
+        w = workers.c
+        with self._read() as c:
+            return [
+                dict(r)
+                for r in c.execute(
+                    sa.select(workers)
+                    .where(w.heartbeat_at >= now - within, w.stopped_at.is_(None))
+                    .order_by(w.started_at)
+                ).mappings()
+            ]
+
+    def forget_workers(self, older_than: float, now: float | None = None) -> int:
+        """Delete rows of processes silent for ``older_than`` seconds (retention of the workers table)."""
+        now = time.time() if now is None else now
+        with self._write() as c:
+            return c.execute(workers.delete().where(workers.c.heartbeat_at < now - older_than)).rowcount
+
+    def take_tick(self, name: str, holder: str, period: float, now: float | None = None) -> bool:
+        """True for exactly one caller per ``period`` across every process sharing this database: the
+        one whose conditional UPDATE moved the tick's ``until`` to ``now + period`` (or inserted it)."""
+        now = time.time() if now is None else now
+        t = ticks.c
+        with self._write() as c:
+            if c.execute(
+                ticks.update().where(t.name == name, t.until <= now).values(holder=holder, until=now + period)
+            ).rowcount:
+                return True
+            if c.execute(sa.select(t.name).where(t.name == name)).first() is not None:
+                return False
+        try:  # the first tick ever: one insert wins, the others hit the primary key
+            with self._write() as c:
+                c.execute(ticks.insert().values(name=name, holder=holder, until=now + period))
+            return True
+        except sa.exc.IntegrityError:
+            return False
+
     # ---------------------------------------------------------------- retention
 
     def expired(self, now: float | None = None, limit: int = 500) -> tuple[list[str], list[dict[str, Any]]]:
@@ -993,6 +1125,28 @@ class Store:
                 ).mappings()
             ]
 
+    def claim_webhook(self, outbox_id: int, seen_next_at: float, *, lease: float, now: float | None = None) -> bool:
+        """Take one delivery attempt of a due outbox row, so that of every process polling the outbox
+        exactly one posts it: the UPDATE moves ``next_attempt_at`` (as read, ``seen_next_at``) to
+        ``now + lease``; a sender that dies mid-attempt leaves the row due again once that passes."""
+        now = time.time() if now is None else now
+        w = webhook_outbox.c
+        with self._write() as c:
+            return (
+                c.execute(
+                    webhook_outbox.update()
+                    .where(
+                        w.id == outbox_id,
+                        w.delivered_at.is_(None),
+                        w.dead.is_(False),
+                        w.next_attempt_at == seen_next_at,
+                        w.next_attempt_at <= now,
+                    )
+                    .values(next_attempt_at=now + lease)
+                ).rowcount
+                == 1
+            )
+
     def webhook_attempted(
         self,
         outbox_id: int,
@@ -1022,3 +1176,12 @@ class Store:
                     sa.select(webhook_outbox).where(webhook_outbox.c.prediction_id == prediction_id)
                 ).mappings()
             ]
+
+    def webhook_deliveries(self, *, prediction_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Outbox rows, newest first (``seqedit webhooks list``): attempts, last error, delivered or dead."""
+        w = webhook_outbox.c
+        q = sa.select(webhook_outbox).order_by(w.created_at.desc(), w.id.desc()).limit(limit)
+        if prediction_id is not None:
+            q = q.where(w.prediction_id == prediction_id)
+        with self._read() as c:
+            return [dict(r) for r in c.execute(q).mappings()]

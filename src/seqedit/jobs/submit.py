@@ -146,6 +146,7 @@ class Submissions:
                 limit=limit,
                 stored_uploads=[blob.upload() for blob in staged.inline],
                 count_active=RANK_CAP,  # the rank is counted in the same transaction as the insert
+                prioritize=lambda active: fair_priority(active, sync=sub.sync),  # stored: queue_position counts it
             )
         except BaseException:  # refused (a limit reached meanwhile) or failed: the images go with it
             self._discard(staged)
@@ -153,7 +154,8 @@ class Submissions:
         if not created:  # an idempotent repeat raced us: the first request's images are the ones kept
             self._discard(staged)
         else:
-            self.queue.enqueue(row["id"], fair_priority(row.pop("active_before", 0), sync=sub.sync))
+            row.pop("active_before", None)
+            self.queue.enqueue(row["id"], row["priority"])
         return row, created
 
     def _discard(self, staged: Staged) -> None:
