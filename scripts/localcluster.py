@@ -69,6 +69,7 @@ BUCKET = "seqedit"
 PREFIX = "cluster"
 DB_NAME = "seqedit"
 READY_SECONDS = 180.0  # one component must be up within this (a loaded 2-core machine starts Python slowly)
+ADMIN_GRPC_OFFSET = 10000  # weed mini's admin worker dials the admin port + this, whatever -admin.port.grpc says
 GRACE_SECONDS = 20.0  # SIGTERM → SIGKILL (a draining worker hands its job back between panels)
 STATE = "cluster.json"
 INFRA = ("postgres", "redis", "s3", "receiver")
@@ -94,6 +95,21 @@ def free_ports(n: int) -> list[int]:
     finally:
         for s in socks:
             s.close()
+
+
+def free_pair(offset: int) -> int:
+    """A free port ``p`` with ``p + offset`` free too (weed's admin dials its admin port + 10000 for gRPC)."""
+    for _ in range(200):
+        (port,) = free_ports(1)
+        if port + offset > 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + offset))
+            except OSError:
+                continue
+        return port
+    raise ClusterError("no free pair of ports for weed's admin server")
 
 
 def start_ticks(pid: int) -> int | None:
@@ -173,6 +189,29 @@ def redis_ping(port: int) -> bool:
         return False
 
 
+def s3_answers(endpoint: str, env: dict[str, str]) -> bool:
+    """The bucket can be listed with the cluster's credentials (weed creates it a moment after it listens)."""
+    try:
+        import obstore
+        from obstore.store import S3Store
+    except ImportError:  # no obstore, so no S3 storage in this seqedit either: the port answering will do
+        return http_status(f"{endpoint}/{BUCKET}/") is not None
+    store = S3Store(
+        BUCKET,
+        endpoint=endpoint,
+        region="us-east-1",
+        access_key_id=env["AWS_ACCESS_KEY_ID"],
+        secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        client_options={"allow_http": True, "timeout": "2s", "connect_timeout": "1s"},
+        retry_config={"max_retries": 0},
+    )
+    try:
+        next(iter(obstore.list(store, chunk_size=1)), None)
+    except Exception:  # noqa: BLE001 - not up yet, whatever the reason
+        return False
+    return True
+
+
 def features(env: dict[str, str]) -> dict[str, bool]:
     """What the installed seqedit offers: ``s3`` storage URLs, ``db`` migrations (``seqedit db``),
     ``concurrency`` (``seqedit worker --concurrency``); one interpreter start, nothing connected."""
@@ -187,12 +226,21 @@ def features(env: dict[str, str]) -> dict[str, bool]:
         "try:\n"
         f"    open_storage('s3://{BUCKET}/{PREFIX}', Path(tempfile.mkdtemp()), FileSigner(b'x'))\n"
         "    s3 = True\n"
-        "except ValueError:\n"
+        "except ValueError as exc:\n"
+        "    if 'unsupported storage_url' not in str(exc):\n"
+        "        raise\n"
         "    s3 = False\n"
         "print(json.dumps({'s3': s3, 'db': 'db' in cli.commands,\n"
         "    'concurrency': any('--concurrency' in p.opts for p in worker.params)}))\n"
     )
-    done = subprocess.run([PYTHON, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    probe = {  # building an S3 storage connects to nothing; it only needs the variables to be there
+        **{k: v for k, v in env.items() if not k.startswith("AWS_")},
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_ACCESS_KEY_ID": "probe",
+        "AWS_SECRET_ACCESS_KEY": "probe",
+    }
+    done = subprocess.run([PYTHON, "-c", code], env=probe, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise ClusterError(f"could not inspect the installed seqedit with {PYTHON}:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -278,7 +326,10 @@ class Cluster:
         path.chmod(0o600)
 
     def process_env(self) -> dict[str, str]:
-        return {**os.environ, "PYTHONUNBUFFERED": "1", **self.state.get("env", {})}
+        """This environment without its ``AWS_*`` (a shell's own cloud credentials stay out of the
+        cluster), plus the cluster's settings."""
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        return {**inherited, "PYTHONUNBUFFERED": "1", **self.state.get("env", {})}
 
     def ordered(self) -> list[tuple[str, dict[str, Any]]]:
         """Components in start order: infrastructure, workers, APIs."""
@@ -356,8 +407,6 @@ class Cluster:
                 AWS_ALLOW_HTTP="true",
                 AWS_REGION="us-east-1",
                 AWS_DEFAULT_REGION="us-east-1",
-                AWS_ACCESS_KEY_ID="seqedit-cluster",
-                AWS_SECRET_ACCESS_KEY=secrets.token_hex(16),
             )
         else:
             (self.root / "objects").mkdir(exist_ok=True)
@@ -463,7 +512,7 @@ class Cluster:
         if kind == "redis":
             return redis_ping(comp["port"])
         if kind == "s3":
-            return http_status(f"{comp['url']}/{BUCKET}/") in (200, 403)
+            return s3_answers(comp["url"], self.state["env"])
         if kind == "receiver":
             return http_status(comp["url"]) is not None
         if kind == "worker":
@@ -590,9 +639,11 @@ class Cluster:
     def start_s3(self) -> None:
         names = [
             "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
-            "filer.port.grpc", "s3.port", "s3.port.grpc", "admin.port", "admin.port.grpc",
+            "filer.port.grpc", "s3.port", "s3.port.grpc",
         ]  # fmt: skip
         ports = dict(zip(names, free_ports(len(names)), strict=True))
+        ports["admin.port"] = free_pair(ADMIN_GRPC_OFFSET)
+        ports["admin.port.grpc"] = ports["admin.port"] + ADMIN_GRPC_OFFSET
         data = self.root / "s3"
         data.mkdir(exist_ok=True)
         argv = [weed_bin(), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
@@ -600,6 +651,9 @@ class Cluster:
         argv += ["-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0"]
         argv += ["-master.telemetry=false", f"-bucket={BUCKET}"]
         self.add("s3", "s3", argv, port=ports["s3.port"], url=f"http://127.0.0.1:{ports['s3.port']}", ports=ports)
+        self.state["env"].update(
+            AWS_ACCESS_KEY_ID="seqedit-cluster", AWS_SECRET_ACCESS_KEY=secrets.token_hex(16)
+        )  # in weed's environment too: it then knows that one user and checks every signature
         self.launch("s3")
         self.wait_ready("s3")
 
