@@ -70,7 +70,7 @@ PREFIX = "cluster"
 DB_NAME = "seqedit"
 READY_SECONDS = 180.0  # one component must be up within this (a loaded 2-core machine starts Python slowly)
 ADMIN_GRPC_OFFSET = 10000  # weed mini's admin worker dials the admin port + this, whatever -admin.port.grpc says
-GRACE_SECONDS = 20.0  # SIGTERM → SIGKILL (a draining worker hands its job back between panels)
+GRACE_SECONDS = 45.0  # SIGTERM → SIGKILL: more than a worker's default drain (SEQEDIT_DRAIN_SECONDS, 30)
 STATE = "cluster.json"
 INFRA = ("postgres", "redis", "s3", "receiver")
 PYTHON = sys.executable
@@ -462,6 +462,8 @@ class Cluster:
         )
         with log.open("a") as out:
             out.write(f"$ seqedit {' '.join(args)}  (exit {done.returncode})\n{done.stderr}")
+            if args[0] != "keys":  # the key itself stays out of the log
+                out.write(done.stdout)
         if done.returncode != 0:
             raise ClusterError(f"{what} exited {done.returncode}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
         return done.stdout
