@@ -297,6 +297,15 @@ class S3Storage:
         seconds = min(max(int(expires_at) - int(time.time()), 1), MAX_PRESIGN_SECONDS)
         return obstore.sign(self._store, "GET", key, timedelta(seconds=seconds))
 
+    @property
+    def origin(self) -> str | None:
+        """``scheme://host`` of the URLs clients fetch files from, when that is the bucket (None when
+        proxying): a web page showing outputs must allow it (the playground's CSP)."""
+        if self.proxy:
+            return None
+        scheme, host, _ = self._presigned_base()
+        return f"{scheme}://{host}"
+
     def key_for_url(self, url: str) -> str | None:
         """The key a presigned URL of this bucket and prefix names (any query, any expiry), or None."""
         try:
