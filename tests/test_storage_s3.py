@@ -6,9 +6,7 @@ against a real SeaweedFS server (``s3_server``), through a TCP relay the tests c
 from __future__ import annotations
 
 import dataclasses
-import socket
 import tempfile
-import threading
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -16,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from fixtures.s3 import Relay
 from seqedit.jobs.faults import transient
 from seqedit.storage import FileSigner, S3Storage, StorageConfigError, open_storage, own_key
 from seqedit.storage.s3 import MAX_PRESIGN_SECONDS, S3Settings, content_type
@@ -212,73 +211,3 @@ def test_refused_connections_are_transient_but_missing_objects_and_bad_keys_are_
     with pytest.raises(FileNotFoundError) as missing:
         live.get("outputs/p/1/missing.png")
     assert transient(missing.value) is None
-
-
-class Relay:
-    """A TCP relay on loopback in front of ``target``; ``cut()`` closes it and every connection."""
-
-    def __init__(self, target: str) -> None:
-        parts = urlsplit(target)
-        self.target = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.endpoint = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def __enter__(self) -> Relay:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.cut()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target, timeout=10)
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                if self._closed:
-                    client.close()
-                    upstream.close()
-                    return
-                self._sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def cut(self) -> None:
-        with self._lock:
-            self._closed = True
-            sockets, self._sockets = self._sockets, []
-        try:  # wakes the accept() blocked in the relay's thread; close() alone leaves the port listening
-            self.listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.listener.close()
-        for s in sockets:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()

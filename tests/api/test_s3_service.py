@@ -20,6 +20,7 @@ from PIL import Image
 
 from api.conftest import make_settings, wait_status
 from fixtures.images import png
+from fixtures.s3 import Relay
 from fixtures.server import SEQEDIT, Server
 from seqedit.api.app import create_app, make_service
 from seqedit.storage import S3Storage
@@ -194,3 +195,28 @@ def test_the_playground_may_show_and_fetch_presigned_outputs(tmp_path, s3_env):
     with TestClient(create_app(s3_app(tmp_path / "proxied", s3_env, storage_proxy=True))) as client:
         csp = client.get("/").headers["content-security-policy"]
         assert "img-src 'self' blob: data:;" in csp and "connect-src 'self';" in csp
+
+
+def test_a_job_that_finds_the_bucket_gone_is_retried_and_completes_when_it_is_back(tmp_path, s3_env, monkeypatch):
+    """The service reaches S3 through a relay; with the relay cut the job's reference read fails with a
+    network error, which hands the attempt back (a transient fault, not a failed job); with the relay
+    listening again the retry completes."""
+    with Relay(s3_env.endpoint) as relay:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", relay.endpoint)
+        service = s3_app(tmp_path, s3_env, retry_delay=0.2, max_attempts=6)
+        a, _ = keyed(service)
+        with TestClient(create_app(service)) as client:
+            up = client.post("/api/v3/media/upload/binary", files={"file": ("ref.png", png(64, 48))}, headers=a)
+            ref = up.json()["data"]["download_url"]
+            relay.cut()
+            r = client.post(f"/api/v3/{MODEL}", json={"prompt": "x", "images": [ref], "max_images": 1}, headers=a)
+            pid = r.json()["data"]["id"]
+            deadline = time.monotonic() + 60  # a hang guard: the first attempt fails within seconds
+            while service.store.get(pid)["attempt"] < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            row = service.store.get(pid)
+            assert row["attempt"] >= 2 and row["status"] != "failed", row
+            relay.resume()
+            data = wait_status(client, pid, a, timeout=60)
+            assert data["status"] == "completed", data
+            assert service.storage.exists(service.store.get(pid)["outputs"][0])
