@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     # --- the service (seqedit serve / worker); see docs/service.md ---
     db_url: str = ""  # empty: sqlite:///<data_dir>/seqedit.db (WAL)
     queue_url: str = ""  # empty: SqliteHuey at <data_dir>/queue.db; memory:// (tests); redis://…
-    storage_url: str = ""  # empty: files under <data_dir>/objects; memory:// (tests)
+    storage_url: str = ""  # empty: files under <data_dir>/objects; memory:// (tests); s3://bucket/prefix (AWS_* vars)
+    storage_proxy: bool = False  # s3://: serve files through our /files URLs instead of presigned bucket URLs
     workers: int = 1  # consumer threads inside `seqedit serve`
     plugins: str = ""  # comma-separated modules imported at start (they may register engines)
     public_url: str = ""  # base of the URLs we hand out; empty: the request's own base URL

@@ -95,7 +95,7 @@ class Service:
         self.base_url = settings.public_url.rstrip("/")  # for webhook bodies; `serve` fills it in when unset
         self.signer = FileSigner(self.secret, self.base_url)
         self.store = Store(database_url(settings))
-        self.storage: Storage = open_storage(settings.storage_url, data, self.signer)
+        self.storage: Storage = open_storage(settings.storage_url, data, self.signer, proxy=settings.storage_proxy)
         self.notifier = Notifier()
         self.runner = Runner(
             self.store,

@@ -9,7 +9,8 @@ that catches a full or read-only disk, where every job would hit ENOSPC (and be 
 writes to (the data dir: rows, queue, secret; and the object folder when it lies elsewhere) for free
 space (``shutil.disk_usage`` ≥ ``min_free_bytes``) and writability (create, write two bytes, delete a
 probe file). Both are a few system calls; they run in a thread and are cached for ``CACHE_SECONDS``, so
-a probe storm costs one check per second.
+a probe storm costs one check per second. A remote object store (S3) has no folder: its own ``check()``
+(a one-key list of the bucket, no retries, a short timeout) joins the folder checks, cached the same.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import Request
@@ -39,9 +41,16 @@ class StorageCheck:
 
     ``result()`` is ``"ok"`` or ``"error: <why>"`` naming the folder: less free space than
     ``min_free`` bytes (0: not checked), or a probe file that cannot be written (read-only, full,
-    permissions, missing)."""
+    permissions, missing); or what ``remote`` (a remote store's check: ``""`` when it answers) says."""
 
-    def __init__(self, folders: list[Path], *, min_free: int, ttl: float = CACHE_SECONDS) -> None:
+    def __init__(
+        self,
+        folders: list[Path],
+        *,
+        min_free: int,
+        ttl: float = CACHE_SECONDS,
+        remote: Callable[[], str] | None = None,
+    ) -> None:
         unique: list[Path] = []
         for folder in folders:
             if folder not in unique:
@@ -49,6 +58,7 @@ class StorageCheck:
         self.folders = unique
         self.min_free = min_free
         self.ttl = ttl
+        self.remote = remote
         self._lock = threading.Lock()
         self._at = -float("inf")
         self._answer = "ok"
@@ -63,6 +73,8 @@ class StorageCheck:
 
     def _check(self) -> str:
         problems = [p for p in (self._folder(f) for f in self.folders) if p]
+        if self.remote is not None and (problem := self.remote()):
+            problems.append(problem)
         return "error: " + "; ".join(problems) if problems else "ok"
 
     def _folder(self, folder: Path) -> str:
@@ -115,10 +127,11 @@ def storage_check(request: Request) -> StorageCheck:
         if check is None:
             service = state.service
             folders = [Path(service.settings.data_dir).resolve()]
-            root = getattr(service.storage, "root", None)  # a local object folder (None: memory)
+            root = getattr(service.storage, "root", None)  # a local object folder (None: memory, S3)
             if root is not None:
                 folders.append(Path(root))
-            check = state.storage_check = StorageCheck(folders, min_free=service.settings.min_free_bytes)
+            remote = getattr(service.storage, "check", None)  # a remote store asks its bucket (S3Storage)
+            check = state.storage_check = StorageCheck(folders, min_free=service.settings.min_free_bytes, remote=remote)
         return check
 
 

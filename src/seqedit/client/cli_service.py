@@ -80,14 +80,15 @@ def _settings(engine_flags: dict[str, Any] | None = None, opt: list[str] | None 
 
 def _service(settings: Any, roles: frozenset[str]):
     """The service for ``roles`` with its engine built once, or exit 2 with one line (unknown engine,
-    bad option)."""
+    bad option, a storage URL or AWS_* variable that cannot work)."""
     from seqedit.api.app import make_service
     from seqedit.engines.base import EngineError
+    from seqedit.storage import StorageConfigError
 
     try:
         service = make_service(settings, roles=roles)
         service.check_engine()
-    except EngineError as exc:  # a broken install (any other ImportError) is a traceback, not bad input
+    except (EngineError, StorageConfigError) as exc:  # a broken install (other ImportErrors) is a traceback
         err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
         raise typer.Exit(2) from None
     return service
