@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr, create_model, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     queue_url: str = ""  # empty: SqliteHuey at <data_dir>/queue.db; memory:// (tests); redis://…
     storage_url: str = ""  # empty: files under <data_dir>/objects; memory:// (tests)
     workers: int = 1  # consumer threads inside `seqedit serve`
+    log_format: Literal["text", "json"] = "text"  # service log lines on stderr (seqedit.logs); --log-format
     plugins: str = ""  # comma-separated modules imported at start (they may register engines)
     public_url: str = ""  # base of the URLs we hand out; empty: the request's own base URL
     signing_secret: str = ""  # HMAC key for file URLs; empty: generated once into <data_dir>/secret

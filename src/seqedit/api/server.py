@@ -304,7 +304,9 @@ def protocol_class(limits: Limits) -> type[LimitedProtocol]:
 
 def make_config(app: Any, settings: Settings, *, host: str, port: int, limits: Limits | None = None) -> uvicorn.Config:
     """The uvicorn configuration of ``seqedit serve``: httptools with :class:`LimitedProtocol`, no
-    WebSockets (the API has none), no access log, 5 s graceful shutdown."""
+    WebSockets (the API has none), 5 s graceful shutdown, and no logging config of its own: uvicorn's
+    access log is off (``api.access`` writes one line per request) and its other lines go through the
+    handler ``seqedit.logs.configure`` put on the ``uvicorn`` logger, in the service's format."""
     limits = limits or Limits.from_settings(settings)
     return uvicorn.Config(
         app,
@@ -313,6 +315,7 @@ def make_config(app: Any, settings: Settings, *, host: str, port: int, limits: L
         http=protocol_class(limits),
         ws="none",
         log_level="warning",
+        log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,
     )
