@@ -141,7 +141,8 @@ def _deliveries(data: str, *args: str) -> list[dict]:
 
 
 def test_webhooks_list_shows_each_delivery_attempt(tmp_path):
-    """Delivered, retried and dead deliveries of a real server, as an operator lists them."""
+    """Delivered, retried and dead deliveries of a real server, as an operator lists them (and /metrics
+    counts them)."""
     receiver = Receiver(statuses=[500])  # the first attempt fails, the retry is delivered
     closed = f"http://127.0.0.1:{free_port()}/hook?token=receiver-secret"  # nobody listens there
     server = Server(
@@ -165,6 +166,9 @@ def test_webhooks_list_shows_each_delivery_attempt(tmp_path):
                     break
                 assert time.monotonic() < deadline, states
                 time.sleep(0.2)
+            metrics = http.get("/metrics").text  # the same counts for a scraper
+            for state, n in (("delivered", 1), ("dead", 1), ("pending", 0)):
+                assert f'seqedit_webhook_deliveries{{state="{state}"}} {n}\n' in metrics, metrics
     finally:
         server.kill(signal.SIGTERM)
         receiver.close()

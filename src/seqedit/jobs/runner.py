@@ -250,8 +250,15 @@ class Runner:
         while not job.stop_beating.wait(interval):
             try:
                 job.beat()
-            except Exception:  # a locked database: try again next beat, the lease has slack
-                log.warning("lease renewal of %s failed", job.id, exc_info=True)
+            except Exception as exc:  # a locked database: try again next beat, the lease has slack
+                fault = transient(exc)  # an outage is one line per beat; anything else, its traceback
+                self._log(
+                    logging.WARNING,
+                    "lease renewal failed",
+                    job,
+                    error=str(fault or exc),
+                    exc_info=None if fault else exc,
+                )
             if job.fenced.is_set():
                 return
 
@@ -310,14 +317,15 @@ class Runner:
             except BaseException as failed:  # the database (or storage) is gone: stop; the lease runs out
                 if not isinstance(failed, Exception) and not is_panic(failed):
                     raise
+                fault = transient(failed)
                 self._log(
                     logging.WARNING,
                     "job stalled",
                     job,
-                    error=f"could not record how it ended ({transient(failed) or repr(failed)}); "
+                    error=f"could not record how it ended ({fault or repr(failed)}); "
                     "its lease runs out and the reaper retries it",
                     ms=True,
-                    exc_info=failed,
+                    exc_info=None if fault else failed,  # an outage needs no traceback
                 )
                 self._discard(pid, attempt)
                 return None
@@ -508,8 +516,12 @@ class Reaper:
         while not self._stop.wait(self.settings.reaper_interval):
             try:
                 self.run_once()
-            except Exception:
-                log.exception("reaper pass failed")
+            except Exception as exc:
+                fault = transient(exc)
+                if fault is None:
+                    log.exception("reaper pass failed")
+                else:  # the database is briefly gone: one line, the next pass tries again
+                    log.warning("reaper pass failed", extra={"error": str(fault)})
 
     def stop(self) -> None:
         self._stop.set()
