@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import time
 
 import httpx
@@ -66,6 +67,9 @@ def test_json_lines_for_requests_and_every_job_ending(tmp_path):
             until(lambda: status(http, cancelled)["status"] == "processing")
             http.post(f"/api/v3/predictions/{cancelled}/cancel")
             until(lambda: status(http, cancelled)["status"] == "cancelled")
+            with socket.create_connection(("127.0.0.1", server.port), timeout=30) as raw:  # a 431 at the protocol
+                raw.sendall(b"GET /healthz?token=sign-in-secret HTTP/1.1\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n")
+                assert raw.recv(100).startswith(b"HTTP/1.1 431")
             released = http.post(MODEL, json=body(max_images=10)).json()["data"]["id"]
             until(lambda: status(http, released)["status"] == "processing")
     finally:
@@ -88,15 +92,19 @@ def test_json_lines_for_requests_and_every_job_ending(tmp_path):
 
     # one access line per request: method, path without the query, status, latency, client, key id
     access = [x for x in lines if x["logger"] == "seqedit.access"]
-    assert all(x["msg"] == "request" and x["client"] == "127.0.0.1" and x["ms"] >= 0 for x in access)
-    by_path = {(x["method"], x["path"], x["status"]): x for x in access}
+    requests = [x for x in access if x["msg"] == "request"]
+    assert all(x["client"] == "127.0.0.1" and x["ms"] >= 0 for x in requests)
+    by_path = {(x["method"], x["path"], x["status"]): x for x in requests}
     submit = by_path[("POST", MODEL, 200)]
     assert submit["key_id"] == key_id and submit["level"] == "INFO"
     assert by_path[("GET", "/healthz", 200)]["key_id"] is None
     assert by_path[("GET", f"/api/v3/predictions/{'0' * 32}/result", 401)]["key_id"] is None
     file_path = "/" + signed.split("://", 1)[1].split("/", 1)[1].split("?")[0]
     assert ("GET", file_path, 200) in by_path
-    assert sum(1 for x in access if x["path"] == "/healthz") >= 1  # the fixture's probes too, each its own line
+    assert sum(1 for x in access if x.get("path") == "/healthz") >= 1  # the fixture's probes too, each its own line
+    refused = [x for x in access if x["msg"] == "connection refused"]  # what never reached the application
+    assert [(x["status"], x["client"]) for x in refused] == [(431, "127.0.0.1")]
+    assert "max_header_bytes" in refused[0]["reason"] and "path" not in refused[0]
 
     # one line per job state change, with id, key, engine, attempt, status/code, duration
     jobs = [x for x in lines if x["logger"] == "seqedit.runner"]

@@ -64,6 +64,7 @@ __all__ = [
     "LOCK_FILE",
     "DATABASE_FILE",
     "Lock",
+    "Mode",
     "DataDirBusy",
     "NoDataDir",
     "hold",

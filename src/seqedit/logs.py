@@ -111,13 +111,13 @@ def _text_value(value: Any) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler):
     """A stream handler on the current ``sys.stderr`` (looked up per line)."""
 
     def __init__(self) -> None:
         super().__init__()
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 

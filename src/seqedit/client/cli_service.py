@@ -144,15 +144,15 @@ def _service(settings: Any, roles: frozenset[str]):
     return service
 
 
-def _hold_data_dir(settings: Any, roles: frozenset[str]):
+def _hold_data_dir(settings: Any, roles: frozenset[str]) -> Any:
     """Take the embedded data dir's lock for ``roles`` (``seqedit.datadir``): exclusive when this process
     owns the dir (api + consumers), else shared; nothing with a shared database (``SEQEDIT_DB_URL``)."""
-    from seqedit.datadir import DataDirBusy, hold
+    from seqedit.datadir import DataDirBusy, Mode, hold
     from seqedit.service import ROLES
 
     if settings.db_url:
         return None
-    mode = "exclusive" if {"api", "consumers"} <= roles else "shared"
+    mode: Mode = "exclusive" if {"api", "consumers"} <= roles else "shared"
     try:
         lock = hold(Path(settings.data_dir), mode, roles=", ".join(r for r in ROLES if r in roles))
     except DataDirBusy as exc:
