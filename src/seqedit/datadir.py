@@ -145,9 +145,9 @@ class DataDirBusy(Exception):
         who = "another seqedit process" if count <= 1 else f"{count} other seqedit processes"
         if self.mode == "exclusive":
             hint = (
-                "a `seqedit serve` that runs consumers (--workers 1 or more) owns its data dir alone: stop the "
-                "other, or give this one another --data-dir (beside `seqedit worker` processes, run "
-                "`serve --workers 0`)"
+                "a `seqedit serve` that runs consumers (--workers 1 or more) owns its data dir alone: stop "
+                f"{'it' if count <= 1 else 'them'}, or give this one another --data-dir (beside `seqedit worker` "
+                "processes, run `serve --workers 0`)"
             )
         else:
             hint = (

@@ -191,3 +191,14 @@ def test_webhooks_list_shows_each_delivery_attempt(tmp_path):
     for bad, limit in (("0", "greater than or equal to 1"), ("1001", "less than or equal to 1000")):
         r = CliRunner().invoke(app, ["webhooks", "list", "--limit", bad, "--data-dir", data])
         assert r.exit_code == 2 and "Invalid value for '--limit'" in r.output and limit in r.output, r.output
+
+
+def test_serve_and_worker_refuse_a_data_dir_they_cannot_lock(tmp_path):
+    """A data dir path that is a file (or a folder not ours): one line, exit 2, no traceback."""
+    taken = tmp_path / "a-file"
+    taken.write_text("not a folder")
+    for command in (["serve", "--port", "1"], ["worker"]):
+        r = CliRunner().invoke(app, [*command, "--engine", "classic", "--data-dir", str(taken)])
+        assert r.exit_code == 2, r.output
+        assert r.stderr.strip() == f"error: cannot take the lock of the data dir {taken}: File exists", r.stderr
+    assert taken.read_text() == "not a folder"

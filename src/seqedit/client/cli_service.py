@@ -157,6 +157,9 @@ def _hold_data_dir(settings: Any, roles: frozenset[str]) -> Any:
         lock = hold(Path(settings.data_dir), mode, roles=", ".join(r for r in ROLES if r in roles))
     except DataDirBusy as exc:
         raise _fail(exc.line()) from None
+    except OSError as exc:  # not ours to write (another user's dir, a read-only mount)
+        where = Path(settings.data_dir).resolve()
+        raise _fail(f"cannot take the lock of the data dir {where}: {exc.strerror or exc}") from None
     _held.append(lock)
     return lock
 
