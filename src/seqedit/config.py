@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr, create_model, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     storage_url: str = ""  # empty: files under <data_dir>/objects; memory:// (tests); s3://bucket/prefix (AWS_* vars)
     storage_proxy: bool = False  # s3://: serve files through our /files URLs instead of presigned bucket URLs
     workers: int = 1  # consumer threads inside `seqedit serve`
+    log_format: Literal["text", "json"] = "text"  # service log lines on stderr (seqedit.logs); --log-format
     plugins: str = ""  # comma-separated modules imported at start (they may register engines)
     public_url: str = ""  # base of the URLs we hand out; empty: the request's own base URL
     signing_secret: str = ""  # HMAC key for file URLs; empty: generated once into <data_dir>/secret

@@ -171,6 +171,7 @@ async def metrics(request: Request):
         depth = service.store.queue_depth()
         counts = service.store.counts()
         n, total = service.store.durations()
+        deliveries = service.store.webhook_counts()
         lines = [
             "# HELP seqedit_queue_depth Predictions queued (created) or running (processing).",
             "# TYPE seqedit_queue_depth gauge",
@@ -188,6 +189,10 @@ async def metrics(request: Request):
             "# TYPE seqedit_job_duration_seconds summary",
             f"seqedit_job_duration_seconds_sum {total:.3f}",
             f"seqedit_job_duration_seconds_count {n}",
+            "# HELP seqedit_webhook_deliveries Webhook deliveries by state: pending (due or backing off), "
+            "delivered, dead (gave up).",
+            "# TYPE seqedit_webhook_deliveries gauge",
+            *(f'seqedit_webhook_deliveries{{state="{s}"}} {v}' for s, v in sorted(deliveries.items())),
         ]
         return "\n".join(lines) + "\n"
 

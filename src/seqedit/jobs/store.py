@@ -1185,3 +1185,13 @@ class Store:
             q = q.where(w.prediction_id == prediction_id)
         with self._read() as c:
             return [dict(r) for r in c.execute(q).mappings()]
+
+    def webhook_counts(self) -> dict[str, int]:
+        """Outbox rows by state (``pending``, ``delivered``, ``dead``) for ``/metrics``: one grouped count."""
+        w = webhook_outbox.c
+        state = sa.case((w.delivered_at.is_not(None), "delivered"), (w.dead.is_(True), "dead"), else_="pending")
+        counts = {"pending": 0, "delivered": 0, "dead": 0}
+        with self._read() as c:
+            for name, n in c.execute(sa.select(state, sa.func.count()).group_by(state)):
+                counts[str(name)] = int(n)
+        return counts
