@@ -13,7 +13,7 @@ import time
 import pytest
 
 from fixtures.images import data_uri, png
-from fixtures.redis import redis  # noqa: F401  (the fixture)
+from fixtures.redis import redis_fixture  # noqa: F401  (the `redis` fixture)
 from seqedit.jobs.queue import Queue, open_queue
 
 
