@@ -63,7 +63,11 @@ def test_the_commands_are_role_sets_of_one_start(tmp_path):
         [str(SEQEDIT), "worker", "--engine", "test-fast", "--data-dir", str(tmp_path / "b")],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "SEQEDIT_PLUGINS": "fixtures.engines", "PYTHONPATH": str(TESTS)},
+        env={
+            **os.environ,
+            "SEQEDIT_PLUGINS": "fixtures.engines",
+            "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+        },
     )
     try:
         deadline = time.monotonic() + 30
@@ -72,7 +76,7 @@ def test_the_commands_are_role_sets_of_one_start(tmp_path):
             time.sleep(0.05)
         assert _started_line(serve.log()).endswith("roles api, consumers, reaper, webhooks, sweep")
         assert _started_line(api.log()).endswith("roles api, reaper, webhooks, sweep")
-        assert _started_line((tmp_path / "worker.log").read_text()).endswith("roles consumers, reaper")
+        assert _started_line((tmp_path / "worker.log").read_text()).endswith("roles consumers, reaper, webhooks, sweep")
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(20)
