@@ -57,6 +57,7 @@ import logging
 import os
 import secrets
 import socket
+import statistics
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -203,7 +204,7 @@ class Service:
         self._webhook_body = webhook_body
         self._stop = threading.Event()
         self._started = False
-        self._figures: tuple[float, tuple[tuple[int, float] | None, int]] | None = None
+        self._figures: tuple[float, tuple[float | None, int]] | None = None
         self._figures_lock = threading.Lock()
 
     @property
@@ -416,41 +417,42 @@ class Service:
     # ------------------------------------------------------------------ a waiting job's place
 
     def estimate(self, row: dict[str, Any]) -> tuple[int, float | None] | None:
-        """``(queue_position, eta_seconds)`` of a queued row, else None. ``queue_position``: queued rows
-        ahead of it (0: next). ``eta_seconds``: when it should complete — the work ahead (the running
-        jobs' remaining time, each the recent mean less its elapsed time, plus one mean per job ahead)
-        spread over the live consumer slots, plus its own mean; None while no job completed recently
-        or no consumer is alive."""
+        """``(queue_position, eta_seconds)`` of a queued row, else None.
+
+        ``queue_position``: queued rows ahead of it in queue order (0: next). ``eta_seconds``: when it
+        should complete, counted in whole jobs of the recent median duration ``m`` (the last
+        ``ETA_JOBS`` completed jobs of the last ``ETA_WINDOW`` s; a median, so one stuck or instant job
+        does not swing it): the ``r`` running jobs and the ``p`` ahead fill the ``s`` live consumer
+        slots (heartbeats), so it starts after ``max(0, p + r − s + 1) / s`` rounds and completes one
+        job later: ``m × (max(0, p + r − s + 1) / s + 1)``. Running jobs count whole (their elapsed
+        time is not subtracted), so the figure errs late and only falls as the queue drains: by about
+        ``m / s`` per job that leaves it. None while no job completed recently or no consumer is
+        alive (nothing would run it)."""
         if row.get("status") != "created":
             return None
         position = self.store.queue_position(row["id"])
         if position is None:
             return None
-        recent, slots, started = self._fleet_figures()
-        if recent is None or slots < 1:
+        median, slots = self._fleet_figures()
+        if median is None or slots < 1:
             return position, None
-        mean = recent[1]
-        now = time.time()
-        remaining = sum(max(0.0, mean - (now - t)) for t in started)
-        busy = len(started)
-        wait = 0.0 if busy + position < slots else (remaining + position * mean) / slots
-        return position, round(max(wait + mean, 0.001), 3)
+        running = self.store.running_count()
+        rounds = max(0, position + running - slots + 1) / slots
+        return position, round(max(median * (rounds + 1), 0.001), 3)
 
-    def _fleet_figures(self) -> tuple[tuple[int, float] | None, int, list[float]]:
-        """(recent (count, mean seconds), live consumer slots, running jobs' started_at). The first
-        two are cached ``ESTIMATE_CACHE`` s; the running jobs are read with the position, so that a
-        job moving from the queue to a slot is seen on both sides at once (no jump in the ETA)."""
+    def _fleet_figures(self) -> tuple[float | None, int]:
+        """(the recent median job seconds, the live consumer slots), cached ``ESTIMATE_CACHE`` s."""
         with self._figures_lock:
             now = time.monotonic()
             if self._figures is None or now - self._figures[0] >= ESTIMATE_CACHE:
-                recent = self.store.recent_execution(window=ETA_WINDOW, limit=ETA_JOBS)
+                recent = sorted(self.store.recent_executions(window=ETA_WINDOW, limit=ETA_JOBS))
+                median = statistics.median(recent) if recent else None
                 live = self.store.live_workers(self.alive_within)
                 slots = sum(int(w["concurrency"]) for w in live if "consumers" in w["roles"].split(","))
                 if "consumers" in self.roles and self.queue.running:
                     slots = max(slots, self.concurrency)
-                self._figures = (now, (recent, slots))
-            recent, slots = self._figures[1]
-        return recent, slots, self.store.running_since()
+                self._figures = (now, (median, slots))
+            return self._figures[1]
 
     # ------------------------------------------------------------------ retention
 

@@ -1225,36 +1225,33 @@ class Store:
         with self._read() as c:
             return {r.id: float(r.priority) for r in c.execute(sa.select(p.id, p.priority).where(p.id.in_(ids)))}
 
-    def recent_execution(
-        self, *, window: float = 3600.0, limit: int = 50, now: float | None = None
-    ) -> tuple[int, float] | None:
-        """(count, mean seconds) of the execution time of the last ``limit`` completed predictions
-        created in the last ``window`` seconds (a bounded walk of the ``created_at`` index), or None
-        when there is none: the per-job figure of a waiting job's ETA."""
+    def recent_executions(self, *, window: float = 3600.0, limit: int = 50, now: float | None = None) -> list[float]:
+        """Execution seconds of the last ``limit`` completed predictions created in the last ``window``
+        seconds, newest first (a bounded walk of the ``created_at`` index): the per-job figure behind a
+        waiting job's ETA."""
         now = time.time() if now is None else now
-        p = predictions.c
-        recent = (
-            sa.select(p.execution_ms)
-            .where(p.created_at >= now - window, p.status == Status.COMPLETED.value)
-            .order_by(p.created_at.desc())
-            .limit(limit)
-            .subquery()
-        )
-        with self._read() as c:
-            n, mean = c.execute(sa.select(sa.func.count(), sa.func.avg(recent.c.execution_ms))).one()
-        return None if not n else (int(n), float(mean) / 1000.0)
-
-    def running_since(self, limit: int = 1000) -> list[float]:
-        """``started_at`` of the running rows (at most ``limit``, oldest first): how far along the jobs
-        holding the consumer slots are."""
         p = predictions.c
         with self._read() as c:
             return [
-                float(t or 0.0)
-                for t in c.execute(
-                    sa.select(p.started_at)
-                    .where(p.status == Status.PROCESSING.value)
-                    .order_by(p.started_at)
+                ms / 1000.0
+                for ms in c.execute(
+                    sa.select(p.execution_ms)
+                    .where(p.created_at >= now - window, p.status == Status.COMPLETED.value)
+                    .order_by(p.created_at.desc())
                     .limit(limit)
                 ).scalars()
             ]
+
+    def running_count(self, now: float | None = None) -> int:
+        """Rows running under a live lease (they hold consumer slots ahead of every queued one; a job
+        handed back or waiting out a retry backoff holds none)."""
+        now = time.time() if now is None else now
+        p = predictions.c
+        with self._read() as c:
+            return int(
+                c.execute(
+                    sa.select(sa.func.count())
+                    .select_from(predictions)
+                    .where(p.status == Status.PROCESSING.value, p.lease_until >= now)
+                ).scalar_one()
+            )
