@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     db_url: str = ""  # empty: sqlite:///<data_dir>/seqedit.db (WAL)
     queue_url: str = ""  # empty: SqliteHuey at <data_dir>/queue.db; memory:// (tests); redis://…
     storage_url: str = ""  # empty: files under <data_dir>/objects; memory:// (tests)
-    workers: int = 1  # consumer threads inside `seqedit serve`
+    workers: int = 1  # consumer threads of `seqedit serve` (--workers) and `seqedit worker` (--concurrency)
     plugins: str = ""  # comma-separated modules imported at start (they may register engines)
     public_url: str = ""  # base of the URLs we hand out; empty: the request's own base URL
     signing_secret: str = ""  # HMAC key for file URLs; empty: generated once into <data_dir>/secret

@@ -256,6 +256,11 @@ class Service:
             self.concurrency,
             "embedded (owns its data dir)" if self.owns_data else "shares its database with other processes",
         )
+        if "webhooks" in self.roles and not self.base_url:
+            log.warning(
+                "SEQEDIT_PUBLIC_URL is not set: webhook bodies sent by this process carry root-relative URLs "
+                "(urls.get, and /files/… outputs of local storage); set it to the API's public base URL"
+            )
         self._beat(first=True)
         threading.Thread(target=self._heartbeat_loop, daemon=True, name="seqedit-heartbeat").start()
         if self.owns_data:
