@@ -274,7 +274,11 @@ class Service:
                     voided,
                 )
         elif "reaper" in self.roles:
-            ids = self.reaper_pass()
+            try:
+                ids = self.reaper_pass()
+            except Exception:  # the database is briefly gone: the reaper's loop tries again
+                log.warning("the reaper pass at start failed; the next pass retries", exc_info=True)
+                ids = []
             if ids:
                 log.info("resumed %d job(s) at start: re-enqueued by the first reaper pass", len(ids))
         if "reaper" in self.roles:
@@ -298,7 +302,7 @@ class Service:
         running = self.runner.running()
         finished = 0
         if running and drain > 0:
-            log.info("draining: %d running job(s) may finish within %.0f s", running, drain)
+            log.info("draining: %d running job(s) may finish within %g s", running, drain)
             deadline = time.monotonic() + drain
             while self.runner.running() and time.monotonic() < deadline:
                 time.sleep(0.05)
