@@ -289,3 +289,37 @@ def test_start_and_stop_say_what_was_resumed_and_handed_back(tmp_path, caplog):
         os.environ.pop("SEQEDIT_TEST_PANEL_SECONDS", None)
     assert "service stopped: 1 job(s) handed back (released on stop), 0 finished while draining" in caplog.text
     assert service.store.get(queued[0])["releases"] == 1
+
+
+def test_a_fleet_of_an_api_replica_and_two_workers_delivers_each_webhook_once(tmp_path):
+    """No `serve` with consumers: two workers and an API replica (all with the webhooks role) on one
+    database and queue; every job's webhook reaches the receiver exactly once."""
+    import collections
+
+    from fixtures.images import data_uri, png
+    from fixtures.receiver import Receiver
+    from seqedit.jobs.submit import Submission
+    from seqedit.request import EditRequest
+
+    receiver = Receiver()
+    settings = Settings(data_dir=tmp_path, engine="test-fast", allow_hosts="127.0.0.1", public_url="http://api.example")
+    api = Service(settings, roles=API_ONLY, webhook_body=webhook_body)
+    workers = [Service(settings, roles=WORKER, webhook_body=webhook_body) for _ in range(2)]
+    for s in (api, *workers):
+        s.start()
+    try:
+        key = api.store.create_key("k")[1]
+        req = EditRequest.create(prompt="p", images=[data_uri(png())], max_images=1, size="64*64")
+        ids = [
+            api.submissions.submit(key, Submission(model="m", request=req, webhook=receiver.url))[0]["id"]
+            for _ in range(12)
+        ]
+        _until(lambda: len(receiver.deliveries) >= 12)
+        time.sleep(0.5)  # a second post of any of them would arrive meanwhile
+        posted = collections.Counter(h["webhook-id"] for h, _ in receiver.deliveries)
+        assert posted == {f"{i}-completed": 1 for i in ids}
+        assert {api.store.get(i)["status"] for i in ids} == {"completed"}
+    finally:
+        for s in (*workers, api):
+            s.stop()
+        receiver.close()
