@@ -142,14 +142,32 @@ async def healthz():
 
 @router.get("/readyz")
 async def readyz(request: Request):
+    """Ready when the database answers, this process's own consumers run (if it has the role), the
+    queue can count its messages, a consumer is alive somewhere (here, or a ``seqedit worker`` whose
+    heartbeat is recent: an API replica with no worker anywhere would accept jobs nobody runs) and
+    the storage check passes."""
     service = request.app.state.service
     checks = {}
+    database = True
     try:
         await run_in_threadpool(service.store.queue_depth)
         checks["database"] = "ok"
-    except Exception as exc:  # pragma: no cover - a broken disk
+    except Exception as exc:  # the database is down (PostgreSQL restarting) or its disk broken
         checks["database"] = f"error: {type(exc).__name__}"
-    checks["queue"] = "ok" if (service.queue.running or "consumers" not in service.roles) else "stopped"
+        database = False
+    if "consumers" in service.roles and not service.queue.running:
+        checks["queue"] = "stopped"
+    elif await run_in_threadpool(service.queue.pending) < 0:
+        checks["queue"] = "error: the queue cannot be reached (its message count is unknown)"
+    else:
+        checks["queue"] = "ok"
+    if database:
+        try:
+            checks["consumers"] = await run_in_threadpool(service.consumers_alive)
+        except Exception as exc:
+            checks["consumers"] = f"error: {type(exc).__name__}"
+    else:
+        checks["consumers"] = "unknown: the database cannot be read"
     checks["storage"] = await run_in_threadpool(storage_check(request).result)
     ready = all(v == "ok" for v in checks.values())
     body = {

@@ -280,8 +280,13 @@ def _print_signin(service: Any, listen_url: str) -> None:
 
 
 def worker(
-    engine: str | None = typer.Option(None, help="Engine name."),
-    workers: int | None = typer.Option(None, help="Consumer threads."),
+    engine: str | None = typer.Option(None, help="Engine name (default: $SEQEDIT_ENGINE or classic)."),
+    concurrency: int | None = typer.Option(
+        None,
+        "--concurrency",
+        help="Jobs this process runs at once: consumer threads sharing one engine (default: $SEQEDIT_WORKERS or 1).",
+    ),
+    workers: int | None = typer.Option(None, "--workers", hidden=True, help="Old name of --concurrency."),
     data_dir: Path | None = DataDir,
     model: str | None = Model,
     strategy: str | None = Strategy,
@@ -293,21 +298,36 @@ def worker(
 ) -> None:
     """Run job consumers without the HTTP API, against the configured database and queue
     ($SEQEDIT_DB_URL, $SEQEDIT_QUEUE_URL, or the data dir's SQLite files beside a `serve --workers 0`).
-    PostgreSQL + Redis distributed mode is not tested yet."""
+    Also delivers webhooks and runs the reaper and the retention sweep (once per tick across the
+    fleet). The engine is built once, at start. SIGTERM or Ctrl-C drains: no new jobs, running ones
+    may finish within $SEQEDIT_DRAIN_SECONDS (30), the rest are handed back; then exit 0."""
     from seqedit.service import WORKER
 
+    if concurrency is not None and workers is not None and concurrency != workers:
+        err.print("[red]error:[/red] --concurrency and --workers (its old name) disagree; give one")
+        raise typer.Exit(2)
+    n = concurrency if concurrency is not None else workers
+    if n is not None and n < 1:
+        err.print(f"[red]error:[/red] --concurrency must be at least 1, got {n}")
+        raise typer.Exit(2)
     engine_flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
-    settings = _settings(engine_flags, opt, engine=engine, workers=workers, data_dir=data_dir)
+    settings = _settings(engine_flags, opt, engine=engine, workers=n, data_dir=data_dir)
+    if settings.workers < 1:
+        err.print(f"[red]error:[/red] SEQEDIT_WORKERS must be at least 1 for a worker, got {settings.workers}")
+        raise typer.Exit(2)
     _start_logging(settings, log_format)
-    service = _service(settings, WORKER)
-    service.start()
-    out.print(f"seqedit worker: {max(1, settings.workers)} consumer(s), engine {settings.engine}")
-    sys.stdout.flush()
+    service = _service(settings, WORKER)  # builds the engine once (a bad option exits 2 here)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
+    service.start()
+    out.print(
+        f"seqedit worker: {service.concurrency} consumer(s), engine {settings.engine} "
+        f"(SIGTERM drains up to {settings.drain_seconds:g} s)"
+    )
+    sys.stdout.flush()
     done.wait()
-    service.stop()
+    service.stop(drain=settings.drain_seconds)
 
 
 @keys_app.command("create")
