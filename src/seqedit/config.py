@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr, create_model, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,8 +41,10 @@ class Settings(BaseSettings):
     # --- the service (seqedit serve / worker); see docs/service.md ---
     db_url: str = ""  # empty: sqlite:///<data_dir>/seqedit.db (WAL)
     queue_url: str = ""  # empty: SqliteHuey at <data_dir>/queue.db; memory:// (tests); redis://…
-    storage_url: str = ""  # empty: files under <data_dir>/objects; memory:// (tests)
-    workers: int = 1  # consumer threads inside `seqedit serve`
+    storage_url: str = ""  # empty: files under <data_dir>/objects; memory:// (tests); s3://bucket/prefix (AWS_* vars)
+    storage_proxy: bool = False  # s3://: serve files through our /files URLs instead of presigned bucket URLs
+    workers: int = 1  # consumer threads of `seqedit serve` (--workers) and `seqedit worker` (--concurrency)
+    log_format: Literal["text", "json"] = "text"  # service log lines on stderr (seqedit.logs); --log-format
     plugins: str = ""  # comma-separated modules imported at start (they may register engines)
     public_url: str = ""  # base of the URLs we hand out; empty: the request's own base URL
     signing_secret: str = ""  # HMAC key for file URLs; empty: generated once into <data_dir>/secret
@@ -69,6 +71,11 @@ class Settings(BaseSettings):
     webhook_timeout: float = 5.0  # seconds per delivery attempt
     webhook_max_attempts: int = 8
     webhook_backoff: float = 2.0  # first retry delay in seconds, doubled per attempt (cap 600 s)
+    # --- roles in a fleet (service.py); see docs/service.md ---
+    heartbeat_seconds: Annotated[float, Field(gt=0)] = 5.0  # a process's beat; silent for 3 beats = not alive
+    drain_seconds: Annotated[float, Field(ge=0)] = 30.0  # `seqedit worker` on SIGTERM: running jobs may finish
+    lost_queue_seconds: Annotated[float, Field(gt=0)] = 3.0  # queued rows older than this are checked against
+    # the queue's message count each reaper pass (fewer messages: the queue lost them; they are re-enqueued)
 
     # --- connection limits of `seqedit serve`'s HTTP server (api/server.py); see docs/service.md ---
     header_timeout: Annotated[float, Field(gt=0)] = 10.0  # s from accept, or a request's first byte, to its whole head

@@ -56,7 +56,7 @@ def test_ready_lists_every_check(client):
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "ready" and "reason" not in body
-    assert body["checks"] == {"database": "ok", "queue": "ok", "storage": "ok"}
+    assert body["checks"] == {"database": "ok", "queue": "ok", "consumers": "ok", "storage": "ok"}
 
 
 def test_a_full_disk_makes_the_job_wait_and_readiness_say_why(tmp_path, disk, monkeypatch):

@@ -128,3 +128,28 @@ def test_obstore_errors_without_an_os_error_and_other_kinds():
     assert transient(obstore.exceptions.GenericError("Permission denied (os error 13)")) is None
     assert transient(obstore.exceptions.PermissionDeniedError("denied")) is None
     assert transient(obstore.exceptions.InvalidPathError("bad path")) is None
+
+
+@pytest.mark.parametrize("code", [errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.EPIPE])
+def test_a_remote_object_stores_network_errors_are_transient(code):
+    """obstore spells a socket error of its S3 client over several lines of its debug text; those count
+    as the machine's (the store is briefly unreachable), while a permission error inside it does not."""
+    from obstore.exceptions import GenericError
+
+    text = f"Generic S3 error: error sending request\n\nDebug source:\n    Os {{\n        code: {code},\n    }}"
+    fault = transient(GenericError(text))
+    assert fault is not None and fault.kind == "storage" and errno.errorcode[code] in fault.reason
+    assert transient(GenericError("Generic S3 error: failed (os error 13)")) is None  # EACCES
+
+
+def test_a_reference_url_that_refuses_connections_is_the_jobs_fault():
+    """Network errnos count only inside the object store's errors: an image URL nobody answers fails
+    the job (1402) instead of retrying it."""
+    assert transient(ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")) is None
+    try:
+        try:
+            raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+        except OSError:
+            raise RefError("images[0]", "failed to download the image", code=1402) from None
+    except RefError as exc:
+        assert transient(exc) is None

@@ -1,8 +1,11 @@
-"""``jobs.queue``: the queue port's contract, run by every backend ``open_queue`` builds here, then a
-real ``SqliteHuey`` with consumer threads running predictions through the runner."""
+"""``jobs.queue``: the queue port's contract, run by every backend ``open_queue`` builds here (the
+SQLite file, memory, and ``PriorityRedisHuey`` on a real ``redis-server``), then a real ``SqliteHuey``
+with consumer threads running predictions through the runner, and a Redis consumer that outlives a
+Redis restart."""
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
@@ -10,12 +13,16 @@ import time
 import pytest
 
 from fixtures.images import data_uri, png
+from fixtures.redis import redis_fixture  # noqa: F401  (the `redis` fixture)
 from seqedit.jobs.queue import Queue, open_queue
 
 
-@pytest.fixture(params=["", "sqlite", "memory://"])
+@pytest.fixture(params=["", "sqlite", "memory://", "redis"])
 def queue_url(request, tmp_path) -> str:
-    """The default (``<data_dir>/queue.db``), an explicit ``sqlite:///`` file, and memory."""
+    """The default (``<data_dir>/queue.db``), an explicit ``sqlite:///`` file, memory, and a real
+    ``redis-server`` (skipped when it is not installed)."""
+    if request.param == "redis":
+        return request.getfixturevalue("redis").url
     return f"sqlite:///{tmp_path / 'q' / 'other.db'}" if request.param == "sqlite" else request.param
 
 
@@ -113,15 +120,54 @@ def test_a_local_enqueue_wakes_a_consumer_in_a_long_poll_sleep_and_signals_are_l
     q.start(1, poll_max_delay=30.0)
     try:
         assert signal.getsignal(signal.SIGTERM) is handler_before  # Huey left our signals alone
-        for worker, _thread in q._consumer.worker_threads:  # as if it had backed off for a long time
-            worker.delay = 30.0
-        assert wait_for(lambda: wake.long_sleeps > 0)  # the consumer now sleeps up to 30 s between polls
+        if q.huey.storage.blocking:  # Redis: the pop itself blocks until a message comes, from any process
+            assert wait_for(lambda: wake.long_sleeps == 0)
+        else:
+            for worker, _thread in q._consumer.worker_threads:  # as if it had backed off for a long time
+                worker.delay = 30.0
+            assert wait_for(lambda: wake.long_sleeps > 0)  # the consumer now sleeps up to 30 s between polls
         t0 = time.monotonic()
         q.enqueue("now")
         assert wait_for(lambda: rec.seen == ["now"], timeout=20)
         assert time.monotonic() - t0 < 10.0  # woken by the enqueue, not by its 30 s poll
     finally:
         q.stop()
+
+
+def test_a_redis_consumer_outlives_a_redis_restart_and_the_restart_loses_the_queue(redis, tmp_path, caplog):
+    """Redis goes away under a running consumer and comes back empty: the consumer keeps retrying (one
+    warning, no crash), reconnects, and runs what is enqueued after; what was queued before is gone
+    (no persistence), which ``pending()`` shows, and an enqueue while Redis is down does not raise."""
+    caplog.set_level(logging.INFO, logger="seqedit.queue")
+    rec = Recorder()
+    q = open_queue(redis.url, tmp_path, rec)
+    q.start(1)
+    try:
+        q.enqueue("before")
+        assert wait_for(lambda: rec.seen == ["before"])
+        redis.stop()
+        q.enqueue("while-down")  # logged, not raised: the row is the truth
+        assert q.pending() == -1
+        assert wait_for(lambda: "the queue cannot be read" in caplog.text)
+        assert q.running
+        redis.start()  # empty: "while-down" never reached it
+        assert wait_for(lambda: q.pending() == 0)
+        q.enqueue("after")
+        assert wait_for(lambda: rec.seen == ["before", "after"], timeout=30)
+        assert "the queue answers again" in caplog.text
+        assert caplog.text.count("the queue cannot be read") == 1  # one line per outage, not one per poll
+        assert "could not enqueue prediction while-down" in caplog.text
+    finally:
+        q.stop()
+
+
+def test_redis_messages_are_lost_on_restart_but_not_while_no_consumer_runs(redis, tmp_path):
+    q = open_queue(redis.url, tmp_path, Recorder())
+    for i in range(3):
+        q.enqueue(f"p{i}")
+    assert q.pending() == 3
+    redis.restart()
+    assert q.pending() == 0  # what the service's lost-queue detection compares with the queued rows
 
 
 def test_unknown_queue_url_is_refused(tmp_path):

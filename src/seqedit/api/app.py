@@ -5,7 +5,12 @@ Routers, one per concern: ``ops`` (health, metrics), ``media`` (uploads, signed 
 (the prediction protocol; its submit route is the ``/api/v3/{model}`` catch-all, so it goes last).
 ``api.openapi`` publishes the OpenAPI document (bodies, schemas, security) and ``/docs`` from bundled files.
 Each router answers its own errors in its protocol's body (``api.routing``); the handlers here cover
-only requests that reach no route (an unknown path or method), in the WaveSpeed body.
+only requests that reach no route (an unknown path or method), in the WaveSpeed body, and map a
+database that cannot be reached to ``503`` with ``Retry-After`` wherever it is met (``api.outage``;
+the routers do the same through ``as_api_error``), never a 500 with a traceback.
+
+``api.access.AccessLog`` wraps the whole app: one ``seqedit.access`` line per request (method, path
+without its query, status, latency, client, key id).
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seqedit.api import media, openapi, ops, playground, wavespeed
+from seqedit.api.access import AccessLog
 from seqedit.api.envelope import error_response, webhook_body
 from seqedit.api.routing import as_api_error
 from seqedit.config import Settings
@@ -62,7 +69,12 @@ def create_app(service: Service | None = None, settings: Settings | None = None)
         return error_response(as_api_error(request, exc))
 
     app.add_exception_handler(StarletteHTTPException, _unrouted)
+    # the database gone (503 + Retry-After, as_api_error asks api.outage): handled here rather than by the
+    # catch-all below, whose middleware re-raises after answering (a traceback in the log for an outage)
+    for database_error in (sqlalchemy.exc.DBAPIError, sqlalchemy.exc.TimeoutError):
+        app.add_exception_handler(database_error, _unrouted)
     app.add_exception_handler(Exception, _unrouted)
+    app.add_middleware(AccessLog)  # one line per request (api.access); uvicorn's access log is off
 
     app.include_router(ops.router)
     app.include_router(media.router)

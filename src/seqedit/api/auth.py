@@ -23,6 +23,7 @@ from typing import Any
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from seqedit.api.access import KEY_ID
 from seqedit.api.envelope import ApiError
 from seqedit.jobs.signins import session_key_id
 from seqedit.jobs.store import hash_key
@@ -39,6 +40,12 @@ _lock = threading.Lock()
 
 
 async def require_key(request: Request) -> dict[str, Any]:
+    key = await _caller(request)
+    setattr(request.state, KEY_ID, key["id"])  # the access log names the key by its id (api.access)
+    return key
+
+
+async def _caller(request: Request) -> dict[str, Any]:
     header = request.headers.get("authorization", "")
     if not header and SESSION_COOKIE in request.cookies:
         return await _session_key(request)

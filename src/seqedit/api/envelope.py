@@ -4,7 +4,8 @@ Prediction object (api-contract.md §1.4): ``id, model, input, outputs, urls.get
 has_nsfw_contents`` (one entry per output), ``status, created_at`` (ISO-8601 UTC, ``Z``), ``error``
 (``""`` unless failed or cancelled), ``executionTime`` and ``timings.inference`` (ms), ``code`` (only
 on failure or a sync-mode timeout). Extensions: ``seed``, ``warnings``, ``progress {done, total, fraction}``,
-``cost`` (USD), ``plan``.
+``cost`` (USD), ``plan``; while queued (``created``) ``queue_position`` (0: next) and ``eta_seconds``
+(null when unknown).
 
 Base64 results (``base64_envelope``) are streamed: the JSON around ``outputs`` is encoded once, and
 each file's base64 is produced piece by piece from ``Storage.open``, so a poll of a 1 GB result holds
@@ -177,10 +178,19 @@ def absolute(url: str, base: str) -> str:
     return f"{base.rstrip('/')}{url}" if url.startswith("/") else url
 
 
-def prediction_json(row: dict[str, Any], *, storage: Storage, base: str, base64: bool | None = None) -> dict[str, Any]:
+def prediction_json(
+    row: dict[str, Any],
+    *,
+    storage: Storage,
+    base: str,
+    base64: bool | None = None,
+    queue: tuple[int, float | None] | None = None,
+) -> dict[str, Any]:
     """The prediction object for ``row``. ``base64`` (default: the row's own setting) inlines the files
     in memory (small results only: polls and sync answers of base64 jobs use ``base64_envelope``);
-    otherwise outputs are ``storage.url``s valid until the row expires, resolved against ``base``."""
+    otherwise outputs are ``storage.url``s valid until the row expires, resolved against ``base``.
+    ``queue``: ``(queue_position, eta_seconds)`` of a waiting job (``Service.estimate``), added as the
+    extensions of those names while the status is ``created``."""
     pid = row["id"]
     status = row["status"]
     use_b64 = row["base64"] if base64 is None else base64
@@ -214,4 +224,6 @@ def prediction_json(row: dict[str, Any], *, storage: Storage, base: str, base64:
     }
     if status == "failed":
         data["code"] = int(row["code"])
+    if queue is not None and status == "created":
+        data["queue_position"], data["eta_seconds"] = queue
     return data

@@ -193,6 +193,14 @@ PREDICTION: dict[str, Any] = {
         },
         "seed": {"type": ["integer", "null"], "description": "extension: the seed used"},
         "warnings": {"type": "array", "items": {"type": "string"}, "description": "extension"},
+        "queue_position": {
+            "type": "integer",
+            "description": "extension, while created: queued jobs ahead of it (0: next)",
+        },
+        "eta_seconds": {
+            "type": ["number", "null"],
+            "description": "extension, while created: estimated seconds until it completes (null: unknown)",
+        },
         "progress": {
             "type": "object",
             "description": "extension: panels committed and the engine's 0-1 estimate",

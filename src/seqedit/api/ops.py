@@ -9,7 +9,8 @@ that catches a full or read-only disk, where every job would hit ENOSPC (and be 
 writes to (the data dir: rows, queue, secret; and the object folder when it lies elsewhere) for free
 space (``shutil.disk_usage`` ≥ ``min_free_bytes``) and writability (create, write two bytes, delete a
 probe file). Both are a few system calls; they run in a thread and are cached for ``CACHE_SECONDS``, so
-a probe storm costs one check per second.
+a probe storm costs one check per second. A remote object store (S3) has no folder: its own ``check()``
+(a one-key list of the bucket, no retries, a short timeout) joins the folder checks, cached the same.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import Request
@@ -39,9 +41,16 @@ class StorageCheck:
 
     ``result()`` is ``"ok"`` or ``"error: <why>"`` naming the folder: less free space than
     ``min_free`` bytes (0: not checked), or a probe file that cannot be written (read-only, full,
-    permissions, missing)."""
+    permissions, missing); or what ``remote`` (a remote store's check: ``""`` when it answers) says."""
 
-    def __init__(self, folders: list[Path], *, min_free: int, ttl: float = CACHE_SECONDS) -> None:
+    def __init__(
+        self,
+        folders: list[Path],
+        *,
+        min_free: int,
+        ttl: float = CACHE_SECONDS,
+        remote: Callable[[], str] | None = None,
+    ) -> None:
         unique: list[Path] = []
         for folder in folders:
             if folder not in unique:
@@ -49,6 +58,7 @@ class StorageCheck:
         self.folders = unique
         self.min_free = min_free
         self.ttl = ttl
+        self.remote = remote
         self._lock = threading.Lock()
         self._at = -float("inf")
         self._answer = "ok"
@@ -63,6 +73,8 @@ class StorageCheck:
 
     def _check(self) -> str:
         problems = [p for p in (self._folder(f) for f in self.folders) if p]
+        if self.remote is not None and (problem := self.remote()):
+            problems.append(problem)
         return "error: " + "; ".join(problems) if problems else "ok"
 
     def _folder(self, folder: Path) -> str:
@@ -115,10 +127,11 @@ def storage_check(request: Request) -> StorageCheck:
         if check is None:
             service = state.service
             folders = [Path(service.settings.data_dir).resolve()]
-            root = getattr(service.storage, "root", None)  # a local object folder (None: memory)
+            root = getattr(service.storage, "root", None)  # a local object folder (None: memory, S3)
             if root is not None:
                 folders.append(Path(root))
-            check = state.storage_check = StorageCheck(folders, min_free=service.settings.min_free_bytes)
+            remote = getattr(service.storage, "check", None)  # a remote store asks its bucket (S3Storage)
+            check = state.storage_check = StorageCheck(folders, min_free=service.settings.min_free_bytes, remote=remote)
         return check
 
 
@@ -129,14 +142,32 @@ async def healthz():
 
 @router.get("/readyz")
 async def readyz(request: Request):
+    """Ready when the database answers, this process's own consumers run (if it has the role), the
+    queue can count its messages, a consumer is alive somewhere (here, or a ``seqedit worker`` whose
+    heartbeat is recent: an API replica with no worker anywhere would accept jobs nobody runs) and
+    the storage check passes."""
     service = request.app.state.service
     checks = {}
+    database = True
     try:
         await run_in_threadpool(service.store.queue_depth)
         checks["database"] = "ok"
-    except Exception as exc:  # pragma: no cover - a broken disk
+    except Exception as exc:  # the database is down (PostgreSQL restarting) or its disk broken
         checks["database"] = f"error: {type(exc).__name__}"
-    checks["queue"] = "ok" if (service.queue.running or "consumers" not in service.roles) else "stopped"
+        database = False
+    if "consumers" in service.roles and not service.queue.running:
+        checks["queue"] = "stopped"
+    elif await run_in_threadpool(service.queue.pending) < 0:
+        checks["queue"] = "error: the queue cannot be reached (its message count is unknown)"
+    else:
+        checks["queue"] = "ok"
+    if database:
+        try:
+            checks["consumers"] = await run_in_threadpool(service.consumers_alive)
+        except Exception as exc:
+            checks["consumers"] = f"error: {type(exc).__name__}"
+    else:
+        checks["consumers"] = "unknown: the database cannot be read"
     checks["storage"] = await run_in_threadpool(storage_check(request).result)
     ready = all(v == "ok" for v in checks.values())
     body = {
@@ -158,6 +189,7 @@ async def metrics(request: Request):
         depth = service.store.queue_depth()
         counts = service.store.counts()
         n, total = service.store.durations()
+        deliveries = service.store.webhook_counts()
         lines = [
             "# HELP seqedit_queue_depth Predictions queued (created) or running (processing).",
             "# TYPE seqedit_queue_depth gauge",
@@ -175,6 +207,10 @@ async def metrics(request: Request):
             "# TYPE seqedit_job_duration_seconds summary",
             f"seqedit_job_duration_seconds_sum {total:.3f}",
             f"seqedit_job_duration_seconds_count {n}",
+            "# HELP seqedit_webhook_deliveries Webhook deliveries by state: pending (due or backing off), "
+            "delivered, dead (gave up).",
+            "# TYPE seqedit_webhook_deliveries gauge",
+            *(f'seqedit_webhook_deliveries{{state="{s}"}} {v}' for s, v in sorted(deliveries.items())),
         ]
         return "\n".join(lines) + "\n"
 

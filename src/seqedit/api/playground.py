@@ -18,7 +18,9 @@ browser needs besides them:
   engine can do.
 
 Every page response carries a Content-Security-Policy that allows only this origin (``'self'``,
-``blob:`` and ``data:`` images for local previews), so the page cannot load anything from elsewhere.
+``blob:`` and ``data:`` images for local previews), so the page cannot load anything from elsewhere —
+but the object store's, when outputs are presigned URLs of an S3 bucket (``Storage.origin``): the page
+shows them as images and fetches them for its zip (which needs the bucket to allow CORS GETs).
 """
 
 from __future__ import annotations
@@ -116,9 +118,20 @@ def signins(request: Request) -> SignIns:
     return found
 
 
-def _page_headers() -> dict[str, str]:
+def _csp(request: Request) -> str:
+    """``CSP``, with the object store's origin allowed for images and fetches when it hands out its own
+    URLs (S3 presigned)."""
+    origin = getattr(request.app.state.service.storage, "origin", None)
+    if not origin:
+        return CSP
+    return CSP.replace("img-src 'self'", f"img-src 'self' {origin}").replace(
+        "connect-src 'self'", f"connect-src 'self' {origin}"
+    )
+
+
+def _page_headers(request: Request) -> dict[str, str]:
     return {
-        "content-security-policy": CSP,
+        "content-security-policy": _csp(request),
         "x-content-type-options": "nosniff",
         "referrer-policy": "no-referrer",
         "cache-control": "no-store",
@@ -129,17 +142,17 @@ def _page_headers() -> dict[str, str]:
 
 
 @router.get("/", include_in_schema=False)
-async def page() -> Response:
-    return FileResponse(STATIC / "index.html", media_type=_TYPES[".html"], headers=_page_headers())
+async def page(request: Request) -> Response:
+    return FileResponse(STATIC / "index.html", media_type=_TYPES[".html"], headers=_page_headers(request))
 
 
 @router.get("/playground/static/{name}", include_in_schema=False)
-async def asset(name: str) -> Response:
+async def asset(name: str, request: Request) -> Response:
     path = (STATIC / name).resolve()
     if path.parent != STATIC or not path.is_file() or name.startswith("."):
         raise ApiError(404, f"no playground asset {name!r}")
     kind = _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=kind, headers={**_page_headers(), "cache-control": "no-cache"})
+    return FileResponse(path, media_type=kind, headers={**_page_headers(request), "cache-control": "no-cache"})
 
 
 # ---------------------------------------------------------------------- sign-in

@@ -6,6 +6,7 @@ one of its dependencies, e.g. ``require_key``) raises into that router's error r
 * ``ApiError`` — as it is;
 * anything the router's ``translate`` recognises (its mapping of ``seqedit.errors`` types to statuses);
 * Starlette's ``HTTPException`` (status and detail kept) and FastAPI's ``RequestValidationError`` (400);
+* the database being unreachable — ``503`` with ``Retry-After`` (``api.outage``);
 * anything else — logged with its traceback, then a 500 without one.
 
 ``ErrorStyle.render(ApiError) -> Response`` is the body. The app's own handlers cover only what reaches
@@ -25,6 +26,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seqedit.api.envelope import ApiError
+from seqedit.api.outage import unavailable
 
 __all__ = ["ErrorStyle", "ProtocolRouter", "as_api_error"]
 
@@ -58,6 +60,9 @@ def as_api_error(
         return ApiError(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
     if isinstance(exc, RequestValidationError):
         return ApiError(400, f"invalid request: {exc.errors()[:3]}")
+    down = unavailable(exc)
+    if down is not None:
+        return down
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return ApiError(500, "internal server error", headers={"x-should-retry": "false"})
 

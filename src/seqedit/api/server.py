@@ -43,7 +43,9 @@ protocol layer, where the bytes arrive (an ASGI middleware runs only after the h
   half the process's file-descriptor limit (:func:`connection_cap`) so that the service's own files
   and sockets (SQLite, the queue, objects, fetches, webhooks) always have descriptors left.
 
-A refused request (408, 431) is answered with ``Connection: close``; then the server stops sending
+Each refusal is logged as one ``seqedit.access`` line, ``connection refused`` with ``status``,
+``reason`` and ``client`` (the application never saw the request, so ``api.access`` has none). A
+refused request (408, 431) is answered with ``Connection: close``; then the server stops sending
 (half-close) and discards what the client still sends for at most :data:`LINGER` seconds before
 closing, so that the client can read the answer instead of a reset. Every limit is a
 :class:`~seqedit.config.Settings` field; ``tests/api/test_connections.py`` shows each against a real
@@ -75,6 +77,8 @@ from uvicorn.main import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from seqedit.config import Settings
+
+access_log = logging.getLogger("seqedit.access")
 
 __all__ = ["LINGER", "Limits", "LimitedProtocol", "connection_cap", "make_config", "protocol_class", "run"]
 
@@ -154,8 +158,7 @@ class LimitedProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > self.limits.max_connections:
-            self.logger.warning("connection refused: %d open (max_connections)", len(self.connections) - 1)
-            self._answer(503, "too many connections", linger=False)
+            self._answer(503, f"too many connections ({len(self.connections) - 1} open, max_connections)", linger=False)
             return
         self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_timed_out)
 
@@ -273,6 +276,12 @@ class LimitedProtocol(HttpToolsProtocol):
         ``linger``, half-close and discard input for at most :data:`LINGER` s, then close."""
         self._refused = True
         self._cancel_timers()
+        client = getattr(self, "client", None)
+        access_log.log(  # what never reached the application (so api.access has no line for it)
+            logging.WARNING if status >= 500 else logging.INFO,
+            "connection refused",
+            extra={"status": status, "reason": message, "client": client[0] if client else None},
+        )
         self._unset_keepalive_if_required()
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.disconnected = True
@@ -304,7 +313,9 @@ def protocol_class(limits: Limits) -> type[LimitedProtocol]:
 
 def make_config(app: Any, settings: Settings, *, host: str, port: int, limits: Limits | None = None) -> uvicorn.Config:
     """The uvicorn configuration of ``seqedit serve``: httptools with :class:`LimitedProtocol`, no
-    WebSockets (the API has none), no access log, 5 s graceful shutdown."""
+    WebSockets (the API has none), 5 s graceful shutdown, and no logging config of its own: uvicorn's
+    access log is off (``api.access`` writes one line per request) and its other lines go through the
+    handler ``seqedit.logs.configure`` put on the ``uvicorn`` logger, in the service's format."""
     limits = limits or Limits.from_settings(settings)
     return uvicorn.Config(
         app,
@@ -313,6 +324,7 @@ def make_config(app: Any, settings: Settings, *, host: str, port: int, limits: L
         http=protocol_class(limits),
         ws="none",
         log_level="warning",
+        log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,
     )

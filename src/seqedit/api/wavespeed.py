@@ -203,9 +203,17 @@ def _echo(ref: str) -> str:
     return ref if len(ref) <= 200 or ref.startswith(("http://", "https://")) else ref[:60] + f"…({len(ref)} chars)"
 
 
-def _reply_row(row: dict[str, Any], request: Request, *, base64: bool | None = None) -> Response:
+async def _reply_row(row: dict[str, Any], request: Request, *, base64: bool | None = None) -> Response:
     service = request.app.state.service
-    return reply(prediction_json(row, storage=service.storage, base=base_url(request), base64=base64))
+    queue = await _estimate(row, request)
+    return reply(prediction_json(row, storage=service.storage, base=base_url(request), base64=base64, queue=queue))
+
+
+async def _estimate(row: dict[str, Any], request: Request) -> tuple[int, float | None] | None:
+    """A queued row's ``(queue_position, eta_seconds)`` (None for any other status)."""
+    if row["status"] != Status.CREATED.value:
+        return None
+    return await run_in_threadpool(request.app.state.service.estimate, row)
 
 
 # ---------------------------------------------------------------------- predictions (fixed paths first)
@@ -293,7 +301,7 @@ async def _final(row: dict[str, Any], request: Request) -> Response:
             base=base_url(request),
             max_bytes=service.settings.max_base64_bytes,
         )
-    return _reply_row(row, request)
+    return await _reply_row(row, request)
 
 
 @router.get("/api/v3/predictions/{prediction_id}/result", tags=["predictions"])
@@ -318,7 +326,7 @@ async def cancel(prediction_id: str, request: Request, key: dict = Depends(requi
     row = await run_in_threadpool(service.submissions.cancel, prediction_id, key["id"])
     if row is None:
         raise ApiError(404, f"prediction {prediction_id} not found")
-    return _reply_row(row, request, base64=False)
+    return await _reply_row(row, request, base64=False)
 
 
 # ---------------------------------------------------------------------- price and webhook secret
@@ -436,7 +444,7 @@ async def submit(model_id: str, request: Request, key: dict = Depends(require_ke
     )
     row, _created = await run_in_threadpool(service.submissions.submit, key, submission)
     if not sync:
-        return _reply_row(row, request, base64=False)
+        return await _reply_row(row, request, base64=False)
     timeout = service.settings.sync_timeout
     row = await service.submissions.wait(row["id"], timeout)
     if Status(row["status"]).is_terminal():

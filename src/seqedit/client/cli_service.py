@@ -1,12 +1,25 @@
-"""``seqedit serve``, ``seqedit worker``, ``seqedit keys create|list|revoke``, ``seqedit usage``."""
+"""``seqedit serve``, ``seqedit worker``, ``seqedit keys create|list|revoke``, ``seqedit usage``,
+``seqedit webhooks list``.
+
+``serve`` and ``worker`` log through ``seqedit.logs`` (``--log-format text|json``) and take the data
+dir's lock before the service is built (``seqedit.datadir.hold``: exclusive for a ``serve`` with
+consumers, shared for ``serve --workers 0`` and ``worker``; none with ``SEQEDIT_DB_URL``), so a second
+owner exits 2 naming the holder without touching anything. The commands that read a data dir
+(``keys``, ``usage``, ``webhooks``) refuse one that does not exist (exit 2) instead of creating it,
+unless ``SEQEDIT_DB_URL`` names a shared database.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 import signal
 import sys
 import threading
+from enum import Enum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -48,6 +61,19 @@ Dtype = typer.Option(
     "--dtype",
     help="Diffusion engine: bfloat16 | float16 | float32 (default: $SEQEDIT_DTYPE or the device's own).",
 )
+
+
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+LogFormatOption = typer.Option(
+    None,
+    "--log-format",
+    help="Log lines on stderr: text (key=value fields) or json (one object per line) (default: "
+    "$SEQEDIT_LOG_FORMAT or text).",
+)
 Opt = typer.Option(
     None,
     "--opt",
@@ -61,13 +87,16 @@ def register(app: typer.Typer) -> None:
     app.command("worker")(worker)
     app.add_typer(keys_app, name="keys")
     app.command("usage")(usage)
+    app.add_typer(webhooks_app, name="webhooks")
 
 
 def _settings(engine_flags: dict[str, Any] | None = None, opt: list[str] | None = None, **overrides: Any):
     """Settings from the environment and the flags given; ``engine_flags`` (--model, …) and ``--opt``
     become the explicit engine options (a malformed --opt, or one option given both ways: exit 2)."""
+    from pydantic import ValidationError
+
     from seqedit.client.cli_engines import explicit_options
-    from seqedit.config import Settings
+    from seqedit.config import Settings, env_name
     from seqedit.engines.base import EngineError
 
     try:
@@ -75,42 +104,97 @@ def _settings(engine_flags: dict[str, Any] | None = None, opt: list[str] | None 
     except EngineError as exc:
         err.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True, highlight=False)
         raise typer.Exit(2) from None
-    return Settings(options=options, **{k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(options=options, **{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:  # a bad SEQEDIT_* value: one line naming the variable, not a traceback
+        problems = "; ".join(
+            f"{env_name(str(e['loc'][0])) if e['loc'] else 'settings'}: {e['msg']} (got {e.get('input')!r})"
+            for e in exc.errors()
+        )
+        err.print(f"[red]error:[/red] {escape(problems)}", soft_wrap=True, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _fail(message: str) -> typer.Exit:
+    """Print ``error: message`` on stderr; the caller raises the returned exit 2."""
+    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
+    return typer.Exit(2)
+
+
+_held: list[Any] = []  # the data-dir lock of this process (seqedit.datadir.Lock), held until it exits
 
 
 def _service(settings: Any, roles: frozenset[str]):
-    """The service for ``roles`` with its engine built once, or exit 2 with one line (unknown engine,
-    bad option)."""
+    """The service for ``roles`` with its engine built once, or exit 2 with one line (the data dir held
+    by another process, unknown engine, bad option, a storage URL or AWS_* variable that cannot work).
+    The data dir's lock is taken first, so a refused process has opened nothing in it."""
     from seqedit.api.app import make_service
     from seqedit.engines.base import EngineError
+    from seqedit.storage import StorageConfigError
 
+    lock = _hold_data_dir(settings, roles)
     try:
         service = make_service(settings, roles=roles)
         service.check_engine()
-    except EngineError as exc:  # a broken install (any other ImportError) is a traceback, not bad input
-        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
-        raise typer.Exit(2) from None
+    except (EngineError, StorageConfigError) as exc:  # a broken install (other ImportErrors) is a traceback
+        _release(lock)
+        raise _fail(str(exc)) from None
+    except BaseException:
+        _release(lock)
+        raise
     return service
 
 
-def _log_to_stderr() -> None:
-    """seqedit's own log lines (service roles, jobs handed back, failures) on stderr, for operators."""
-    import logging
+def _hold_data_dir(settings: Any, roles: frozenset[str]) -> Any:
+    """Take the embedded data dir's lock for ``roles`` (``seqedit.datadir``): exclusive when this process
+    owns the dir (api + consumers), else shared; nothing with a shared database (``SEQEDIT_DB_URL``)."""
+    from seqedit.datadir import DataDirBusy, Mode, hold
+    from seqedit.service import ROLES
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("seqedit")
-    if not root.handlers:
-        root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    if settings.db_url:
+        return None
+    mode: Mode = "exclusive" if {"api", "consumers"} <= roles else "shared"
+    try:
+        lock = hold(Path(settings.data_dir), mode, roles=", ".join(r for r in ROLES if r in roles))
+    except DataDirBusy as exc:
+        raise _fail(exc.line()) from None
+    except OSError as exc:  # not ours to write (another user's dir, a read-only mount)
+        where = Path(settings.data_dir).resolve()
+        raise _fail(f"cannot take the lock of the data dir {where}: {exc.strerror or exc}") from None
+    _held.append(lock)
+    return lock
+
+
+def _release(lock: Any) -> None:
+    if lock is not None:
+        lock.release()
+        if lock in _held:
+            _held.remove(lock)
+
+
+def _start_logging(settings: Any, log_format: LogFormat | None) -> None:
+    """seqedit's log lines (requests, job state changes, service roles) on stderr in the format of
+    ``--log-format`` or ``settings.log_format`` (``seqedit.logs``)."""
+    from seqedit import logs
+
+    if log_format is not None:
+        settings.log_format = log_format.value
+    logs.configure(settings.log_format)
 
 
 def _store(data_dir: Path | None):
+    """The store of the data dir (or of ``SEQEDIT_DB_URL``); exit 2 if the data dir is not one (never
+    created here: a folder no server reads would take the keys)."""
+    from seqedit.datadir import NoDataDir, require
     from seqedit.jobs.store import Store
     from seqedit.service import database_url
 
     s = _settings(data_dir=data_dir)
-    Path(s.data_dir).mkdir(parents=True, exist_ok=True)
+    if not s.db_url:
+        try:
+            require(Path(s.data_dir))
+        except NoDataDir as exc:
+            raise _fail(str(exc)) from None
     return Store(database_url(s))
 
 
@@ -129,17 +213,19 @@ def serve(
     device: str | None = Device,
     dtype: str | None = Dtype,
     opt: list[str] | None = Opt,
+    log_format: LogFormat | None = LogFormatOption,
 ) -> None:
     """Run the WaveSpeed-compatible API with its job consumers, in one process (no external services)."""
     from seqedit.api.app import create_app
     from seqedit.api.server import run as run_server
-    from seqedit.service import API_ONLY, SERVE
+    from seqedit.service import API_ONLY, ROLES, SERVE
 
     engine_flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
     settings = _settings(engine_flags, opt, engine=engine, workers=workers, data_dir=data_dir, public_url=public_url)
     # --workers 0: API only; `seqedit worker` processes run the jobs
-    _log_to_stderr()
-    service = _service(settings, SERVE if settings.workers > 0 else API_ONLY)
+    _start_logging(settings, log_format)
+    roles = SERVE if settings.workers > 0 else API_ONLY
+    service = _service(settings, roles)
     if not service.base_url:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         service.base_url = f"http://{shown}:{port}"  # for webhook bodies (no request to take it from)
@@ -155,8 +241,25 @@ def serve(
         soft_wrap=True,
     )
     sys.stdout.flush()
+    logging.getLogger("seqedit.serve").info(
+        "serving",
+        extra={
+            "url": f"http://{host}:{port}",
+            "engine": engine_shown,
+            "workers": settings.workers,
+            "roles": ",".join(r for r in ROLES if r in roles),
+            "data_dir": str(Path(settings.data_dir).resolve()),
+            "lock": "none (shared database)"
+            if settings.db_url
+            else ("exclusive" if settings.workers > 0 else "shared"),
+        },
+    )
     # uvicorn + httptools with the connection limits of settings (header/body/keep-alive timeouts, caps)
-    run_server(create_app(service), settings, host=host, port=port)
+    try:
+        run_server(create_app(service), settings, host=host, port=port)
+    finally:
+        for lock in list(_held):
+            _release(lock)
 
 
 def _print_signin(service: Any, listen_url: str) -> None:
@@ -177,8 +280,13 @@ def _print_signin(service: Any, listen_url: str) -> None:
 
 
 def worker(
-    engine: str | None = typer.Option(None, help="Engine name."),
-    workers: int | None = typer.Option(None, help="Consumer threads."),
+    engine: str | None = typer.Option(None, help="Engine name (default: $SEQEDIT_ENGINE or classic)."),
+    concurrency: int | None = typer.Option(
+        None,
+        "--concurrency",
+        help="Jobs this process runs at once: consumer threads sharing one engine (default: $SEQEDIT_WORKERS or 1).",
+    ),
+    workers: int | None = typer.Option(None, "--workers", hidden=True, help="Old name of --concurrency."),
     data_dir: Path | None = DataDir,
     model: str | None = Model,
     strategy: str | None = Strategy,
@@ -186,24 +294,40 @@ def worker(
     device: str | None = Device,
     dtype: str | None = Dtype,
     opt: list[str] | None = Opt,
+    log_format: LogFormat | None = LogFormatOption,
 ) -> None:
     """Run job consumers without the HTTP API, against the configured database and queue
     ($SEQEDIT_DB_URL, $SEQEDIT_QUEUE_URL, or the data dir's SQLite files beside a `serve --workers 0`).
-    PostgreSQL + Redis distributed mode is not tested yet."""
+    Also delivers webhooks and runs the reaper and the retention sweep (once per tick across the
+    fleet). The engine is built once, at start. SIGTERM or Ctrl-C drains: no new jobs, running ones
+    may finish within $SEQEDIT_DRAIN_SECONDS (30), the rest are handed back; then exit 0."""
     from seqedit.service import WORKER
 
+    if concurrency is not None and workers is not None and concurrency != workers:
+        err.print("[red]error:[/red] --concurrency and --workers (its old name) disagree; give one")
+        raise typer.Exit(2)
+    n = concurrency if concurrency is not None else workers
+    if n is not None and n < 1:
+        err.print(f"[red]error:[/red] --concurrency must be at least 1, got {n}")
+        raise typer.Exit(2)
     engine_flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
-    settings = _settings(engine_flags, opt, engine=engine, workers=workers, data_dir=data_dir)
-    _log_to_stderr()
-    service = _service(settings, WORKER)
-    service.start()
-    out.print(f"seqedit worker: {max(1, settings.workers)} consumer(s), engine {settings.engine}")
-    sys.stdout.flush()
+    settings = _settings(engine_flags, opt, engine=engine, workers=n, data_dir=data_dir)
+    if settings.workers < 1:
+        err.print(f"[red]error:[/red] SEQEDIT_WORKERS must be at least 1 for a worker, got {settings.workers}")
+        raise typer.Exit(2)
+    _start_logging(settings, log_format)
+    service = _service(settings, WORKER)  # builds the engine once (a bad option exits 2 here)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
+    service.start()
+    out.print(
+        f"seqedit worker: {service.concurrency} consumer(s), engine {settings.engine} "
+        f"(SIGTERM drains up to {settings.drain_seconds:g} s)"
+    )
+    sys.stdout.flush()
     done.wait()
-    service.stop()
+    service.stop(drain=settings.drain_seconds)
 
 
 @keys_app.command("create")
@@ -264,3 +388,69 @@ def usage(data_dir: Path | None = DataDir) -> None:
         )
     out.print(table)
     out.print(f"total cost: {total:.3f} USD")
+
+
+webhooks_app = typer.Typer(
+    help="Webhook deliveries: every terminal prediction with a webhook has one, retried until delivered or dead.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+MAX_LIST = 1000  # rows `webhooks list` shows at most (--limit)
+
+
+def _delivery(row: dict[str, Any]) -> dict[str, Any]:
+    """What an operator sees of an outbox row: the receiver's host only (a webhook URL's path and query
+    may carry the receiver's own token), never the body or its signature."""
+    from seqedit.api.envelope import iso
+
+    delivered = row["delivered_at"] is not None
+    state = "delivered" if delivered else ("dead" if row["dead"] else "pending")
+    parts = urlsplit(row["url"])
+    host = parts.hostname or "?"
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return {
+        "prediction_id": row["prediction_id"],
+        "key_id": row["key_id"],
+        "webhook_id": row["message_id"],
+        "host": host,
+        "state": state,
+        "attempts": row["attempts"],
+        "last_error": row["last_error"] or "",
+        "next_attempt_at": iso(row["next_attempt_at"]) if state == "pending" else None,
+        "delivered_at": iso(row["delivered_at"]) if delivered else None,
+        "created_at": iso(row["created_at"]),
+    }
+
+
+@webhooks_app.command("list")
+def webhooks_list(
+    prediction: str | None = typer.Option(None, "--prediction", help="Only this prediction's delivery."),
+    limit: int = typer.Option(
+        50, "--limit", min=1, max=MAX_LIST, help=f"Newest deliveries shown (1-{MAX_LIST}; default 50)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="One JSON array of the deliveries instead of a table."),
+    data_dir: Path | None = DataDir,
+) -> None:
+    """Webhook deliveries, newest first: prediction, receiver host, state (pending, delivered, dead),
+    attempts, last error, next attempt."""
+    rows = [_delivery(r) for r in _store(data_dir).webhook_deliveries(prediction_id=prediction, limit=limit)]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    if not rows:
+        err.print("no webhook deliveries" + (f" for prediction {prediction}" if prediction else ""))
+        return
+    table = Table("created", "prediction", "host", "state", "attempts", "next attempt", "last error")
+    for d in rows:
+        table.add_row(
+            d["created_at"],
+            d["prediction_id"],
+            escape(d["host"]),
+            d["state"],
+            str(d["attempts"]),
+            d["next_attempt_at"] or "-",
+            escape(d["last_error"]) or "-",
+        )
+    out.print(table)

@@ -16,9 +16,13 @@ into an ``EngineError``. It recognises
 * ``OSError`` with an errno of resource exhaustion or I/O trouble (``TRANSIENT_ERRNOS``: ENOSPC,
   EDQUOT, EMFILE, ENFILE, EIO, EAGAIN, ENOMEM, ENOBUFS, EROFS, EBUSY, ETIMEDOUT, EINTR);
 * obstore's own errors, which carry no errno but spell the OS error in their message (``… No space
-  left on device (os error 28)``): a ``GenericError`` is transient when its OS error is one of the
-  above, or when it names no OS error at all (a remote store's network or service failure); other
-  obstore errors (permission denied, invalid path, not found, …) are not;
+  left on device (os error 28)``, or a remote store's socket error spread over lines as
+  ``Os {\n code: 111, …``): a ``GenericError`` is transient when its OS error is one of the above or
+  a network error (``NETWORK_ERRNOS``: the S3 server refused or dropped the connection, is
+  unreachable), or when it names no OS error at all (a remote store's 5xx, a timeout); other obstore
+  errors (permission denied, bad credentials, invalid path, not found, …) are not. Network errnos
+  count only inside the object store's own errors: a reference URL that refuses connections is the
+  job's fault (1402), not the machine's;
 * a Rust panic raised through PyO3 (``pyo3_runtime.PanicException``, a ``BaseException``, not an
   ``Exception``) that names a transient OS error: obstore builds its Tokio runtime on first use, and
   with no file descriptor left that panics ("Unable to build Tokio runtime: Os { code: 24, … }");
@@ -39,7 +43,7 @@ from dataclasses import dataclass
 import obstore.exceptions
 import sqlalchemy.exc
 
-__all__ = ["Fault", "transient", "is_panic", "TRANSIENT_ERRNOS"]
+__all__ = ["Fault", "transient", "is_panic", "TRANSIENT_ERRNOS", "NETWORK_ERRNOS"]
 
 TRANSIENT_ERRNOS: dict[int, str] = {
     errno.ENOSPC: "disk full",
@@ -57,7 +61,19 @@ TRANSIENT_ERRNOS: dict[int, str] = {
 }
 """errno → what it means for an operator, for the errnos a retry may outlive."""
 
-_OS_ERROR = re.compile(r"\(os error (\d+)\)|\bOs \{ code: (\d+)")
+NETWORK_ERRNOS: dict[int, str] = {
+    errno.ECONNREFUSED: "the object store refused the connection",
+    errno.ECONNRESET: "the object store reset the connection",
+    errno.ECONNABORTED: "the connection to the object store was aborted",
+    errno.EPIPE: "the connection to the object store broke",
+    errno.EHOSTUNREACH: "the object store's host is unreachable",
+    errno.ENETUNREACH: "the object store's network is unreachable",
+    errno.ENETDOWN: "the network is down",
+    errno.EHOSTDOWN: "the object store's host is down",
+}
+"""errno → meaning, for a remote object store's socket errors (transient only inside obstore's errors)."""
+
+_OS_ERROR = re.compile(r"\(os error (\d+)\)|\bOs \{\s*code: (\d+)")
 _DEPTH = 8  # how far down a chain of wrapped exceptions to look
 
 
@@ -111,6 +127,9 @@ def _own(exc: BaseException) -> Fault | None:
         code = _os_error(exc)
         if code is None:
             return Fault("storage", f"the object store failed ({_first_line(exc)})")
+        if code in NETWORK_ERRNOS:
+            name = errno.errorcode.get(code, str(code))
+            return Fault("storage", f"{NETWORK_ERRNOS[code]} ({name}: {_first_line(exc)})")
         return _errno_fault(code, None)
     if is_panic(exc):
         return _errno_fault(_os_error(exc), None)

@@ -17,13 +17,31 @@ Huey runs with one task, ``seqedit.run_prediction(id)``, that never raises (no H
 signal handlers and periodic tasks are off, so uvicorn keeps its own. Huey never acks a task, so a
 SIGKILL loses the task in flight: the prediction row's lease and the reaper (``jobs.runner``)
 recover it. An in-process wake event starts a locally enqueued job at once instead of after the
-consumer's poll back-off (enqueues from other processes wait one poll).
+consumer's poll back-off (enqueues from other processes wait one poll; Redis pops block, so they
+start at once too).
+
+**Redis** (``PriorityRedisHuey``): one sorted set, scored by minus the priority, each member prefixed
+with its enqueue time in microseconds, so higher priorities come first and equals in FIFO order.
+Redis may lose messages (a restart without persistence, a failover): the rows are the truth, and the
+service's reaper pass re-enqueues queued rows when ``pending()`` says the queue holds fewer messages
+than there are queued rows (``service``). While Redis is unreachable:
+
+* a consumer does not die: each failed pop is retried after the poll back-off (≤ ``poll_max_delay``),
+  with one warning when the outage starts and one line when the queue answers again (not a traceback
+  per poll); the client reconnects by itself;
+* ``enqueue`` logs a warning and returns: the row is already written, and the reaper re-enqueues it
+  once the queue is back (a submit is not failed for a message the rows can replay);
+* ``pending()`` is -1 (unknown), so nothing is re-enqueued while the count cannot be trusted.
+
+Connections time out (``REDIS_CONNECT_TIMEOUT``, ``REDIS_SOCKET_TIMEOUT``) so an unreachable host
+cannot hang a consumer or a submit; the socket timeout is above the blocking pop's 1 s.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -34,6 +52,8 @@ from huey.consumer import Consumer, Worker
 __all__ = ["Queue", "HueyQueue", "open_queue", "make_huey", "TASK_NAME"]
 
 TASK_NAME = "seqedit.run_prediction"
+REDIS_CONNECT_TIMEOUT = 5.0  # seconds to open a connection to Redis
+REDIS_SOCKET_TIMEOUT = 10.0  # seconds a Redis command may take (above the blocking pop's 1 s)
 log = logging.getLogger("seqedit.queue")
 
 
@@ -60,8 +80,12 @@ def make_huey(queue_url: str, data_dir: Path) -> Huey:
         return MemoryHuey(name="seqedit", results=False, immediate=False)
     if queue_url.startswith(("redis://", "rediss://")):
         from huey import PriorityRedisHuey
+        from redis import ConnectionPool
 
-        return PriorityRedisHuey(name="seqedit", url=queue_url, results=False)
+        pool = ConnectionPool.from_url(
+            queue_url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT, socket_timeout=REDIS_SOCKET_TIMEOUT
+        )
+        return PriorityRedisHuey(name="seqedit", connection_pool=pool, results=False)
     raise ValueError(f"unsupported queue_url {queue_url!r} (sqlite:///…, memory://, redis://…)")
 
 
@@ -74,11 +98,35 @@ def open_queue(
 
 class _WakeableWorker(Worker):
     """Sleeps between empty polls on the queue's wake event, so an enqueue in this process starts the
-    job at once instead of after the poll back-off."""
+    job at once instead of after the poll back-off; a queue that cannot be read (Redis down) is
+    retried after the back-off with one warning per outage."""
 
     delay: float
+    default_delay: float
     max_delay: float
     backoff: float
+    _down_since: float | None = None
+
+    def loop(self, now: object = None) -> None:
+        try:
+            task = self.huey.dequeue()
+        except Exception as exc:
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+                log.warning("the queue cannot be read (%s: %s); retrying until it answers", type(exc).__name__, exc)
+            self.sleep()
+            return
+        if self._down_since is not None:
+            log.info("the queue answers again after %.1f s", time.monotonic() - self._down_since)
+            self._down_since = None
+        if task is not None:
+            self.delay = self.default_delay
+            try:
+                self.huey.execute(task, now)
+            except Exception:
+                log.exception("unhandled error while executing task %s", task.id)
+        elif not self.huey.storage.blocking:
+            self.sleep()
 
     def sleep(self) -> None:
         if self.delay > self.max_delay:
@@ -120,7 +168,16 @@ class HueyQueue:
             log.exception("run_prediction(%s) crashed", prediction_id)
 
     def enqueue(self, prediction_id: str, priority: float = 0.0) -> None:
-        self._task(prediction_id, priority=priority or None)
+        try:
+            self._task(prediction_id, priority=priority or None)
+        except Exception as exc:  # Redis unreachable: the row is written; the reaper re-enqueues it
+            log.warning(
+                "could not enqueue prediction %s (%s: %s); the reaper re-enqueues it from its row",
+                prediction_id,
+                type(exc).__name__,
+                exc,
+            )
+            return
         self._wake.set()
 
     def pending(self) -> int:

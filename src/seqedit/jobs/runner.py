@@ -22,7 +22,16 @@ object store failing) are not the job's fault and do not fail it: the attempt is
 the reaper re-enqueues the job when the backoff is over), and only a job that meets one on its last
 attempt fails, 5000 with a message naming the fault. When even that write is impossible (the database
 is gone) the run just stops: its lease runs out and the reaper re-enqueues it, which counts too. No
-store or storage error escapes ``Runner.run``.
+store or storage error escapes ``Runner.run``. A claim that fails because the database is briefly gone
+is handed to ``retry`` too (the message that carried it is spent), so a queued job does not wait for
+the reaper's long-queued pass once the database is back.
+
+Log lines (``seqedit.runner``, fields for ``seqedit.logs``): one per state change of a job — ``job
+started`` (claimed), ``job completed``, ``job failed`` (with ``code`` and the one-line ``error``), ``job
+cancelled``, ``job released`` (handed back on a clean stop), ``job retrying`` (a transient fault, with
+``fault`` and ``delay_s``), ``job superseded`` (fenced off), ``job stalled`` (its ending could not be
+recorded: the lease runs out) and ``job not claimed`` (the database was gone) — each with
+``prediction``, ``key_id``, ``engine``, ``attempt`` and, once it ran, ``ms`` (since the claim).
 """
 
 from __future__ import annotations
@@ -74,6 +83,8 @@ class _JobProgress:
         self._last_write = 0.0
         self._lock = threading.Lock()
         self.warnings: list[str] = []
+        self.key_id = ""  # for the log lines
+        self.started = time.monotonic()
 
     def quiesce(self) -> None:
         """Stop the heartbeat and wait for it, so that no lease renewal of this attempt can land after
@@ -195,13 +206,26 @@ class Runner:
         s = self.settings
         try:
             claim = self.store.claim(prediction_id, lease=s.lease_seconds, max_attempts=s.max_attempts)
-        except Exception as exc:  # the database is gone: the row is untouched, the reaper re-enqueues it
-            log.warning("could not claim prediction %s: %s", prediction_id, transient(exc) or exc)
+        except Exception as exc:  # the database is gone: the row is untouched; try again after a while
+            fault = transient(exc)
+            log.warning(
+                "job not claimed",
+                extra={
+                    "prediction": prediction_id,
+                    "engine": s.engine,
+                    "error": str(fault or exc),
+                    "retry_s": s.retry_delay if fault else None,
+                },
+            )
+            if fault is not None:
+                self.retry(prediction_id, s.retry_delay)  # this message is spent; the reaper is the fallback
             return None
         if claim is None:
             return None
         attempt, row = claim.attempt, claim.row
         job = _JobProgress(self, prediction_id, attempt, releases=row["releases"])
+        job.key_id = row.get("key_id") or ""
+        self._log(logging.INFO, "job started", job)
         with self._lock:
             self._running[prediction_id] = job
         job.heart = threading.Thread(
@@ -226,8 +250,15 @@ class Runner:
         while not job.stop_beating.wait(interval):
             try:
                 job.beat()
-            except Exception:  # a locked database: try again next beat, the lease has slack
-                log.warning("lease renewal of %s failed", job.id, exc_info=True)
+            except Exception as exc:  # a locked database: try again next beat, the lease has slack
+                fault = transient(exc)  # an outage is one line per beat; anything else, its traceback
+                self._log(
+                    logging.WARNING,
+                    "lease renewal failed",
+                    job,
+                    error=str(fault or exc),
+                    exc_info=None if fault else exc,
+                )
             if job.fenced.is_set():
                 return
 
@@ -272,9 +303,10 @@ class Runner:
             )
             if not ok:
                 raise _Fenced()
+            self._log(logging.INFO, "job completed", job, status="completed", outputs=plan.count, ms=True)
             return Status.COMPLETED
         except _Fenced:
-            log.info("prediction %s attempt %s was superseded; stopping", pid, attempt)
+            self._log(logging.INFO, "job superseded", job, ms=True)
             self._discard(pid, attempt)  # only this attempt's own files
             return None
         except BaseException as exc:
@@ -285,12 +317,15 @@ class Runner:
             except BaseException as failed:  # the database (or storage) is gone: stop; the lease runs out
                 if not isinstance(failed, Exception) and not is_panic(failed):
                     raise
-                log.warning(
-                    "prediction %s attempt %s: could not record how it ended (%s); the reaper will retry it",
-                    pid,
-                    attempt,
-                    transient(failed) or repr(failed),
-                    exc_info=failed,
+                fault = transient(failed)
+                self._log(
+                    logging.WARNING,
+                    "job stalled",
+                    job,
+                    error=f"could not record how it ended ({fault or repr(failed)}); "
+                    "its lease runs out and the reaper retries it",
+                    ms=True,
+                    exc_info=None if fault else failed,  # an outage needs no traceback
                 )
                 self._discard(pid, attempt)
                 return None
@@ -306,33 +341,33 @@ class Runner:
         message; anything else is a bug → ``failed`` 5000 naming the engine. A store error raised here
         (the database is gone) leaves the row to its lease and the reaper (see ``_run``)."""
         if job.fenced.is_set():
+            self._log(logging.INFO, "job superseded", job, ms=True)
             self._discard(pid, attempt)
             return None
         if isinstance(exc, Cancelled) or (isinstance(exc, EngineError) and job.cancel.is_set()):
             if self._releasing.is_set():
                 self._release(pid, attempt, job)
                 return None
-            return self._end(pid, attempt, Status.CANCELLED, 0, "cancelled by the caller", started)
+            return self._end(job, Status.CANCELLED, 0, "cancelled by the caller", started)
         fault = transient(exc)
         if fault is not None:
             return self._retry(pid, attempt, job, fault, started)
         if isinstance(exc, SeqeditError):
-            return self._end(pid, attempt, Status.FAILED, exc.code, str(exc) or type(exc).__name__, started)
-        log.error("prediction %s failed", pid, exc_info=exc)
+            return self._end(job, Status.FAILED, exc.code, str(exc) or type(exc).__name__, started)
         return self._end(
-            pid,
-            attempt,
+            job,
             Status.FAILED,
             INTERNAL,
             f"internal error in the {self.settings.engine} engine ({type(exc).__name__})",
             started,
+            exc_info=exc,  # a bug: its traceback goes with the line
         )
 
     def _release(self, pid: str, attempt: int, job: _JobProgress) -> None:
         job.quiesce()
         self.store.release(pid, attempt)
         self._discard(pid, attempt)
-        log.info("prediction %s handed back on shutdown", pid)
+        self._log(logging.INFO, "job released", job, ms=True)
 
     def _retry(self, pid: str, attempt: int, job: _JobProgress, fault: Fault, started: float) -> Status | None:
         """A transient fault: hand the attempt back for a retry after a backoff, or, when it was the
@@ -341,22 +376,25 @@ class Runner:
         reason = f"{fault.reason} while {job.doing}"
         job.quiesce()  # no renewal may land after the hand-back and undo its backoff
         if spent >= self.settings.max_attempts:
-            log.error("prediction %s: %s; attempt %s was its last", pid, reason, spent)
             error = f"{reason}; gave up after {spent} attempt{'s' if spent != 1 else ''}"
-            return self._end(pid, attempt, Status.FAILED, INTERNAL, error, started)
+            return self._end(job, Status.FAILED, INTERNAL, error, started, fault=fault.kind)
         delay = min(MAX_RETRY_DELAY, self.settings.retry_delay * 2 ** (spent - 1))
         handed_back = self.store.retry_later(pid, attempt, reason=reason, delay=delay)
         self._discard(pid, attempt)  # after the row let go of them
         if handed_back:
             self.retry(pid, delay)
-            log.warning(
-                "prediction %s: %s; retrying in %.1f s (attempt %s of %s)",
-                pid,
-                reason,
-                delay,
-                spent,
-                self.settings.max_attempts,
+            self._log(
+                logging.WARNING,
+                "job retrying",
+                job,
+                fault=fault.kind,
+                error=reason,
+                delay_s=delay,
+                max_attempts=self.settings.max_attempts,
+                ms=True,
             )
+        else:
+            self._log(logging.INFO, "job superseded", job, ms=True)
         return None
 
     def _discard(self, pid: str, attempt: int) -> None:
@@ -369,12 +407,56 @@ class Runner:
                 raise
             log.warning("could not delete partial outputs of %s attempt %s", pid, attempt, exc_info=True)
 
-    def _end(self, pid: str, attempt: int, status: Status, code: int, error: str, started: float) -> Status | None:
+    def _end(
+        self,
+        job: _JobProgress,
+        status: Status,
+        code: int,
+        error: str,
+        started: float,
+        *,
+        exc_info: BaseException | None = None,
+        **fields: Any,
+    ) -> Status | None:
+        pid, attempt = job.id, job.attempt
         ok = self.store.finish(
             pid, attempt, status, code=code, error=error, execution_ms=int((time.monotonic() - started) * 1000)
         )
         self._discard(pid, attempt)
-        return status if ok else None
+        if not ok:
+            self._log(logging.INFO, "job superseded", job, ms=True)
+            return None
+        if status is Status.CANCELLED:
+            self._log(logging.INFO, "job cancelled", job, status=status.value, ms=True)
+        else:  # failed: bad input is the caller's business (INFO); an internal error is ours (ERROR)
+            level = logging.ERROR if code >= INTERNAL else logging.INFO
+            line = error.strip().splitlines()[0][:500] if error.strip() else ""
+            self._log(
+                level,
+                "job failed",
+                job,
+                status=status.value,
+                code=code,
+                error=line,
+                ms=True,
+                exc_info=exc_info,
+                **fields,
+            )
+        return status
+
+    def _log(self, level: int, event: str, job: _JobProgress, *, ms: bool = False, **fields: Any) -> None:
+        """One job line: the event and the job's id, key, engine, attempt (and ``ms`` since the claim)."""
+        exc_info = fields.pop("exc_info", None)
+        extra: dict[str, Any] = {
+            "prediction": job.id,
+            "key_id": job.key_id,
+            "engine": self.settings.engine,
+            "attempt": job.attempt,
+            **fields,
+        }
+        if ms:
+            extra["ms"] = int((time.monotonic() - job.started) * 1000)
+        log.log(level, event, extra=extra, exc_info=exc_info)
 
     def _load_refs(self, refs: list[str], job: _JobProgress) -> list[Image.Image]:
         images = []
@@ -434,8 +516,12 @@ class Reaper:
         while not self._stop.wait(self.settings.reaper_interval):
             try:
                 self.run_once()
-            except Exception:
-                log.exception("reaper pass failed")
+            except Exception as exc:
+                fault = transient(exc)
+                if fault is None:
+                    log.exception("reaper pass failed")
+                else:  # the database is briefly gone: one line, the next pass tries again
+                    log.warning("reaper pass failed", extra={"error": str(fault)})
 
     def stop(self) -> None:
         self._stop.set()

@@ -1185,3 +1185,83 @@ class Store:
             q = q.where(w.prediction_id == prediction_id)
         with self._read() as c:
             return [dict(r) for r in c.execute(q).mappings()]
+
+    def webhook_counts(self) -> dict[str, int]:
+        """Outbox rows by state (``pending``, ``delivered``, ``dead``) for ``/metrics``: one grouped count."""
+        w = webhook_outbox.c
+        state = sa.case((w.delivered_at.is_not(None), "delivered"), (w.dead.is_(True), "dead"), else_="pending")
+        counts = {"pending": 0, "delivered": 0, "dead": 0}
+        with self._read() as c:
+            for name, n in c.execute(sa.select(state, sa.func.count()).group_by(state)):
+                counts[str(name)] = int(n)
+        return counts
+
+    # ---------------------------------------------------------------- the fleet's queue: recovery and estimates
+
+    def queued_count(self, enqueued_before: float) -> int:
+        """Queued rows whose message went out before ``enqueued_before`` (compared with the queue's own
+        count: fewer messages than these rows means the queue lost some)."""
+        p = predictions.c
+        with self._read() as c:
+            return int(
+                c.execute(
+                    sa.select(sa.func.count())
+                    .select_from(predictions)
+                    .where(p.status == Status.CREATED.value, p.enqueued_at < enqueued_before)
+                ).scalar_one()
+            )
+
+    def requeue_queued(self, enqueued_before: float, now: float | None = None) -> list[tuple[str, float]]:
+        """The queued rows enqueued before ``enqueued_before``, in queue order, as ``(id, priority)``,
+        marked enqueued ``now``: what a queue that lost its messages must be given again."""
+        now = time.time() if now is None else now
+        p = predictions.c
+        with self._write() as c:
+            rows = c.execute(
+                sa.select(p.id, p.priority)
+                .where(p.status == Status.CREATED.value, p.enqueued_at < enqueued_before)
+                .order_by(p.priority.desc(), p.created_at)
+            ).all()
+            ids = [r.id for r in rows]
+            for at in range(0, len(ids), 500):  # bounded IN lists
+                c.execute(predictions.update().where(p.id.in_(ids[at : at + 500])).values(enqueued_at=now))
+        return [(r.id, float(r.priority)) for r in rows]
+
+    def priorities(self, ids: list[str]) -> dict[str, float]:
+        """The stored queue priority of each of ``ids`` (a re-enqueue keeps the job's place)."""
+        if not ids:
+            return {}
+        p = predictions.c
+        with self._read() as c:
+            return {r.id: float(r.priority) for r in c.execute(sa.select(p.id, p.priority).where(p.id.in_(ids)))}
+
+    def recent_executions(self, *, window: float = 3600.0, limit: int = 50, now: float | None = None) -> list[float]:
+        """Execution seconds of the last ``limit`` completed predictions created in the last ``window``
+        seconds, newest first (a bounded walk of the ``created_at`` index): the per-job figure behind a
+        waiting job's ETA."""
+        now = time.time() if now is None else now
+        p = predictions.c
+        with self._read() as c:
+            return [
+                ms / 1000.0
+                for ms in c.execute(
+                    sa.select(p.execution_ms)
+                    .where(p.created_at >= now - window, p.status == Status.COMPLETED.value)
+                    .order_by(p.created_at.desc())
+                    .limit(limit)
+                ).scalars()
+            ]
+
+    def running_count(self, now: float | None = None) -> int:
+        """Rows running under a live lease (they hold consumer slots ahead of every queued one; a job
+        handed back or waiting out a retry backoff holds none)."""
+        now = time.time() if now is None else now
+        p = predictions.c
+        with self._read() as c:
+            return int(
+                c.execute(
+                    sa.select(sa.func.count())
+                    .select_from(predictions)
+                    .where(p.status == Status.PROCESSING.value, p.lease_until >= now)
+                ).scalar_one()
+            )

@@ -98,7 +98,7 @@ class Submissions:
     def plan(self, key: dict[str, Any], model: str, request: EditRequest) -> dict[str, Any]:
         """The plan endpoint: the references checked as a submit checks them (writing nothing), then
         ``plans.preview`` — panels, verdicts, refusal, warnings, price. No task is created."""
-        staged = check_references(self.store, self.secret, self.settings, key, request.images)
+        staged = check_references(self.store, self.secret, self.settings, key, request.images, storage=self.storage)
         return self._preview(model, request, staged)
 
     def _preview(self, model: str, request: EditRequest, staged: Staged) -> dict[str, Any]:
@@ -120,7 +120,7 @@ class Submissions:
             except FetchError as exc:
                 raise RequestError("webhook", PUBLIC_URL, exc.message) from None
         limit = key.get("concurrency") or s.key_concurrency or None
-        staged = check_references(self.store, self.secret, s, key, sub.request.images)  # writes nothing
+        staged = check_references(self.store, self.secret, s, key, sub.request.images, storage=self.storage)
         if sub.refuse_unsupported or s.refuse_at_submit:
             planned = self._preview(sub.model, sub.request, staged)
             if planned["refusal"] is not None:
@@ -229,9 +229,16 @@ def fair_priority(active: int, *, sync: bool) -> float:
 
 
 def check_references(
-    store: Store, secret: bytes, settings: Settings, key: dict[str, Any], images: tuple[str, ...]
+    store: Store,
+    secret: bytes,
+    settings: Settings,
+    key: dict[str, Any],
+    images: tuple[str, ...],
+    *,
+    storage: Storage | None = None,
 ) -> Staged:
-    """Cheap, early checks of every reference, writing nothing: our own files must be the key's, other
+    """Cheap, early checks of every reference, writing nothing: our own files (signed ``/files`` URLs,
+    or URLs ``storage`` recognises as its own, such as S3 presigned ones) must be the key's, other
     URLs pass the SSRF guard's host check, inline images are decoded and header-probed. Raises
     ``RequestError``/``NotFound`` naming ``images[i]``."""
     refs: list[str] = []
@@ -241,7 +248,7 @@ def check_references(
         ref = raw.strip()
         if ref.startswith(OBJECT_REF):  # internal form: never accepted from a client
             raise RequestError(field_name, FORMS, "must be an http(s) URL, a data: URI or base64", code=BAD_MEDIA)
-        object_key = own_key(ref, secret) if ref.startswith(("http://", "https://")) else None
+        object_key = own_key(ref, secret, storage=storage) if ref.startswith(("http://", "https://")) else None
         if object_key is not None:  # one of our own signed file URLs, on any host
             if not _owned(store, key, object_key):
                 raise NotFound(field_name, "your own files", "file not found")

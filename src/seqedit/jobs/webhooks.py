@@ -9,6 +9,13 @@ key's secret. ``webhook-id`` is stable across retries (``<prediction id>-<status
 can deduplicate. A non-2xx answer or a network failure is retried with exponential backoff
 (``webhook_backoff`` × 2^n, capped at 600 s) up to ``webhook_max_attempts``; a URL the SSRF guard
 refuses is not retried.
+
+**A fleet sends each attempt once.** Every process with the webhooks role (API replicas, workers)
+polls the same outbox; before posting, a sender claims the attempt (``Store.claim_webhook``: one
+conditional UPDATE moves the row's ``next_attempt_at``, as it was read, to ``now + claim_lease``), and
+only the process whose UPDATE hit the row posts it. A sender that dies mid-attempt leaves the row due
+again once the claim lease has passed (``claim_lease``: the attempt's connect and read timeouts with
+slack), so a delivery is at least once across crashes and once otherwise.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ class WebhookSender:
         self.render = render
         self.secret_for = secret_for
         self.poll = poll
+        # how long a claimed attempt is ours: connect + read timeouts, and slack for a slow process
+        self.claim_lease = 3 * settings.webhook_timeout + 5.0
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="seqedit-webhook")
         self._inflight: set[int] = set()
         self._lock = threading.Lock()
@@ -73,12 +82,22 @@ class WebhookSender:
             self._wake.clear()
 
     def dispatch_due(self) -> int:
+        """Claim and hand to the pool every due attempt that no other sender took; returns how many."""
         n = 0
         for row in self.store.due_webhooks():
             with self._lock:
                 if row["id"] in self._inflight:
                     continue
                 self._inflight.add(row["id"])
+            try:
+                mine = self.store.claim_webhook(row["id"], row["next_attempt_at"], lease=self.claim_lease)
+            except Exception:
+                mine = False
+                log.warning("could not claim webhook %s", row["message_id"], exc_info=True)
+            if not mine:  # another process took this attempt (or the row changed since it was read)
+                with self._lock:
+                    self._inflight.discard(row["id"])
+                continue
             self._pool.submit(self._deliver_and_release, row)
             n += 1
         return n

@@ -63,7 +63,8 @@ def _verdicts(value: Any) -> list[Verdict]:
 @dataclass(frozen=True)
 class Prediction:
     """A task as the last poll saw it. ``outputs`` are URLs (or naked base64 for a base64 task);
-    ``progress`` is ``{done, total, fraction}``; ``plan`` the per-panel plan once the task is planned."""
+    ``progress`` is ``{done, total, fraction}``; ``plan`` the per-panel plan once the task is planned;
+    ``queue_position`` and ``eta_seconds`` while it waits in the queue."""
 
     id: str
     model: str
@@ -78,10 +79,15 @@ class Prediction:
     input: dict[str, Any]
     created_at: str
     raw: dict[str, Any] = field(repr=False)
+    # while the task waits in the queue (status "created"): how many tasks go before it (0: next) and
+    # the estimated seconds until it completes (None: unknown, or the server does not send them)
+    queue_position: int | None = None
+    eta_seconds: float | None = None
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Prediction:
         plan = d.get("plan")
+        position, eta = d.get("queue_position"), d.get("eta_seconds")
         return cls(
             id=str(d.get("id", "")),
             model=str(d.get("model", "")),
@@ -96,6 +102,8 @@ class Prediction:
             input=_dict(d.get("input")),
             created_at=str(d.get("created_at", "")),
             raw=d,
+            queue_position=position if isinstance(position, int) and not isinstance(position, bool) else None,
+            eta_seconds=float(eta) if isinstance(eta, int | float) and not isinstance(eta, bool) else None,
         )
 
     @property
