@@ -18,8 +18,10 @@ What ``up DIR`` starts, in this order, each on free loopback ports, with data an
 
 Every seqedit process gets ``SEQEDIT_DB_URL=postgresql+psycopg://…``, ``SEQEDIT_QUEUE_URL=redis://…``,
 ``SEQEDIT_STORAGE_URL=s3://seqedit/cluster`` with the ``AWS_*`` variables of the S3 server, one
-``SEQEDIT_SIGNING_SECRET`` (so a file URL signed by one process is valid on every other), a data dir
-of its own (``DIR/api-1``, …) and whatever ``--env KEY=VALUE`` adds. Before them, ``seqedit db
+``SEQEDIT_SIGNING_SECRET`` (so a file URL signed by one process is valid on every other),
+``SEQEDIT_PUBLIC_URL`` of api-1 (standing in for a load balancer: workers send webhooks too, and their
+bodies need an absolute base), a data dir of its own (``DIR/api-1``, …) and whatever ``--env
+KEY=VALUE`` adds. Before them, ``seqedit db
 upgrade`` runs when the installed seqedit has it, and ``seqedit keys create`` makes the API key (which
 also creates the schema on a seqedit without migrations, before any two processes race to). Where the
 installed seqedit has no S3 storage yet (``open_storage`` refuses ``s3://``), ``--storage auto`` (the
@@ -357,7 +359,7 @@ class Cluster:
                 )
             self.wipe()
         self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / "logs").mkdir(exist_ok=True)
+        (self.root / "logs").mkdir(mode=0o700, exist_ok=True)  # API logs carry a playground sign-in link
         self.state = {"dir": str(self.root), "created_at": time.time(), "components": {}, "env": {}}
         try:
             self._up(opts)
@@ -432,6 +434,9 @@ class Cluster:
             argv = [PYTHON, "-m", "seqedit", "worker", "--engine", opts.engine, flag, str(opts.concurrency)]
             self.add(f"worker-{i}", "worker", [*argv, "--data-dir", str(data)], port=None, url=None)
         ports = free_ports(opts.api)
+        if ports and "SEQEDIT_PUBLIC_URL" not in extra:  # where a load balancer would be: webhook bodies and
+            env["SEQEDIT_PUBLIC_URL"] = f"http://127.0.0.1:{ports[0]}"  # the links any process hands out
+            self.save()
         for i, port in enumerate(ports, start=1):
             data = self.root / f"api-{i}"
             argv = [PYTHON, "-m", "seqedit", "serve", "--workers", "0", "--host", "127.0.0.1", "--port", str(port)]
@@ -724,7 +729,13 @@ class Cluster:
         for n in reversed([n for n in order if n not in seqedit]):
             self.stop([n], grace=5.0)
         pg = self.components.get("postgres")
-        if pg and pg.get("outside"):
+        if pg and pg.get("outside") and Path(pg["root"]).exists():  # keep its log, then its files go
+            kept = self.root / "logs" / "postgres.log"
+            with contextlib.suppress(OSError):
+                kept.unlink()
+            with contextlib.suppress(OSError):
+                shutil.copyfile(pg["pg_log"], kept)
+            pg["log"] = str(kept)
             shutil.rmtree(pg["root"], ignore_errors=True)
         self.save()
         if not quiet:
