@@ -133,10 +133,12 @@ def serve(
     """Run the WaveSpeed-compatible API with its job consumers, in one process (no external services)."""
     from seqedit.api.app import create_app
     from seqedit.api.server import run as run_server
+    from seqedit.client.cli_db import require_schema
     from seqedit.service import API_ONLY, SERVE
 
     engine_flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
     settings = _settings(engine_flags, opt, engine=engine, workers=workers, data_dir=data_dir, public_url=public_url)
+    require_schema(settings)  # a database behind this seqedit's schema (not SQLite) or ahead of it: exit 2
     # --workers 0: API only; `seqedit worker` processes run the jobs
     _log_to_stderr()
     service = _service(settings, SERVE if settings.workers > 0 else API_ONLY)
@@ -190,10 +192,12 @@ def worker(
     """Run job consumers without the HTTP API, against the configured database and queue
     ($SEQEDIT_DB_URL, $SEQEDIT_QUEUE_URL, or the data dir's SQLite files beside a `serve --workers 0`).
     PostgreSQL + Redis distributed mode is not tested yet."""
+    from seqedit.client.cli_db import require_schema
     from seqedit.service import WORKER
 
     engine_flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
     settings = _settings(engine_flags, opt, engine=engine, workers=workers, data_dir=data_dir)
+    require_schema(settings)  # as serve
     _log_to_stderr()
     service = _service(settings, WORKER)
     service.start()
