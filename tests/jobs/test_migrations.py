@@ -322,10 +322,12 @@ def test_concurrent_starts_on_one_fresh_database_all_succeed(db_url):
     assert differences(db_url) == []
 
 
-def test_a_start_that_waited_for_the_lock_reads_the_revision_again(pg_url):
+@pytest.mark.parametrize("meanwhile", ["head", "newer"])
+def test_a_start_that_waited_for_the_lock_reads_the_revision_again(pg_url, meanwhile):
     """The PostgreSQL lock, deterministically: a Store start that found the database blank waits for
-    the advisory lock another session holds; that session brings it to head and lets go; the waiting
-    start must then see head (running the revisions again would fail on tables that exist)."""
+    the advisory lock another session holds; that session brings it to head (or a newer seqedit's
+    revision) and lets go; the waiting start then goes by what it reads under the lock: head, nothing
+    to do; a newer revision, refused."""
     import threading
 
     holder = sa.create_engine(pg_url)
@@ -342,13 +344,20 @@ def test_a_start_that_waited_for_the_lock_reads_the_revision_again(pg_url):
             assert starter.is_alive() and time.monotonic() < deadline, results
             time.sleep(0.02)
         migrate._run(c, migrate.HEAD)  # what the other process does while it holds the lock
+        if meanwhile == "newer":
+            c.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
         c.commit()
         c.execute(sa.select(sa.func.pg_advisory_unlock(migrate.SCHEMA_LOCK)))
         c.commit()
         starter.join(TIMEOUT)
     holder.dispose()
-    assert results == ["ok"]
-    assert revision_rows(pg_url) == [migrate.HEAD]
+    if meanwhile == "head":
+        assert results == ["ok"]
+        assert revision_rows(pg_url) == [migrate.HEAD]
+    else:
+        assert len(results) == 1 and isinstance(results[0], migrate.SchemaError), results
+        assert "revision 0099, which this seqedit does not know" in str(results[0])
+        assert revision_rows(pg_url) == ["0099"]
 
 
 def _store_or_error(url: str) -> object:
