@@ -74,8 +74,8 @@ def current(db_url: str | None = DbUrl, data_dir: Path | None = DataDir) -> None
     store = _open(url)
     try:
         state = migrate.current(store.engine)
-    except sa.exc.OperationalError as exc:
-        fail(f"cannot reach the database at {migrate.redact(url)}: {exc.orig}")
+    except sa.exc.DBAPIError as exc:
+        fail(f"cannot read the database at {migrate.redact(url)}: {exc.orig}")
     finally:
         store.close()
     out.print(f"database: {migrate.redact(url)}", soft_wrap=True, highlight=False)
@@ -100,8 +100,8 @@ def upgrade(db_url: str | None = DbUrl, data_dir: Path | None = DataDir) -> None
         before, after = migrate.upgrade(store.engine)
     except migrate.SchemaError as exc:
         fail(str(exc))
-    except sa.exc.OperationalError as exc:
-        fail(f"cannot reach the database at {migrate.redact(url)}: {exc.orig}")
+    except sa.exc.DBAPIError as exc:  # unreachable, or a step failed: one transaction, so nothing changed
+        fail(f"cannot upgrade the database at {migrate.redact(url)}: {exc.orig}")
     finally:
         store.close()
     shown = migrate.redact(url)
@@ -119,7 +119,7 @@ def history() -> None:
 
     for revision, _down, doc in migrate.history():
         mark = " (head)" if revision == migrate.HEAD else ""
-        summary = doc.split(":", 1)[1].strip() if doc.startswith(f"{revision}:") else doc
+        summary = (doc.split(":", 1)[1].strip() if doc.startswith(f"{revision}:") else doc).replace("``", "")
         out.print(f"{revision}{mark}  {summary}", soft_wrap=True, highlight=False)
 
 
@@ -136,5 +136,5 @@ def require_schema(settings: Settings) -> None:
         migrate.check_current(url, auto_upgrade=os.environ.get(AUTO_UPGRADE, "") == "1")
     except migrate.SchemaError as exc:
         fail(str(exc))
-    except sa.exc.OperationalError as exc:
-        fail(f"cannot reach the database at {migrate.redact(url)}: {exc.orig}")
+    except sa.exc.DBAPIError as exc:
+        fail(f"cannot read the database at {migrate.redact(url)}: {exc.orig}")

@@ -35,6 +35,7 @@ on both backends, so a failed upgrade leaves the database at its old revision.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ _PRE_MIGRATION = frozenset(
 _RELEASE_TABLES = ("predictions", "api_keys", "uploads", "usage", "webhook_outbox")  # 0001's
 _ADDED_BEFORE_0002 = {"predictions": {"priority"}}  # columns 0002 adds that unreleased builds had already
 
+log = logging.getLogger("seqedit.jobs.migrate")
 _upgrading = threading.Lock()
 _scripts_loaded: ScriptDirectory | None = None
 _sqlite_schema: list[str] | None = None  # see _sqlite_copy
@@ -168,6 +170,8 @@ def upgrade(engine: Engine) -> tuple[State, State]:
                 _check_release_tables(conn, engine)
             if not _sqlite_copy(conn):
                 _run(conn, HEAD, stamp="0001" if before.legacy else None)
+            if before.tables:  # a blank database made at head is not news; an upgrade is
+                log.info("upgraded the database at %s from %s to %s", redact(engine.url), before.describe(), HEAD)
     return before, State(HEAD, True)
 
 
