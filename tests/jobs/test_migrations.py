@@ -467,3 +467,5 @@ def test_a_bad_or_unreachable_database_is_one_line(tmp_path):
         assert "hunter2" not in r.stderr and "Traceback" not in r.stderr
     r = seqedit("worker", "--engine", "test-fast", "--data-dir", str(tmp_path), SEQEDIT_DB_URL=nobody)
     assert r.returncode == 2 and "cannot read the database at" in r.stderr and "hunter2" not in r.stderr
+    r = seqedit("serve", "--engine", "test-fast", "--data-dir", str(tmp_path), SEQEDIT_DB_URL="nosuchdialect://x")
+    assert r.returncode == 2 and "cannot open the database at" in r.stderr and "Traceback" not in r.stderr

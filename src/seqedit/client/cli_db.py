@@ -138,3 +138,5 @@ def require_schema(settings: Settings) -> None:
         fail(str(exc))
     except sa.exc.DBAPIError as exc:
         fail(f"cannot read the database at {migrate.redact(url)}: {exc.orig}")
+    except sa.exc.ArgumentError as exc:  # a malformed URL, a driver that is not installed
+        fail(f"cannot open the database at {migrate.redact(url)}: {exc}")

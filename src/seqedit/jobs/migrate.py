@@ -185,7 +185,9 @@ def _sqlite_copy(conn: Connection) -> bool:
         return False
     if _sqlite_schema is None:
         _run(conn, HEAD)
-        found = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")
+        found = conn.exec_driver_sql(  # SQLite's own objects (autoindexes, sqlite_sequence) come by themselves
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite%' ORDER BY rowid"
+        )
         _sqlite_schema = [row[0] for row in found]
         return True
     for statement in _sqlite_schema:
