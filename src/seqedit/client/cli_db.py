@@ -9,7 +9,6 @@ Who upgrades when is ``jobs/migrate.py``'s docstring.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,8 +28,6 @@ db_app = typer.Typer(
 
 DbUrl = typer.Option(None, "--db-url", help="Database URL (default: $SEQEDIT_DB_URL, else the data dir's SQLite file).")
 DataDir = typer.Option(None, "--data-dir", help="Data directory (default: $SEQEDIT_DATA_DIR or ./seqedit-data).")
-
-AUTO_UPGRADE = "SEQEDIT_DB_AUTO_UPGRADE"  # "1": serve/worker bring a database that is behind to head
 
 
 def register(app: typer.Typer) -> None:
@@ -133,7 +130,7 @@ def require_schema(settings: Settings) -> None:
 
     url = database_url(settings)
     try:
-        migrate.check_current(url, auto_upgrade=os.environ.get(AUTO_UPGRADE, "") == "1")
+        migrate.check_current(url, auto_upgrade=settings.db_auto_upgrade)
     except migrate.SchemaError as exc:
         fail(str(exc))
     except sa.exc.DBAPIError as exc:

@@ -185,6 +185,7 @@ def _start_logging(settings: Any, log_format: LogFormat | None) -> None:
 def _store(data_dir: Path | None):
     """The store of the data dir (or of ``SEQEDIT_DB_URL``); exit 2 if the data dir is not one (never
     created here: a folder no server reads would take the keys)."""
+    from seqedit.client.cli_db import require_schema
     from seqedit.datadir import NoDataDir, require
     from seqedit.jobs.store import Store
     from seqedit.service import database_url
@@ -195,6 +196,7 @@ def _store(data_dir: Path | None):
             require(Path(s.data_dir))
         except NoDataDir as exc:
             raise _fail(str(exc)) from None
+    require_schema(s)  # as serve: a shared database behind this seqedit is upgraded deliberately, not here
     return Store(database_url(s))
 
 
