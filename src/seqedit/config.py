@@ -40,6 +40,7 @@ class Settings(BaseSettings):
 
     # --- the service (seqedit serve / worker); see docs/service.md ---
     db_url: str = ""  # empty: sqlite:///<data_dir>/seqedit.db (WAL)
+    db_auto_upgrade: bool = False  # serve/worker bring a non-SQLite database behind head up themselves
     queue_url: str = ""  # empty: SqliteHuey at <data_dir>/queue.db; memory:// (tests); redis://…
     storage_url: str = ""  # empty: files under <data_dir>/objects; memory:// (tests); s3://bucket/prefix (AWS_* vars)
     storage_proxy: bool = False  # s3://: serve files through our /files URLs instead of presigned bucket URLs

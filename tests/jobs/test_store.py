@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from seqedit.jobs.store import LimitExceeded, Status, Store, hash_key
+from seqedit.jobs.store import LimitExceeded, Status, hash_key
 
 REQ = {"prompt": "p", "images": ["x"], "size": "64*64", "max_images": 2, "seed": 1, "output_format": "jpeg"}
 
@@ -171,18 +171,6 @@ def test_active_count_is_bounded_and_create_reports_the_rank(store):
     assert [r["active_before"] for r in rows] == [0, 1, 2, 3, 3]  # counted up to count_active
     assert store.active_count("k") == 5 and store.active_count("k", at_most=2) == 2
     assert store.active_count("other") == 0
-
-
-def test_an_older_database_gets_the_key_status_index(tmp_path):
-    import sqlalchemy as sa
-
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    Store(url).close()
-    engine = sa.create_engine(url)
-    with engine.begin() as c:
-        c.exec_driver_sql("DROP INDEX ix_predictions_key_status")  # as a database from before it existed
-    Store(url).close()
-    assert "ix_predictions_key_status" in {i["name"] for i in sa.inspect(engine).get_indexes("predictions")}
 
 
 def test_worker_lost_names_the_last_transient_fault(store):

@@ -6,6 +6,7 @@ Commands are grouped by concern; each group module exposes ``register(app)``:
     cli_service  serve, worker, keys, usage   (the HTTP service)
     cli_models   models check                 (generative engines)
     cli_engines  engines                      (the engines and their options; --opt parsing)
+    cli_db       db upgrade, current, history (the database's schema revision)
 
 Help is rendered without rich markup (``rich_markup_mode=None`` here and on every sub-app): rich would
 read ``[diffusion]`` or ``[default: …]`` in a help text as a style tag and drop it. ``tests/client``
@@ -51,6 +52,7 @@ _GROUPS = (
     "seqedit.client.cli_engines",
     "seqedit.client.cli_service",
     "seqedit.client.cli_models",
+    "seqedit.client.cli_db",
 )
 for _module in _GROUPS:
     try:

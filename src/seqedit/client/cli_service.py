@@ -185,6 +185,7 @@ def _start_logging(settings: Any, log_format: LogFormat | None) -> None:
 def _store(data_dir: Path | None):
     """The store of the data dir (or of ``SEQEDIT_DB_URL``); exit 2 if the data dir is not one (never
     created here: a folder no server reads would take the keys)."""
+    from seqedit.client.cli_db import require_schema
     from seqedit.datadir import NoDataDir, require
     from seqedit.jobs.store import Store
     from seqedit.service import database_url
@@ -195,6 +196,7 @@ def _store(data_dir: Path | None):
             require(Path(s.data_dir))
         except NoDataDir as exc:
             raise _fail(str(exc)) from None
+    require_schema(s)  # as serve: a shared database behind this seqedit is upgraded deliberately, not here
     return Store(database_url(s))
 
 
@@ -218,10 +220,12 @@ def serve(
     """Run the WaveSpeed-compatible API with its job consumers, in one process (no external services)."""
     from seqedit.api.app import create_app
     from seqedit.api.server import run as run_server
+    from seqedit.client.cli_db import require_schema
     from seqedit.service import API_ONLY, ROLES, SERVE
 
     engine_flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
     settings = _settings(engine_flags, opt, engine=engine, workers=workers, data_dir=data_dir, public_url=public_url)
+    require_schema(settings)  # a database behind this seqedit's schema (not SQLite) or ahead of it: exit 2
     # --workers 0: API only; `seqedit worker` processes run the jobs
     _start_logging(settings, log_format)
     roles = SERVE if settings.workers > 0 else API_ONLY
@@ -301,6 +305,7 @@ def worker(
     Also delivers webhooks and runs the reaper and the retention sweep (once per tick across the
     fleet). The engine is built once, at start. SIGTERM or Ctrl-C drains: no new jobs, running ones
     may finish within $SEQEDIT_DRAIN_SECONDS (30), the rest are handed back; then exit 0."""
+    from seqedit.client.cli_db import require_schema
     from seqedit.service import WORKER
 
     if concurrency is not None and workers is not None and concurrency != workers:
@@ -315,6 +320,7 @@ def worker(
     if settings.workers < 1:
         err.print(f"[red]error:[/red] SEQEDIT_WORKERS must be at least 1 for a worker, got {settings.workers}")
         raise typer.Exit(2)
+    require_schema(settings)  # as serve
     _start_logging(settings, log_format)
     service = _service(settings, WORKER)  # builds the engine once (a bad option exits 2 here)
     done = threading.Event()

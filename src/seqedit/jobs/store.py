@@ -18,6 +18,10 @@ its UPDATEs hit zero rows and it stops. Terminal rows are never updated by a tra
 The webhook outbox row and the usage row are written in the same transaction as the terminal state.
 Other tables: ``api_keys`` (SHA-256 hashes, never the key), ``uploads`` (single-use PUT tickets and
 their stored objects) and ``usage``.
+
+Schema: the tables below describe the schema at ``migrate.HEAD``; the revisions in ``jobs/migrations``
+create and change them (``Store(url)`` brings a database to head at start, see ``jobs/migrate.py``). A
+column, table or index added here needs a revision too: ``tests/jobs/test_migrations.py`` compares.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+
+from seqedit.jobs.migrate import upgrade
 
 __all__ = ["Status", "Store", "LimitExceeded", "new_id", "hash_key", "WORKER_LOST", "metadata"]
 
@@ -226,7 +232,10 @@ def _lost(row: Mapping[str, Any]) -> str:
 class Store:
     """All reads and transitions. Thread-safe; one instance per process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        """``migrate``: bring the database to the schema's head (``jobs.migrate.upgrade``; raises
+        ``SchemaError`` for a revision this seqedit does not know). False leaves the schema alone, for
+        callers that read or upgrade it themselves (``seqedit db``)."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._write_lock = threading.Lock()
@@ -239,11 +248,8 @@ class Store:
             self._sqlite_pragmas()
         else:
             self.engine = sa.create_engine(url, pool_pre_ping=True)
-        metadata.create_all(self.engine)
-        # create_all adds indexes only with their table: a database from an earlier version gets the
-        # indexes added since here (idempotent; the one schema change that needs no migration)
-        for index in predictions.indexes:
-            index.create(self.engine, checkfirst=True)
+        if migrate:  # to head through the revisions in jobs/migrations (a no-op at head: two queries)
+            upgrade(self.engine)
 
     def _sqlite_pragmas(self) -> None:
         @sa.event.listens_for(self.engine, "connect")
