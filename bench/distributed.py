@@ -1,6 +1,6 @@
 """Distributed-mode benchmark: prints the figures issue 12 asks for (asserts nothing about speed).
 
-    .venv/bin/python bench/distributed.py [--quick] [--jobs N] [--keep DIR]
+    .venv/bin/python bench/distributed.py [--quick] [--jobs N] [--keep DIR] [--env KEY=VALUE]...
 
 Starts a local cluster with ``scripts/cluster up`` (PostgreSQL, Redis, S3 — or a shared folder where
 this seqedit has no S3 storage —, 2 ``seqedit serve --workers 0`` and 2 ``seqedit worker`` processes,
@@ -260,6 +260,13 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer jobs and shorter runs (a smoke test of the bench)")
     ap.add_argument("--jobs", type=int, default=0, help="jobs per throughput run (default 24, quick 6)")
     ap.add_argument("--keep", type=Path, help="cluster folder to use and leave (default: a temporary one, removed)")
+    ap.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for every cluster process (scripts/cluster up --env), e.g. OMP_NUM_THREADS=1",
+    )
     args = ap.parse_args()
     jobs = args.jobs or (6 if args.quick else 24)
     runs = 10 if args.quick else 40
@@ -270,7 +277,8 @@ def main() -> None:
     small = reference(32)
     figures: list[tuple[str, str]] = []
 
-    cluster("up", str(root), "--api", "2", "--workers", "2", "--engine", "classic")
+    extra = [a for item in args.env for a in ("--env", item)]
+    cluster("up", str(root), "--api", "2", "--workers", "2", "--engine", "classic", *extra)
     try:
         state = json.loads((root / "cluster.json").read_text())
         key = state["api_key"]
