@@ -67,6 +67,7 @@ from typing import Any
 from seqedit.config import Settings
 from seqedit.datadir import make_private
 from seqedit.engines.base import Engine, create
+from seqedit.jobs.faults import Outage
 from seqedit.jobs.notify import Notifier
 from seqedit.jobs.queue import Queue, open_queue
 from seqedit.jobs.runner import Reaper, Runner
@@ -203,6 +204,7 @@ class Service:
         )
         self._webhook_body = webhook_body
         self._stop = threading.Event()
+        self._beat_outage = Outage(log, "heartbeat")
         self._started = False
         self._figures: tuple[float, tuple[float | None, int]] | None = None
         self._figures_lock = threading.Lock()
@@ -261,7 +263,7 @@ class Service:
                 "SEQEDIT_PUBLIC_URL is not set: webhook bodies sent by this process carry root-relative URLs "
                 "(urls.get, and /files/… outputs of local storage); set it to the API's public base URL"
             )
-        self._beat(first=True)
+        self._beat()
         threading.Thread(target=self._heartbeat_loop, daemon=True, name="seqedit-heartbeat").start()
         if self.owns_data:
             voided = self.store.expire_leases()  # nothing of the previous process survived
@@ -297,7 +299,6 @@ class Service:
         if self._stop.is_set():
             return
         self._stop.set()
-        self.reaper.stop()
         self.queue.stop()
         running = self.runner.running()
         finished = 0
@@ -322,11 +323,14 @@ class Service:
 
     def _loop(self, name: str, interval: float, duty: Callable[[], object]) -> None:
         def run() -> None:
+            outage = Outage(log, name)
             while not self._stop.wait(interval):
                 try:
                     duty()
-                except Exception:
-                    log.exception("%s failed", name)
+                except Exception as exc:
+                    outage.failed(exc)
+                else:
+                    outage.ok()
 
         threading.Thread(target=run, daemon=True, name=name).start()
 
@@ -340,7 +344,7 @@ class Service:
 
     # ------------------------------------------------------------------ heartbeat
 
-    def _beat(self, first: bool = False) -> None:
+    def _beat(self) -> None:
         try:
             self.store.heartbeat(
                 self.id,
@@ -350,8 +354,10 @@ class Service:
                 engine=self.settings.engine,
                 concurrency=self.concurrency,
             )
-        except Exception:  # the database is briefly gone: the next beat renews it
-            log.warning("heartbeat of process %s failed", self.id[:8], exc_info=first)
+        except Exception as exc:  # the database is briefly gone: the next beat renews it
+            self._beat_outage.failed(exc)
+        else:
+            self._beat_outage.ok()
 
     def _heartbeat_loop(self) -> None:
         while not self._stop.wait(self.settings.heartbeat_seconds):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 import httpx
@@ -16,6 +17,7 @@ from fixtures.images import data_uri, png
 from fixtures.postgres import controllable_postgres, fresh_database
 from fixtures.server import Server
 from seqedit.api.outage import MESSAGE, RETRY_AFTER
+from seqedit.api.wavespeed import SYNC_OUTAGE
 
 MODEL = "/api/v3/bytedance/seedream-v4/edit-sequential"
 ENV = {
@@ -54,9 +56,28 @@ def test_api_answers_503_while_postgresql_is_down_and_loses_nothing(tmp_path, po
             while http.get(f"/api/v3/predictions/{accepted[0]}/result").json()["data"]["status"] != "processing":
                 assert time.monotonic() < deadline, "the first job never started"
                 time.sleep(0.05)
+            # a sync request that is waiting (its job queued behind the four) when the database goes
+            sync_answer: list[httpx.Response] = []
+            waiter = threading.Thread(
+                target=lambda: sync_answer.append(
+                    httpx.post(
+                        server.url + MODEL, json={**body, "enable_sync_mode": True}, headers=server.headers, timeout=60
+                    )
+                )
+            )
+            waiter.start()
+            while http.post("/api/v3/predictions", json={"page": 1, "page_size": 1}).json()["data"]["total"] < 5:
+                assert time.monotonic() < deadline, "the sync submit was never accepted"
+                time.sleep(0.05)
             objects = files(server.data_dir / "objects")
 
-            postgres.stop()  # one job running, three queued
+            postgres.stop()  # one job running, four queued, one sync request waiting
+            waiter.join(timeout=30)
+            (answer,) = sync_answer  # accepted before the outage: not a 503 (a retry would duplicate it)
+            assert answer.status_code == 200, answer.text
+            waited = answer.json()["data"]
+            assert (waited["status"], waited["code"], waited["error"]) == ("processing", 5004, SYNC_OUTAGE)
+            accepted.append(waited["id"])
             for request in (
                 lambda: http.post(MODEL, json=body),  # submit (inline image: stored, then the row fails)
                 lambda: http.post(MODEL, json={**body, "enable_sync_mode": True}),

@@ -68,10 +68,21 @@ def webhooks_received(fleet: Cluster, ids: list[str]) -> list[str]:
     return sorted(d["webhook_id"] for d in fleet.deliveries() if d["webhook_id"].split("-")[0] in ids)
 
 
+def started_by(fleet: Cluster, prediction_id: str) -> list[str]:
+    """The workers whose log has a ``job started`` line for ``prediction_id`` (the runner's job lines)."""
+    names = []
+    for name in ("worker-1", "worker-2"):
+        with open(fleet.component(name)["log"], encoding="utf-8", errors="replace") as f:
+            if any("job started" in line and prediction_id in line for line in f):
+                names.append(name)
+    return names
+
+
 def test_a_worker_sigkilled_mid_job_is_rerun_by_the_other_and_committed_once(fleet: Cluster, ref: str):
+    """Both workers run; the one that took the job (its own log line says so) is SIGKILLed mid-job, and
+    the other, alive all along, re-runs it once the lease runs out."""
     hook = fleet.component("receiver")["url"]
     try:
-        fleet.run("stop", "worker-2")  # so that worker-1 is the one that takes the job
         with fleet.http(fleet.apis[0]) as http:
             pid = submit(http, job(ref, 6), webhook=hook)
 
@@ -79,13 +90,15 @@ def test_a_worker_sigkilled_mid_job_is_rerun_by_the_other_and_committed_once(fle
                 row = fleet.rows([pid])[pid]
                 return row["status"] == "processing" and row["progress_done"] >= 1
 
-            until(mid_job, 120, "worker-1 committed a panel")
-            fleet.run("kill", "worker-1")  # mid-job: its lease runs out, and only worker-2 is left to re-run it
-            fleet.run("start", "worker-2")
+            until(mid_job, 120, "a worker committed a panel")
+            (holder,) = until(lambda: started_by(fleet, pid), 30, "the worker's job started line")
+            other = "worker-2" if holder == "worker-1" else "worker-1"
+            fleet.run("kill", holder)  # mid-job: its lease runs out, and the other worker re-runs it
             row = finished(fleet, [pid])[pid]
             data = poll(http, pid)
         assert row["status"] == "completed", row["error"]
-        assert row["attempt"] == 2  # the killed attempt, then worker-2's
+        assert row["attempt"] == 2  # the killed attempt, then the other worker's
+        assert other in started_by(fleet, pid)
         assert len(row["outputs"]) == 6 and all(k.startswith(f"outputs/{pid}/2/") for k in row["outputs"])
         assert len(data["outputs"]) == 6 and fleet.usage_count(pid) == 1
         assert webhooks_received(fleet, [pid]) == [f"{pid}-completed"]

@@ -153,3 +153,45 @@ def test_a_reference_url_that_refuses_connections_is_the_jobs_fault():
             raise RefError("images[0]", "failed to download the image", code=1402) from None
     except RefError as exc:
         assert transient(exc) is None
+
+
+def test_an_outage_is_one_warning_then_one_recovery_line(caplog):
+    import logging
+
+    import sqlalchemy.exc
+
+    from seqedit.jobs.faults import Outage
+
+    logger = logging.getLogger("seqedit.test-outage")
+    outage = Outage(logger, "webhook dispatch")
+    gone = sqlalchemy.exc.OperationalError("SELECT 1", {}, ConnectionRefusedError(111, "Connection refused"))
+    with caplog.at_level(logging.INFO, logger="seqedit.test-outage"):
+        for _ in range(50):  # 10 s of a 0.2 s poll
+            outage.failed(gone)
+        outage.ok()
+        outage.ok()
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert lines == [
+        ("WARNING", lines[0][1]),
+        ("INFO", "webhook dispatch recovered after 50 failed attempt(s)"),
+    ]
+    assert "database is unavailable" in lines[0][1] and "retrying quietly" in lines[0][1]
+    assert all(r.exc_info is None for r in caplog.records)
+
+
+def test_a_bug_in_a_background_loop_is_an_error_with_its_traceback_every_time(caplog):
+    import logging
+
+    from seqedit.jobs.faults import Outage
+
+    logger = logging.getLogger("seqedit.test-outage")
+    outage = Outage(logger, "reaper pass")
+    with caplog.at_level(logging.INFO, logger="seqedit.test-outage"):
+        for _ in range(3):
+            try:
+                raise KeyError("bug")
+            except KeyError as exc:
+                outage.failed(exc)
+        outage.ok()
+    assert [r.levelname for r in caplog.records] == ["ERROR", "ERROR", "ERROR"]
+    assert all(r.exc_info is not None for r in caplog.records)

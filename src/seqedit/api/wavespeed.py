@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from seqedit.api.auth import require_key
 from seqedit.api.envelope import ApiError, base64_envelope, error_response, prediction_json, reply
 from seqedit.api.models import MODELS, ModelSpec, get_model
+from seqedit.api.outage import unavailable
 from seqedit.api.routing import ErrorStyle, ProtocolRouter
 from seqedit.errors import NotFound, RequestError
 from seqedit.jobs.store import LimitExceeded, Status
@@ -51,6 +52,10 @@ router = ProtocolRouter(ERRORS)
 
 BASE64_WEBHOOK = "webhook callback does not support base64 output, please use the normal API to use base64 output"
 SYNC_TIMEOUT = "Sync mode timed out after {s:g} seconds. The prediction is still processing asynchronously."
+SYNC_OUTAGE = (
+    "Sync mode stopped waiting: the service's database became unavailable. The prediction was accepted "
+    "and is still processing asynchronously; poll it."
+)
 
 
 def base_url(request: Request) -> str:
@@ -446,7 +451,17 @@ async def submit(model_id: str, request: Request, key: dict = Depends(require_ke
     if not sync:
         return await _reply_row(row, request, base64=False)
     timeout = service.settings.sync_timeout
-    row = await service.submissions.wait(row["id"], timeout)
+    accepted = row
+    try:
+        row = await service.submissions.wait(row["id"], timeout)
+    except Exception as exc:
+        if unavailable(exc) is None:
+            raise
+        # accepted, then the database went away while we waited: a 503 would tell the client nothing
+        # was created and invite a duplicate; answer as a sync timeout does (the job goes on, poll it)
+        data = prediction_json(accepted, storage=service.storage, base=base_url(request), base64=False)
+        data.update(status="processing", code=5004, error=SYNC_OUTAGE)
+        return reply(data)
     if Status(row["status"]).is_terminal():
         return await _final(row, request)
     data = prediction_json(row, storage=service.storage, base=base_url(request), base64=False)

@@ -36,14 +36,16 @@ Permission errors (EACCES, EPERM) and everything else are not transient: retryin
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
+import threading
 from dataclasses import dataclass
 
 import obstore.exceptions
 import sqlalchemy.exc
 
-__all__ = ["Fault", "transient", "is_panic", "TRANSIENT_ERRNOS", "NETWORK_ERRNOS"]
+__all__ = ["Fault", "Outage", "transient", "is_panic", "TRANSIENT_ERRNOS", "NETWORK_ERRNOS"]
 
 TRANSIENT_ERRNOS: dict[int, str] = {
     errno.ENOSPC: "disk full",
@@ -155,3 +157,34 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
     return line[:200]
+
+
+class Outage:
+    """How a background loop (the reaper, the sweep, the webhook sender, the heartbeat) logs its
+    failures: a transient fault (the database or the object store briefly gone) is one WARNING when it
+    starts and one INFO when the loop succeeds again, however many polls fail in between (a webhook
+    sender polls every 0.2 s: a traceback per poll would bury the log); anything else is an ERROR
+    with its traceback every time, since retrying cannot help and someone must look."""
+
+    def __init__(self, logger: logging.Logger, what: str) -> None:
+        self.log = logger
+        self.what = what
+        self._failures = 0
+        self._lock = threading.Lock()
+
+    def failed(self, exc: BaseException) -> None:
+        fault = transient(exc)
+        if fault is None:
+            self.log.exception("%s failed", self.what)
+            return
+        with self._lock:
+            self._failures += 1
+            first = self._failures == 1
+        if first:
+            self.log.warning("%s failed: %s; retrying quietly until it recovers", self.what, fault)
+
+    def ok(self) -> None:
+        with self._lock:
+            failures, self._failures = self._failures, 0
+        if failures:
+            self.log.info("%s recovered after %d failed attempt(s)", self.what, failures)

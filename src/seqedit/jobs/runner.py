@@ -487,14 +487,14 @@ def _request(d: dict[str, Any], *, seed: int | None) -> EditRequest:
 
 
 class Reaper:
-    """Recovers lost jobs: at start-up and then every ``reaper_interval`` seconds (its own thread)."""
+    """One recovery pass over the rows (``run_once``): expired leases re-enqueued, cancelled or failed
+    "worker lost", long-queued rows re-enqueued. The service runs it at start and then once per
+    ``reaper_interval`` tick across the fleet (``service.Service``, ``Store.take_tick``)."""
 
     def __init__(self, store: Store, enqueue: Callable[[str], None], settings: Settings) -> None:
         self.store = store
         self.enqueue = enqueue
         self.settings = settings
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def run_once(self) -> list[str]:
         s = self.settings
@@ -507,21 +507,3 @@ class Reaper:
         for pid in ids:
             self.enqueue(pid)
         return ids
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, daemon=True, name="seqedit-reaper")
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.settings.reaper_interval):
-            try:
-                self.run_once()
-            except Exception as exc:
-                fault = transient(exc)
-                if fault is None:
-                    log.exception("reaper pass failed")
-                else:  # the database is briefly gone: one line, the next pass tries again
-                    log.warning("reaper pass failed", extra={"error": str(fault)})
-
-    def stop(self) -> None:
-        self._stop.set()

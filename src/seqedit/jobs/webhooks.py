@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from seqedit.config import Settings
+from seqedit.jobs.faults import Outage
 from seqedit.jobs.store import Store
 
 __all__ = ["WebhookSender"]
@@ -73,11 +74,14 @@ class WebhookSender:
         self._wake.set()
 
     def _loop(self) -> None:
+        outage = Outage(log, "webhook dispatch")
         while not self._stop.is_set():
             try:
                 self.dispatch_due()
-            except Exception:
-                log.exception("webhook dispatch failed")
+            except Exception as exc:
+                outage.failed(exc)
+            else:
+                outage.ok()
             self._wake.wait(self.poll)
             self._wake.clear()
 
