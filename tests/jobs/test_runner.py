@@ -373,3 +373,45 @@ def test_a_cancel_during_the_backoff_is_honoured(store, storage, settings, runne
     wait_until(store.get(pid)["lease_until"])
     assert reap(store, settings) == []
     assert store.get(pid)["status"] == "cancelled"
+
+
+def test_warm_loads_a_lazy_engines_model_once_before_the_first_job(store, storage, settings):
+    """A worker's consumer threads each run ``warm`` at start: an engine that loads its model lazily
+    (``load()``, as the diffusion engine does) is loaded then, once, not inside the first job's lease."""
+    from seqedit.engines.base import create
+
+    loads: list[str] = []
+
+    class Lazy:
+        def __init__(self) -> None:
+            self.inner = create("test-fast")
+            self.lock = threading.Lock()
+            self.loaded = False
+
+        def load(self) -> None:
+            with self.lock:
+                if not self.loaded:
+                    loads.append(threading.current_thread().name)
+                    self.loaded = True
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    shared = Lazy()
+    runner = Runner(store, storage, settings, secret=SECRET, engine_factory=lambda *_a, **_k: shared)
+    threads = [threading.Thread(target=runner.warm) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loads) == 1
+
+
+def test_warm_survives_an_engine_that_cannot_load(store, storage, settings, caplog):
+    class Broken:
+        def load(self) -> None:
+            raise OSError("no such model directory")
+
+    runner = Runner(store, storage, settings, secret=SECRET, engine_factory=lambda *_a, **_k: Broken())
+    runner.warm()  # logged; the first job reports it on its row
+    assert "could not load the test-fast engine" in caplog.text

@@ -170,9 +170,15 @@ class Runner:
         return engines[name]
 
     def warm(self) -> None:
-        """Build this thread's engine before the first job (a consumer-thread start-up hook)."""
+        """Build the engine before the first job (a consumer-thread start-up hook), and load its model
+        when the engine offers ``load()`` (the diffusion engine loads its pipeline lazily: without this
+        a worker would load it inside its first job's lease; ``load`` is idempotent and locked, so the
+        model is loaded once per process whatever the consumer threads)."""
         try:
-            self.engine()
+            engine = self.engine()
+            load = getattr(engine, "load", None)
+            if callable(load):
+                load()
         except Exception:  # the first job will report it
             log.exception("could not load the %s engine", self.settings.engine)
 

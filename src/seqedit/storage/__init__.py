@@ -1,16 +1,7 @@
 """Where uploads and outputs live: the ``Storage`` port and its backends, chosen by one URL.
 
-Keys are relative paths checked by one rule (``valid_key``): ``uploads/<id>/<name>`` or
-``outputs/<prediction>/<attempt>/<i>.<ext>``, never ``..`` or ``//``.
-
-The port (``Storage``, in ``port``)::
-
-    put(key, data)            get(key) -> bytes         exists(key) -> bool
-    put_stream(key, chunks) -> int     write from an iterable of byte chunks (never whole in memory)
-    delete(key)               delete_prefix(prefix) -> int
-    open(key, byte_range) -> Body      a (part of a) file to stream, with its size, ETag and mtime
-    url(key, expires_at) -> str        where a client can GET the file until ``expires_at``
-    key_for_url(url) -> str | None     the key behind a URL the store hands out itself (S3 presigned)
+The port (``Storage``), the key rule and our own signed file URLs are in ``port``; this module is the
+factory and the public names.
 
 ``url`` is the store's own business: ``ObjectStorage`` (``local``: a directory or memory) serves its
 files itself, so it hands out HMAC-signed ``/files/<key>?expires=…&sig=…`` URLs from its ``FileSigner``;

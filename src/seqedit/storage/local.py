@@ -17,12 +17,13 @@ from typing import BinaryIO
 import obstore
 from obstore.store import LocalStore, MemoryStore
 
+from seqedit.storage.obstored import ObstoreObjects
 from seqedit.storage.port import CHUNK, Body, ByteRange, FileSigner, ObjectInfo, checked, quoted, resolve_range
 
 __all__ = ["ObjectStorage"]
 
 
-class ObjectStorage:
+class ObjectStorage(ObstoreObjects):
     """``obstore`` behind the port: ``LocalStore`` (a directory) or ``MemoryStore`` (``root=None``).
     Files are served by seqedit itself, so ``url`` signs with ``signer``."""
 
@@ -52,22 +53,6 @@ class ObjectStorage:
 
         obstore.put(self._store, checked(key), counted(), chunk_size=CHUNK)
         return size
-
-    def get(self, key: str) -> bytes:
-        return bytes(obstore.get(self._store, checked(key)).bytes())
-
-    def exists(self, key: str) -> bool:
-        try:
-            obstore.head(self._store, checked(key))
-        except FileNotFoundError:
-            return False
-        return True
-
-    def delete(self, key: str) -> None:
-        try:
-            obstore.delete(self._store, checked(key))
-        except FileNotFoundError:
-            pass
 
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under ``prefix`` (a folder, ending in ``/``); returns how many."""

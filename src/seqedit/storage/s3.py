@@ -55,6 +55,7 @@ from urllib.parse import unquote, urlsplit
 import obstore
 from obstore.store import S3Store
 
+from seqedit.storage.obstored import ObstoreObjects
 from seqedit.storage.port import (
     CHUNK,
     Body,
@@ -178,7 +179,7 @@ class S3Settings:
         return f"{path} at {self.endpoint}" if self.endpoint else path
 
 
-class S3Storage:
+class S3Storage(ObstoreObjects):
     """An S3 bucket (and prefix) behind the port: presigned URLs, or our own ``/files`` with ``proxy``."""
 
     root = None  # no local folder for /readyz to look at: ``check`` asks the bucket instead
@@ -244,22 +245,6 @@ class S3Storage:
             max_concurrency=PART_CONCURRENCY,
         )
         return size
-
-    def get(self, key: str) -> bytes:
-        return bytes(obstore.get(self._store, checked(key)).bytes())
-
-    def exists(self, key: str) -> bool:
-        try:
-            obstore.head(self._store, checked(key))
-        except FileNotFoundError:
-            return False
-        return True
-
-    def delete(self, key: str) -> None:
-        try:
-            obstore.delete(self._store, checked(key))
-        except FileNotFoundError:
-            pass
 
     def delete_prefix(self, prefix: str) -> int:
         """Every object under ``prefix`` (a folder, ending in ``/``), listed, then deleted in batches of
