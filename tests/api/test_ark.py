@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import signal
 from pathlib import Path
 
@@ -191,3 +192,73 @@ def test_client_leaving_mid_stream_does_not_lose_the_job(server, ref):
         time.sleep(0.05)
     assert data["status"] == "completed" and len(data["outputs"]) == 4
     assert sum(1 for p in history(server) if p["id"] == pid) == 1
+
+
+# ---------------------------------------------------------------------- in-process: endings other than success
+
+
+@pytest.fixture
+def local(tmp_path, request):
+    from fastapi.testclient import TestClient
+
+    from seqedit.api.app import create_app, make_service
+
+    from .conftest import make_settings
+
+    service = make_service(make_settings(tmp_path, **request.param))
+    token, _ = service.store.create_key("t")
+    with TestClient(create_app(service)) as c:
+        c.headers["Authorization"] = f"Bearer {token}"
+        yield c
+
+
+BODY = {
+    "model": MODEL,
+    "prompt": "a set of 3 images",
+    "image": data_uri(png()),
+    "size": "64x64",
+    "sequential_image_generation": "auto",
+    "watermark": False,
+}
+
+
+@pytest.mark.parametrize("local", [{"engine": "test-crashing"}], indirect=True)
+def test_a_job_that_fails_midway(local):
+    """seqedit's jobs are all or nothing (a failed job keeps no outputs and bills none): without stream
+    it is one Ark error; a stream has sent the committed panels, then one partial_failed per missing one."""
+    r = local.post("/api/v3/images/generations", json=BODY)
+    assert r.status_code == 500 and r.headers["x-should-retry"] == "false"
+    assert r.json()["error"]["code"] == "InternalServiceError" and "test-crashing" in r.json()["error"]["message"]
+
+    with local.stream("POST", "/api/v3/images/generations", json={**BODY, "stream": True}) as s:
+        text = "".join(s.iter_text())
+    events = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: {")]
+    kinds = [e["type"] for e in events]
+    sent = kinds.count("image_generation.partial_succeeded")  # 0 or 1: panel 1 may be withdrawn before a read
+    assert sent <= 1 and kinds == ["image_generation.partial_succeeded"] * sent + [
+        "image_generation.partial_failed"
+    ] * (3 - sent) + ["image_generation.completed"]
+    assert [e.get("image_index") for e in events[:3]] == [0, 1, 2]
+    assert events[2]["error"]["code"] == "InternalServiceError"
+    assert events[-1]["usage"]["generated_images"] == 0  # billed as the failed job it is
+    assert text.rstrip().endswith("data: [DONE]")
+
+
+@pytest.mark.parametrize("local", [{"engine": "test-failing"}], indirect=True)
+def test_a_job_that_made_nothing_is_an_ark_error(local):
+    r = local.post("/api/v3/images/generations", json=BODY)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidParameter"
+    assert "test-failing engine cannot do" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("local", [{"engine": "test-slow", "sync_timeout": 0.2}], indirect=True)
+def test_a_wait_past_sync_timeout_is_504_no_retry_and_the_job_goes_on(local):
+    r = local.post("/api/v3/images/generations", json=BODY)
+    assert r.status_code == 504 and r.headers["x-should-retry"] == "false"
+    assert r.json()["error"]["code"] == "RequestTimeout"
+    pid = r.headers["x-seqedit-prediction-id"]
+    assert pid in r.json()["error"]["message"]
+    from .conftest import wait_status
+
+    done = wait_status(local, pid, {})
+    assert done["status"] == "completed" and len(done["outputs"]) == 3

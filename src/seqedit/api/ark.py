@@ -350,7 +350,7 @@ async def _stream(pid: str, request: Request, model: str, b64: bool) -> AsyncIte
                 model,
                 {"image_index": i, **image},
             )
-        sent = len(outputs)
+        sent = max(sent, len(outputs))  # a failed job's row lets go of its outputs
         if Status(row["status"]).is_terminal():
             if row["status"] != Status.COMPLETED.value:
                 for i in range(sent, _wanted(row)):
