@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -211,3 +213,31 @@ def test_optimize_mode_is_recorded(client):
 )
 def test_auto_count(prompt, cap, count):
     assert auto_count(prompt, cap) == count
+
+
+def test_fuzzed_bodies_never_500(client):
+    """Hypothesis bodies from the published ``ArkRequest`` schema: a 200 (JSON or a stream ending in
+    ``[DONE]``) or a 4xx in Ark's error body, never a 500."""
+    from hypothesis import given
+
+    from seqedit.api.openapi import ARK_REQUEST
+
+    from .test_fuzz import FUZZ, body_for
+
+    props = {**ARK_REQUEST["properties"], "image": {"type": "array", "maxItems": 3}}
+
+    @FUZZ
+    @given(body=body_for(props))
+    def run(body):
+        r = client.post(
+            ROUTE, content=json.dumps(body, allow_nan=True).encode(), headers={"Content-Type": "application/json"}
+        )
+        assert r.status_code < 500, f"{str(body)[:300]} -> {r.status_code} {r.text[:300]}"
+        if r.headers["content-type"].startswith("text/event-stream"):
+            assert r.text.rstrip().endswith("data: [DONE]")
+        elif r.status_code == 200:
+            assert r.json()["usage"]["generated_images"] == len(r.json()["data"])
+        else:
+            assert set(r.json()["error"]) == {"code", "message", "param", "type"}
+
+    run()
