@@ -335,33 +335,36 @@ def _event(kind: str, model: str, payload: dict[str, Any]) -> bytes:
 
 
 async def _stream(pid: str, request: Request, model: str, b64: bool) -> AsyncIterator[bytes]:
-    """One event per committed panel, read from the row; then failures, completed, ``[DONE]``."""
+    """One event per committed panel, read from the row; then failures, completed, ``[DONE]``.
+
+    Each round's wake-up is registered with the ``Notifier`` *before* the row is read, so a panel
+    committed in this process between the read and the wait still wakes it at once."""
     service = request.app.state.service
     sent = 0
-    while True:
-        row = await asyncio.to_thread(service.store.get, pid)
-        if row is None:  # swept while we watched
-            break
-        outputs = list(row["outputs"])
-        for i in range(sent, len(outputs)):
-            image = await run_in_threadpool(_image, row, outputs[i], request, b64)
-            yield _event(
-                "image_generation.partial_succeeded",
-                model,
-                {"image_index": i, **image},
-            )
-        sent = max(sent, len(outputs))  # a failed job's row lets go of its outputs
-        if Status(row["status"]).is_terminal():
-            if row["status"] != Status.COMPLETED.value:
-                for i in range(sent, _wanted(row)):
-                    yield _event(
-                        "image_generation.partial_failed",
-                        model,
-                        {"image_index": i, "error": _panel_error(row)},
-                    )
-            yield _event("image_generation.completed", model, {"usage": _usage(row)})
-            break
-        await service.notifier.wait(pid, STREAM_POLL)
+    waiter: asyncio.Future[None] | None = None
+    try:
+        while True:
+            waiter = asyncio.ensure_future(service.notifier.wait(pid, STREAM_POLL))
+            await asyncio.sleep(0)  # let it register
+            row = await asyncio.to_thread(service.store.get, pid)
+            if row is None:  # swept while we watched
+                break
+            outputs = list(row["outputs"])
+            for i in range(sent, len(outputs)):
+                image = await run_in_threadpool(_image, row, outputs[i], request, b64)
+                yield _event("image_generation.partial_succeeded", model, {"image_index": i, **image})
+            sent = max(sent, len(outputs))  # a failed job's row lets go of its outputs
+            if Status(row["status"]).is_terminal():
+                if row["status"] != Status.COMPLETED.value:
+                    for i in range(sent, _wanted(row)):
+                        failed = {"image_index": i, "error": _panel_error(row)}
+                        yield _event("image_generation.partial_failed", model, failed)
+                yield _event("image_generation.completed", model, {"usage": _usage(row)})
+                break
+            await waiter
+    finally:  # also when the client left: only this loop stops, the job goes on
+        if waiter is not None:
+            waiter.cancel()
     yield b"data: [DONE]\n\n"
 
 
