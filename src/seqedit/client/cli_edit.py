@@ -20,7 +20,7 @@ from seqedit.client.cli_common import API_KEY, SERVER, check_outdir, err, fail, 
 from seqedit.client.cli_engines import OPT_HELP, build_engine
 from seqedit.edit import Prepared, decode_refs, prepare, render
 from seqedit.engines.base import Unsupported
-from seqedit.engines.routing import Route, route
+from seqedit.engines.routing import CONFIGURED, Route, route
 from seqedit.errors import RequestError, SeqeditError
 from seqedit.imaging import extension
 from seqedit.plan import declared_count
@@ -67,7 +67,8 @@ def _show_plan(p: Prepared, chosen: Route | None = None) -> None:
         verdicts=p.verdicts,
         panels=[panel.text for panel in plan.panels],
         warnings=p.warnings,
-        route=chosen.to_dict() if chosen is not None else None,
+        # only a routing engine (auto) has something to say: a fixed engine's table is as it was, as from --server
+        route=chosen.to_dict() if chosen is not None and chosen.reason != CONFIGURED else None,
     )
 
 
