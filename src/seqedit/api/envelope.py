@@ -4,8 +4,9 @@ Prediction object (api-contract.md §1.4): ``id, model, input, outputs, urls.get
 has_nsfw_contents`` (one entry per output), ``status, created_at`` (ISO-8601 UTC, ``Z``), ``error``
 (``""`` unless failed or cancelled), ``executionTime`` and ``timings.inference`` (ms), ``code`` (only
 on failure or a sync-mode timeout). Extensions: ``seed``, ``warnings``, ``progress {done, total, fraction}``,
-``cost`` (USD), ``plan``; while queued (``created``) ``queue_position`` (0: next) and ``eta_seconds``
-(null when unknown).
+``cost`` (USD), ``plan``, ``route`` (once planned: ``{engine, reason}``, the engine that runs it and
+why — ``--engine auto`` picks one per request; null before); while queued (``created``)
+``queue_position`` (0: next) and ``eta_seconds`` (null when unknown).
 
 Base64 results (``base64_envelope``) are streamed: the JSON around ``outputs`` is encoded once, and
 each file's base64 is produced piece by piece from ``Storage.open``, so a poll of a 1 GB result holds
@@ -221,6 +222,7 @@ def prediction_json(
         },
         "cost": float(row["cost"]),
         "plan": row["plan"],
+        "route": (row["plan"] or {}).get("route"),
     }
     if status == "failed":
         data["code"] = int(row["code"])

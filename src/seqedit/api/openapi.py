@@ -168,6 +168,17 @@ def _json_body(schema: dict[str, Any], example: Any, *, required: bool = True) -
 
 # ---------------------------------------------------------------------- component schemas
 
+ROUTE: dict[str, Any] = {
+    "type": ["object", "null"],
+    "description": "extension: the engine that runs the task and why (`--engine auto` picks classic or its "
+    "fallback per request); null until planned",
+    "required": ["engine", "reason"],
+    "properties": {
+        "engine": {"type": "string", "description": "the engine that runs it: classic, diffusion, …"},
+        "reason": {"type": "string", "description": "one line"},
+    },
+}
+
 PREDICTION: dict[str, Any] = {
     "type": "object",
     "description": "A prediction (task). `outputs` is `[]` until `status` is `completed`.",
@@ -217,6 +228,7 @@ PREDICTION: dict[str, Any] = {
             "type": ["object", "null"],
             "description": "extension: once planned, the per-panel instructions and `verdicts`",
         },
+        "route": ROUTE,
     },
 }
 
@@ -246,7 +258,8 @@ PLAN: dict[str, Any] = {
     "required": ["engine", "count", "size", "panels", "verdicts", "supported", "refusal", "warnings", "price"],
     "properties": {
         "model": {"type": "string"},
-        "engine": {"type": "string"},
+        "engine": {"type": "string", "description": "the configured engine"},
+        "route": ROUTE,
         "count": {"type": "integer", "description": "the images the task would return"},
         "declared_count": {"type": ["integer", "null"], "description": "the count the prompt states"},
         "size": {"type": ["string", "null"], "description": "W*H, or null while it depends on a remote reference"},
@@ -388,6 +401,7 @@ def prediction_example(spec: ModelSpec, status: str = "created") -> dict[str, An
         "progress": {"done": 0, "total": n, "fraction": 0.0},
         "cost": _price(n),
         "plan": None,
+        "route": None,
     }
 
 
@@ -410,6 +424,7 @@ def plan_example(spec: ModelSpec) -> dict[str, Any]:
     return {
         "model": spec.id,
         "engine": "classic",
+        "route": {"engine": "classic", "reason": "the configured engine"},
         "count": n,
         "declared_count": 4,
         "size": "1024*1024",
@@ -520,6 +535,7 @@ def _describe(paths: dict[str, Any]) -> None:
     completed["outputs"] = [f"http://127.0.0.1:8000/files/outputs/{EXAMPLE_ID}/1/{i}.jpeg?…" for i in range(1, 5)]
     completed["has_nsfw_contents"] = [False] * 4
     completed["progress"] = {"done": 4, "total": 4, "fraction": 1.0}
+    completed["route"] = {"engine": "classic", "reason": "the configured engine"}
     history = op("/api/v3/predictions", "post")
     if history:
         history["summary"] = "Your predictions, newest first"

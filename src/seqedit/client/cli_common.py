@@ -3,7 +3,7 @@ failure, the output-folder check, the plan table, and the ``--server``/``--api-k
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -50,12 +50,16 @@ def print_plan(
     verdicts: Sequence[Any],
     panels: Sequence[str],
     warnings: Sequence[str],
+    route: Mapping[str, Any] | None = None,
 ) -> None:
     """The plan table ``seqedit edit`` and ``seqedit plan`` print, in-process or from a server's plan.
-    ``verdicts`` are objects with ``panel``, ``clause``, ``operation``, ``verdict`` and ``note``."""
+    ``verdicts`` are objects with ``panel``, ``clause``, ``operation``, ``verdict`` and ``note``; ``route``
+    (``{engine, reason}``, see ``engines.routing``) is the engine that runs it and why."""
     shown_size = size or "the first reference's aspect (known once it is fetched)"
     shown_seed = "random" if seed is None else seed
     out.print(f"[bold]{count} panel(s)[/bold] at {shown_size}, seed {shown_seed}, format {fmt}", highlight=False)
+    if route:
+        out.print(f"engine: {escape(str(route.get('engine')))} ({escape(str(route.get('reason')))})", highlight=False)
     if shared:
         out.print(f"shared: {escape(shared)}", highlight=False)
     table = Table(show_header=True, header_style="bold")

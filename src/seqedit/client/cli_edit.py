@@ -19,6 +19,8 @@ from seqedit import __version__
 from seqedit.client.cli_common import API_KEY, SERVER, check_outdir, err, fail, out, print_plan
 from seqedit.client.cli_engines import OPT_HELP, build_engine
 from seqedit.edit import Prepared, decode_refs, prepare, render
+from seqedit.engines.base import Unsupported
+from seqedit.engines.routing import CONFIGURED, Route, route
 from seqedit.errors import RequestError, SeqeditError
 from seqedit.imaging import extension
 from seqedit.plan import declared_count
@@ -54,7 +56,7 @@ def _build(
     return request, decode_refs(blobs)
 
 
-def _show_plan(p: Prepared) -> None:
+def _show_plan(p: Prepared, chosen: Route | None = None) -> None:
     plan = p.plan
     print_plan(
         count=plan.count,
@@ -65,6 +67,8 @@ def _show_plan(p: Prepared) -> None:
         verdicts=p.verdicts,
         panels=[panel.text for panel in plan.panels],
         warnings=p.warnings,
+        # only a routing engine (auto) has something to say: a fixed engine's table is as it was, as from --server
+        route=chosen.to_dict() if chosen is not None and chosen.reason != CONFIGURED else None,
     )
 
 
@@ -82,7 +86,9 @@ def edit(
     seed: int | None = typer.Option(None, "--seed", help="-1 or absent = random (recorded in set.json)"),
     fmt: str = typer.Option("jpeg", "--format", help="jpeg | png | webp"),
     outdir: Path = typer.Option(Path("out"), "-o", "--out", help="output directory"),
-    engine: str | None = typer.Option(None, "--engine", help="classic (CPU) | diffusion (default: classic)"),
+    engine: str | None = typer.Option(
+        None, "--engine", help="classic (CPU) | diffusion | auto (classic, else --opt fallback=…) (default: classic)"
+    ),
     model: str | None = typer.Option(None, "--model", help="diffusion: model path or hub id"),
     strategy: str | None = typer.Option(
         None, "--strategy", help="diffusion: anchor | chain | independent | grid | shared_attention"
@@ -113,8 +119,9 @@ def edit(
     except SeqeditError as exc:
         fail(str(exc), _exit_code(exc))
     prepared.timings["load"] = t_load
+    chosen = route(eng, prepared.plan)
     if not quiet:
-        _show_plan(prepared)
+        _show_plan(prepared, chosen)
 
     try:
         outdir.mkdir(parents=True, exist_ok=True)
@@ -146,6 +153,7 @@ def edit(
         "seqedit": __version__,
         "engine": eng.name,
         "engine_options": engine_options,
+        "route": chosen.to_dict(),
         "request": request.to_dict(),
         "plan": prepared.plan.to_dict(),
         "seed": prepared.plan.seed,
@@ -208,7 +216,9 @@ def plan_command(
     ),
     size: str | None = typer.Option(None, "--size", help="W*H or a preset name (default: from the first reference)"),
     seed: int | None = typer.Option(None, "--seed", help="-1 or absent = random"),
-    engine: str | None = typer.Option(None, "--engine", help="classic (CPU) | diffusion (default: classic)"),
+    engine: str | None = typer.Option(
+        None, "--engine", help="classic (CPU) | diffusion | auto (classic, else --opt fallback=…) (default: classic)"
+    ),
     model: str | None = typer.Option(None, "--model", help="diffusion: model path or hub id"),
     opt: list[str] | None = typer.Option(None, "--opt", metavar="KEY=VALUE", help=OPT_HELP),
     as_json: bool = typer.Option(False, "--json", help="print the plan as JSON"),
@@ -228,19 +238,25 @@ def plan_command(
         from seqedit.plan import make_plan
 
         plan = make_plan(request, [im.size for im in images])
+        chosen = route(eng, plan)
         verdicts = eng.analyse(plan)
     except SeqeditError as exc:
         fail(str(exc), _exit_code(exc))
     prepared = Prepared(request, images, plan, verdicts, list(plan.warnings))
     if as_json:
-        sys.stdout.write(
-            json.dumps({"plan": plan.to_dict(), "verdicts": [v.to_dict() for v in verdicts]}, indent=2) + "\n"
-        )
+        shown = {"plan": plan.to_dict(), "route": chosen.to_dict(), "verdicts": [v.to_dict() for v in verdicts]}
+        sys.stdout.write(json.dumps(shown, indent=2) + "\n")
     else:
-        _show_plan(prepared)
+        _show_plan(prepared, chosen)
     if any(v.verdict == "unsupported" for v in verdicts):
         bad = next(v for v in verdicts if v.verdict == "unsupported")
-        fail(f"unsupported: '{bad.clause}' ({bad.note})", 3)
+        message = f"unsupported: '{bad.clause}' ({bad.note})"
+        if chosen.engine is not eng:  # a routing engine (auto): its refusal says what to configure
+            try:
+                eng.check(plan, None)
+            except Unsupported as exc:
+                message = f"unsupported: {exc.message}"
+        fail(message, 3)
 
 
 def presets() -> None:

@@ -227,7 +227,11 @@ def parse_options(
 
 
 _REGISTRY: dict[str, Registration] = {}
-_BUILTINS = {"classic": "seqedit.engines.classic", "diffusion": "seqedit.engines.diffusion"}
+_BUILTINS = {
+    "auto": "seqedit.engines.auto",
+    "classic": "seqedit.engines.classic",
+    "diffusion": "seqedit.engines.diffusion",
+}
 
 
 def register(
@@ -273,7 +277,7 @@ def _declared_by(keys: set[str], besides: str) -> list[str]:
     """Other engines that declare every one of ``keys`` (for the hint in an unknown-option message)."""
     found = []
     for other in names():
-        if other == besides:
+        if other in (besides, "auto"):  # auto accepts every engine's options on behalf of its parts: no hint
             continue
         try:
             entry = registration(other)

@@ -1,9 +1,10 @@
 """Plan a request without creating a task: what the plan endpoint answers and what a strict submit checks.
 
 ``preview(engine, request, ref_sizes, ...)`` is pure: the core's ``make_plan`` (panels and their
-instructions, the resolved count and size), the engine's per-clause ``analyse`` (each verdict with the
-engine that would run it), and the engine's ``check`` — the one line the task would fail with
-(``refusal``), or the warnings it would carry. Nothing is rendered, stored or enqueued.
+instructions, the resolved count and size), the route (``engines.routing``: the engine that would run it
+and why — another than the configured one only under ``--engine auto``), the engine's per-clause
+``analyse`` (each verdict with the engine that would run it), and the engine's ``check`` — the one
+line the task would fail with (``refusal``), or the warnings it would carry. Nothing is rendered, stored or enqueued.
 
 ``reference_sizes`` finds the sizes the plan's default size comes from without fetching anything: an
 inline image is header-probed (``check_references`` already did), one of our own files is
@@ -19,6 +20,7 @@ from typing import Any
 from PIL import Image
 
 from seqedit.engines.base import Engine, Unsupported, Verdict
+from seqedit.engines.routing import route
 from seqedit.plan import make_plan
 from seqedit.pricing import cost
 from seqedit.request import EditRequest
@@ -60,7 +62,8 @@ def _stored_size(storage: Storage, key: str) -> tuple[int, int] | None:
 
 
 def verdict_dicts(engine: Engine, verdicts: list[Verdict]) -> list[dict[str, Any]]:
-    """Verdicts as the plan route and a prediction's ``plan`` show them: each with its engine."""
+    """Verdicts as the plan route and a prediction's ``plan`` show them: each with its engine (the one
+    that runs the plan: ``engines.routing.route(...).engine``)."""
     return [{**v.to_dict(), "engine": engine.name} for v in verdicts]
 
 
@@ -76,7 +79,8 @@ def preview(
     first = ref_sizes[0] if ref_sizes else None
     plan = make_plan(request, [first] if first is not None else None)
     size = str(plan.size) if (request.size is not None or first is not None) else None
-    verdicts = verdict_dicts(engine, engine.analyse(plan))
+    chosen = route(engine, plan)
+    verdicts = verdict_dicts(chosen.engine, engine.analyse(plan))
     refusal: str | None = None
     warnings = list(plan.warnings)
     try:
@@ -88,6 +92,7 @@ def preview(
     return {
         "model": model,
         "engine": engine.name,
+        "route": chosen.to_dict(),
         "count": n,
         "declared_count": plan.declared_count,
         "size": size,

@@ -48,6 +48,7 @@ from seqedit import imaging
 from seqedit.config import Settings
 from seqedit.edit import prepare, render
 from seqedit.engines.base import Cancelled, Engine, EngineError, create
+from seqedit.engines.routing import route
 from seqedit.errors import INTERNAL, SeqeditError
 from seqedit.jobs.faults import Fault, is_panic, transient
 from seqedit.jobs.plans import verdict_dicts
@@ -281,8 +282,13 @@ class Runner:
             prepared = prepare(_request(row["request"], seed=row["seed"]), refs, engine)
             plan = prepared.plan
             job.warnings = list(prepared.warnings)
-            # what the plan endpoint showed, now for this run
-            recorded = {**plan.to_dict(), "verdicts": verdict_dicts(engine, prepared.verdicts)}
+            # what the plan endpoint showed, now for this run: the engine that runs it and why (``route``)
+            chosen = route(engine, plan)
+            recorded = {
+                **plan.to_dict(),
+                "route": chosen.to_dict(),
+                "verdicts": verdict_dicts(chosen.engine, prepared.verdicts),
+            }
             job.beat(seed=plan.seed, plan=recorded, warnings=list(job.warnings), progress_total=plan.count)
             job.check()
             ext = imaging.extension(plan.output_format)
