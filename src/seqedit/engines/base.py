@@ -227,7 +227,11 @@ def parse_options(
 
 
 _REGISTRY: dict[str, Registration] = {}
-_BUILTINS = {"classic": "seqedit.engines.classic", "diffusion": "seqedit.engines.diffusion"}
+_BUILTINS = {
+    "classic": "seqedit.engines.classic",
+    "diffusion": "seqedit.engines.diffusion",
+    "remote": "seqedit.engines.remote",
+}
 
 
 def register(

@@ -1,0 +1,234 @@
+"""The gateway engine (``--engine remote``) against a second real ``seqedit serve`` as its upstream,
+with the remote engine inside a first real ``seqedit serve`` (the user's path), and its top-up path
+against ``fixtures.short_upstream`` (a loopback server that returns short sets, which seqedit itself
+never does)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import subprocess
+import time
+
+import httpx
+import pytest
+from PIL import Image
+
+from fixtures.server import SEQEDIT, TESTS, Server
+from fixtures.short_upstream import KEY, ShortUpstream
+from seqedit.engines import EngineError, NullProgress, create
+from seqedit.engines.remote.engine import RemoteEngine
+from seqedit.plan import make_plan
+from seqedit.request import EditRequest
+from seqedit.sizes import Size
+
+MODEL = "bytedance/seedream-v4/edit-sequential"
+HANG = 60.0  # hang guard only
+
+
+def _ref_uri() -> str:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 120, 200)).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _gateway(tmp_path, upstream: Server, *opts: str, key: str | None = None) -> Server:
+    args = [
+        "--opt",
+        f"upstream_url={upstream.url}",
+        "--opt",
+        f"upstream_key={key or upstream.key}",
+        "--opt",
+        "poll_interval=0.1",
+        *[a for o in opts for a in ("--opt", o)],
+    ]
+    return Server(tmp_path / "gateway", engine="remote", args=tuple(args))
+
+
+def _wait(server: Server, pid: str, *, statuses=("completed", "failed", "cancelled")) -> dict:
+    deadline = time.monotonic() + HANG
+    while time.monotonic() < deadline:
+        data = httpx.get(f"{server.url}/api/v3/predictions/{pid}/result", headers=server.headers).json()["data"]
+        if data["status"] in statuses:
+            return data
+        time.sleep(0.1)
+    raise AssertionError(f"prediction {pid} still {data['status']}")
+
+
+def _submit(server: Server, **body) -> str:
+    body = {"prompt": "a set of 3 product shots", "images": [_ref_uri()], "max_images": 3, **body}
+    answer = httpx.post(f"{server.url}/api/v3/{MODEL}", json=body, headers=server.headers, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["data"]["id"]
+
+
+def _history(server: Server, key: str) -> list[dict]:
+    answer = httpx.post(
+        f"{server.url}/api/v3/predictions", json={"page_size": 100}, headers={"Authorization": f"Bearer {key}"}
+    )
+    return answer.json()["data"]["items"]
+
+
+@pytest.fixture
+def upstream(tmp_path):
+    server = Server(tmp_path / "upstream", engine="test-fast").start()
+    yield server
+    server.kill()
+
+
+def test_a_set_of_n_comes_back_through_the_gateway_with_n_panels_at_the_plans_size(tmp_path, upstream):
+    gateway = _gateway(tmp_path, upstream).start()
+    try:
+        data = _wait(gateway, _submit(gateway, size="320*240"))
+        assert data["status"] == "completed", data["error"]
+        assert len(data["outputs"]) == 3
+        for url in data["outputs"]:
+            image = Image.open(io.BytesIO(httpx.get(url if "://" in url else gateway.url + url).content))
+            assert image.size == (320, 240)
+        assert any(w.startswith("upstream cost ") for w in data["warnings"]), data["warnings"]
+        ups = _history(upstream, upstream.key)
+        assert len(ups) == 1 and ups[0]["status"] == "completed"  # one billed submit upstream
+    finally:
+        gateway.kill()
+
+
+def test_a_wrong_upstream_key_makes_serve_exit_2_naming_the_option(tmp_path, upstream):
+    proc = subprocess.run(
+        [
+            str(SEQEDIT),
+            "serve",
+            "--engine",
+            "remote",
+            "--opt",
+            f"upstream_url={upstream.url}",
+            "--opt",
+            "upstream_key=sk_wrong",
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path / "gw"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=HANG,
+        env={**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"},
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "upstream_key" in proc.stderr and "401" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_an_upstream_killed_mid_job_fails_the_task_and_no_second_submit_is_billed(tmp_path):
+    up_dir = tmp_path / "upstream"
+    upstream = Server(up_dir, engine="test-slow", SEQEDIT_TEST_PANEL_SECONDS="1.5").start()
+    key = upstream.key
+    gateway = _gateway(tmp_path, upstream, "retries=1", "backoff=0.1").start()
+    try:
+        pid = _submit(gateway)
+        deadline = time.monotonic() + HANG
+        while not any(p["status"] == "processing" for p in _history(upstream, key)):
+            assert time.monotonic() < deadline, "the upstream never started the job"
+            time.sleep(0.05)
+        upstream.kill()
+        data = _wait(gateway, pid)
+        assert data["status"] == "failed"
+        assert "upstream" in data["error"] and "cannot connect" in data["error"], data["error"]
+        again = Server(up_dir, engine="test-slow", SEQEDIT_TEST_PANEL_SECONDS="0.01")
+        again.port = upstream.port  # same address (the job's URLs), same data dir, same key
+        again.url = upstream.url
+        again.start()
+        try:
+            assert len(_history(again, key)) == 1  # the one submit; nothing paid twice
+        finally:
+            again.kill()
+    finally:
+        gateway.kill()
+        upstream.kill()
+
+
+def _plan(prompt: str, n: int, size: Size | None = None):
+    request = EditRequest(prompt=prompt, images=[], size=size or Size(256, 192), max_images=n, seed=7)
+    return make_plan(request)
+
+
+def test_a_retried_job_finds_its_upstream_prediction_instead_of_paying_again(upstream):
+    """A gateway worker that crashed and retries the job sends the same Idempotency-Key (job id +
+    panel set): the upstream answers with the prediction it has."""
+    engine = create("remote", upstream_url=upstream.url, upstream_key=upstream.key, poll_interval=0.05)
+    plan = _plan("a set of 2 covers", 2)
+    progress = NullProgress()
+    progress.id = "job-1"  # type: ignore[attr-defined]  (the runner's progress carries the job id)
+    refs = [Image.new("RGB", (64, 48), (10, 120, 200))]
+    first = [im.tobytes() for im in engine.generate(plan, refs, progress)]
+    second = [im.tobytes() for im in engine.generate(plan, refs, progress)]
+    assert first == second and len(first) == 2
+    assert len(_history(upstream, upstream.key)) == 1
+    other = NullProgress()
+    other.id = "job-2"  # type: ignore[attr-defined]
+    list(engine.generate(plan, refs, other))
+    assert len(_history(upstream, upstream.key)) == 2  # another job is another submit
+
+
+@pytest.mark.parametrize("protocol", ["wavespeed", "ark"])
+def test_a_short_set_is_topped_up_with_the_missing_panels_own_lines(protocol):
+    prompt = "Make four covers. Panel 1 — red. Panel 2 — blue. Panel 3 — green. Panel 4 — gold."
+    with ShortUpstream([2, 2]) as stub:
+        engine = RemoteEngine(upstream_url=stub.url, upstream_key=KEY, upstream_protocol=protocol)
+        progress = NullProgress()
+        panels = list(engine.generate(_plan(prompt, 4), [], progress))
+    assert [p.size for p in panels] == [(256, 192)] * 4
+    assert len(stub.asks) == 2
+    top_up = stub.asks[1]
+    count = top_up.get("max_images") or top_up["sequential_image_generation_options"]["max_images"]
+    assert count == 2
+    assert "green" in top_up["prompt"] and "gold" in top_up["prompt"] and "red" not in top_up["prompt"]
+    assert any("asking again for panel(s) 3, 4" in w for w in progress.warnings)
+
+
+def test_a_collage_counts_as_missing_panels():
+    with ShortUpstream(["collage", 3]) as stub:
+        engine = RemoteEngine(upstream_url=stub.url, upstream_key=KEY)
+        panels = list(engine.generate(_plan("a set of 3 posters", 3), [], NullProgress()))
+    assert len(panels) == 3 and stub.asks[1]["max_images"] == 3
+
+
+def test_still_short_after_the_last_top_up_fails_naming_the_missing_panels():
+    with ShortUpstream([1, 0, 0, 0]) as stub:
+        engine = RemoteEngine(upstream_url=stub.url, upstream_key=KEY, top_ups=2)
+        with pytest.raises(EngineError, match=r"panel\(s\) 2, 3 of 3 after 3 submit\(s\)"):
+            list(engine.generate(_plan("a set of 3 posters", 3), [], NullProgress()))
+    assert len(stub.asks) == 3  # one submit per missing set, bounded
+
+
+def test_a_moderated_panel_fails_the_task_naming_it():
+    with ShortUpstream(["moderated"]) as stub:
+        engine = RemoteEngine(upstream_url=stub.url, upstream_key=KEY, upstream_protocol="ark")
+        with pytest.raises(EngineError, match="refused panel 1: OutputImageSensitiveContentDetected"):
+            list(engine.generate(_plan("a set of 2 posters", 2), [], NullProgress()))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"upstream_key": KEY}, "needs upstream_url"),
+        ({"upstream_url": "ftp://x", "upstream_key": KEY}, "needs upstream_url"),
+        ({"upstream_url": "http://127.0.0.1:9"}, "needs upstream_key"),
+        ({"upstream_url": "http://x", "upstream_key": KEY, "upstream_protocol": "fal"}, "upstream_protocol"),
+        ({"upstream_url": "http://x", "upstream_key": KEY, "top_ups": 9}, "top_ups"),
+    ],
+)
+def test_bad_options_are_named(options, message):
+    with pytest.raises(EngineError, match=message):
+        create("remote", **options)
+
+
+def test_check_refuses_counts_beyond_the_upstreams_limits():
+    with ShortUpstream([]) as stub:
+        engine = RemoteEngine(upstream_url=stub.url, upstream_key=KEY, upstream_protocol="ark")
+        refs = [Image.new("RGB", (32, 32))] * 10
+        with pytest.raises(EngineError, match=r"references \+ max_images ≤ 15, got 10 \+ 6"):
+            engine.check(_plan("a set of 6", 6), refs)
+        assert engine.check(_plan("a set of 5", 5), refs) == []
+        verdicts = engine.analyse(_plan("a set of 2", 2))
+        assert {v.verdict for v in verdicts} == {"supported"}
