@@ -102,7 +102,7 @@ def test_names_does_not_import_the_engines():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == ["['classic', 'diffusion']", "[]"]
+    assert r.stdout.splitlines() == ["['classic', 'diffusion', 'remote']", "[]"]
 
 
 # --- the contract every declared options model meets -------------------------------------------------------
@@ -251,6 +251,6 @@ def test_a_broken_import_inside_an_engine_propagates_with_its_own_message(tmp_pa
         env={"PYTHONPATH": str(tmp_path), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
     )
     assert r.returncode == 1
-    assert r.stdout.splitlines() == ["['classic', 'diffusion']", "DiffusionEngine"]
+    assert r.stdout.splitlines() == ["['classic', 'diffusion', 'remote']", "DiffusionEngine"]
     assert "ImportError: libGL.so.1: cannot open shared object file" in r.stderr
     assert "unknown engine" not in r.stderr

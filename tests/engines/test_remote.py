@@ -215,7 +215,7 @@ def test_a_moderated_panel_fails_the_task_naming_it():
         ({"upstream_url": "ftp://x", "upstream_key": KEY}, "needs upstream_url"),
         ({"upstream_url": "http://127.0.0.1:9"}, "needs upstream_key"),
         ({"upstream_url": "http://x", "upstream_key": KEY, "upstream_protocol": "fal"}, "upstream_protocol"),
-        ({"upstream_url": "http://x", "upstream_key": KEY, "top_ups": 9}, "top_ups"),
+        ({"upstream_url": "http://x", "upstream_key": KEY, "top_ups": 11}, "top_ups"),
     ],
 )
 def test_bad_options_are_named(options, message):
@@ -232,3 +232,45 @@ def test_check_refuses_counts_beyond_the_upstreams_limits():
         assert engine.check(_plan("a set of 5", 5), refs) == []
         verdicts = engine.analyse(_plan("a set of 2", 2))
         assert {v.verdict for v in verdicts} == {"supported"}
+
+
+def test_429_and_5xx_are_retried_with_backoff_then_fail_clearly():
+    with ShortUpstream([2], faults=[429, 503]) as stub:
+        engine = RemoteEngine(upstream_url=stub.url, upstream_key=KEY, backoff=0.01)
+        assert len(list(engine.generate(_plan("a set of 2", 2), [], NullProgress()))) == 2
+        assert stub.refused == 2 and len(stub.asks) == 1
+    with ShortUpstream([2], faults=[503] * 3) as stub:
+        engine = RemoteEngine(upstream_url=stub.url, upstream_key=KEY, backoff=0.01, retries=2)
+        with pytest.raises(EngineError, match=r"failed after 3 tries: 503: Busy: stub 503"):
+            list(engine.generate(_plan("a set of 2", 2), [], NullProgress()))
+        assert stub.refused == 3 and stub.asks == []
+
+
+def test_ark_does_not_repeat_a_submit_after_a_5xx_since_it_may_be_billed():
+    with ShortUpstream([2], faults=[500]) as stub:
+        engine = RemoteEngine(upstream_url=stub.url, upstream_key=KEY, upstream_protocol="ark", backoff=0.01)
+        with pytest.raises(EngineError, match="failed with 500"):
+            list(engine.generate(_plan("a set of 2", 2), [], NullProgress()))
+        assert stub.refused == 1
+
+
+def test_cancel_stops_polling_and_cancels_the_upstream_prediction(tmp_path):
+    upstream = Server(tmp_path / "upstream", engine="test-slow", SEQEDIT_TEST_PANEL_SECONDS="3").start()
+    gateway = _gateway(tmp_path, upstream).start()
+    try:
+        pid = _submit(gateway)
+        deadline = time.monotonic() + HANG
+        while not any(p["status"] == "processing" for p in _history(upstream, upstream.key)):
+            assert time.monotonic() < deadline, "the upstream never started the job"
+            time.sleep(0.05)
+        httpx.post(f"{gateway.url}/api/v3/predictions/{pid}/cancel", headers=gateway.headers).raise_for_status()
+        data = _wait(gateway, pid)
+        assert data["status"] == "cancelled"
+        assert any(w.startswith("the upstream prediction ") and w.endswith(" was cancelled") for w in data["warnings"])
+        deadline = time.monotonic() + HANG
+        while _history(upstream, upstream.key)[0]["status"] != "cancelled":
+            assert time.monotonic() < deadline, "the upstream prediction was not cancelled"
+            time.sleep(0.05)
+    finally:
+        gateway.kill()
+        upstream.kill()

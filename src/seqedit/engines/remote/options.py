@@ -25,7 +25,7 @@ class RemoteOptions(BaseModel):
         description="upstream model id; unset: bytedance/seedream-v4/edit-sequential (wavespeed), "
         "seedream-4-0-250828 (ark)",
     )
-    top_ups: int = Field(2, ge=0, le=5, description="asks for missing panels after a short set, at most")
+    top_ups: int = Field(2, ge=0, le=10, description="asks for missing panels after a short set, at most")
     retries: int = Field(4, ge=0, le=10, description="retries of one call after 429/5xx/network errors")
     backoff: float = Field(0.5, gt=0, le=30, description="first retry delay in seconds (doubles, capped at 8 s)")
     poll_interval: float = Field(0.5, gt=0, le=30, description="seconds between polls of an upstream prediction")
