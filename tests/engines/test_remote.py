@@ -33,17 +33,12 @@ def _ref_uri() -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _gateway(tmp_path, upstream: Server, *opts: str, key: str | None = None) -> Server:
-    args = [
-        "--opt",
-        f"upstream_url={upstream.url}",
-        "--opt",
-        f"upstream_key={key or upstream.key}",
-        "--opt",
-        "poll_interval=0.1",
-        *[a for o in opts for a in ("--opt", o)],
-    ]
-    return Server(tmp_path / "gateway", engine="remote", args=tuple(args))
+def _gateway(tmp_path, upstream: Server, *opts: str) -> Server:
+    """A first ``seqedit serve --engine remote`` in front of ``upstream`` (the typed flags; the key
+    from the environment, as an operator keeps it out of ``ps``)."""
+    args = ["--upstream-url", upstream.url, "--upstream-protocol", "wavespeed", "--opt", "poll_interval=0.1"]
+    args += [a for o in opts for a in ("--opt", o)]
+    return Server(tmp_path / "gateway", engine="remote", args=tuple(args), SEQEDIT_UPSTREAM_KEY=upstream.key)
 
 
 def _wait(server: Server, pid: str, *, statuses=("completed", "failed", "cancelled")) -> dict:
@@ -91,6 +86,23 @@ def test_a_set_of_n_comes_back_through_the_gateway_with_n_panels_at_the_plans_si
         assert len(ups) == 1 and ups[0]["status"] == "completed"  # one billed submit upstream
     finally:
         gateway.kill()
+
+
+def test_edit_with_the_remote_engine_writes_the_set_and_never_the_key(tmp_path, upstream):
+    ref = tmp_path / "ref.png"
+    Image.new("RGB", (64, 48), (10, 120, 200)).save(ref)
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [str(SEQEDIT), "edit", str(ref), "-p", "a set of 2 covers", "-n", "2", "--size", "128*96", "-q"]
+        + ["--engine", "remote", "--upstream-url", upstream.url, "--upstream-key", upstream.key, "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=HANG,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.glob("[0-9].*")) == ["1.jpg", "2.jpg"]
+    record = (out / "set.json").read_text()
+    assert upstream.key not in record and '"upstream_key": "***"' in record
 
 
 def test_a_wrong_upstream_key_makes_serve_exit_2_naming_the_option(tmp_path, upstream):

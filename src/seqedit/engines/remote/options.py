@@ -18,7 +18,11 @@ class RemoteOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     upstream_url: str = Field("", description="base URL of the upstream (https://api.wavespeed.ai, an Ark host)")
-    upstream_key: str = Field("", description="the upstream API key (Bearer)")
+    upstream_key: str = Field(
+        "",
+        description="the upstream API key (Bearer); never logged, *** in set.json",
+        json_schema_extra={"secret": True},
+    )
     upstream_protocol: Protocol = Field("wavespeed", description="the upstream's protocol")
     upstream_model: str = Field(
         "",
