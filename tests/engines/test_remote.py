@@ -267,6 +267,17 @@ def test_ark_does_not_repeat_a_submit_after_a_5xx_since_it_may_be_billed():
         assert stub.refused == 1
 
 
+def _wait_for_progress(server: Server, pid: str) -> None:
+    deadline = time.monotonic() + HANG
+    while True:
+        data = httpx.get(f"{server.url}/api/v3/predictions/{pid}/result", headers=server.headers).json()["data"]
+        assert data["status"] == "processing", data
+        if data["progress"]["fraction"] > 0:
+            return
+        assert time.monotonic() < deadline, "no progress shown"
+        time.sleep(0.05)
+
+
 def test_cancel_stops_polling_and_cancels_the_upstream_prediction(tmp_path):
     upstream = Server(tmp_path / "upstream", engine="test-slow", SEQEDIT_TEST_PANEL_SECONDS="3").start()
     gateway = _gateway(tmp_path, upstream).start()
@@ -276,6 +287,7 @@ def test_cancel_stops_polling_and_cancels_the_upstream_prediction(tmp_path):
         while not any(p["status"] == "processing" for p in _history(upstream, upstream.key)):
             assert time.monotonic() < deadline, "the upstream never started the job"
             time.sleep(0.05)
+        _wait_for_progress(gateway, pid)  # the upstream's own progress shows on the gateway's prediction
         httpx.post(f"{gateway.url}/api/v3/predictions/{pid}/cancel", headers=gateway.headers).raise_for_status()
         data = _wait(gateway, pid)
         assert data["status"] == "cancelled"

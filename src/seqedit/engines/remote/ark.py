@@ -43,7 +43,9 @@ class ArkClient:
             if getattr(exc, "code", 0) != 1400 or "refused the request" not in str(exc):
                 raise  # 401/403 (UpstreamAuth), or an upstream that is not there
 
-    def run(self, ask: Ask, cancelled: Callable[[], bool], outcome: Outcome) -> Iterator[Got]:
+    def run(
+        self, ask: Ask, cancelled: Callable[[], bool], outcome: Outcome, report: Callable[[float], None]
+    ) -> Iterator[Got]:
         body: dict[str, Any] = {
             "model": self.model,
             "prompt": ask.prompt,

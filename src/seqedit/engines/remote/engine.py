@@ -105,12 +105,19 @@ class RemoteEngine:
         missing = list(range(1, plan.count + 1))
         next_out, submits, cost, reasons = 1, 0, 0.0, []
         priced = False
+        shown = [0.0]  # the fraction reported so far (progress is monotonic)
         for round_ in range(self.options.top_ups + 1):
             ask = self._ask(plan, missing, images, job, whole=round_ == 0)
             outcome = Outcome()
             submits += 1
+            done = plan.count - len(missing)
+
+            def report(fraction: float, done: int = done, asked: int = ask.count) -> None:
+                shown[0] = max(shown[0], (done + fraction * asked) / plan.count)
+                progress.report(shown[0])
+
             try:
-                for got in self.client.run(ask, progress.cancelled, outcome):
+                for got in self.client.run(ask, progress.cancelled, outcome, report):
                     if got.position >= len(missing):
                         continue  # more than asked: the count is ours
                     panel = missing[got.position]
@@ -122,7 +129,8 @@ class RemoteEngine:
                         continue
                     have[panel] = image
                     while next_out in have:
-                        progress.report(len(have) / plan.count)
+                        shown[0] = max(shown[0], next_out / plan.count)
+                        progress.report(shown[0])
                         yield have.pop(next_out)
                         next_out += 1
             finally:

@@ -47,6 +47,9 @@ class Client(Protocol):
     def check(self) -> None:
         """One cheap authenticated call; raises ``transport.UpstreamAuth`` for a refused key."""
 
-    def run(self, ask: Ask, cancelled: Callable[[], bool], outcome: Outcome) -> Iterator[Got]:
+    def run(
+        self, ask: Ask, cancelled: Callable[[], bool], outcome: Outcome, report: Callable[[float], None]
+    ) -> Iterator[Got]:
         """Submit ``ask`` and yield images as they arrive; a whole-set failure raises ``EngineError``.
-        Stops (after trying to cancel upstream, noted in ``outcome.cancel_note``) when ``cancelled()``."""
+        Stops (after trying to cancel upstream, noted in ``outcome.cancel_note``) when ``cancelled()``.
+        ``report(fraction)``: the upstream's own progress of this ask, where it says (0.0-1.0)."""

@@ -4,7 +4,8 @@
 output_format}`` and an ``Idempotency-Key`` header (seqedit's own WaveSpeed route honours it: a submit
 repeated after a crash gets the first prediction back, so it is replay-safe and never billed twice).
 Then ``GET data.urls.get`` every ``poll_interval`` until ``completed`` / ``failed`` / ``cancelled``;
-outputs are downloaded in order. Cancel: ``POST /api/v3/predictions/{id}/cancel`` (seqedit has it;
+outputs are downloaded in order; the upstream's ``progress.fraction`` (a seqedit extension) is passed on
+while it runs. Cancel: ``POST /api/v3/predictions/{id}/cancel`` (seqedit has it;
 hosted WaveSpeed may answer 404, and the note says so). Start-up check: ``GET /api/v3/models``, which
 needs the key. Cost: the prediction's ``cost`` field where the upstream reports one.
 """
@@ -32,7 +33,9 @@ class WaveSpeedClient:
     def check(self) -> None:
         self.transport.call("GET", "/api/v3/models")
 
-    def run(self, ask: Ask, cancelled: Callable[[], bool], outcome: Outcome) -> Iterator[Got]:
+    def run(
+        self, ask: Ask, cancelled: Callable[[], bool], outcome: Outcome, report: Callable[[float], None]
+    ) -> Iterator[Got]:
         body: dict[str, Any] = {
             "prompt": ask.prompt,
             "images": list(ask.images),
@@ -56,6 +59,9 @@ class WaveSpeedClient:
                 raise EngineError(f"upstream prediction {outcome.upstream_id} did not finish in {self.timeout:g} s")
             time.sleep(self.poll_interval)
             data = _data(self.transport.call("GET", poll).json())
+            fraction = (data.get("progress") or {}).get("fraction")  # seqedit's extension; hosted: absent
+            if isinstance(fraction, int | float):
+                report(min(1.0, max(0.0, float(fraction))))
         status = str(data["status"])
         if isinstance(data.get("cost"), int | float):
             outcome.cost = float(data["cost"])
