@@ -183,15 +183,18 @@ def test_a_retried_job_finds_its_upstream_prediction_instead_of_paying_again(ups
     assert len(_history(upstream, upstream.key)) == 2  # another job is another submit
 
 
-@pytest.mark.parametrize("protocol", ["wavespeed", "ark"])
-def test_a_short_set_is_topped_up_with_the_missing_panels_own_lines(protocol):
+@pytest.mark.parametrize(("protocol", "stream"), [("wavespeed", False), ("ark", False), ("ark", True)])
+def test_a_short_set_is_topped_up_with_the_missing_panels_own_lines(protocol, stream):
     prompt = "Make four covers. Panel 1 — red. Panel 2 — blue. Panel 3 — green. Panel 4 — gold."
     with ShortUpstream([2, 2]) as stub:
-        engine = RemoteEngine(upstream_url=stub.url, upstream_key=KEY, upstream_protocol=protocol)
+        engine = RemoteEngine(
+            upstream_url=stub.url, upstream_key=KEY, upstream_protocol=protocol, upstream_stream=stream
+        )
         progress = NullProgress()
         panels = list(engine.generate(_plan(prompt, 4), [], progress))
     assert [p.size for p in panels] == [(256, 192)] * 4
     assert len(stub.asks) == 2
+    assert all(bool(a.get("stream")) == stream for a in stub.asks)
     top_up = stub.asks[1]
     count = top_up.get("max_images") or top_up["sequential_image_generation_options"]["max_images"]
     assert count == 2
@@ -214,9 +217,10 @@ def test_still_short_after_the_last_top_up_fails_naming_the_missing_panels():
     assert len(stub.asks) == 3  # one submit per missing set, bounded
 
 
-def test_a_moderated_panel_fails_the_task_naming_it():
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_moderated_panel_fails_the_task_naming_it(stream):
     with ShortUpstream(["moderated"]) as stub:
-        engine = RemoteEngine(upstream_url=stub.url, upstream_key=KEY, upstream_protocol="ark")
+        engine = RemoteEngine(upstream_url=stub.url, upstream_key=KEY, upstream_protocol="ark", upstream_stream=stream)
         with pytest.raises(EngineError, match="refused panel 1: OutputImageSensitiveContentDetected"):
             list(engine.generate(_plan("a set of 2 posters", 2), [], NullProgress()))
 
@@ -259,9 +263,12 @@ def test_429_and_5xx_are_retried_with_backoff_then_fail_clearly():
         assert stub.refused == 3 and stub.asks == []
 
 
-def test_ark_does_not_repeat_a_submit_after_a_5xx_since_it_may_be_billed():
+@pytest.mark.parametrize("stream", [False, True])
+def test_ark_does_not_repeat_a_submit_after_a_5xx_since_it_may_be_billed(stream):
     with ShortUpstream([2], faults=[500]) as stub:
-        engine = RemoteEngine(upstream_url=stub.url, upstream_key=KEY, upstream_protocol="ark", backoff=0.01)
+        engine = RemoteEngine(
+            upstream_url=stub.url, upstream_key=KEY, upstream_protocol="ark", backoff=0.01, upstream_stream=stream
+        )
         with pytest.raises(EngineError, match="failed with 500"):
             list(engine.generate(_plan("a set of 2", 2), [], NullProgress()))
         assert stub.refused == 1
@@ -299,3 +306,10 @@ def test_cancel_stops_polling_and_cancels_the_upstream_prediction(tmp_path):
     finally:
         gateway.kill()
         upstream.kill()
+
+
+def test_a_wrong_key_is_refused_at_construction_for_both_protocols():
+    with ShortUpstream([]) as stub:
+        for protocol in ("wavespeed", "ark"):
+            with pytest.raises(EngineError, match=r"refused upstream_key \(401"):
+                RemoteEngine(upstream_url=stub.url, upstream_key="sk_wrong", upstream_protocol=protocol)

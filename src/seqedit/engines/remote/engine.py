@@ -68,7 +68,7 @@ class RemoteEngine:
         self.client: Client = (
             WaveSpeedClient(transport, self.model, poll_interval=opts.poll_interval, timeout=opts.timeout)
             if opts.upstream_protocol == "wavespeed"
-            else ArkClient(transport, self.model, timeout=opts.timeout)
+            else ArkClient(transport, self.model, timeout=opts.timeout, stream=opts.upstream_stream)
         )
         try:
             self.client.check()

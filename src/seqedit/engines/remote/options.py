@@ -29,6 +29,9 @@ class RemoteOptions(BaseModel):
         description="upstream model id; unset: bytedance/seedream-v4/edit-sequential (wavespeed), "
         "seedream-4-0-250828 (ark)",
     )
+    upstream_stream: bool = Field(
+        True, description="ark: stream (panels as the upstream finishes each) instead of one reply at the end"
+    )
     top_ups: int = Field(2, ge=0, le=10, description="asks for missing panels after a short set, at most")
     retries: int = Field(4, ge=0, le=10, description="retries of one call after 429/5xx/network errors")
     backoff: float = Field(0.5, gt=0, le=30, description="first retry delay in seconds (doubles, capped at 8 s)")

@@ -20,7 +20,8 @@ fails with the reason instead (``jobs.faults``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -58,10 +59,10 @@ class Transport:
         self, method: str, path: str, *, replay_safe: bool = True, headers: dict[str, str] | None = None, **kw: Any
     ) -> httpx.Response:
         """The 2xx response of ``method path`` (``path`` may be a full URL), or an ``EngineError``."""
-        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        url = self._url(path)
         what = f"upstream {method} {url}"
+        reason = ""
         for attempt in range(self.retries + 1):
-            last = attempt == self.retries
             try:
                 response = self.client.request(method, url, headers=headers, **kw)
             except httpx.ConnectError as exc:  # never reached the upstream: always safe to retry
@@ -73,30 +74,67 @@ class Transport:
                         f"{what} failed: {reason}; not retried (the upstream may bill it twice)"
                     ) from None
             else:
-                status = response.status_code
-                if status < 400:
+                if response.status_code < 400:
                     return response
-                text = _error_text(response)
-                if status in (401, 403):
-                    raise UpstreamAuth(
-                        f"the upstream refused upstream_key ({status} at {url}): {text}", code=1400
-                    ) from None
-                if status == 429 or status >= 500:
-                    reason = f"{status}: {text}"
-                    no_retry = response.headers.get("x-should-retry", "").lower() == "false"
-                    if no_retry or (status >= 500 and not replay_safe):
-                        raise EngineError(f"{what} failed with {reason}") from None
-                else:
-                    raise EngineError(f"{what} refused the request ({status}): {text}", code=1400) from None
-                if not last:
-                    self.sleep(min(MAX_DELAY, _retry_after(response) or self.backoff * 2**attempt))
-                    continue
-            if not last:
-                self.sleep(min(MAX_DELAY, self.backoff * 2**attempt))
+                reason = _refusal(response, what, replay_safe)
+                self._pause(attempt, response)
+                continue
+            self._pause(attempt)
         raise EngineError(f"{what} failed after {self.retries + 1} tries: {reason}") from None
+
+    @contextmanager
+    def stream(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kw: Any
+    ) -> Iterator[httpx.Response]:
+        """A 2xx streaming response of a submit the upstream cannot deduplicate: retried only while it
+        could not connect or was refused with 429; an error while reading the body is an ``EngineError``
+        and never a second submit."""
+        url = self._url(path)
+        what = f"upstream {method} {url}"
+        reason = ""
+        for attempt in range(self.retries + 1):
+            try:
+                with self.client.stream(method, url, headers=headers, **kw) as response:
+                    if response.status_code >= 400:
+                        response.read()
+                        reason = _refusal(response, what, replay_safe=False)
+                    else:
+                        try:
+                            yield response
+                        except httpx.HTTPError as exc:
+                            raise EngineError(f"{what}: the stream broke ({type(exc).__name__}: {exc})") from None
+                        return
+            except httpx.ConnectError as exc:
+                reason = f"cannot connect ({exc})"
+            except httpx.HTTPError as exc:
+                raise EngineError(f"{what} failed: {type(exc).__name__} ({exc}); not retried") from None
+            self._pause(attempt)
+        raise EngineError(f"{what} failed after {self.retries + 1} tries: {reason}") from None
+
+    def _url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else self.base_url + path
+
+    def _pause(self, attempt: int, response: httpx.Response | None = None) -> None:
+        if attempt < self.retries:
+            hinted = _retry_after(response) if response is not None else None
+            self.sleep(min(MAX_DELAY, hinted or self.backoff * 2**attempt))
 
     def close(self) -> None:
         self.client.close()
+
+
+def _refusal(response: httpx.Response, what: str, replay_safe: bool) -> str:
+    """Why a 429/5xx may be retried (the reason, for the final message); raises for everything else."""
+    status, url = response.status_code, str(response.request.url)
+    text = _error_text(response)
+    if status in (401, 403):
+        raise UpstreamAuth(f"the upstream refused upstream_key ({status} at {url}): {text}", code=1400) from None
+    if status != 429 and status < 500:
+        raise EngineError(f"{what} refused the request ({status}): {text}", code=1400) from None
+    no_retry = response.headers.get("x-should-retry", "").lower() == "false"
+    if no_retry or (status >= 500 and not replay_safe):
+        raise EngineError(f"{what} failed with {status}: {text}") from None
+    return f"{status}: {text}"
 
 
 def _retry_after(response: httpx.Response) -> float | None:
