@@ -82,6 +82,7 @@ def test_a_set_of_n_comes_back_through_the_gateway_with_n_panels_at_the_plans_si
             image = Image.open(io.BytesIO(httpx.get(url if "://" in url else gateway.url + url).content))
             assert image.size == (320, 240)
         assert any(w.startswith("upstream cost ") for w in data["warnings"]), data["warnings"]
+        assert "upstream: test-fast paints solid colours" in data["warnings"]  # the upstream's own
         ups = _history(upstream, upstream.key)
         assert len(ups) == 1 and ups[0]["status"] == "completed"  # one billed submit upstream
         assert upstream.key not in gateway.log()  # the key is never logged

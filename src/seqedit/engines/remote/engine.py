@@ -22,7 +22,8 @@ only where the upstream deduplicates: ``transport``).
 
 Cost: the upstream's cost (WaveSpeed ``cost``), summed over the asks, becomes one warning
 ``upstream cost 0.270 USD (2 submits)`` on the prediction (``progress.warn``), so it is in the
-prediction's ``warnings`` and set.json without a change to the engine port. Cancel: the poll stops,
+prediction's ``warnings`` and set.json without a change to the engine port; the upstream's own
+warnings follow as ``upstream: …`` lines. Cancel: the poll stops,
 the upstream is asked to cancel, the warning says whether it could, and ``Cancelled`` is raised.
 """
 
@@ -138,6 +139,8 @@ class RemoteEngine:
                     cost, priced = cost + outcome.cost, True
                 if outcome.cancel_note:
                     progress.warn(outcome.cancel_note)
+                for warning in outcome.warnings:
+                    progress.warn(f"upstream: {warning}")
             if progress.cancelled():
                 raise Cancelled()
             missing = [k for k in missing if k >= next_out and k not in have]

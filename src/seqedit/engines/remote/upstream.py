@@ -34,11 +34,12 @@ class Got:
 @dataclass
 class Outcome:
     """Filled in while a run is consumed: the upstream's id (for cancel and logs), its cost in USD
-    where the protocol reports one, and whether the run was cancelled upstream."""
+    where the protocol reports one, whether the run was cancelled upstream, and its warnings."""
 
     upstream_id: str = ""
     cost: float | None = None
     cancel_note: str = ""
+    warnings: tuple[str, ...] = ()  # the upstream's own warnings on the set (seqedit's extension)
 
 
 class Client(Protocol):

@@ -65,6 +65,8 @@ class WaveSpeedClient:
         status = str(data["status"])
         if isinstance(data.get("cost"), int | float):
             outcome.cost = float(data["cost"])
+        if isinstance(data.get("warnings"), list):
+            outcome.warnings = tuple(str(w)[:500] for w in data["warnings"][:20])
         if status != "completed":
             raise EngineError(
                 f"upstream prediction {outcome.upstream_id} {status}: {data.get('error') or 'no reason given'}"
