@@ -211,11 +211,22 @@ def test_a_collage_counts_as_missing_panels():
 
 
 def test_still_short_after_the_last_top_up_fails_naming_the_missing_panels():
-    with ShortUpstream([1, 0, 0, 0]) as stub:
+    with ShortUpstream([1, 1, 0, 0]) as stub:
         engine = RemoteEngine(upstream_url=stub.url, upstream_key=KEY, top_ups=2)
-        with pytest.raises(EngineError, match=r"panel\(s\) 2, 3 of 3 after 3 submit\(s\)"):
-            list(engine.generate(_plan("a set of 3 posters", 3), [], NullProgress()))
-    assert len(stub.asks) == 3  # one submit per missing set, bounded
+        with pytest.raises(EngineError, match=r"panel\(s\) 3, 4 of 4 after 3 submit\(s\)"):
+            list(engine.generate(_plan("a set of 4 posters", 4), [], NullProgress()))
+    assert [a["max_images"] for a in stub.asks] == [4, 3, 2]  # bounded by top_ups
+
+
+def test_a_missing_set_is_never_submitted_twice():
+    with ShortUpstream([1, 0, 3]) as stub:
+        engine = RemoteEngine(upstream_url=stub.url, upstream_key=KEY, top_ups=5)
+        progress = NullProgress()
+        with pytest.raises(EngineError, match=r"panel\(s\) 2, 3 of 3 after 2 submit\(s\)"):
+            list(engine.generate(_plan("a set of 3 posters", 3), [], progress))
+    assert [a["max_images"] for a in stub.asks] == [3, 2]
+    assert len({a["idempotency_key"] for a in stub.asks}) == 2
+    assert "upstream cost 0.054 USD (2 submits)" in progress.warnings  # recorded on a failure too
 
 
 @pytest.mark.parametrize("stream", [False, True])

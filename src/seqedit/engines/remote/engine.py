@@ -11,7 +11,12 @@ Lifecycle of one ``generate``:
 3. Top-ups: while panels are missing and fewer than ``top_ups`` top-ups were made, ask again for the
    missing panels only — the shared instruction plus *their own* panel lines, renumbered 1…m, with
    ``max_images = m`` and seed ``plan.seed + k - 1`` of the first missing panel k. Still missing after
-   the last top-up: the task fails naming the panels ("panels 3, 4 missing: …"), never fewer panels.
+   the last top-up: the task fails naming them ("… did not return panel(s) 3, 4 of 4 after 3
+   submit(s) …"), never with fewer panels.
+   A panel set is submitted at most once with the panel lines (the first ask, with the user's
+   prompt, may be followed by one for the same set: after a collage): when a top-up brings nothing,
+   the same set is not asked again (a deduplicating upstream would only return the same answer; any
+   other would bill twice), and the task fails.
 
 Billing: every submit carries an ``Idempotency-Key`` derived from the job (``progress.id``, the
 runner's prediction id, when the progress has one; otherwise a digest of the plan and references)
@@ -21,10 +26,10 @@ billing again; within a run each missing set is submitted once (transport retrie
 only where the upstream deduplicates: ``transport``).
 
 Cost: the upstream's cost (WaveSpeed ``cost``), summed over the asks, becomes one warning
-``upstream cost 0.270 USD (2 submits)`` on the prediction (``progress.warn``), so it is in the
-prediction's ``warnings`` and set.json without a change to the engine port; the upstream's own
-warnings follow as ``upstream: …`` lines. Cancel: the poll stops,
-the upstream is asked to cancel, the warning says whether it could, and ``Cancelled`` is raised.
+``upstream cost 0.270 USD (2 submits)`` on the prediction (``progress.warn``, also when the task
+then fails), so it is in the prediction's ``warnings`` and set.json without a change to the engine
+port; the upstream's own warnings follow as ``upstream: …`` lines. Cancel: the poll stops, the
+upstream is asked to cancel, the warning says whether it could, and ``Cancelled`` is raised.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import base64
 import hashlib
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image
@@ -102,63 +108,71 @@ class RemoteEngine:
     def generate(self, plan: Plan, refs: list[Image.Image], progress: Progress) -> Iterator[Image.Image]:
         images = tuple(_data_uri(r) for r in refs)
         job = str(getattr(progress, "id", "") or _digest(plan, images))
-        have: dict[int, Image.Image] = {}
+        run = _Run()  # per call: one engine serves every consumer thread
         missing = list(range(1, plan.count + 1))
-        next_out, submits, cost, reasons = 1, 0, 0.0, []
-        priced = False
-        shown = [0.0]  # the fraction reported so far (progress is monotonic)
-        for round_ in range(self.options.top_ups + 1):
-            ask = self._ask(plan, missing, images, job, whole=round_ == 0)
-            outcome = Outcome()
-            submits += 1
-            done = plan.count - len(missing)
-
-            def report(fraction: float, done: int = done, asked: int = ask.count) -> None:
-                shown[0] = max(shown[0], (done + fraction * asked) / plan.count)
-                progress.report(shown[0])
-
-            try:
-                for got in self.client.run(ask, progress.cancelled, outcome, report):
-                    if got.position >= len(missing):
-                        continue  # more than asked: the count is ours
-                    panel = missing[got.position]
-                    if got.error:
-                        raise EngineError(f"the upstream refused panel {panel}: {got.error}", code=5000)
-                    image, why = _panel(got.data or b"", plan)
-                    if image is None:
-                        reasons.append(f"panel {panel}: {why}")
-                        continue
-                    have[panel] = image
-                    while next_out in have:
-                        shown[0] = max(shown[0], next_out / plan.count)
-                        progress.report(shown[0])
-                        yield have.pop(next_out)
-                        next_out += 1
-            finally:
-                if outcome.cost is not None:
-                    cost, priced = cost + outcome.cost, True
-                if outcome.cancel_note:
-                    progress.warn(outcome.cancel_note)
-                for warning in outcome.warnings:
-                    progress.warn(f"upstream: {warning}")
-            if progress.cancelled():
-                raise Cancelled()
-            missing = [k for k in missing if k >= next_out and k not in have]
-            if not missing:
-                break
-            if round_ < self.options.top_ups:
+        asked: set[tuple[bool, tuple[int, ...]]] = set()  # (the user's prompt?, panels) submitted: once each
+        try:
+            for round_ in range(self.options.top_ups + 1):
+                ask = self._ask(plan, missing, images, job, whole=round_ == 0)
+                asked.add((round_ == 0, tuple(missing)))
+                yield from self._one_ask(plan, ask, missing, run, progress)
+                if progress.cancelled():
+                    raise Cancelled()
+                got = ask.count
+                missing = [k for k in missing if k >= run.next and k not in run.have]
+                if not missing:
+                    return
+                if round_ == self.options.top_ups or (False, tuple(missing)) in asked:
+                    break
                 progress.warn(
-                    f"the upstream returned {ask.count - len(missing)} of {ask.count} images; "
+                    f"the upstream returned {got - len(missing)} of {got} images; "
                     f"asking again for panel(s) {', '.join(map(str, missing))}"
                 )
-        if priced:
-            progress.warn(f"upstream cost {cost:.3f} USD ({submits} submit{'s' if submits > 1 else ''})")
-        if missing:
-            detail = f" ({'; '.join(reasons)})" if reasons else ""
-            raise EngineError(
-                f"the upstream did not return panel(s) {', '.join(map(str, missing))} of {plan.count} after "
-                f"{submits} submit(s){detail}; no shorter set is returned"
-            )
+        finally:
+            if run.costs:
+                n = len(run.costs)
+                progress.warn(f"upstream cost {sum(run.costs):.3f} USD ({n} submit{'s' if n > 1 else ''})")
+        detail = f" ({'; '.join(run.reasons)})" if run.reasons else ""
+        raise EngineError(
+            f"the upstream did not return panel(s) {', '.join(map(str, missing))} of {plan.count} after "
+            f"{len(asked)} submit(s){detail}; no shorter set is returned"
+        )
+
+    def _one_ask(
+        self, plan: Plan, ask: Ask, missing: list[int], run: _Run, progress: Progress
+    ) -> Iterator[Image.Image]:
+        """Run ``ask`` for the panels ``missing``; yield every panel that is next in order."""
+        outcome = Outcome()
+        done = plan.count - len(missing)
+
+        def report(fraction: float) -> None:
+            run.shown = max(run.shown, (done + fraction * ask.count) / plan.count)
+            progress.report(run.shown)
+
+        try:
+            for got in self.client.run(ask, progress.cancelled, outcome, report):
+                if got.position >= len(missing):
+                    continue  # more than asked: the count is ours
+                panel = missing[got.position]
+                if got.error:
+                    raise EngineError(f"the upstream refused panel {panel}: {got.error}", code=5000)
+                image, why = _panel(got.data or b"", plan)
+                if image is None:
+                    run.reasons.append(f"panel {panel}: {why}")
+                    continue
+                run.have[panel] = image
+                while run.next in run.have:
+                    run.shown = max(run.shown, run.next / plan.count)
+                    progress.report(run.shown)
+                    yield run.have.pop(run.next)
+                    run.next += 1
+        finally:
+            if outcome.cost is not None:
+                run.costs.append(outcome.cost)
+            if outcome.cancel_note:
+                progress.warn(outcome.cancel_note)
+            for warning in outcome.warnings:
+                progress.warn(f"upstream: {warning}")
 
     # ------------------------------------------------------------------ helpers
 
@@ -174,7 +188,8 @@ class RemoteEngine:
                 prompt = f"{prompt} A set of {len(missing)} images."
             seed = plan.seed + missing[0] - 1
         panels = ",".join(map(str, missing))
-        key = hashlib.sha256(f"{job}|{self.model}|{panels}".encode()).hexdigest()[:40]
+        kind = "prompt" if whole else "lines"  # the user's prompt, or the panels' own lines
+        key = hashlib.sha256(f"{job}|{self.model}|{kind}|{panels}".encode()).hexdigest()[:40]
         return Ask(
             prompt=prompt,
             count=len(missing),
@@ -185,6 +200,18 @@ class RemoteEngine:
             output_format=plan.output_format,
             idempotency_key=f"seqedit-remote-{key}",
         )
+
+
+@dataclass
+class _Run:
+    """The state of one ``generate``: panels waiting for an earlier one, the next panel to yield, the
+    progress shown (monotonic), the cost of each submit and why images were dropped."""
+
+    have: dict[int, Image.Image] = field(default_factory=dict)
+    next: int = 1
+    shown: float = 0.0
+    costs: list[float] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
 
 
 class OptionRefused(EngineError):
