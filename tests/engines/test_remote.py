@@ -258,7 +258,7 @@ def test_check_refuses_counts_beyond_the_upstreams_limits():
         refs = [Image.new("RGB", (32, 32))] * 10
         with pytest.raises(EngineError, match=r"references \+ max_images ≤ 15, got 10 \+ 6"):
             engine.check(_plan("a set of 6", 6), refs)
-        assert engine.check(_plan("a set of 5", 5), refs) == []
+        assert engine.check(_plan("a set of 5", 5, Size(1280, 960)), refs) == []
         verdicts = engine.analyse(_plan("a set of 2", 2))
         assert {v.verdict for v in verdicts} == {"supported"}
 
@@ -325,3 +325,17 @@ def test_a_wrong_key_is_refused_at_construction_for_both_protocols():
         for protocol in ("wavespeed", "ark"):
             with pytest.raises(EngineError, match=r"refused upstream_key \(401"):
                 RemoteEngine(upstream_url=stub.url, upstream_key="sk_wrong", upstream_protocol=protocol)
+
+
+def test_a_size_outside_the_upstreams_range_is_asked_scaled_and_resized_back():
+    with ShortUpstream([2]) as stub:
+        engine = RemoteEngine(upstream_url=stub.url, upstream_key=KEY, upstream_protocol="ark")
+        plan = _plan("a set of 2", 2)  # 256x192, below Ark's 921 600 pixels
+        assert engine.check(plan) == [
+            "the upstream is asked for 1120x832 (its size range) and the panels resized to 256*192"
+        ]
+        panels = list(engine.generate(plan, [], NullProgress()))
+    assert stub.asks[0]["size"] == "1120x832"
+    assert [p.size for p in panels] == [(256, 192)] * 2
+    with pytest.raises(EngineError, match=r"upstream_min_pixels \(5000\) is above upstream_max_pixels \(4000\)"):
+        RemoteEngine(upstream_url=stub.url, upstream_key=KEY, upstream_min_pixels=5000, upstream_max_pixels=4000)

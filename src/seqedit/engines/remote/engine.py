@@ -3,7 +3,9 @@
 Lifecycle of one ``generate``:
 
 1. Ask for every panel: the user's prompt as written, ``max_images = plan.count``, the references as
-   data URIs, the plan's seed and size.
+   data URIs, the plan's seed and size — scaled, aspect kept, into the upstream's pixel range
+   (``upstream_min_pixels``/``upstream_max_pixels``; Ark documents 921 600-16 777 216), which
+   ``check`` says in a warning.
 2. Keep what came back: an image is panel k when its aspect ratio is within ``COLLAGE_TOLERANCE`` of
    the plan's (it is then resized to ``plan.size``); one that is clearly not (a collage of several
    panels in one image) is dropped. A refused image (moderation) fails the task naming its panel.
@@ -37,6 +39,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,7 +48,7 @@ from PIL import Image
 
 from seqedit.engines.base import Cancelled, EngineError, Progress, Unsupported, Verdict, parse_options
 from seqedit.engines.remote.ark import ArkClient
-from seqedit.engines.remote.options import DEFAULT_MODEL, RemoteOptions
+from seqedit.engines.remote.options import DEFAULT_MODEL, DEFAULT_PIXELS, RemoteOptions
 from seqedit.engines.remote.transport import Transport, UpstreamAuth
 from seqedit.engines.remote.upstream import Ask, Client, Outcome
 from seqedit.engines.remote.wavespeed import WaveSpeedClient
@@ -71,6 +74,14 @@ class RemoteEngine:
             raise EngineError("the remote engine needs upstream_key: the upstream API key", code=1400)
         self.options = opts
         self.model = opts.upstream_model or DEFAULT_MODEL[opts.upstream_protocol]
+        low, high = DEFAULT_PIXELS[opts.upstream_protocol]
+        self.min_pixels = opts.upstream_min_pixels or low
+        self.max_pixels = opts.upstream_max_pixels or high
+        if self.min_pixels and self.max_pixels and self.min_pixels > self.max_pixels:
+            raise EngineError(
+                f"upstream_min_pixels ({self.min_pixels}) is above upstream_max_pixels ({self.max_pixels})",
+                code=1400,
+            )
         transport = Transport(opts.upstream_url, opts.upstream_key, retries=opts.retries, backoff=opts.backoff)
         self.client: Client = (
             WaveSpeedClient(transport, self.model, poll_interval=opts.poll_interval, timeout=opts.timeout)
@@ -103,7 +114,21 @@ class RemoteEngine:
                 f"Ark takes references + max_images ≤ {MAX_IMAGES}, got {n_refs} + {plan.count}",
                 clause="max_images",
             )
+        w, h = self._upstream_size(plan)
+        if (w, h) != (plan.size.width, plan.size.height):
+            return [f"the upstream is asked for {w}x{h} (its size range) and the panels resized to {plan.size}"]
         return []
+
+    def _upstream_size(self, plan: Plan) -> tuple[int, int]:
+        """The plan's size scaled, aspect kept, into the upstream's pixel range (multiples of 16)."""
+        w, h = plan.size.width, plan.size.height
+        if self.min_pixels and w * h < self.min_pixels:
+            scale = math.sqrt(self.min_pixels / (w * h))
+            return math.ceil(w * scale / 16) * 16, math.ceil(h * scale / 16) * 16
+        if self.max_pixels and w * h > self.max_pixels:
+            scale = math.sqrt(self.max_pixels / (w * h))
+            return math.floor(w * scale / 16) * 16, math.floor(h * scale / 16) * 16
+        return w, h
 
     def generate(self, plan: Plan, refs: list[Image.Image], progress: Progress) -> Iterator[Image.Image]:
         images = tuple(_data_uri(r) for r in refs)
@@ -190,12 +215,13 @@ class RemoteEngine:
         panels = ",".join(map(str, missing))
         kind = "prompt" if whole else "lines"  # the user's prompt, or the panels' own lines
         key = hashlib.sha256(f"{job}|{self.model}|{kind}|{panels}".encode()).hexdigest()[:40]
+        width, height = self._upstream_size(plan)
         return Ask(
             prompt=prompt,
             count=len(missing),
             images=images,
-            width=plan.size.width,
-            height=plan.size.height,
+            width=width,
+            height=height,
             seed=seed,
             output_format=plan.output_format,
             idempotency_key=f"seqedit-remote-{key}",

@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 Protocol = Literal["wavespeed", "ark"]
 
 DEFAULT_MODEL = {"wavespeed": "bytedance/seedream-v4/edit-sequential", "ark": "seedream-4-0-250828"}
+# the pixel range Ark documents for Seedream 4 "WxH" sizes (api-contract §2.2, the later mirrors);
+# WaveSpeed documents none for edit-sequential, so nothing is assumed there
+DEFAULT_PIXELS = {"wavespeed": (None, None), "ark": (921_600, 16_777_216)}
 
 
 class RemoteOptions(BaseModel):
@@ -31,6 +34,12 @@ class RemoteOptions(BaseModel):
     )
     upstream_stream: bool = Field(
         True, description="ark: stream (panels as the upstream finishes each) instead of one reply at the end"
+    )
+    upstream_min_pixels: int | None = Field(
+        None, gt=0, description="smallest W×H the upstream takes; unset: 921600 (ark), none (wavespeed)"
+    )
+    upstream_max_pixels: int | None = Field(
+        None, gt=0, description="largest W×H the upstream takes; unset: 16777216 (ark), none (wavespeed)"
     )
     top_ups: int = Field(2, ge=0, le=10, description="asks for missing panels after a short set, at most")
     retries: int = Field(4, ge=0, le=10, description="retries of one call after 429/5xx/network errors")
