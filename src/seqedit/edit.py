@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
+from seqedit import watermark
 from seqedit.engines.base import Engine, EngineError, Progress, Verdict
 from seqedit.imaging import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode, encode
 from seqedit.plan import Plan, make_plan
@@ -95,6 +96,8 @@ def render(prepared: Prepared, engine: Engine, progress: Progress) -> Iterator[O
                 f"the {engine.name} engine returned panel {count} in mode {panel.mode}, "
                 f"expected one of {', '.join(PANEL_MODES)}"
             )
+        if prepared.request.watermark:
+            panel = watermark.apply(panel)
         data = encode(panel, plan.output_format)
         yield Output(count, data, panel.width, panel.height, time.perf_counter() - t0, t1 - t0)
     if count != plan.count:

@@ -167,9 +167,9 @@ def make_plan(request: EditRequest, ref_sizes: list[tuple[int, int]] | None = No
     if request.size is not None:
         size = request.size
     elif ref_sizes:
-        size = default_size(*ref_sizes[0])
+        size = default_size(*ref_sizes[0], **({"pixels": request.pixels} if request.pixels else {}))
     else:
-        size = default_size(1, 1)
+        size = default_size(1, 1, **({"pixels": request.pixels} if request.pixels else {}))
     return Plan(
         prompt=request.prompt,
         shared=restore(_tidy(shared), tags),

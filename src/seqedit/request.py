@@ -13,7 +13,7 @@ from typing import Any, Literal, get_args
 
 from seqedit.errors import RequestError
 from seqedit.locations import check_prompt
-from seqedit.sizes import Size, parse_size
+from seqedit.sizes import MAX_SIDE, MIN_SIDE, Size, parse_size
 
 OutputFormat = Literal["jpeg", "png", "webp"]
 OUTPUT_FORMATS: tuple[str, ...] = get_args(OutputFormat)
@@ -42,6 +42,8 @@ class EditRequest:
     max_images: int = 1
     seed: int | None = None  # None = random (resolved and recorded by the planner)
     output_format: OutputFormat = "jpeg"
+    watermark: bool = False  # draw the "AI generated" mark on each panel (Ark's default; ``seqedit.watermark``)
+    pixels: int | None = None  # without ``size``: the first reference's aspect at this many pixels (Ark's 1K/2K/4K)
     extras: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -54,6 +56,8 @@ class EditRequest:
         max_images: object = 1,
         seed: object = None,
         output_format: object = "jpeg",
+        watermark: object = False,
+        pixels: object = None,
         limits: Limits = LIMITS,
     ) -> EditRequest:
         """Validate raw values (from JSON, argv, …) and build a request, or raise ``RequestError``."""
@@ -64,6 +68,8 @@ class EditRequest:
             max_images=_int_in("max_images", max_images, limits.min_outputs, limits.max_outputs),
             seed=_seed(seed),
             output_format=_format(output_format),
+            watermark=watermark is True,
+            pixels=None if pixels is None else _int_in("size", pixels, MIN_SIDE * MIN_SIDE, MAX_SIDE * MAX_SIDE),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,6 +80,9 @@ class EditRequest:
             "max_images": self.max_images,
             "seed": self.seed,
             "output_format": self.output_format,
+            # only when set, so rows and plans of requests without them stay as they were
+            **({"watermark": True} if self.watermark else {}),
+            **({"pixels": self.pixels} if self.pixels is not None else {}),
         }
 
 

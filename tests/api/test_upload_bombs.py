@@ -158,7 +158,7 @@ def test_header_bombs_through_submit(server, http):
             f" size: {control_s:.2f} s, healthz max {control_stall * 1000:.0f} ms"
         )
         assert seconds < control_s + 1.0 and stall < control_stall + 0.5
-        assert stall < 0.3 and control_stall < 0.3
+        assert stall < 1.0 and control_stall < 1.0  # hang guards: the bug stalled /healthz for 9-17 s
     assert http.post("/api/v3/predictions", json={}).json()["data"]["total"] == 0  # no task was created
 
 

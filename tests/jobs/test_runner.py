@@ -341,7 +341,7 @@ def test_a_claim_that_cannot_reach_the_database_returns_none(store, runner, monk
 def test_transient_faults_are_bounded_by_max_attempts_and_the_failure_names_the_fault(
     store, storage, settings, runner, monkeypatch
 ):
-    settings.retry_delay = 0.02
+    settings.retry_delay = 0.3  # the backoff (0.3 s, then 0.6 s) stands well above a slow run's own time
     settings.max_attempts = 3
     full = OSError(errno.ENOSPC, "No space left on device")
     monkeypatch.setattr(storage, "put", failing(storage.put, full, times=-1))
@@ -354,7 +354,7 @@ def test_transient_faults_are_bounded_by_max_attempts_and_the_failure_names_the_
         delays.append(row["lease_until"] - before)
         wait_until(row["lease_until"])
         assert reap(store, settings) == [pid]
-    assert delays[1] > delays[0] >= 0.02  # the backoff doubles
+    assert delays[0] >= 0.3 and delays[1] >= 0.6  # the backoff doubles (lease_until = retry time + backoff)
     assert runner.run(pid) is Status.FAILED
     row = store.get(pid)
     assert row["status"] == "failed" and row["code"] == 5000 and row["attempt"] == 3 and row["outputs"] == []

@@ -1,8 +1,9 @@
 """The FastAPI app: ``create_app(service)`` (the lifespan starts and stops the service) and
 ``make_service(settings, roles)``, the service with this front end's webhook body (WaveSpeed's).
 
-Routers, one per concern: ``ops`` (health, metrics), ``media`` (uploads, signed files), ``wavespeed``
-(the prediction protocol; its submit route is the ``/api/v3/{model}`` catch-all, so it goes last).
+Routers, one per concern: ``ops`` (health, metrics), ``media`` (uploads, signed files), ``ark`` (Ark's
+``/api/v3/images/generations``), ``wavespeed`` (the prediction protocol; its submit route is the
+``/api/v3/{model}`` catch-all, so it goes last).
 ``api.openapi`` publishes the OpenAPI document (bodies, schemas, security) and ``/docs`` from bundled files.
 Each router answers its own errors in its protocol's body (``api.routing``); the handlers here cover
 only requests that reach no route (an unknown path or method), in the WaveSpeed body, and map a
@@ -24,7 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from seqedit.api import media, openapi, ops, playground, wavespeed
+from seqedit.api import ark, media, openapi, ops, playground, wavespeed
 from seqedit.api.access import AccessLog
 from seqedit.api.envelope import error_response, webhook_body
 from seqedit.api.routing import as_api_error
@@ -79,5 +80,6 @@ def create_app(service: Service | None = None, settings: Settings | None = None)
     app.include_router(ops.router)
     app.include_router(media.router)
     app.include_router(playground.router)  # GET / (the page), its assets, browser sign-in
+    app.include_router(ark.router)  # POST /api/v3/images/generations: before WaveSpeed's /api/v3/{model}
     app.include_router(wavespeed.router)
     return app

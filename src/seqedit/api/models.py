@@ -2,6 +2,9 @@
 
 Unknown model ids are a 404. Each entry turns the protocol body into the protocol-neutral
 ``EditRequest`` (unknown fields are ignored; explicit ``null`` counts as absent).
+
+``ARK_MODELS``: the Ark protocol's model ids (``api.ark``; the ``model`` field of its body), each run
+by the configured engine, as BytePlus ModelArk and Volcengine Ark name their Seedream releases.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from typing import Any
 
 from seqedit.request import EditRequest
 
-__all__ = ["ModelSpec", "MODELS", "get_model"]
+__all__ = ["ARK_MODELS", "ModelSpec", "MODELS", "get_model"]
 
 
 @dataclass(frozen=True)
@@ -75,3 +78,12 @@ MODELS: dict[str, ModelSpec] = {
 
 def get_model(model_id: str) -> ModelSpec | None:
     return MODELS.get(model_id.strip("/"))
+
+
+ARK_MODELS: dict[str, str] = {
+    "seedream-4-0-250828": "Seedream 4.0 (BytePlus ModelArk id)",
+    "doubao-seedream-4-0-250828": "Seedream 4.0 (Volcengine Ark id)",
+    "seedream-4-5-251128": "Seedream 4.5 (BytePlus ModelArk id)",
+    "seedream-5-0-260128": "Seedream 5.0 (BytePlus ModelArk id)",
+}
+"""Ark model id → description; every one runs on the engine this server was started with."""

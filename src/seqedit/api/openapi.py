@@ -12,6 +12,8 @@ docstrings) and adds what a client needs to write a request:
 * request bodies for history, price and upload tickets, the multipart upload and the ticket's ``PUT``;
 * response schemas with examples: the ``{code, message, data}`` envelope around the prediction object,
   the plan, a history page, a price, an upload; the error body with ``field`` and ``limit``;
+* the Ark route ``POST /api/v3/images/generations`` (``api.ark``): its body, the JSON reply, the SSE
+  stream and Ark's own error body (``ArkRequest``, ``ArkImages``, ``ArkError``);
 * the bearer security scheme, applied to exactly the routes whose handler depends on ``require_key``
   (found by walking each route's dependencies, so a new authenticated route is marked by itself).
 
@@ -35,7 +37,7 @@ from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Res
 from fastapi.routing import APIRoute
 
 from seqedit.api.auth import require_key
-from seqedit.api.models import MODELS, ModelSpec
+from seqedit.api.models import ARK_MODELS, MODELS, ModelSpec
 from seqedit.pricing import DEFAULT_PRICE_PER_IMAGE, cost
 
 __all__ = ["install", "document", "ASSETS", "SWAGGER_UI_VERSION"]
@@ -636,6 +638,142 @@ def _describe(paths: dict[str, Any]) -> None:
         }
 
 
+ARK_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "description": "Ark's image generation body (BytePlus ModelArk / Volcengine Ark); `null` counts as absent.",
+    "required": ["model", "prompt", "image"],
+    "properties": {
+        "model": {"type": "string", "enum": list(ARK_MODELS), "description": "every id runs on this server's engine"},
+        "prompt": {"type": "string", "maxLength": 10_000},
+        "image": {
+            "oneOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 10},
+            ],
+            "description": "URL or data URI; 1-10 (no engine seqedit ships makes images from text alone)",
+        },
+        "size": {
+            "type": "string",
+            "default": "2K",
+            "description": "1K, 2K, 4K (1024², 2048², 4096² px at the first reference's aspect, sides ÷64) or WxH",
+        },
+        "seed": {"type": "integer", "minimum": -1, "maximum": 2**31 - 1},
+        "sequential_image_generation": {
+            "type": "string",
+            "enum": ["auto", "disabled"],
+            "default": "disabled",
+            "description": "auto: as many images as the prompt asks for, capped by max_images; disabled: one",
+        },
+        "sequential_image_generation_options": {
+            "type": "object",
+            "properties": {
+                "max_images": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 15,
+                    "description": "references + max_images ≤ 15; absent: 15 − references",
+                }
+            },
+        },
+        "response_format": {"type": "string", "enum": ["url", "b64_json"], "default": "url"},
+        "watermark": {"type": "boolean", "default": True, "description": "an 'AI generated' mark bottom-right"},
+        "stream": {"type": "boolean", "default": False, "description": "server-sent events, one per image"},
+        "optimize_prompt_options": {
+            "type": "object",
+            "properties": {"mode": {"type": "string", "enum": ["standard", "fast"]}},
+            "description": "accepted and recorded on the prediction; seqedit does not rewrite prompts",
+        },
+        "output_format": {"type": "string", "enum": ["jpeg", "png", "webp"], "default": "jpeg"},
+    },
+}
+ARK_IMAGES: dict[str, Any] = {
+    "type": "object",
+    "required": ["model", "created", "data", "usage"],
+    "properties": {
+        "model": {"type": "string"},
+        "created": {"type": "integer"},
+        "created_at": {"type": "integer"},
+        "data": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"url": {"type": "string"}, "b64_json": {"type": "string"}, "size": {"type": "string"}},
+            },
+        },
+        "usage": {
+            "type": "object",
+            "properties": {
+                "generated_images": {"type": "integer"},
+                "output_tokens": {"type": "integer", "description": "Σ W×H / 256"},
+                "total_tokens": {"type": "integer"},
+            },
+        },
+    },
+}
+ARK_ERROR: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "param", "type"],
+            "properties": {k: {"type": "string"} for k in ("code", "message", "param", "type")},
+        }
+    },
+}
+ARK_STATUSES = {
+    400: "bad input (`param` names it), also with `stream: true`; no task is created",
+    401: "missing or invalid API key",
+    404: "unknown model",
+    429: "the key's concurrency limit",
+    500: "the job failed (`x-should-retry: false`)",
+    504: "still running after the wait (`x-should-retry: false`); the job goes on and is in history",
+}
+
+
+def _ark(paths: dict[str, Any]) -> None:
+    operation = paths.get("/api/v3/images/generations", {}).get("post")
+    if not operation:
+        return
+    operation["summary"] = "Generate images (Ark protocol)"
+    example = {
+        "model": "seedream-4-0-250828",
+        "prompt": "a series of 3 images: this sneaker on white, grey and beige backgrounds",
+        "image": ["https://example.com/sneaker.png"],
+        "size": "2K",
+        "sequential_image_generation": "auto",
+        "sequential_image_generation_options": {"max_images": 3},
+        "response_format": "url",
+        "watermark": False,
+    }
+    operation["requestBody"] = _json_body(_ref("ArkRequest"), example)
+    reply = {
+        "model": "seedream-4-0-250828",
+        "created": 1757323224,
+        "created_at": 1757323224,
+        "data": [{"url": "http://127.0.0.1:8000/files/outputs/…/0.jpeg?…", "size": "2368x1728"}],
+        "usage": {"generated_images": 1, "output_tokens": 15984, "total_tokens": 15984},
+    }
+    sse = (
+        'event: image_generation.partial_succeeded\ndata: {"type":"image_generation.partial_succeeded",'
+        '"image_index":0,"url":"…","size":"2368x1728",…}\n\n'
+        'event: image_generation.completed\ndata: {"type":"image_generation.completed","usage":{…}}\n\n'
+        "data: [DONE]\n\n"
+    )
+    ok = {
+        "description": "the images (JSON), or with `stream: true` server-sent events, one per image as it is made",
+        "content": {
+            "application/json": {"schema": _ref("ArkImages"), "example": reply},
+            "text/event-stream": {"schema": {"type": "string"}, "example": sse},
+        },
+    }
+    errors = {
+        str(status): {"description": text, "content": {"application/json": {"schema": _ref("ArkError")}}}
+        for status, text in ARK_STATUSES.items()
+    }
+    operation["responses"] = {"200": ok, **errors}
+
+
 def document(app: FastAPI) -> dict[str, Any]:
     """The OpenAPI document of ``app`` (see the module docstring)."""
     doc = get_openapi(
@@ -652,6 +790,7 @@ def document(app: FastAPI) -> dict[str, Any]:
     submit = paths.pop(SUBMIT_TEMPLATE, {}).get("post")
     plan = paths.pop(PLAN_TEMPLATE, {}).get("post")
     _describe(paths)
+    _ark(paths)
     if submit is not None:
         paths.update(_model_operations(submit, plan=False))
     if plan is not None:
@@ -682,6 +821,9 @@ def document(app: FastAPI) -> dict[str, Any]:
             "HistoryQuery": HISTORY_BODY,
             "PriceQuery": PRICE_BODY,
             "UploadTicketRequest": TICKET_BODY,
+            "ArkRequest": ARK_REQUEST,
+            "ArkImages": ARK_IMAGES,
+            "ArkError": ARK_ERROR,
             **{_schema_name(s): request_schema(s) for s in MODELS.values()},
         }
     )

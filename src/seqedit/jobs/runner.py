@@ -297,6 +297,7 @@ class Runner:
                 job.doing = f"committing panel {out.index} of {plan.count}"
                 if not self.store.add_output(pid, attempt, key, lease=self.settings.lease_seconds):
                     raise _Fenced()
+                self.notify(pid)  # wakes a stream here at once (api.ark); other processes poll the row
                 job.check()
                 job.doing = f"rendering panel {out.index + 1} of {plan.count}"
             job.doing = "finishing"
@@ -489,6 +490,8 @@ def _request(d: dict[str, Any], *, seed: int | None) -> EditRequest:
         max_images=d.get("max_images", 1),
         seed=seed if seed is not None else d.get("seed"),
         output_format=d.get("output_format") or "jpeg",
+        watermark=d.get("watermark", False),
+        pixels=d.get("pixels"),
     )
 
 
