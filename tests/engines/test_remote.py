@@ -33,10 +33,10 @@ def _ref_uri() -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _gateway(tmp_path, upstream: Server, *opts: str) -> Server:
+def _gateway(tmp_path, upstream: Server, *opts: str, protocol: str = "wavespeed") -> Server:
     """A first ``seqedit serve --engine remote`` in front of ``upstream`` (the typed flags; the key
     from the environment, as an operator keeps it out of ``ps``)."""
-    args = ["--upstream-url", upstream.url, "--upstream-protocol", "wavespeed", "--opt", "poll_interval=0.1"]
+    args = ["--upstream-url", upstream.url, "--upstream-protocol", protocol, "--opt", "poll_interval=0.1"]
     args += [a for o in opts for a in ("--opt", o)]
     return Server(tmp_path / "gateway", engine="remote", args=tuple(args), SEQEDIT_UPSTREAM_KEY=upstream.key)
 
@@ -72,17 +72,31 @@ def upstream(tmp_path):
     server.kill()
 
 
-def test_a_set_of_n_comes_back_through_the_gateway_with_n_panels_at_the_plans_size(tmp_path, upstream):
-    gateway = _gateway(tmp_path, upstream).start()
+PROTOCOLS = ["wavespeed", "ark"]
+
+
+def _sizes(server: Server, data: dict) -> list[tuple[int, int]]:
+    return [
+        Image.open(io.BytesIO(httpx.get(url if "://" in url else server.url + url).content)).size
+        for url in data["outputs"]
+    ]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_set_of_n_comes_back_through_the_gateway_with_n_panels_at_the_plans_size(tmp_path, upstream, protocol):
+    gateway = _gateway(tmp_path, upstream, protocol=protocol).start()
     try:
         data = _wait(gateway, _submit(gateway, size="320*240"))
         assert data["status"] == "completed", data["error"]
-        assert len(data["outputs"]) == 3
-        for url in data["outputs"]:
-            image = Image.open(io.BytesIO(httpx.get(url if "://" in url else gateway.url + url).content))
-            assert image.size == (320, 240)
-        assert any(w.startswith("upstream cost ") for w in data["warnings"]), data["warnings"]
-        assert "upstream: test-fast paints solid colours" in data["warnings"]  # the upstream's own
+        assert _sizes(gateway, data) == [(320, 240)] * 3
+        if protocol == "wavespeed":  # Ark reports tokens, not money, nor the upstream's warnings
+            assert any(w.startswith("upstream cost ") for w in data["warnings"]), data["warnings"]
+            assert "upstream: test-fast paints solid colours" in data["warnings"]  # the upstream's own
+        else:  # Ark's documented range: asked larger, resized back
+            assert (
+                "the upstream is asked for 1120x832 (its size range) and the panels resized to 320*240"
+                in (data["warnings"])
+            )
         ups = _history(upstream, upstream.key)
         assert len(ups) == 1 and ups[0]["status"] == "completed"  # one billed submit upstream
         assert upstream.key not in gateway.log()  # the key is never logged
@@ -107,13 +121,31 @@ def test_edit_with_the_remote_engine_writes_the_set_and_never_the_key(tmp_path, 
     assert upstream.key not in record and '"upstream_key": "***"' in record
 
 
-def test_a_wrong_upstream_key_makes_serve_exit_2_naming_the_option(tmp_path, upstream):
+def test_ark_auto_returning_fewer_than_asked_is_topped_up_by_the_gateway(tmp_path, upstream):
+    """The real short set: under ``sequential_image_generation: auto`` an Ark upstream makes as many
+    images as the prompt asks for ("a set of 2"), so a gateway job of 4 gets 2 and asks for 3 and 4."""
+    gateway = _gateway(tmp_path, upstream, protocol="ark").start()
+    try:
+        data = _wait(gateway, _submit(gateway, prompt="a set of 2 covers", max_images=4, size="256*192"))
+        assert data["status"] == "completed", data["error"]
+        assert _sizes(gateway, data) == [(256, 192)] * 4
+        assert any("returned 2 of 4 images; asking again for panel(s) 3, 4" in w for w in data["warnings"])
+        ups = _history(upstream, upstream.key)
+        assert sorted(len(p["outputs"]) for p in ups) == [2, 2]  # the set, then the two missing panels only
+    finally:
+        gateway.kill()
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_wrong_upstream_key_makes_serve_exit_2_naming_the_option(tmp_path, upstream, protocol):
     proc = subprocess.run(
         [
             str(SEQEDIT),
             "serve",
             "--engine",
             "remote",
+            "--upstream-protocol",
+            protocol,
             "--opt",
             f"upstream_url={upstream.url}",
             "--opt",
@@ -133,11 +165,12 @@ def test_a_wrong_upstream_key_makes_serve_exit_2_naming_the_option(tmp_path, ups
     assert "Traceback" not in proc.stderr
 
 
-def test_an_upstream_killed_mid_job_fails_the_task_and_no_second_submit_is_billed(tmp_path):
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_an_upstream_killed_mid_job_fails_the_task_and_no_second_submit_is_billed(tmp_path, protocol):
     up_dir = tmp_path / "upstream"
     upstream = Server(up_dir, engine="test-slow", SEQEDIT_TEST_PANEL_SECONDS="1.5").start()
     key = upstream.key
-    gateway = _gateway(tmp_path, upstream, "retries=1", "backoff=0.1").start()
+    gateway = _gateway(tmp_path, upstream, "retries=1", "backoff=0.1", protocol=protocol).start()
     try:
         pid = _submit(gateway)
         deadline = time.monotonic() + HANG
@@ -147,7 +180,9 @@ def test_an_upstream_killed_mid_job_fails_the_task_and_no_second_submit_is_bille
         upstream.kill()
         data = _wait(gateway, pid)
         assert data["status"] == "failed"
-        assert "upstream" in data["error"] and "cannot connect" in data["error"], data["error"]
+        assert "upstream" in data["error"], data["error"]
+        broke = "cannot connect" if protocol == "wavespeed" else "the stream broke"
+        assert broke in data["error"], data["error"]
         again = Server(up_dir, engine="test-slow", SEQEDIT_TEST_PANEL_SECONDS="0.01")
         again.port = upstream.port  # same address (the job's URLs), same data dir, same key
         again.url = upstream.url
@@ -166,10 +201,13 @@ def _plan(prompt: str, n: int, size: Size | None = None):
     return make_plan(request)
 
 
-def test_a_retried_job_finds_its_upstream_prediction_instead_of_paying_again(upstream):
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_retried_job_finds_its_upstream_prediction_instead_of_paying_again(upstream, protocol):
     """A gateway worker that crashed and retries the job sends the same Idempotency-Key (job id +
-    panel set): the upstream answers with the prediction it has."""
-    engine = create("remote", upstream_url=upstream.url, upstream_key=upstream.key, poll_interval=0.05)
+    panel set): the upstream (seqedit honours the key on both routes) answers with what it has."""
+    engine = create(
+        "remote", upstream_url=upstream.url, upstream_key=upstream.key, upstream_protocol=protocol, poll_interval=0.05
+    )
     plan = _plan("a set of 2 covers", 2)
     progress = NullProgress()
     progress.id = "job-1"  # type: ignore[attr-defined]  (the runner's progress carries the job id)
