@@ -102,7 +102,7 @@ def test_names_does_not_import_the_engines():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == ["['auto', 'classic', 'diffusion']", "[]"]
+    assert r.stdout.splitlines() == ["['auto', 'classic', 'diffusion', 'remote']", "[]"]
 
 
 # --- the contract every declared options model meets -------------------------------------------------------

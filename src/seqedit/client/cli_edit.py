@@ -87,7 +87,9 @@ def edit(
     fmt: str = typer.Option("jpeg", "--format", help="jpeg | png | webp"),
     outdir: Path = typer.Option(Path("out"), "-o", "--out", help="output directory"),
     engine: str | None = typer.Option(
-        None, "--engine", help="classic (CPU) | diffusion | auto (classic, else --opt fallback=…) (default: classic)"
+        None,
+        "--engine",
+        help="classic (CPU) | diffusion | remote | auto (classic, else --opt fallback=…) (default: classic)",
     ),
     model: str | None = typer.Option(None, "--model", help="diffusion: model path or hub id"),
     strategy: str | None = typer.Option(
@@ -96,6 +98,12 @@ def edit(
     steps: int | None = typer.Option(None, "--steps", help="diffusion: denoising steps"),
     device: str | None = typer.Option(None, "--device", help="diffusion: cuda | cuda:N | mps | cpu (default auto)"),
     dtype: str | None = typer.Option(None, "--dtype", help="diffusion: bfloat16 | float16 | float32"),
+    upstream_url: str | None = typer.Option(None, "--upstream-url", help="remote: the upstream's base URL"),
+    upstream_key: str | None = typer.Option(
+        None, "--upstream-key", help="remote: the upstream API key (or $SEQEDIT_UPSTREAM_KEY)"
+    ),
+    upstream_protocol: str | None = typer.Option(None, "--upstream-protocol", help="remote: wavespeed | ark"),
+    upstream_model: str | None = typer.Option(None, "--upstream-model", help="remote: the upstream model id"),
     opt: list[str] | None = typer.Option(None, "--opt", metavar="KEY=VALUE", help=OPT_HELP),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="no plan table or progress bar"),
     server: str | None = SERVER,
@@ -104,6 +112,12 @@ def edit(
     """Edit the references into a consistent set: writes OUT/1.jpg … OUT/N.jpg and OUT/set.json."""
     started = time.perf_counter()
     flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
+    flags.update(
+        upstream_url=upstream_url,
+        upstream_key=upstream_key,
+        upstream_protocol=upstream_protocol,
+        upstream_model=upstream_model,
+    )
     if server is not None:
         from seqedit.client.cli_remote import remote_edit
 
@@ -217,7 +231,9 @@ def plan_command(
     size: str | None = typer.Option(None, "--size", help="W*H or a preset name (default: from the first reference)"),
     seed: int | None = typer.Option(None, "--seed", help="-1 or absent = random"),
     engine: str | None = typer.Option(
-        None, "--engine", help="classic (CPU) | diffusion | auto (classic, else --opt fallback=…) (default: classic)"
+        None,
+        "--engine",
+        help="classic (CPU) | diffusion | remote | auto (classic, else --opt fallback=…) (default: classic)",
     ),
     model: str | None = typer.Option(None, "--model", help="diffusion: model path or hub id"),
     opt: list[str] | None = typer.Option(None, "--opt", metavar="KEY=VALUE", help=OPT_HELP),

@@ -73,7 +73,18 @@ def build_engine(engine: str, flags: dict[str, Any], opts: list[str] | None) -> 
         raise EngineError(f"setting {where}: {problem['msg']}", code=1400) from None
     options = settings.engine_options()
     built = create(engine, **options)
-    return built, registration(engine).parse({k: v for k, v in options.items() if v is not None})
+    entry = registration(engine)
+    return built, redacted(entry.options, entry.parse({k: v for k, v in options.items() if v is not None}))
+
+
+def redacted(model: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with every field the model marks ``json_schema_extra={"secret": True}`` (an API key)
+    written as ``"***"`` when set: set.json records how a set was made, never a credential."""
+    fields = getattr(model, "model_fields", {})
+    secret = {
+        n for n, f in fields.items() if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("secret")
+    }
+    return {k: ("***" if k in secret and v else v) for k, v in options.items()}
 
 
 def engines(

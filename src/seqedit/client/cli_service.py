@@ -61,6 +61,24 @@ Dtype = typer.Option(
     "--dtype",
     help="Diffusion engine: bfloat16 | float16 | float32 (default: $SEQEDIT_DTYPE or the device's own).",
 )
+UpstreamUrl = typer.Option(
+    None, "--upstream-url", help="Remote engine: the upstream's base URL (default: $SEQEDIT_UPSTREAM_URL)."
+)
+UpstreamKey = typer.Option(
+    None,
+    "--upstream-key",
+    help="Remote engine: the upstream API key (default: $SEQEDIT_UPSTREAM_KEY, which keeps it out of `ps`).",
+)
+UpstreamProtocol = typer.Option(
+    None,
+    "--upstream-protocol",
+    help="Remote engine: wavespeed | ark (default: $SEQEDIT_UPSTREAM_PROTOCOL or wavespeed).",
+)
+UpstreamModel = typer.Option(
+    None,
+    "--upstream-model",
+    help="Remote engine: the upstream model id (default: $SEQEDIT_UPSTREAM_MODEL or the protocol's Seedream 4).",
+)
 
 
 class LogFormat(str, Enum):
@@ -88,6 +106,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
     app.command("usage")(usage)
     app.add_typer(webhooks_app, name="webhooks")
+
+
+def _upstream_flags(url: str | None, key: str | None, protocol: str | None, model: str | None) -> dict[str, Any]:
+    """The remote engine's typed flags as engine options (None: not given)."""
+    return dict(upstream_url=url, upstream_key=key, upstream_protocol=protocol, upstream_model=model)
 
 
 def _settings(engine_flags: dict[str, Any] | None = None, opt: list[str] | None = None, **overrides: Any):
@@ -214,6 +237,10 @@ def serve(
     steps: int | None = Steps,
     device: str | None = Device,
     dtype: str | None = Dtype,
+    upstream_url: str | None = UpstreamUrl,
+    upstream_key: str | None = UpstreamKey,
+    upstream_protocol: str | None = UpstreamProtocol,
+    upstream_model: str | None = UpstreamModel,
     opt: list[str] | None = Opt,
     log_format: LogFormat | None = LogFormatOption,
 ) -> None:
@@ -224,6 +251,7 @@ def serve(
     from seqedit.service import API_ONLY, ROLES, SERVE
 
     engine_flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
+    engine_flags.update(_upstream_flags(upstream_url, upstream_key, upstream_protocol, upstream_model))
     settings = _settings(engine_flags, opt, engine=engine, workers=workers, data_dir=data_dir, public_url=public_url)
     require_schema(settings)  # a database behind this seqedit's schema (not SQLite) or ahead of it: exit 2
     # --workers 0: API only; `seqedit worker` processes run the jobs
@@ -297,6 +325,10 @@ def worker(
     steps: int | None = Steps,
     device: str | None = Device,
     dtype: str | None = Dtype,
+    upstream_url: str | None = UpstreamUrl,
+    upstream_key: str | None = UpstreamKey,
+    upstream_protocol: str | None = UpstreamProtocol,
+    upstream_model: str | None = UpstreamModel,
     opt: list[str] | None = Opt,
     log_format: LogFormat | None = LogFormatOption,
 ) -> None:
@@ -316,6 +348,7 @@ def worker(
         err.print(f"[red]error:[/red] --concurrency must be at least 1, got {n}")
         raise typer.Exit(2)
     engine_flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
+    engine_flags.update(_upstream_flags(upstream_url, upstream_key, upstream_protocol, upstream_model))
     settings = _settings(engine_flags, opt, engine=engine, workers=n, data_dir=data_dir)
     if settings.workers < 1:
         err.print(f"[red]error:[/red] SEQEDIT_WORKERS must be at least 1 for a worker, got {settings.workers}")

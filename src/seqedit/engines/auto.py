@@ -161,7 +161,7 @@ class AutoEngine:
                 f"unknown fallback {fallback!r}; choose one of {', '.join(_fallbacks())} (or leave it unset)",
                 option="fallback",
             )
-        classic_fields = set(_model_fields(CLASSIC))
+        classic_fields = set(_model_fields(CLASSIC) or ())
         fallback_fields = _model_fields(fallback) if fallback else []
         for_classic = {k: v for k, v in given.items() if k in classic_fields}
         if fallback and fallback_fields is None:  # a factory that checks its own keyword arguments

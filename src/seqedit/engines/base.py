@@ -231,6 +231,7 @@ _BUILTINS = {
     "auto": "seqedit.engines.auto",
     "classic": "seqedit.engines.classic",
     "diffusion": "seqedit.engines.diffusion",
+    "remote": "seqedit.engines.remote",
 }
 
 
