@@ -166,18 +166,25 @@ class Submissions:
                 log.warning("could not delete %s of a refused submit", blob.object_key, exc_info=True)
 
     async def wait(self, prediction_id: str, timeout: float) -> dict[str, Any]:
-        """Sync mode: the row once it is terminal, or as it is when ``timeout`` seconds have passed."""
+        """Sync mode: the row once it is terminal, or as it is when ``timeout`` seconds have passed.
+
+        Each round's wake-up is registered with the ``Notifier`` *before* the row is read, so a job
+        that finishes in this process between the read and the wait wakes it at once (else it was
+        seen one 0.5 s poll late)."""
         deadline = time.monotonic() + timeout
         while True:
-            row = await asyncio.to_thread(self.store.get, prediction_id)
-            if row is None:  # the retention sweep deleted it while we waited
-                raise NotFound("id", "a live prediction", f"prediction {prediction_id} no longer exists")
-            if Status(row["status"]).is_terminal():
-                return row
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return row
-            await self.notifier.wait(prediction_id, min(remaining, 0.5))
+            waiter = asyncio.ensure_future(self.notifier.wait(prediction_id, min(max(remaining, 0.0), 0.5)))
+            try:
+                await asyncio.sleep(0)  # let it register
+                row = await asyncio.to_thread(self.store.get, prediction_id)
+                if row is None:  # the retention sweep deleted it while we waited
+                    raise NotFound("id", "a live prediction", f"prediction {prediction_id} no longer exists")
+                if Status(row["status"]).is_terminal() or remaining <= 0:
+                    return row
+                await waiter
+            finally:
+                waiter.cancel()
 
     def cancel(self, prediction_id: str, key_id: str) -> dict[str, Any] | None:
         """Cancel a queued job at once, or ask a running one to stop between steps. None: not the key's."""
