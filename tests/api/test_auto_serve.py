@@ -72,9 +72,15 @@ def test_serve_auto_routes_each_request_and_records_why(tmp_path):
             assert ages["status"] == "completed", ages
             assert ages["route"]["engine"] == "test-painter" and "sent to the fallback" in ages["route"]["reason"]
             assert "test-painter paints colour bands (a test engine, no real edit)" in ages["warnings"]
-            # the poll answers the same record
+            # the poll answers the same record, and the Python SDK reads it
             polled = c.get(f"/api/v3/predictions/{ages['id']}/result").json()["data"]
             assert polled["route"] == ages["route"]
+            from seqedit.sdk import Client
+
+            with Client(server.url, api_key=server.key) as sdk:
+                assert sdk.result(ages["id"]).route == ages["route"]
+                preview = sdk.plan(_body(COLOURWAY))
+                assert preview.route is not None and preview.route["engine"] == "classic"
             for data in (colourway, ages):
                 panels = [_pixels(u) for u in data["outputs"]]
                 assert len(panels) == 3 and all(p.shape == (192, 256, 3) for p in panels)

@@ -83,6 +83,8 @@ class Prediction:
     # the estimated seconds until it completes (None: unknown, or the server does not send them)
     queue_position: int | None = None
     eta_seconds: float | None = None
+    # which engine runs the task and why ({"engine", "reason"}; None until planned, or an older server)
+    route: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Prediction:
@@ -104,6 +106,7 @@ class Prediction:
             raw=d,
             queue_position=position if isinstance(position, int) and not isinstance(position, bool) else None,
             eta_seconds=float(eta) if isinstance(eta, int | float) and not isinstance(eta, bool) else None,
+            route=_route(d.get("route")),
         )
 
     @property
@@ -137,6 +140,7 @@ class PlanPreview:
     warnings: list[str]
     price: dict[str, Any]
     raw: dict[str, Any] = field(repr=False)
+    route: dict[str, Any] | None = None  # the engine that would run it and why (``--engine auto``)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> PlanPreview:
@@ -155,6 +159,7 @@ class PlanPreview:
             warnings=[str(w) for w in _list(d.get("warnings"))],
             price=_dict(d.get("price")),
             raw=d,
+            route=_route(d.get("route")),
         )
 
     @property
@@ -313,3 +318,8 @@ def check_id(prediction_id: str) -> str:
     if not isinstance(prediction_id, str) or not _ID.match(prediction_id):
         raise RequestError("id", "1-64 letters, digits, '-' or '_'", f"{prediction_id!r} is not a prediction id")
     return prediction_id
+
+
+def _route(value: Any) -> dict[str, Any] | None:
+    """A ``route`` object (``{"engine", "reason"}``), or None when absent or not an object."""
+    return value if isinstance(value, dict) else None
