@@ -21,68 +21,16 @@ from __future__ import annotations
 import argparse
 import base64
 import io
-import os
-import re
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from serve_process import Server  # the benches share one server runner
 
-HERE = Path(__file__).resolve().parent
-SEQEDIT = Path(sys.executable).with_name("seqedit")
 MODEL = "/api/v3/bytedance/seedream-v4/edit-sequential"
 MIX = [("1x256", 1, "256*256"), ("4x512", 4, "512*512"), ("2x1024", 2, "1024*1024"), ("14x256", 14, "256*256")]
-
-
-class Server:
-    def __init__(self, data_dir: Path, engine: str, *args: str, **env: str) -> None:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.log = data_dir / "serve.log"
-        self.proc = subprocess.Popen(
-            [str(SEQEDIT), "serve", "--port", str(self.port), "--engine", engine, "--data-dir", str(data_dir), *args],
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-            env={
-                **os.environ,
-                "SEQEDIT_PLUGINS": "bench_engines",
-                "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-                **env,
-            },
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            text = self.log.read_text()
-            m = re.search(r"store it now\): (sk_\S+)", text)
-            try:
-                if m and httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    self.key = m.group(1)
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.stop()
-        raise SystemExit(f"server did not start:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 def ref_uri() -> str:

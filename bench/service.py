@@ -30,70 +30,17 @@ import argparse
 import io
 import os
 import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import httpx
+from serve_process import Server  # the benches share one server runner
 
 HERE = Path(__file__).resolve().parent
-SEQEDIT = Path(sys.executable).with_name("seqedit")
 MODEL = "/api/v3/bytedance/seedream-v4/edit-sequential"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, engine: str, data_dir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        log = (data_dir / "serve.log").open("wb")
-        env = {
-            **os.environ,
-            "SEQEDIT_PLUGINS": "bench_engines",
-            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-        }
-        self.proc = subprocess.Popen(
-            [str(SEQEDIT), "serve", "--port", str(self.port), "--engine", engine, "--data-dir", str(data_dir)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        deadline = time.monotonic() + 60
-        text = ""
-        while time.monotonic() < deadline:
-            text = (data_dir / "serve.log").read_text()
-            m = re.search(r"(sk_\S+)", text)
-            try:
-                if m and httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    self.key = m.group(1)
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise SystemExit(f"server did not start:\n{text}")
-
-    def client(self, **kw) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.key}"}, **kw)
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def pct(values: list[float], q: float) -> float:
@@ -312,7 +259,7 @@ def file_downloads(server: Server, ref: str, size: int, count: int) -> tuple[flo
 
 def service_figures(data_dir: Path, per: int, quick: bool) -> None:
     """Figures 1-3 (and the end-to-end overhead), on a server with the instant ``bench-solid``."""
-    server = Server("bench-solid", data_dir)
+    server = Server(data_dir, "bench-solid")
     try:
         ref = upload(server)
         lat1 = submit_latencies(server, ref, 1, per)
@@ -346,7 +293,7 @@ def main() -> None:
         (tmp / "b").mkdir()
         if not args.base64_only:
             service_figures(tmp / "a", per, args.quick)
-        photo = Server("bench-photo", tmp / "b")
+        photo = Server(tmp / "b", "bench-photo")
         try:
             ref = upload(photo)
             size, count = (1024, 15) if args.quick else (4096, 15)
