@@ -18,6 +18,7 @@ from fixtures.postgres import controllable_postgres, fresh_database
 from fixtures.server import Server
 from seqedit.api.outage import MESSAGE, RETRY_AFTER
 from seqedit.api.wavespeed import SYNC_OUTAGE
+from seqedit.jobs.store import Store
 
 MODEL = "/api/v3/bytedance/seedream-v4/edit-sequential"
 ENV = {
@@ -47,7 +48,11 @@ def assert_unavailable(r: httpx.Response) -> None:
 
 
 def test_api_answers_503_while_postgresql_is_down_and_loses_nothing(tmp_path, postgres):
-    server = Server(tmp_path / "data", engine="test-slow", SEQEDIT_DB_URL=fresh_database(postgres.url), **ENV).start()
+    db_url = fresh_database(postgres.url)
+    server = Server(tmp_path / "data", engine="test-slow", SEQEDIT_DB_URL=db_url, **ENV).start()
+    store = Store(db_url)
+    unseen, _ = store.create_key("never used before the outage")  # not in the server's key cache
+    store.close()
     body = {"prompt": "p", "images": [data_uri(png())], "size": "64*64", "max_images": 3}
     try:
         with httpx.Client(base_url=server.url, headers=server.headers, timeout=30) as http:
@@ -88,10 +93,11 @@ def test_api_answers_503_while_postgresql_is_down_and_loses_nothing(tmp_path, po
                 lambda: http.get("/metrics"),
             ):
                 assert_unavailable(request())
-            time.sleep(2.5)  # past the key cache (2 s): the key lookup itself meets the outage now
-            assert_unavailable(http.get(f"/api/v3/predictions/{accepted[1]}/result"))
-            assert_unavailable(http.post(MODEL, json=body))
-            assert_unavailable(http.get("/api/v3/webhook/secret"))  # answered from the cached key until now
+            # a key the server has not cached: the key lookup itself meets the outage
+            other = {"Authorization": f"Bearer {unseen}"}
+            assert_unavailable(http.get(f"/api/v3/predictions/{accepted[1]}/result", headers=other))
+            assert_unavailable(http.post(MODEL, json=body, headers=other))
+            assert_unavailable(http.get("/api/v3/webhook/secret", headers=other))
             assert http.get("/healthz").status_code == 200  # the process is alive
             ready = http.get("/readyz")
             assert ready.status_code == 503 and ready.json()["checks"]["database"].startswith("error")
