@@ -54,7 +54,7 @@ from seqedit.api.envelope import ApiError, absolute
 from seqedit.api.models import ARK_MODELS
 from seqedit.api.outage import unavailable
 from seqedit.api.routing import ErrorStyle, ProtocolRouter
-from seqedit.api.wavespeed import base_url, json_body, show
+from seqedit.api.wavespeed import base_url, echo_ref, json_body, show
 from seqedit.errors import INTERNAL, NotFound, RequestError
 from seqedit.jobs.store import LimitExceeded, Status
 from seqedit.jobs.submit import Submission
@@ -254,7 +254,7 @@ def parse(body: dict[str, Any], engine: str) -> tuple[EditRequest, dict[str, Any
     )
     echo: dict[str, Any] = {
         "prompt": req.prompt,
-        "image": [_echo(r) for r in req.images],
+        "image": [echo_ref(r) for r in req.images],
         "size": body.get("size") or DEFAULT_TIER.upper(),
         "sequential_image_generation": mode,
         "max_images": req.max_images,
@@ -270,10 +270,6 @@ def parse(body: dict[str, Any], engine: str) -> tuple[EditRequest, dict[str, Any
     if req.output_format != "jpeg":
         echo["output_format"] = req.output_format
     return req, echo
-
-
-def _echo(ref: str) -> str:
-    return ref if len(ref) <= 200 or ref.startswith(("http://", "https://")) else ref[:60] + f"…({len(ref)} chars)"
 
 
 # ---------------------------------------------------------------------- rows in Ark's shapes

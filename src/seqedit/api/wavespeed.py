@@ -204,7 +204,8 @@ def webhook_from(request: Request, body: dict[str, Any]) -> str | None:
     return url.strip()
 
 
-def _echo(ref: str) -> str:
+def echo_ref(ref: str) -> str:
+    """A reference as the accepted input echoes it: a URL whole, a long data URI cut to its start."""
     return ref if len(ref) <= 200 or ref.startswith(("http://", "https://")) else ref[:60] + f"…({len(ref)} chars)"
 
 
@@ -427,7 +428,7 @@ async def submit(model_id: str, request: Request, key: dict = Depends(require_ke
         raise bad_input(RequestError("Idempotency-Key", "at most 200 characters", f"has {len(idem)}"))
     echo: dict[str, Any] = {
         "prompt": req.prompt,
-        "images": [_echo(r) for r in req.images],
+        "images": [echo_ref(r) for r in req.images],
         "size": None if req.size is None else str(req.size),
         "max_images": req.max_images,
         "enable_base64_output": base64,

@@ -36,9 +36,7 @@ upstream is asked to cancel, the warning says whether it could, and ``Cancelled`
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -46,12 +44,14 @@ from typing import Any
 
 from PIL import Image
 
+from seqedit import imaging
 from seqedit.engines.base import Cancelled, EngineError, Progress, Unsupported, Verdict, parse_options
 from seqedit.engines.remote.ark import ArkClient
 from seqedit.engines.remote.options import DEFAULT_MODEL, DEFAULT_PIXELS, RemoteOptions
 from seqedit.engines.remote.transport import Transport, UpstreamAuth
 from seqedit.engines.remote.upstream import Ask, Client, Outcome
 from seqedit.engines.remote.wavespeed import WaveSpeedClient
+from seqedit.errors import RequestError
 from seqedit.plan import Plan
 
 COLLAGE_TOLERANCE = 0.08  # relative aspect-ratio difference above which an image is not one panel
@@ -252,11 +252,10 @@ class OptionRefused(EngineError):
 
 def _panel(data: bytes, plan: Plan) -> tuple[Image.Image | None, str]:
     """The image as panel ``plan.size``, or None and why (unreadable, or a collage)."""
-    try:
-        opened = Image.open(io.BytesIO(data))
-        opened.load()
-    except Exception as exc:  # noqa: BLE001  (any decoder failure is one unusable image)
-        return None, f"unreadable image ({type(exc).__name__})"
+    try:  # the project's one decoder: format allow-list, byte and pixel caps before allocation
+        opened = imaging.decode(data, field="upstream image")
+    except RequestError as exc:
+        return None, f"unreadable image ({exc.message})"
     want = plan.size.width / plan.size.height
     got = opened.width / opened.height
     if abs(got - want) / want > COLLAGE_TOLERANCE:
@@ -271,9 +270,7 @@ def _panel(data: bytes, plan: Plan) -> tuple[Image.Image | None, str]:
 
 
 def _data_uri(image: Image.Image) -> str:
-    buf = io.BytesIO()
-    image.convert("RGB").save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return "data:image/png;base64," + imaging.b64(imaging.encode(image.convert("RGB"), "png"))
 
 
 def _digest(plan: Plan, images: tuple[str, ...]) -> str:
