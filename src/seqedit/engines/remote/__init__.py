@@ -7,7 +7,7 @@ limits, files on its own storage).
 
 Layout: ``options`` (the declared options), ``transport`` (one HTTP call with bounded backoff and the
 error mapping), ``wavespeed`` and ``ark`` (one client per upstream protocol), ``engine`` (the count
-lock, idempotency keys, decoding to the plan's size). Only ``httpx`` and Pillow are used: an engine
+lock, idempotency keys, decoding to the plan's size). Only ``httpx``, Pillow and the core (``imaging``) are used: an engine
 never knows seqedit's own HTTP layer, queue or storage.
 """
 
