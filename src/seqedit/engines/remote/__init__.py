@@ -7,8 +7,8 @@ limits, files on its own storage).
 
 Layout: ``options`` (the declared options), ``transport`` (one HTTP call with bounded backoff and the
 error mapping), ``wavespeed`` and ``ark`` (one client per upstream protocol), ``engine`` (the count
-lock, idempotency keys, decoding to the plan's size). Only ``httpx``, Pillow and the core (``imaging``) are used: an engine
-never knows seqedit's own HTTP layer, queue or storage.
+lock, idempotency keys, decoding to the plan's size). Only ``httpx``, Pillow and the core
+(``imaging``) are used: an engine never knows seqedit's own HTTP layer, queue or storage.
 """
 
 from __future__ import annotations
