@@ -183,3 +183,82 @@ def test_worker_lost_names_the_last_transient_fault(store):
     got = store.get(row["id"])
     assert got["status"] == "failed" and "worker lost" in got["error"]
     assert got["error"].endswith("the last fault: database unreachable while storing panel 1")
+
+
+# ---------------------------------------------------------------- the row queue and the change feed
+
+
+def test_claim_next_takes_rows_in_queue_order(store):
+    low = submit(store, prioritize=lambda _n: -2.0, now=100)
+    first = submit(store, prioritize=lambda _n: 0.0, now=101)
+    second = submit(store, prioritize=lambda _n: 0.0, now=102)
+    cancelled = submit(store, prioritize=lambda _n: 5.0, now=103)
+    store.cancel(cancelled["id"])
+    order = []
+    while (claim := store.claim_next(lease=10, max_attempts=3, now=200)) is not None:
+        assert claim.attempt == 1 and claim.row["status"] == "processing"
+        order.append(claim.row["id"])
+    assert order == [first["id"], second["id"], low["id"]]  # priority, then age; never the cancelled one
+
+
+def test_claim_next_rescues_only_reenqueued_expired_leases(store):
+    row = submit(store, now=100)
+    claim = store.claim_next(lease=10, max_attempts=3, now=100)
+    assert store.claim_next(lease=10, max_attempts=3, now=200) is None  # expired, not re-enqueued yet
+    assert store.reap(max_attempts=3, stale=0, now=200) == [row["id"]]
+    again = store.claim_next(lease=10, max_attempts=3, now=201)
+    assert again is not None and again.attempt == claim.attempt + 1
+    assert store.renew(row["id"], claim.attempt, lease=10, now=202) is None  # the old attempt is fenced
+    assert store.claim_next(lease=10, max_attempts=3, now=202) is None
+
+
+def test_requeue_marks_a_job_whose_backoff_is_over(store):
+    row = submit(store, now=100)
+    claim = store.claim_next(lease=10, max_attempts=3, now=100)
+    assert store.retry_later(row["id"], claim.attempt, reason="disk full", delay=30, now=101)
+    assert not store.requeue(row["id"], now=120)  # still backing off
+    assert store.claim_next(lease=10, max_attempts=3, now=140) is None  # not re-enqueued
+    assert store.requeue(row["id"], now=140)
+    assert store.claim_next(lease=10, max_attempts=3, now=141).attempt == 2
+
+
+def test_claim_next_is_exactly_once_under_concurrency(store):
+    import threading
+
+    ids = {submit(store)["id"] for _ in range(30)}
+    taken: list[str] = []
+    lock = threading.Lock()
+
+    def consume() -> None:
+        while (claim := store.claim_next(lease=30, max_attempts=3)) is not None:
+            with lock:
+                taken.append(claim.row["id"])
+
+    threads = [threading.Thread(target=consume) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(taken) == sorted(ids)  # each row once, none twice
+
+
+def test_watch_reports_every_change_a_poll_can_see(store):
+    seen: list[str] = []
+    store.watch(seen.append)
+    store.watch(lambda _id: 1 / 0)  # a broken listener is logged, never raised into the write
+    row = submit(store)
+    pid = row["id"]
+    assert seen == [pid]
+    claim = store.claim_next(lease=10, max_attempts=3)
+    assert store.renew(pid, claim.attempt, lease=10) is False  # a lease renewal alone: not reported
+    assert seen == [pid, pid]
+    store.renew(pid, claim.attempt, lease=10, progress_fraction=0.5)
+    store.add_output(pid, claim.attempt, "outputs/a/1/0.jpg", lease=10)
+    store.add_output(pid, claim.attempt, "outputs/a/1/1.jpg", lease=10)
+    store.finish(pid, claim.attempt, Status.COMPLETED)
+    assert len(seen) == 6
+    assert not store.finish(pid, claim.attempt, Status.FAILED)  # fenced: nothing changed, nothing reported
+    other = submit(store)["id"]
+    store.cancel(other)
+    store.delete_prediction(pid)
+    assert seen[6:] == [other, other, pid]

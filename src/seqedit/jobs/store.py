@@ -19,6 +19,17 @@ The webhook outbox row and the usage row are written in the same transaction as 
 Other tables: ``api_keys`` (SHA-256 hashes, never the key), ``uploads`` (single-use PUT tickets and
 their stored objects) and ``usage``.
 
+Change feed: ``Store.watch(listener)`` registers ``listener(prediction_id)``, called after every
+committed write that changes what a poll of that prediction shows (create, claim, progress, plan and
+warning writes, each panel, terminal states, cancel, release, retry, the reaper's terminal writes,
+deletion), in the writing thread. A lease renewal alone changes nothing a poll shows and is not
+reported. The service fans the feed out to sync waiters, streams and the poll cache; a listener's
+error is logged, never raised into the write.
+
+Queue in the rows (embedded mode, ``jobs.rowqueue``): ``claim_next`` takes the next claimable row in
+queue order with one conditional UPDATE: a ``created`` row, or a ``processing`` row whose lease ran
+out and that the reaper re-enqueued since (``enqueued_at > lease_until``), re-enqueued ones first.
+
 Schema: the tables below describe the schema at ``migrate.HEAD``; the revisions in ``jobs/migrations``
 create and change them (``Store(url)`` brings a database to head at start, see ``jobs/migrate.py``). A
 column, table or index added here needs a revision too: ``tests/jobs/test_migrations.py`` compares.
@@ -28,6 +39,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import logging
 import secrets
 import threading
 import time
@@ -43,6 +55,8 @@ from sqlalchemy.engine import Connection, Engine
 from seqedit.jobs.migrate import upgrade
 
 __all__ = ["Status", "Store", "LimitExceeded", "new_id", "hash_key", "WORKER_LOST", "metadata"]
+
+log = logging.getLogger("seqedit.store")
 
 WORKER_LOST = "worker lost: the job was interrupted {n} times and will not be retried"
 
@@ -222,6 +236,20 @@ _ACTIVE_COUNT = sa.select(sa.func.count()).select_from(
 )
 
 
+def _claiming(lease: float, now: float) -> sa.Update:
+    """The claim's UPDATE (without its WHERE): the next attempt, its lease, the outputs reset."""
+    p = predictions.c
+    return predictions.update().values(
+        status=Status.PROCESSING.value,
+        attempt=p.attempt + 1,
+        lease_until=now + lease,
+        started_at=sa.func.coalesce(p.started_at, now),
+        outputs=[],
+        progress_done=0,
+        progress_fraction=0.0,
+    )
+
+
 def _lost(row: Mapping[str, Any]) -> str:
     """The "worker lost" message, naming the last transient fault when one was recorded (``retry_later``
     keeps it in ``error``): after a database outage that is the only trace of why."""
@@ -239,6 +267,7 @@ class Store:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._write_lock = threading.Lock()
+        self._listeners: list[Callable[[str], None]] = []
         if self.is_sqlite:
             memory = url in ("sqlite://", "sqlite:///:memory:")
             pool = {"poolclass": sa.pool.StaticPool} if memory else {"pool_size": 20, "max_overflow": 40}
@@ -286,6 +315,18 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def watch(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(prediction_id)`` after each committed write that changes what a poll shows."""
+        self._listeners.append(listener)
+
+    def _changed(self, *ids: str) -> None:
+        for listener in self._listeners:
+            for pid in ids:
+                try:
+                    listener(pid)
+                except Exception:  # a listener's bug must not fail a committed write
+                    log.exception("a change listener failed for prediction %s", pid)
 
     # ---------------------------------------------------------------- predictions: create & read
 
@@ -382,6 +423,7 @@ class Store:
                         expires_at=now + retention,
                     )
                 )
+        self._changed(row["id"])
         return row, True
 
     def active_count(self, key_id: str, at_most: int | None = None) -> int:
@@ -482,30 +524,57 @@ class Store:
         now = time.time() if now is None else now
         p = predictions.c
         with self._write() as c:
-            res = c.execute(
-                predictions.update()
-                .where(
-                    p.id == prediction_id,
-                    p.cancel_requested.is_(False),
-                    p.attempt - p.releases < max_attempts,
-                    sa.or_(
-                        p.status == Status.CREATED.value,
-                        sa.and_(p.status == Status.PROCESSING.value, p.lease_until < now),
-                    ),
+            found = (
+                c.execute(
+                    _claiming(lease, now)
+                    .where(
+                        p.id == prediction_id,
+                        p.cancel_requested.is_(False),
+                        p.attempt - p.releases < max_attempts,
+                        sa.or_(
+                            p.status == Status.CREATED.value,
+                            sa.and_(p.status == Status.PROCESSING.value, p.lease_until < now),
+                        ),
+                    )
+                    .returning(*predictions.c)
                 )
-                .values(
-                    status=Status.PROCESSING.value,
-                    attempt=p.attempt + 1,
-                    lease_until=now + lease,
-                    started_at=sa.func.coalesce(p.started_at, now),
-                    outputs=[],
-                    progress_done=0,
-                    progress_fraction=0.0,
-                )
+                .mappings()
+                .first()
             )
-            if res.rowcount != 1:
-                return None
-            row = dict(c.execute(sa.select(predictions).where(p.id == prediction_id)).mappings().one())
+        if found is None:
+            return None
+        row = dict(found)
+        self._changed(prediction_id)
+        return Claim(row["attempt"], row)
+
+    def claim_next(self, *, lease: float, max_attempts: int, now: float | None = None) -> Claim | None:
+        """Take the next job in queue order (the row queue's pop): a ``processing`` row whose lease ran
+        out and that the reaper re-enqueued since, else the first ``created`` row by ``priority``
+        (descending) then age; not cancelled, attempts left. One conditional UPDATE in one write
+        transaction; None when nothing is claimable."""
+        now = time.time() if now is None else now
+        p = predictions.c
+        ok = sa.and_(p.cancel_requested.is_(False), p.attempt - p.releases < max_attempts)
+        picks = (
+            (  # re-enqueued by the reaper after its lease ran out: it has waited longest
+                sa.and_(p.status == Status.PROCESSING.value, p.lease_until < now, p.enqueued_at > p.lease_until),
+                (p.enqueued_at,),
+            ),
+            (p.status == Status.CREATED.value, (p.priority.desc(), p.created_at)),
+        )
+        with self._write() as c:
+            found = None
+            for claimable, order in picks:
+                pick = sa.select(p.id).where(claimable, ok).order_by(*order).limit(1).scalar_subquery()
+                # the conditions again on the row itself: a concurrent claim (PostgreSQL) is re-checked
+                update = _claiming(lease, now).where(p.id == pick, claimable, ok).returning(*predictions.c)
+                found = c.execute(update).mappings().first()
+                if found is not None:
+                    break
+        if found is None:
+            return None
+        row = dict(found)
+        self._changed(row["id"])
         return Claim(row["attempt"], row)
 
     def _fenced(self, prediction_id: str, attempt: int) -> Any:
@@ -521,18 +590,17 @@ class Store:
         was requested."""
         now = time.time() if now is None else now
         with self._write() as c:
-            res = c.execute(
+            cancel = c.execute(
                 predictions.update()
                 .where(self._fenced(prediction_id, attempt))
                 .values(lease_until=now + lease, **values)
-            )
-            if res.rowcount != 1:
-                return None
-            return bool(
-                c.execute(
-                    sa.select(predictions.c.cancel_requested).where(predictions.c.id == prediction_id)
-                ).scalar_one()
-            )
+                .returning(predictions.c.cancel_requested)
+            ).first()
+        if cancel is None:
+            return None
+        if values:
+            self._changed(prediction_id)
+        return bool(cancel[0])
 
     def add_output(self, prediction_id: str, attempt: int, key: str, *, lease: float, now: float | None = None) -> bool:
         """Append one committed panel (object ``key``) as ``attempt``; False when fenced off."""
@@ -558,6 +626,7 @@ class Store:
                     progress_fraction=max(found.progress_fraction, len(outputs) / max(1, found.progress_total)),
                 )
             )
+        self._changed(prediction_id)
         return True
 
     def finish(
@@ -584,7 +653,7 @@ class Store:
                     f"prediction {prediction_id}: {len(row['outputs'])} outputs committed, "
                     f"{row['progress_total']} required"
                 )
-            return self._terminal(
+            done = self._terminal(
                 c,
                 dict(row),
                 status,
@@ -595,6 +664,9 @@ class Store:
                 inference_ms=inference_ms,
                 guard=self._fenced(prediction_id, attempt),
             )
+        if done:
+            self._changed(prediction_id)
+        return done
 
     def _terminal(
         self,
@@ -688,6 +760,7 @@ class Store:
                     .values(cancel_requested=True)
                 )
             row = dict(c.execute(sa.select(predictions).where(p.id == prediction_id)).mappings().one())
+        self._changed(prediction_id)
         return row
 
     def reap(
@@ -701,6 +774,7 @@ class Store:
         now = time.time() if now is None else now
         p = predictions.c
         again: list[str] = []
+        ended: list[str] = []
         with self._write() as c:
             lost = (
                 c.execute(sa.select(predictions).where(p.status == Status.PROCESSING.value, p.lease_until < now))
@@ -712,19 +786,13 @@ class Store:
                 guard = self._fenced(row["id"], row["attempt"])
                 guard = sa.and_(guard, p.lease_until < now)
                 if row["cancel_requested"]:
-                    self._terminal(
+                    if self._terminal(
                         c, row, Status.CANCELLED, code=0, error="cancelled by the caller", now=now, guard=guard
-                    )
+                    ):
+                        ended.append(row["id"])
                 elif row["attempt"] - row["releases"] >= max_attempts:
-                    self._terminal(
-                        c,
-                        row,
-                        Status.FAILED,
-                        code=5000,
-                        error=_lost(row),
-                        now=now,
-                        guard=guard,
-                    )
+                    if self._terminal(c, row, Status.FAILED, code=5000, error=_lost(row), now=now, guard=guard):
+                        ended.append(row["id"])
                 elif row["enqueued_at"] <= row["lease_until"] or row["enqueued_at"] < now - stale:
                     # not re-enqueued since the lease ran out (or that was long ago)
                     again.append(row["id"])
@@ -741,14 +809,29 @@ class Store:
             again.extend(stale_created)
             if again:
                 c.execute(predictions.update().where(p.id.in_(again)).values(enqueued_at=now))
+        self._changed(*ended)
         return again
+
+    def requeue(self, prediction_id: str, now: float | None = None) -> bool:
+        """Mark a job whose lease ran out (a transient fault's backoff is over) re-enqueued ``now``, so
+        the row queue's ``claim_next`` takes it (and the reaper leaves it for a while). False when the
+        row is not such a job."""
+        now = time.time() if now is None else now
+        p = predictions.c
+        with self._write() as c:
+            res = c.execute(
+                predictions.update()
+                .where(p.id == prediction_id, p.status == Status.PROCESSING.value, p.lease_until < now)
+                .values(enqueued_at=now)
+            )
+        return res.rowcount == 1
 
     def release(self, prediction_id: str, attempt: int) -> bool:
         """A clean stop (``seqedit serve`` shutting down): hand the job back at once without counting
         the attempt as lost. The fence stays (``attempt`` is not decremented)."""
         p = predictions.c
         with self._write() as c:
-            return (
+            done = (
                 c.execute(
                     predictions.update()
                     .where(self._fenced(prediction_id, attempt))
@@ -763,6 +846,9 @@ class Store:
                 ).rowcount
                 == 1
             )
+        if done:
+            self._changed(prediction_id)
+        return done
 
     def retry_later(
         self, prediction_id: str, attempt: int, *, reason: str, delay: float, now: float | None = None
@@ -777,7 +863,7 @@ class Store:
         the next claim increments ``attempt``. False when fenced off."""
         now = time.time() if now is None else now
         with self._write() as c:
-            return (
+            done = (
                 c.execute(
                     predictions.update()
                     .where(self._fenced(prediction_id, attempt))
@@ -792,6 +878,9 @@ class Store:
                 ).rowcount
                 == 1
             )
+        if done:
+            self._changed(prediction_id)
+        return done
 
     def expire_leases(self) -> int:
         """Embedded start-up: no worker of ours survived the previous process, so every lease is void."""
@@ -944,6 +1033,7 @@ class Store:
         with self._write() as c:
             c.execute(webhook_outbox.delete().where(webhook_outbox.c.prediction_id == prediction_id))
             c.execute(predictions.delete().where(predictions.c.id == prediction_id, predictions.c.status.in_(TERMINAL)))
+        self._changed(prediction_id)
 
     def delete_upload(self, upload_id: str) -> None:
         with self._write() as c:
