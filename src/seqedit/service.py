@@ -176,6 +176,8 @@ class Service:
         self.store = Store(database_url(settings))
         self.storage: Storage = open_storage(settings.storage_url, data, self.signer, proxy=settings.storage_proxy)
         self.notifier = Notifier()
+        # every committed change a poll can see wakes this process's waiters, streams and poll cache
+        self.store.watch(self.notifier.notify)
         self._engine_factory = engine_factory
         self._engines: dict[str, Engine] = {}
         self._engines_lock = threading.Lock()
@@ -213,6 +215,13 @@ class Service:
     def owns_data(self) -> bool:
         """An embedded process with api and consumers: nothing of a previous process survived."""
         return {"api", "consumers"} <= self.roles and embedded(self.settings)
+
+    @property
+    def sees_every_change(self) -> bool:
+        """Every write to this data's prediction rows is reported to ``notifier`` in this process (an
+        embedded process: its own consumers are the only writers besides itself), so a row this
+        process has read stays current until the notifier names it (the poll cache relies on it)."""
+        return self.owns_data
 
     @property
     def concurrency(self) -> int:
