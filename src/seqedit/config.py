@@ -41,10 +41,13 @@ class Settings(BaseSettings):
     # --- the service (seqedit serve / worker); see docs/service.md ---
     db_url: str = ""  # empty: sqlite:///<data_dir>/seqedit.db (WAL)
     db_auto_upgrade: bool = False  # serve/worker bring a non-SQLite database behind head up themselves
-    queue_url: str = ""  # empty: SqliteHuey at <data_dir>/queue.db; memory:// (tests); redis://…
+    queue_url: str = ""  # empty: the rows are the queue (jobs.rowqueue); sqlite:///… (Huey); memory://; redis://…
     storage_url: str = ""  # empty: files under <data_dir>/objects; memory:// (tests); s3://bucket/prefix (AWS_* vars)
     storage_proxy: bool = False  # s3://: serve files through our /files URLs instead of presigned bucket URLs
     workers: int = 1  # consumer threads of `seqedit serve` (--workers) and `seqedit worker` (--concurrency)
+    # `seqedit serve` runs its consumers in a child process (jobs.child); None: the front end decides
+    # (serve: yes on Linux; a Service built in-process, as tests do: no); false: threads of the API process
+    consumer_process: bool | None = None
     log_format: Literal["text", "json"] = "text"  # service log lines on stderr (seqedit.logs); --log-format
     plugins: str = ""  # comma-separated modules imported at start (they may register engines)
     public_url: str = ""  # base of the URLs we hand out; empty: the request's own base URL

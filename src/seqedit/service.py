@@ -58,6 +58,7 @@ import os
 import secrets
 import socket
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -67,21 +68,25 @@ from typing import Any
 from seqedit.config import Settings
 from seqedit.datadir import make_private
 from seqedit.engines.base import Engine, create
+from seqedit.jobs import child
 from seqedit.jobs.faults import Outage
 from seqedit.jobs.notify import Notifier
 from seqedit.jobs.queue import Queue, open_queue
+from seqedit.jobs.rowqueue import RowQueue
 from seqedit.jobs.runner import Reaper, Runner
-from seqedit.jobs.store import Store, new_id
+from seqedit.jobs.store import Claim, Store, new_id
 from seqedit.jobs.submit import Submissions
 from seqedit.jobs.webhooks import WebhookSender
 from seqedit.storage import FileSigner, Storage, open_storage
 
-__all__ = ["Service", "ROLES", "SERVE", "API_ONLY", "WORKER", "WebhookBody", "load_plugins"]
+__all__ = ["Service", "ROLES", "SERVE", "API_ONLY", "WORKER", "CHILD", "WebhookBody", "load_plugins", "SETTINGS_ENV"]
 
 ROLES = ("api", "consumers", "reaper", "webhooks", "sweep")
 SERVE = frozenset(ROLES)
 API_ONLY = SERVE - {"consumers"}
 WORKER = frozenset({"consumers", "reaper", "webhooks", "sweep"})
+CHILD = frozenset({"consumers"})  # the consumer process of a `seqedit serve` (jobs.child): its parent does the rest
+SETTINGS_ENV = "SEQEDIT_CHILD_SETTINGS"  # the parent's Settings (JSON) for its consumer process
 RETRY_SLACK = 0.05  # seconds after a backoff ends before the re-enqueue: the lease has surely expired
 TICK_SHARE = 0.9  # a periodic duty's tick lasts this share of its interval (timer drift never skips one)
 ALIVE_BEATS = 3  # a process silent for this many heartbeats is not alive
@@ -190,7 +195,16 @@ class Service:
             notify=self.notifier.notify,
             retry=self._enqueue_later,
         )
-        self.queue: Queue = open_queue(settings.queue_url, data, self._consume, on_worker_start=self.runner.warm)
+        self.queue: Queue
+        if settings.queue_url:
+            self.queue = open_queue(settings.queue_url, data, self._consume, on_worker_start=self.runner.warm)
+        else:  # the rows are the queue (jobs.rowqueue): a job is written to one database, once
+            self.queue = RowQueue(self.store, self._take, self._run_claim, on_worker_start=self.runner.warm)
+        # serve's consumers in a child process (jobs.child): the API never competes with a job for the GIL
+        self.child: child.ChildConsumers | None = None
+        self.consumers_in_child = (
+            {"api", "consumers"} <= self.roles and bool(settings.consumer_process) and child.supported()
+        )
         self.reaper = Reaper(self.store, self._requeue, settings)
         self.webhooks = WebhookSender(self.store, settings, render=self._render_webhook, secret_for=self._key_secret)
         self.submissions = Submissions(
@@ -200,7 +214,7 @@ class Service:
             settings,
             secret=self.secret,
             notifier=self.notifier,
-            on_cancel_running=self.runner.cancel_local,
+            on_cancel_running=self._cancel_running,
             on_cancelled=lambda _id: self.webhooks.wake(),
             engine=self.planning_engine,
         )
@@ -224,9 +238,18 @@ class Service:
         return self.owns_data
 
     @property
+    def consumers_here(self) -> bool:
+        """This process runs consumer threads (the consumers role, not handed to a child process)."""
+        return "consumers" in self.roles and not self.consumers_in_child
+
+    @property
     def concurrency(self) -> int:
-        """Consumer threads this process runs (0 without the consumers role)."""
-        return max(1, self.settings.workers) if "consumers" in self.roles else 0
+        """Consumer threads this process runs (0 without the consumers role, or with a child that runs them)."""
+        return max(1, self.settings.workers) if self.consumers_here else 0
+
+    def _local_roles(self) -> str:
+        """The roles this process itself runs, as its heartbeat records them (a child beats its own)."""
+        return ",".join(r for r in ROLES if r in self.roles and (r != "consumers" or self.consumers_here))
 
     # ------------------------------------------------------------------ the engine, once per process
 
@@ -257,7 +280,11 @@ class Service:
         if self._started:
             return
         self._started = True
-        log.info("seqedit service starting: roles %s", ", ".join(r for r in ROLES if r in self.roles))
+        log.info(
+            "seqedit service starting: roles %s%s",
+            ", ".join(r for r in ROLES if r in self.roles),
+            " (consumers in a child process)" if self.consumers_in_child else "",
+        )
         log.info(
             "process %s on %s pid %d: engine %s, %d consumer thread(s), %s",
             self.id[:8],
@@ -294,7 +321,9 @@ class Service:
                 log.info("resumed %d job(s) at start: re-enqueued by the first reaper pass", len(ids))
         if "reaper" in self.roles:
             self._loop("seqedit-reaper", self.settings.reaper_interval, self.reaper_pass)
-        if "consumers" in self.roles:
+        if self.consumers_in_child:
+            self._start_child()
+        elif "consumers" in self.roles:
             self.queue.start(self.concurrency)
         if "webhooks" in self.roles:
             self.webhooks.start()
@@ -309,6 +338,8 @@ class Service:
             return
         self._stop.set()
         self.queue.stop()
+        if self.child is not None:  # it hands its running jobs back, as below
+            self.child.stop()
         running = self.runner.running()
         finished = 0
         if running and drain > 0:
@@ -343,6 +374,35 @@ class Service:
 
         threading.Thread(target=run, daemon=True, name=name).start()
 
+    def _start_child(self) -> None:
+        settings = self.settings.model_dump_json()
+        self.child = child.ChildConsumers(
+            [sys.executable, "-m", "seqedit", "_consumers"],
+            env={**os.environ, SETTINGS_ENV: settings},
+            on_changed=self.notifier.notify,  # its writes wake this process's waiters, streams and poll cache
+        )
+        if isinstance(self.queue, RowQueue):
+            self.queue.on_enqueue = self.child.wake
+        self.child.start()
+
+    def _cancel_running(self, prediction_id: str) -> None:
+        self.runner.cancel_local(prediction_id)
+        if self.child is not None:
+            self.child.cancel(prediction_id)
+
+    def _take(self) -> Claim | None:
+        """The row queue's pop: the next claimable job (``Store.claim_next``)."""
+        s = self.settings
+        return self.store.claim_next(lease=s.lease_seconds, max_attempts=s.max_attempts)
+
+    def _run_claim(self, claim: Claim) -> object:
+        """The row queue's handler: run the claimed job, unless this process is stopping (then it is
+        handed back at once, the attempt not counted, as a clean stop hands back a running job)."""
+        if self._stop.is_set():
+            self.store.release(claim.row["id"], claim.attempt)
+            return None
+        return self.runner.run_claimed(claim)
+
     def _consume(self, prediction_id: str) -> object:
         """The queue's handler: run the job, unless this process is stopping (a message popped while
         the consumers stop goes back to the queue for another process, unclaimed)."""
@@ -359,7 +419,7 @@ class Service:
                 self.id,
                 host=socket.gethostname(),
                 pid=os.getpid(),
-                roles=",".join(r for r in ROLES if r in self.roles),
+                roles=self._local_roles(),
                 engine=self.settings.engine,
                 concurrency=self.concurrency,
             )
@@ -380,7 +440,9 @@ class Service:
     def consumers_alive(self) -> str:
         """``"ok"`` when a consumer runs here or a process with the consumers role beats anywhere, else
         why not (``/readyz``)."""
-        if "consumers" in self.roles and self.queue.running:
+        if self.consumers_here and self.queue.running:
+            return "ok"
+        if self.child is not None and self.child.alive:
             return "ok"
         live = self.store.live_workers(self.alive_within)
         if any("consumers" in w["roles"].split(",") for w in live):
@@ -422,6 +484,16 @@ class Service:
     def _requeue(self, prediction_id: str) -> None:
         self._enqueue_all([prediction_id])
 
+    def _requeue_after_backoff(self, prediction_id: str) -> None:
+        """A transient fault's backoff is over: mark the row re-enqueued (the row queue claims it from
+        there) and send its message (a queue of messages)."""
+        try:
+            self.store.requeue(prediction_id)
+        except Exception:  # the database is still gone: the reaper finds the expired lease later
+            log.warning("could not re-enqueue %s after its backoff; the reaper will", prediction_id, exc_info=True)
+            return
+        self._requeue(prediction_id)
+
     def _enqueue_all(self, ids: list[str]) -> None:
         """Enqueue ``ids`` with their stored priorities (a re-enqueued job keeps its place)."""
         try:
@@ -434,7 +506,7 @@ class Service:
     def _enqueue_later(self, prediction_id: str, delay: float) -> None:
         """Re-enqueue a job handed back after a transient fault once its backoff is over (a timer in
         this process; if the process dies first, the reaper finds the expired lease)."""
-        timer = threading.Timer(delay + RETRY_SLACK, self._requeue, args=(prediction_id,))
+        timer = threading.Timer(delay + RETRY_SLACK, self._requeue_after_backoff, args=(prediction_id,))
         timer.daemon = True
         timer.start()
 
@@ -473,7 +545,7 @@ class Service:
                 median = statistics.median(recent) if recent else None
                 live = self.store.live_workers(self.alive_within)
                 slots = sum(int(w["concurrency"]) for w in live if "consumers" in w["roles"].split(","))
-                if "consumers" in self.roles and self.queue.running:
+                if self.consumers_here and self.queue.running:
                     slots = max(slots, self.concurrency)
                 self._figures = (now, (median, slots))
             return self._figures[1]

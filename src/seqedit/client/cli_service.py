@@ -103,6 +103,7 @@ Opt = typer.Option(
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.command("worker")(worker)
+    app.command("_consumers", hidden=True)(consumers_child)
     app.add_typer(keys_app, name="keys")
     app.command("usage")(usage)
     app.add_typer(webhooks_app, name="webhooks")
@@ -243,8 +244,15 @@ def serve(
     upstream_model: str | None = UpstreamModel,
     opt: list[str] | None = Opt,
     log_format: LogFormat | None = LogFormatOption,
+    inline_consumers: bool = typer.Option(
+        False,
+        "--inline-consumers",
+        help="Run the job consumers as threads of the API process instead of their own child process "
+        "(the default on Linux; also $SEQEDIT_CONSUMER_PROCESS=0).",
+    ),
 ) -> None:
-    """Run the WaveSpeed-compatible API with its job consumers, in one process (no external services)."""
+    """Run the WaveSpeed-compatible API with its job consumers (no external services): one command, one
+    data dir; the consumers run in a child process of their own, so jobs never hold up the API."""
     from seqedit.api.app import create_app
     from seqedit.api.server import run as run_server
     from seqedit.client.cli_db import require_schema
@@ -253,6 +261,10 @@ def serve(
     engine_flags = dict(model=model, strategy=strategy, steps=steps, device=device, dtype=dtype)
     engine_flags.update(_upstream_flags(upstream_url, upstream_key, upstream_protocol, upstream_model))
     settings = _settings(engine_flags, opt, engine=engine, workers=workers, data_dir=data_dir, public_url=public_url)
+    if inline_consumers:
+        settings.consumer_process = False
+    elif settings.consumer_process is None:  # serve's default: consumers in their own process (jobs.child)
+        settings.consumer_process = True
     require_schema(settings)  # a database behind this seqedit's schema (not SQLite) or ahead of it: exit 2
     # --workers 0: API only; `seqedit worker` processes run the jobs
     _start_logging(settings, log_format)
@@ -268,7 +280,8 @@ def serve(
     shown_model = settings.engine_options().get("model")
     engine_shown = settings.engine + (f" {shown_model}" if shown_model else "")
     out.print(
-        f"seqedit serving on http://{host}:{port} (engine {engine_shown}, {settings.workers} worker(s), "
+        f"seqedit serving on http://{host}:{port} (engine {engine_shown}, {settings.workers} worker(s)"
+        f"{' in a child process' if service.consumers_in_child else ''}, "
         f"data in {Path(settings.data_dir).resolve()})",
         soft_wrap=True,
     )
@@ -367,6 +380,41 @@ def worker(
     sys.stdout.flush()
     done.wait()
     service.stop(drain=settings.drain_seconds)
+
+
+def consumers_child() -> None:
+    """The consumer process of a `seqedit serve` (jobs.child); started by it, never by hand: it takes
+    the parent's settings and its end of the socket from the environment, runs the consumers, and
+    stops (handing running jobs back) when the parent closes the socket or dies."""
+    import os
+
+    from seqedit.config import Settings
+    from seqedit.jobs.child import FD_ENV, PARENT_ENV, ParentLink, die_with_parent
+    from seqedit.jobs.rowqueue import RowQueue
+    from seqedit.service import CHILD, SETTINGS_ENV, Service
+
+    if FD_ENV not in os.environ or SETTINGS_ENV not in os.environ:
+        raise _fail("`seqedit _consumers` is started by `seqedit serve`, not by hand")
+    die_with_parent(int(os.environ.get(PARENT_ENV, "0") or 0))
+    settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
+    settings.consumer_process = False
+    _start_logging(settings, None)
+    service = Service(settings, roles=CHILD)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    queue = service.queue
+    link = ParentLink(
+        int(os.environ[FD_ENV]),
+        on_wake=queue.wake if isinstance(queue, RowQueue) else (lambda: None),
+        on_cancel=service.runner.cancel_local,
+        on_parent_gone=done.set,
+    )
+    service.store.watch(link.changed)  # every change this process writes reaches the parent's waiters
+    link.start()
+    service.start()
+    done.wait()
+    service.stop()
 
 
 @keys_app.command("create")
