@@ -22,8 +22,11 @@ Modes: seqedit **sync** (``enable_sync_mode``); seqedit **poll** (async submit, 
 ``/api/v3/predictions/{id}/result`` every 10 ms until terminal: the WaveSpeed flow); one seqedit sync
 line with an uploaded reference URL instead of the data URI; Cog **16 slots** (``POST /predictions``,
 sync, its default); Cog **1 slot** at 1 and 16 clients, where a 409 ("all prediction slots busy") is
-retried after 10 ms and counted. Each cell warms up before its window opens; clients then run until
-it closes and finish the prediction in hand.
+retried after 10 ms and counted. Cog also answers a few 409s with as many slots as clients, and
+with one client on one slot: a slot is freed a moment after its response is sent, so a client's next
+request can find it still busy; those are retried and counted the same way. Each cell warms up
+before its window opens; clients then run until it closes and finish the prediction in hand. A
+prediction counts if it finishes inside the window.
 
 The load generator is one asyncio loop speaking HTTP/1.1 over keep-alive connections, one per client,
 with each request's bytes prebuilt: it is the same for both servers and the cheapest of those tried.
