@@ -39,4 +39,6 @@ def storage(tmp_path):
 
 @pytest.fixture
 def runner(store, storage, settings):
-    return Runner(store, storage, settings, secret=SECRET)
+    r = Runner(store, storage, settings, secret=SECRET)
+    yield r
+    r.close()  # its heartbeat thread

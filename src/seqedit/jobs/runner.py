@@ -1,12 +1,18 @@
 """Run one prediction: claim, resolve references, plan, generate, commit each panel, finish.
 
+``Runner.run(id)`` claims the row and hands the claim to ``Runner.run_claimed(claim)``, which does
+everything after the claim; a queue that claims rows itself passes its ``Claim`` there directly.
+
 Every write is fenced by the attempt number the claim returned (see ``jobs.store``): when a write
 hits zero rows this run has been superseded (its lease expired and another attempt took the job, or
 the job reached a terminal state) and it stops without touching anything else.
 
-A heartbeat thread renews the lease every ``min(lease/3, 0.5)`` s while the job runs and watches
-``cancel_requested``; ``Progress.cancelled()`` answers from it, so cancellation reaches engines
-between steps, and the runner checks it between panels too. Progress writes are at most one per
+One heartbeat thread per runner (``jobs.heartbeat``, started with the first job, ended by
+``Runner.close``) renews the lease of every running job ``min(lease/3, 0.5)`` s after its last
+renewal (a progress write renews it too) and watches ``cancel_requested``; ``Progress.cancelled()``
+answers from it, so cancellation reaches engines between steps, and the runner checks it between
+panels too. A job that was fenced off leaves the loop; after ``quiesce`` no renewal of the attempt
+lands (the loop holds the job's own lock while it renews it). Progress writes are at most one per
 ``progress_interval``; each committed panel is written at once (it carries the output key).
 
 Panels come from ``edit.prepare``/``edit.render``, the run loop ``seqedit edit`` uses too, which enforces
@@ -51,8 +57,9 @@ from seqedit.engines.base import Cancelled, Engine, EngineError, create
 from seqedit.engines.routing import route
 from seqedit.errors import INTERNAL, SeqeditError
 from seqedit.jobs.faults import Fault, is_panic, transient
+from seqedit.jobs.heartbeat import Heartbeat, Pulse
 from seqedit.jobs.plans import verdict_dicts
-from seqedit.jobs.store import Status, Store
+from seqedit.jobs.store import Claim, Status, Store
 from seqedit.refs import RefLoader
 from seqedit.request import EditRequest
 from seqedit.storage import Storage
@@ -79,8 +86,7 @@ class _JobProgress:
         self.doing = "starting"  # what the run is doing, for the message of a transient fault
         self.cancel = threading.Event()
         self.fenced = threading.Event()
-        self.stop_beating = threading.Event()
-        self.heart: threading.Thread | None = None
+        self.pulse: Pulse | None = None  # this job in the runner's heartbeat loop
         self._last_write = 0.0
         self._lock = threading.Lock()
         self.warnings: list[str] = []
@@ -88,11 +94,11 @@ class _JobProgress:
         self.started = time.monotonic()
 
     def quiesce(self) -> None:
-        """Stop the heartbeat and wait for it, so that no lease renewal of this attempt can land after
-        the job was handed back (it would undo ``release`` or ``retry_later``'s lease)."""
-        self.stop_beating.set()
-        if self.heart is not None and self.heart is not threading.current_thread():
-            self.heart.join(timeout=5)
+        """Take this job out of the heartbeat loop, waiting for a renewal in flight, so that no lease
+        renewal of this attempt can land after the job was handed back (it would undo ``release`` or
+        ``retry_later``'s lease). Idempotent."""
+        if self.pulse is not None:
+            self.pulse.stop()
 
     def warn(self, message: str) -> None:
         """A warning the engine found while rendering: added to the prediction's ``warnings`` at once."""
@@ -117,7 +123,10 @@ class _JobProgress:
         if answer is None:
             self.fenced.set()
             self.cancel.set()
-        elif answer:
+            return
+        if self.pulse is not None:
+            self.pulse.touch()  # the lease is fresh and the cancel flag read: the loop's beat can wait
+        if answer:
             self.cancel.set()
 
     def cancelled(self) -> bool:
@@ -158,6 +167,7 @@ class Runner:
         self._running: dict[str, _JobProgress] = {}
         self._lock = threading.Lock()
         self._releasing = threading.Event()
+        self._heart = Heartbeat()  # one lease-renewal thread for all of this runner's running jobs
 
     # ------------------------------------------------------------------ public
 
@@ -208,6 +218,11 @@ class Runner:
         with self._lock:
             return len(self._running)
 
+    def close(self) -> None:
+        """End the heartbeat thread (after ``release_all``: a job still running loses its renewals;
+        a job run after this starts a fresh thread)."""
+        self._heart.close()
+
     def run(self, prediction_id: str) -> Status | None:
         """Run the job if it can be claimed. Returns the terminal status written, or None."""
         s = self.settings
@@ -229,18 +244,21 @@ class Runner:
             return None
         if claim is None:
             return None
+        return self.run_claimed(claim)
+
+    def run_claimed(self, claim: Claim) -> Status | None:
+        """Run a job this process has claimed (``Store.claim`` or a queue that claims rows itself):
+        everything ``run`` does after the claim. Returns the terminal status written, or None."""
         attempt, row = claim.attempt, claim.row
+        prediction_id: str = row["id"]
         job = _JobProgress(self, prediction_id, attempt, releases=row["releases"])
         job.key_id = row.get("key_id") or ""
         self._log(logging.INFO, "job started", job)
         with self._lock:
             self._running[prediction_id] = job
-        job.heart = threading.Thread(
-            target=self._heartbeat, args=(job,), daemon=True, name=f"lease-{prediction_id[:8]}"
-        )
-        job.heart.start()
         started = time.monotonic()
         try:
+            job.pulse = self._heart.add(lambda: self._heartbeat(job), min(self.settings.lease_seconds / 3.0, 0.5))
             status = self._run(row, attempt, job, started)
         finally:
             job.quiesce()
@@ -252,22 +270,20 @@ class Runner:
 
     # ------------------------------------------------------------------ internals
 
-    def _heartbeat(self, job: _JobProgress) -> None:
-        interval = min(self.settings.lease_seconds / 3.0, 0.5)
-        while not job.stop_beating.wait(interval):
-            try:
-                job.beat()
-            except Exception as exc:  # a locked database: try again next beat, the lease has slack
-                fault = transient(exc)  # an outage is one line per beat; anything else, its traceback
-                self._log(
-                    logging.WARNING,
-                    "lease renewal failed",
-                    job,
-                    error=str(fault or exc),
-                    exc_info=None if fault else exc,
-                )
-            if job.fenced.is_set():
-                return
+    def _heartbeat(self, job: _JobProgress) -> bool:
+        """One beat of the heartbeat loop for ``job``; False (leave the loop) once it was fenced off."""
+        try:
+            job.beat()
+        except Exception as exc:  # a locked database: try again next beat, the lease has slack
+            fault = transient(exc)  # an outage is one line per beat; anything else, its traceback
+            self._log(
+                logging.WARNING,
+                "lease renewal failed",
+                job,
+                error=str(fault or exc),
+                exc_info=None if fault else exc,
+            )
+        return not job.fenced.is_set()
 
     def _run(self, row: dict[str, Any], attempt: int, job: _JobProgress, started: float) -> Status | None:
         pid = row["id"]
