@@ -280,11 +280,7 @@ class Service:
         if self._started:
             return
         self._started = True
-        log.info(
-            "seqedit service starting: roles %s%s",
-            ", ".join(r for r in ROLES if r in self.roles),
-            " (consumers in a child process)" if self.consumers_in_child else "",
-        )
+        log.info("seqedit service starting: roles %s", ", ".join(r for r in ROLES if r in self.roles))
         log.info(
             "process %s on %s pid %d: engine %s, %d consumer thread(s), %s",
             self.id[:8],
@@ -349,6 +345,7 @@ class Service:
                 time.sleep(0.05)
             finished = running - self.runner.running()
         handed_back = self.runner.release_all(timeout=10.0)
+        self.runner.close()  # its heartbeat loop
         self.webhooks.stop()
         try:
             self.store.worker_stopped(self.id)
