@@ -230,24 +230,86 @@ class Claim:
 # A key's queued and running rows, counted up to :at_most (index ix_predictions_key_status).
 _ACTIVE_COUNT = sa.select(sa.func.count()).select_from(
     sa.select(predictions.c.id)
-    .where(predictions.c.key_id == sa.bindparam("key_id"), predictions.c.status.in_(ACTIVE))
+    .where(predictions.c.key_id == sa.bindparam("b_key_id"), predictions.c.status.in_(ACTIVE))
     .limit(sa.bindparam("at_most"))
     .subquery()
 )
 
 
-def _claiming(lease: float, now: float) -> sa.Update:
-    """The claim's UPDATE (without its WHERE): the next attempt, its lease, the outputs reset."""
-    p = predictions.c
-    return predictions.update().values(
-        status=Status.PROCESSING.value,
-        attempt=p.attempt + 1,
-        lease_until=now + lease,
-        started_at=sa.func.coalesce(p.started_at, now),
-        outputs=[],
-        progress_done=0,
-        progress_fraction=0.0,
+# The hot path's statements, built once with bind parameters: building and compiling a statement per
+# call cost 4-10x executing it (a claim with its subqueries ~0.9 ms of CPU, now ~0.1 ms).
+_P = predictions.c
+# (bind names carry a ``b_`` prefix: SQLAlchemy reserves the column names in an UPDATE's SET)
+_NOW, _LEASE, _MAX = sa.bindparam("b_now"), sa.bindparam("b_lease"), sa.bindparam("b_max_attempts")
+_ID, _ATTEMPT = sa.bindparam("b_pid"), sa.bindparam("b_attempt")
+_FENCED = sa.and_(_P.id == _ID, _P.attempt == _ATTEMPT, _P.status == Status.PROCESSING.value)
+_CLAIMING = predictions.update().values(
+    status=Status.PROCESSING.value,
+    attempt=_P.attempt + 1,
+    lease_until=_NOW + _LEASE,
+    started_at=sa.func.coalesce(_P.started_at, _NOW),
+    outputs=[],
+    progress_done=0,
+    progress_fraction=0.0,
+)
+_CLAIMABLE = sa.and_(_P.cancel_requested.is_(False), _P.attempt - _P.releases < _MAX)
+_CLAIM_ID = _CLAIMING.where(
+    _P.id == _ID,
+    _CLAIMABLE,
+    sa.or_(
+        _P.status == Status.CREATED.value,
+        sa.and_(_P.status == Status.PROCESSING.value, _P.lease_until < _NOW),
+    ),
+).returning(*predictions.c)
+
+
+def _claim_next(claimable: Any, *order: Any) -> sa.Update:
+    """Claim the first row by ``order`` among those ``claimable`` (the conditions again on the row
+    itself: a concurrent claim, on PostgreSQL, is re-checked)."""
+    pick = sa.select(_P.id).where(claimable, _CLAIMABLE).order_by(*order).limit(1).scalar_subquery()
+    return _CLAIMING.where(_P.id == pick, claimable, _CLAIMABLE).returning(*predictions.c)
+
+
+_CLAIM_NEXT = (
+    # re-enqueued by the reaper after its lease ran out: it has waited longest
+    _claim_next(
+        sa.and_(_P.status == Status.PROCESSING.value, _P.lease_until < _NOW, _P.enqueued_at > _P.lease_until),
+        _P.enqueued_at,
+    ),
+    _claim_next(_P.status == Status.CREATED.value, _P.priority.desc(), _P.created_at),
+)
+_RENEW = predictions.update().where(_FENCED).values(lease_until=_NOW + _LEASE).returning(_P.cancel_requested)
+_OUTPUTS = sa.select(_P.outputs, _P.progress_total, _P.progress_fraction).where(_FENCED)
+_ADD_OUTPUT = (
+    predictions.update()
+    .where(_FENCED)
+    .values(
+        outputs=sa.bindparam("b_outputs", type_=sa.JSON),
+        progress_done=sa.bindparam("b_done"),
+        lease_until=_NOW + _LEASE,
+        progress_fraction=sa.bindparam("b_fraction"),
     )
+)
+_FENCED_ROW = sa.select(predictions).where(_FENCED)
+_ENDING = dict(
+    status=sa.bindparam("b_status"),
+    code=sa.bindparam("b_code"),
+    error=sa.bindparam("b_error"),
+    completed_at=sa.bindparam("b_completed_at"),
+    lease_until=0.0,
+    execution_ms=sa.bindparam("b_execution_ms"),
+    inference_ms=sa.bindparam("b_inference_ms"),
+)
+_FINISH = {  # the fenced terminal write: completed keeps the outputs, any other ending drops them
+    True: predictions.update().where(_FENCED).values(**_ENDING, progress_fraction=1.0),
+    False: predictions.update().where(_FENCED).values(**_ENDING, outputs=[], progress_done=sa.bindparam("b_done")),
+}
+_GET = sa.select(predictions).where(_P.id == _ID)
+_GET_OWN = sa.select(predictions).where(_P.id == _ID, _P.key_id == sa.bindparam("b_key_id"))
+_INSERT = predictions.insert()
+_INSERT_UPLOAD = uploads.insert()
+_INSERT_USAGE = usage.insert()
+_INSERT_OUTBOX = webhook_outbox.insert()
 
 
 def _lost(row: Mapping[str, Any]) -> str:
@@ -406,11 +468,12 @@ class Store:
                 inference_ms=0,
                 expires_at=now + retention,
             )
-            c.execute(predictions.insert().values(**row))
+            c.execute(_INSERT, row)
             row["active_before"] = active
             for up in stored_uploads or ():
                 c.execute(
-                    uploads.insert().values(
+                    _INSERT_UPLOAD,
+                    dict(
                         id=new_id(),
                         key_id=key_id,
                         object_key=up["object_key"],
@@ -421,7 +484,7 @@ class Store:
                         ticket_expires=now,
                         created_at=now,
                         expires_at=now + retention,
-                    )
+                    ),
                 )
         self._changed(row["id"])
         return row, True
@@ -436,15 +499,15 @@ class Store:
     @staticmethod
     def _active(c: Connection, key_id: str, at_most: int | None) -> int:
         # built once (below the class): building and caching a statement per call cost 3x the query
-        return int(c.execute(_ACTIVE_COUNT, {"key_id": key_id, "at_most": at_most or 2**62}).scalar_one())
+        return int(c.execute(_ACTIVE_COUNT, {"b_key_id": key_id, "at_most": at_most or 2**62}).scalar_one())
 
     def get(self, prediction_id: str, key_id: str | None = None) -> dict[str, Any] | None:
         """The row, or None (also when ``key_id`` is given and the row belongs to another key)."""
-        q = sa.select(predictions).where(predictions.c.id == prediction_id)
-        if key_id is not None:
-            q = q.where(predictions.c.key_id == key_id)
         with self._read() as c:
-            row = c.execute(q).mappings().first()
+            if key_id is None:
+                row = c.execute(_GET, {"b_pid": prediction_id}).mappings().first()
+            else:
+                row = c.execute(_GET_OWN, {"b_pid": prediction_id, "b_key_id": key_id}).mappings().first()
         return None if row is None else dict(row)
 
     def by_idempotency(self, key_id: str, idempotency_key: str) -> dict[str, Any] | None:
@@ -522,25 +585,9 @@ class Store:
     def claim(self, prediction_id: str, *, lease: float, max_attempts: int, now: float | None = None) -> Claim | None:
         """Take the job: created, or processing with an expired lease, not cancelled, attempts left."""
         now = time.time() if now is None else now
-        p = predictions.c
+        values = {"b_pid": prediction_id, "b_now": now, "b_lease": lease, "b_max_attempts": max_attempts}
         with self._write() as c:
-            found = (
-                c.execute(
-                    _claiming(lease, now)
-                    .where(
-                        p.id == prediction_id,
-                        p.cancel_requested.is_(False),
-                        p.attempt - p.releases < max_attempts,
-                        sa.or_(
-                            p.status == Status.CREATED.value,
-                            sa.and_(p.status == Status.PROCESSING.value, p.lease_until < now),
-                        ),
-                    )
-                    .returning(*predictions.c)
-                )
-                .mappings()
-                .first()
-            )
+            found = c.execute(_CLAIM_ID, values).mappings().first()
         if found is None:
             return None
         row = dict(found)
@@ -550,25 +597,14 @@ class Store:
     def claim_next(self, *, lease: float, max_attempts: int, now: float | None = None) -> Claim | None:
         """Take the next job in queue order (the row queue's pop): a ``processing`` row whose lease ran
         out and that the reaper re-enqueued since, else the first ``created`` row by ``priority``
-        (descending) then age; not cancelled, attempts left. One conditional UPDATE in one write
-        transaction; None when nothing is claimable."""
+        (descending) then age; not cancelled, attempts left. One conditional UPDATE … RETURNING per
+        kind, in one write transaction; None when nothing is claimable."""
         now = time.time() if now is None else now
-        p = predictions.c
-        ok = sa.and_(p.cancel_requested.is_(False), p.attempt - p.releases < max_attempts)
-        picks = (
-            (  # re-enqueued by the reaper after its lease ran out: it has waited longest
-                sa.and_(p.status == Status.PROCESSING.value, p.lease_until < now, p.enqueued_at > p.lease_until),
-                (p.enqueued_at,),
-            ),
-            (p.status == Status.CREATED.value, (p.priority.desc(), p.created_at)),
-        )
+        values = {"b_now": now, "b_lease": lease, "b_max_attempts": max_attempts}
         with self._write() as c:
             found = None
-            for claimable, order in picks:
-                pick = sa.select(p.id).where(claimable, ok).order_by(*order).limit(1).scalar_subquery()
-                # the conditions again on the row itself: a concurrent claim (PostgreSQL) is re-checked
-                update = _claiming(lease, now).where(p.id == pick, claimable, ok).returning(*predictions.c)
-                found = c.execute(update).mappings().first()
+            for statement in _CLAIM_NEXT:
+                found = c.execute(statement, values).mappings().first()
                 if found is not None:
                     break
         if found is None:
@@ -589,13 +625,10 @@ class Store:
         Returns None when fenced off (a newer attempt or a terminal state), else whether a cancel
         was requested."""
         now = time.time() if now is None else now
+        params = {"b_pid": prediction_id, "b_attempt": attempt, "b_now": now, "b_lease": lease}
+        statement = _RENEW if not values else _RENEW.values(**values)
         with self._write() as c:
-            cancel = c.execute(
-                predictions.update()
-                .where(self._fenced(prediction_id, attempt))
-                .values(lease_until=now + lease, **values)
-                .returning(predictions.c.cancel_requested)
-            ).first()
+            cancel = c.execute(statement, params).first()
         if cancel is None:
             return None
         if values:
@@ -605,26 +638,24 @@ class Store:
     def add_output(self, prediction_id: str, attempt: int, key: str, *, lease: float, now: float | None = None) -> bool:
         """Append one committed panel (object ``key``) as ``attempt``; False when fenced off."""
         now = time.time() if now is None else now
+        fence = {"b_pid": prediction_id, "b_attempt": attempt}
         with self._write() as c:
-            found = c.execute(
-                sa.select(predictions.c.outputs, predictions.c.progress_total, predictions.c.progress_fraction).where(
-                    self._fenced(prediction_id, attempt)
-                )
-            ).first()
+            found = c.execute(_OUTPUTS, fence).first()
             if found is None:
                 return False
             if len(found.outputs) >= found.progress_total:
                 raise ValueError(f"prediction {prediction_id} already has its {found.progress_total} outputs")
             outputs = [*found.outputs, key]
             c.execute(
-                predictions.update()
-                .where(self._fenced(prediction_id, attempt))
-                .values(
-                    outputs=outputs,
-                    progress_done=len(outputs),
-                    lease_until=now + lease,
-                    progress_fraction=max(found.progress_fraction, len(outputs) / max(1, found.progress_total)),
-                )
+                _ADD_OUTPUT,
+                {
+                    **fence,
+                    "b_outputs": outputs,
+                    "b_done": len(outputs),
+                    "b_now": now,
+                    "b_lease": lease,
+                    "b_fraction": max(found.progress_fraction, len(outputs) / max(1, found.progress_total)),
+                },
             )
         self._changed(prediction_id)
         return True
@@ -645,7 +676,7 @@ class Store:
         assert status.is_terminal()
         now = time.time() if now is None else now
         with self._write() as c:
-            row = c.execute(sa.select(predictions).where(self._fenced(prediction_id, attempt))).mappings().first()
+            row = c.execute(_FENCED_ROW, {"b_pid": prediction_id, "b_attempt": attempt}).mappings().first()
             if row is None:
                 return False
             if status == Status.COMPLETED and len(row["outputs"]) != row["progress_total"]:
@@ -662,7 +693,8 @@ class Store:
                 now=now,
                 execution_ms=execution_ms,
                 inference_ms=inference_ms,
-                guard=self._fenced(prediction_id, attempt),
+                guard=None,
+                fence={"b_pid": prediction_id, "b_attempt": attempt},
             )
         if done:
             self._changed(prediction_id)
@@ -678,30 +710,40 @@ class Store:
         error: str,
         now: float,
         guard: Any,
+        fence: dict[str, Any] | None = None,
         execution_ms: int | None = None,
         inference_ms: int | None = None,
     ) -> bool:
+        """The terminal write of ``row`` under ``guard``, or (``guard`` None) fenced by ``fence``
+        (``b_pid``, ``b_attempt``: the prebuilt statement of ``finish``); then its usage and outbox rows."""
         started = row["started_at"] or now
+        completed = status == Status.COMPLETED
         values: dict[str, Any] = dict(
             status=status.value,
             code=code,
-            error=error if status != Status.COMPLETED else "",
+            error=error if not completed else "",
             completed_at=now,
-            lease_until=0.0,
             execution_ms=int(execution_ms if execution_ms is not None else max(0.0, now - started) * 1000),
             inference_ms=int(inference_ms if inference_ms is not None else 0),
         )
-        if status == Status.COMPLETED:
-            values["progress_fraction"] = 1.0
+        done = 0 if status == Status.FAILED else row["progress_done"]
+        if guard is None:
+            assert fence is not None
+            res = c.execute(_FINISH[completed], {**fence, **{f"b_{k}": v for k, v in values.items()}, "b_done": done})
         else:
-            values["outputs"] = []
-            values["progress_done"] = 0 if status == Status.FAILED else row["progress_done"]
-        res = c.execute(predictions.update().where(guard).values(**values))
+            values["lease_until"] = 0.0
+            if completed:
+                values["progress_fraction"] = 1.0
+            else:
+                values["outputs"] = []
+                values["progress_done"] = done
+            res = c.execute(predictions.update().where(guard).values(**values))
         if res.rowcount != 1:
             return False
         images = len(row["outputs"]) if status == Status.COMPLETED else 0
         c.execute(
-            usage.insert().values(
+            _INSERT_USAGE,
+            dict(
                 key_id=row["key_id"],
                 prediction_id=row["id"],
                 model=row["model"],
@@ -709,11 +751,12 @@ class Store:
                 images=images,
                 cost=row["cost"] if status == Status.COMPLETED else "0",
                 created_at=now,
-            )
+            ),
         )
         if row["webhook_url"]:
             c.execute(
-                webhook_outbox.insert().values(
+                _INSERT_OUTBOX,
+                dict(
                     prediction_id=row["id"],
                     key_id=row["key_id"],
                     url=row["webhook_url"],
@@ -724,7 +767,7 @@ class Store:
                     dead=False,
                     last_error="",
                     created_at=now,
-                )
+                ),
             )
         return True
 
