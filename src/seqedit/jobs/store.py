@@ -279,6 +279,19 @@ _CLAIM_NEXT = (
     _claim_next(_P.status == Status.CREATED.value, _P.priority.desc(), _P.created_at),
 )
 _RENEW = predictions.update().where(_FENCED).values(lease_until=_NOW + _LEASE).returning(_P.cancel_requested)
+_RENEWALS: dict[frozenset[str], sa.Update] = {}
+
+
+def _renew_writing(columns: frozenset[str]) -> sa.Update:
+    """``_RENEW`` that also writes ``columns`` (bound as ``b_<column>``), built once per set of columns
+    (a run writes a few sets: its plan, progress, warnings)."""
+    statement = _RENEWALS.get(columns)
+    if statement is None:
+        bound = {name: sa.bindparam(f"b_{name}", type_=predictions.c[name].type) for name in sorted(columns)}
+        statement = _RENEWALS[columns] = _RENEW.values(**bound)
+    return statement
+
+
 _OUTPUTS = sa.select(_P.outputs, _P.progress_total, _P.progress_fraction).where(_FENCED)
 _ADD_OUTPUT = (
     predictions.update()
@@ -626,7 +639,8 @@ class Store:
         was requested."""
         now = time.time() if now is None else now
         params = {"b_pid": prediction_id, "b_attempt": attempt, "b_now": now, "b_lease": lease}
-        statement = _RENEW if not values else _RENEW.values(**values)
+        statement = _RENEW if not values else _renew_writing(frozenset(values))
+        params.update({f"b_{k}": v for k, v in values.items()})
         with self._write() as c:
             cancel = c.execute(statement, params).first()
         if cancel is None:
