@@ -38,8 +38,10 @@ column, table or index added here needs a revision too: ``tests/jobs/test_migrat
 from __future__ import annotations
 
 import enum
+import fcntl
 import hashlib
 import logging
+import os
 import secrets
 import threading
 import time
@@ -343,6 +345,7 @@ class Store:
         self.is_sqlite = url.startswith("sqlite")
         self._write_lock = threading.Lock()
         self._listeners: list[Callable[[str], None]] = []
+        self._host_lock: int | None = None
         if self.is_sqlite:
             memory = url in ("sqlite://", "sqlite:///:memory:")
             pool = {"poolclass": sa.pool.StaticPool} if memory else {"pool_size": 20, "max_overflow": 40}
@@ -350,6 +353,11 @@ class Store:
                 url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
             )
             self._sqlite_pragmas()
+            if not memory and self.engine.url.database:
+                # the writers of every process on this host (serve and its consumer process) queue on
+                # one kernel lock, which hands over at once, not on SQLite's busy handler (sleeps)
+                path = f"{os.path.abspath(self.engine.url.database)}-writer.lock"
+                self._host_lock = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         else:
             self.engine = sa.create_engine(url, pool_pre_ping=True)
         if migrate:  # to head through the revisions in jobs/migrations (a no-op at head: two queries)
@@ -377,10 +385,18 @@ class Store:
             with self.engine.begin() as conn:
                 yield conn
             return
-        # One writer at a time in this process: threads queue on a lock that wakes them at once,
-        # instead of on SQLite's busy handler, which sleeps in 25-100 ms steps (tail latency).
-        with self._write_lock, self.engine.begin() as conn:
-            yield conn
+        # One writer at a time in this process, and (the host lock) on this host: writers queue on locks
+        # that wake them at once, instead of on SQLite's busy handler, which sleeps in 25-100 ms steps
+        # (tail latency; two processes write: `serve` and its consumer process).
+        with self._write_lock:
+            if self._host_lock is not None:
+                fcntl.flock(self._host_lock, fcntl.LOCK_EX)
+            try:
+                with self.engine.begin() as conn:
+                    yield conn
+            finally:
+                if self._host_lock is not None:
+                    fcntl.flock(self._host_lock, fcntl.LOCK_UN)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -390,6 +406,9 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._host_lock is not None:
+            os.close(self._host_lock)
+            self._host_lock = None
 
     def watch(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(prediction_id)`` after each committed write that changes what a poll shows."""
