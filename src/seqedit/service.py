@@ -192,7 +192,6 @@ class Service:
             settings,
             secret=self.secret,
             engine_factory=self._process_engine,
-            notify=self.notifier.notify,
             retry=self._enqueue_later,
         )
         self.queue: Queue

@@ -150,7 +150,6 @@ class Runner:
         *,
         secret: bytes,
         engine_factory: Callable[[str], Engine] = create,
-        notify: Callable[[str], None] | None = None,
         retry: Callable[[str, float], None] | None = None,
     ) -> None:
         self.store = store
@@ -158,7 +157,6 @@ class Runner:
         self.settings = settings
         self.secret = secret
         self.engine_factory = engine_factory
-        self.notify = notify or (lambda _id: None)
         # (id, delay): a job handed back after a transient fault is due again in ``delay`` seconds; the
         # service re-enqueues it then (the reaper's next pass is the durable fallback)
         self.retry = retry or (lambda _id, _delay: None)
@@ -264,8 +262,6 @@ class Runner:
             job.quiesce()
             with self._lock:
                 self._running.pop(prediction_id, None)
-        if status is not None:
-            self.notify(prediction_id)
         return status
 
     # ------------------------------------------------------------------ internals
@@ -310,16 +306,20 @@ class Runner:
             ext = imaging.extension(plan.output_format)
             inference = 0.0
             job.doing = f"rendering panel 1 of {plan.count}"
+            last: str | None = None  # the last panel commits with the terminal write, in one transaction
             for out in render(prepared, engine, job):
                 job.check()
                 inference += out.inference
                 key = f"{prefix}{attempt}/{out.index - 1}.{ext}"
                 job.doing = f"storing panel {out.index} of {plan.count}"
                 self.storage.put(key, out.data)
+                if out.index == plan.count:
+                    last = key  # committed by finish, once render has checked the engine stopped there
+                    continue
                 job.doing = f"committing panel {out.index} of {plan.count}"
+                # the store reports the change: a stream or a poll sees the panel at once (Store.watch)
                 if not self.store.add_output(pid, attempt, key, lease=self.settings.lease_seconds):
                     raise _Fenced()
-                self.notify(pid)  # wakes a stream here at once (api.ark); other processes poll the row
                 job.check()
                 job.doing = f"rendering panel {out.index + 1} of {plan.count}"
             job.doing = "finishing"
@@ -329,6 +329,7 @@ class Runner:
                 Status.COMPLETED,
                 execution_ms=int((time.monotonic() - started) * 1000),
                 inference_ms=int(inference * 1000),
+                output=last,
             )
             if not ok:
                 raise _Fenced()

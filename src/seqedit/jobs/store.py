@@ -316,7 +316,14 @@ _ENDING = dict(
     inference_ms=sa.bindparam("b_inference_ms"),
 )
 _FINISH = {  # the fenced terminal write: completed keeps the outputs, any other ending drops them
-    True: predictions.update().where(_FENCED).values(**_ENDING, progress_fraction=1.0),
+    True: predictions.update()
+    .where(_FENCED)
+    .values(
+        **_ENDING,
+        progress_fraction=1.0,
+        outputs=sa.bindparam("b_outputs", type_=sa.JSON),
+        progress_done=sa.bindparam("b_done"),
+    ),
     False: predictions.update().where(_FENCED).values(**_ENDING, outputs=[], progress_done=sa.bindparam("b_done")),
 }
 _GET = sa.select(predictions).where(_P.id == _ID)
@@ -703,15 +710,23 @@ class Store:
         error: str = "",
         execution_ms: int | None = None,
         inference_ms: int | None = None,
+        output: str | None = None,
         now: float | None = None,
     ) -> bool:
-        """The terminal write of ``attempt`` (with its outbox and usage rows). False when fenced off."""
+        """The terminal write of ``attempt`` (with its outbox and usage rows). False when fenced off.
+        ``output``: the last panel's object key, appended in the same transaction (a completed job's
+        last panel and its completion are one write)."""
         assert status.is_terminal()
+        assert output is None or status == Status.COMPLETED
         now = time.time() if now is None else now
         with self._write() as c:
-            row = c.execute(_FENCED_ROW, {"b_pid": prediction_id, "b_attempt": attempt}).mappings().first()
-            if row is None:
+            found = c.execute(_FENCED_ROW, {"b_pid": prediction_id, "b_attempt": attempt}).mappings().first()
+            if found is None:
                 return False
+            row = dict(found)
+            if output is not None:
+                row["outputs"] = [*row["outputs"], output]
+                row["progress_done"] = len(row["outputs"])
             if status == Status.COMPLETED and len(row["outputs"]) != row["progress_total"]:
                 raise ValueError(
                     f"prediction {prediction_id}: {len(row['outputs'])} outputs committed, "
@@ -719,7 +734,7 @@ class Store:
                 )
             done = self._terminal(
                 c,
-                dict(row),
+                row,
                 status,
                 code=code,
                 error=error,
@@ -762,7 +777,10 @@ class Store:
         done = 0 if status == Status.FAILED else row["progress_done"]
         if guard is None:
             assert fence is not None
-            res = c.execute(_FINISH[completed], {**fence, **{f"b_{k}": v for k, v in values.items()}, "b_done": done})
+            params = {**fence, **{f"b_{k}": v for k, v in values.items()}, "b_done": done}
+            if completed:  # the outputs as this transaction saw them (finish may have appended the last)
+                params["b_outputs"] = row["outputs"]
+            res = c.execute(_FINISH[completed], params)
         else:
             values["lease_until"] = 0.0
             if completed:
