@@ -221,7 +221,7 @@ class Service:
         self._stop = threading.Event()
         self._beat_outage = Outage(log, "heartbeat")
         self._started = False
-        self._figures: tuple[float, tuple[float | None, int]] | None = None
+        self._figures: tuple[float, tuple[float | None, int, int]] | None = None
         self._figures_lock = threading.Lock()
 
     @property
@@ -525,15 +525,15 @@ class Service:
         position = self.store.queue_position(row["id"])
         if position is None:
             return None
-        median, slots = self._fleet_figures()
+        median, slots, running = self._fleet_figures()
         if median is None or slots < 1:
             return position, None
-        running = self.store.running_count()
         rounds = max(0, position + running - slots + 1) / slots
         return position, round(max(median * (rounds + 1), 0.001), 3)
 
-    def _fleet_figures(self) -> tuple[float | None, int]:
-        """(the recent median job seconds, the live consumer slots), cached ``ESTIMATE_CACHE`` s."""
+    def _fleet_figures(self) -> tuple[float | None, int, int]:
+        """(the recent median job seconds, the live consumer slots, the running jobs), cached
+        ``ESTIMATE_CACHE`` s: polls of waiting jobs are frequent, and each figure is an estimate."""
         with self._figures_lock:
             now = time.monotonic()
             if self._figures is None or now - self._figures[0] >= ESTIMATE_CACHE:
@@ -543,7 +543,7 @@ class Service:
                 slots = sum(int(w["concurrency"]) for w in live if "consumers" in w["roles"].split(","))
                 if self.consumers_here and self.queue.running:
                     slots = max(slots, self.concurrency)
-                self._figures = (now, (median, slots))
+                self._figures = (now, (median, slots, self.store.running_count()))
             return self._figures[1]
 
     # ------------------------------------------------------------------ retention

@@ -105,7 +105,7 @@ def test_the_eta_counts_whole_jobs_over_the_live_slots(tmp_path, position, runni
     service = make_service(make_settings(tmp_path), roles=API_ONLY)
     service.store.queue_position = lambda _id: position  # type: ignore[method-assign]
     service.store.running_count = lambda now=None: running  # type: ignore[method-assign]
-    service._fleet_figures = lambda: (2.0, slots)  # type: ignore[method-assign]
+    service._fleet_figures = lambda: (2.0, slots, running)  # type: ignore[method-assign]
     assert service.estimate({"id": "x", "status": "created"}) == (position, eta)
     assert service.estimate({"id": "x", "status": "processing"}) is None
 

@@ -328,6 +328,23 @@ _FINISH = {  # the fenced terminal write: completed keeps the outputs, any other
 }
 _GET = sa.select(predictions).where(_P.id == _ID)
 _GET_OWN = sa.select(predictions).where(_P.id == _ID, _P.key_id == sa.bindparam("b_key_id"))
+_ME = predictions.alias("me")
+_QUEUE_POSITION = (  # the queued rows ahead of :pid in queue order, as one row; no row when :pid is not queued
+    sa.select(
+        sa.select(sa.func.count())
+        .select_from(predictions)
+        .where(
+            _P.status == Status.CREATED.value,
+            sa.or_(
+                _P.priority > _ME.c.priority,
+                sa.and_(_P.priority == _ME.c.priority, _P.created_at < _ME.c.created_at),
+            ),
+        )
+        .scalar_subquery()
+    )
+    .select_from(_ME)
+    .where(_ME.c.id == _ID, _ME.c.status == Status.CREATED.value)
+)
 _INSERT = predictions.insert()
 _INSERT_UPLOAD = uploads.insert()
 _INSERT_USAGE = usage.insert()
@@ -1008,20 +1025,11 @@ class Store:
 
     def queue_position(self, prediction_id: str) -> int | None:
         """How many queued rows go before this one (0: next), in the queue's order (``priority``
-        descending, then oldest first); None when the row is not queued (running, finished or gone)."""
-        p = predictions.c
+        descending, then oldest first); None when the row is not queued (running, finished or gone).
+        One prebuilt statement (a poll of a waiting job asks it)."""
         with self._read() as c:
-            me = c.execute(
-                sa.select(p.priority, p.created_at).where(p.id == prediction_id, p.status == Status.CREATED.value)
-            ).first()
-            if me is None:
-                return None
-            ahead = sa.or_(p.priority > me.priority, sa.and_(p.priority == me.priority, p.created_at < me.created_at))
-            return int(
-                c.execute(
-                    sa.select(sa.func.count()).select_from(predictions).where(p.status == Status.CREATED.value, ahead)
-                ).scalar_one()
-            )
+            found = c.execute(_QUEUE_POSITION, {"b_pid": prediction_id}).first()
+        return None if found is None else int(found[0])
 
     # ---------------------------------------------------------------- processes and periodic duties
 
