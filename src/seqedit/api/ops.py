@@ -155,8 +155,10 @@ async def readyz(request: Request):
     except Exception as exc:  # the database is down (PostgreSQL restarting) or its disk broken
         checks["database"] = f"error: {type(exc).__name__}"
         database = False
-    if "consumers" in service.roles and not service.queue.running:
+    if service.consumers_here and not service.queue.running:
         checks["queue"] = "stopped"
+    elif service.consumers_in_child and not (service.child is not None and service.child.alive):
+        checks["queue"] = "stopped: the consumer process is not running (it is restarted)"
     elif await run_in_threadpool(service.queue.pending) < 0:
         checks["queue"] = "error: the queue cannot be reached (its message count is unknown)"
     else:
