@@ -16,20 +16,31 @@ from __future__ import annotations
 import json
 import math
 import reprlib
+import time
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from seqedit.api.auth import require_key
-from seqedit.api.envelope import ApiError, base64_envelope, error_response, prediction_json, reply
+from seqedit.api.envelope import (
+    ApiError,
+    base64_envelope,
+    envelope_bytes,
+    error_response,
+    etag,
+    not_modified,
+    prediction_json,
+    reply,
+)
 from seqedit.api.models import MODELS, ModelSpec, get_model
 from seqedit.api.outage import unavailable
 from seqedit.api.routing import ErrorStyle, ProtocolRouter
 from seqedit.errors import NotFound, RequestError
+from seqedit.jobs.states import Entry
 from seqedit.jobs.store import LimitExceeded, Status
 from seqedit.jobs.submit import Submission
 from seqedit.pricing import cost
@@ -287,12 +298,111 @@ def _time(body: dict[str, Any], name: str) -> float | None:
     return seconds
 
 
-async def _result(request: Request, prediction_id: str, key: dict) -> Response:
+POLL_WAIT_MAX = 60.0  # seconds a long poll (``?wait=``) may hold the request
+POLL_WAIT_RULE = f"a number of seconds 0-{POLL_WAIT_MAX:g}"
+WAIT_DOC = (
+    f"Long poll: hold the request until the prediction is terminal or this many seconds pass (0-{POLL_WAIT_MAX:g}), "
+    "then answer its current state."
+)
+QUEUED_TTL = 1.0  # seconds a queued row's rendered answer (queue_position, eta_seconds) is reused, if nothing changed
+RENDER_TTL = 3600.0  # seconds any rendered answer is reused (it may hold presigned URLs, which age)
+TERMINAL_MAX_AGE = 3600  # Cache-Control max-age of a terminal answer, at most (never past the row's expiry)
+
+
+class Rendered:
+    """A poll answer's bytes and tag, as rendered from one row state (kept in its ``Entry.memo``)."""
+
+    __slots__ = ("body", "tag", "made", "generation", "queued")
+
+    def __init__(self, body: bytes, made: float, generation: int, queued: bool) -> None:
+        self.body = body
+        self.tag = etag(body)
+        self.made = made
+        self.generation = generation
+        self.queued = queued
+
+    def fresh(self, now: float, generation: int) -> bool:
+        """Still what a render would give: a queued answer while no prediction changed (its position
+        counts the others) and for ``QUEUED_TTL`` s (the ETA's fleet figures); any answer for
+        ``RENDER_TTL`` s (a presigned output URL is signed when rendered)."""
+        age = now - self.made
+        if self.queued:
+            return generation == self.generation and age < QUEUED_TTL
+        return age < RENDER_TTL
+
+
+def _wait_seconds(raw: str | None) -> float:
+    """``?wait=``: absent is 0 (answer now); else a finite number 0-``POLL_WAIT_MAX`` (400 naming
+    ``wait`` otherwise)."""
+    if raw is None or raw == "":
+        return 0.0
+    try:
+        seconds = float(raw) if len(raw) <= 32 else math.nan
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        raise bad_input(RequestError("wait", POLL_WAIT_RULE, f"must be a number, got {show(raw)}"))
+    if not 0 <= seconds <= POLL_WAIT_MAX:
+        raise bad_input(RequestError("wait", POLL_WAIT_RULE, f"{show(raw)} is out of range"))
+    return seconds
+
+
+async def _result(request: Request, prediction_id: str, key: dict, wait: str | None) -> Response:
+    """A poll: the row from the service's cache (``Service.rows``: no thread hop and no database read
+    when it holds the current row), rendered once per row state (``Entry.memo``), with an ``ETag``
+    and a 304 for a matching ``If-None-Match``; with ``?wait=`` held until the prediction is terminal
+    or the seconds pass (``Submissions.wait``)."""
     service = request.app.state.service
-    row = await run_in_threadpool(service.store.get, prediction_id, key["id"])
-    if row is None:
+    seconds = _wait_seconds(wait)
+    rows = service.rows
+    entry = rows.peek(prediction_id)
+    if entry is None:
+        entry = await run_in_threadpool(rows.load, prediction_id)
+    if entry is None or entry.row["key_id"] != key["id"]:
         raise ApiError(404, f"prediction {prediction_id} not found")
-    return await _final(row, request)
+    if seconds > 0 and not entry.terminal:
+        row = await service.submissions.wait(prediction_id, seconds)
+        entry = rows.peek(prediction_id)
+        if entry is None or entry.row is not row:  # not cached (an API-only process): render this row
+            return await _poll_answer(request, row, None)
+    return await _poll_answer(request, entry.row, entry)
+
+
+async def _poll_answer(request: Request, row: dict[str, Any], entry: Entry | None) -> Response:
+    """The poll answer of ``row``: a completed base64 job streamed (``_final``: large, not cached);
+    else the envelope's bytes, from ``entry``'s memo when they are still what a render would give."""
+    if row["base64"] and row["status"] == Status.COMPLETED.value:
+        return await _final(row, request)
+    service = request.app.state.service
+    base = base_url(request)
+    slot = ("wavespeed", base)
+    now = time.monotonic()
+    generation = service.rows.generation
+    rendered: Rendered | None = None if entry is None else entry.memo.get(slot)
+    if rendered is None or not rendered.fresh(now, generation):
+        queued = row["status"] == Status.CREATED.value
+        queue = await _estimate(row, request)
+        data = prediction_json(row, storage=service.storage, base=base, queue=queue)
+        rendered = Rendered(envelope_bytes(data), now, generation, queued)
+        if entry is not None:
+            entry.memo[slot] = rendered
+    headers = {"ETag": rendered.tag, "Cache-Control": _cache_control(row)}
+    if not_modified(request.headers.get("if-none-match"), rendered.tag):
+        return Response(status_code=304, headers=headers)
+    return Response(rendered.body, media_type="application/json", headers=headers)
+
+
+def _cache_control(row: dict[str, Any]) -> str:
+    """A terminal answer does not change: a private cache may keep it for ``TERMINAL_MAX_AGE`` s, never
+    past the row's expiry (its output URLs, signed or presigned until then, and the retention sweep);
+    anything else is revalidated every time (``no-cache``, with the ETag)."""
+    if row["status"] not in TERMINAL_STATES:
+        return "no-cache"
+    seconds = min(TERMINAL_MAX_AGE, int(row["expires_at"] - time.time()))
+    return f"private, max-age={seconds}" if seconds > 0 else "no-cache"
+
+
+TERMINAL_STATES = frozenset(s.value for s in Status if s.is_terminal())
 
 
 async def _final(row: dict[str, Any], request: Request) -> Response:
@@ -311,18 +421,23 @@ async def _final(row: dict[str, Any], request: Request) -> Response:
 
 
 @router.get("/api/v3/predictions/{prediction_id}/result", tags=["predictions"])
-async def result(prediction_id: str, request: Request, key: dict = Depends(require_key)):
-    return await _result(request, prediction_id, key)
+async def result(
+    prediction_id: str,
+    request: Request,
+    key: dict = Depends(require_key),
+    wait: str | None = Query(None, description=WAIT_DOC),
+):
+    return await _result(request, prediction_id, key, wait)
 
 
 @router.get("/api/v3/predictions/{prediction_id}", tags=["predictions"], include_in_schema=False)
-async def result_alias(prediction_id: str, request: Request, key: dict = Depends(require_key)):
-    return await _result(request, prediction_id, key)
+async def result_alias(prediction_id: str, request: Request, key: dict = Depends(require_key), wait: str | None = None):
+    return await _result(request, prediction_id, key, wait)
 
 
 @router.get("/api/v2/predictions/{prediction_id}/result", tags=["predictions"], include_in_schema=False)
-async def result_v2(prediction_id: str, request: Request, key: dict = Depends(require_key)):
-    return await _result(request, prediction_id, key)
+async def result_v2(prediction_id: str, request: Request, key: dict = Depends(require_key), wait: str | None = None):
+    return await _result(request, prediction_id, key, wait)
 
 
 @router.post("/api/v3/predictions/{prediction_id}/cancel", tags=["predictions"])
