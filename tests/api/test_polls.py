@@ -348,3 +348,41 @@ def test_an_api_process_that_does_not_see_every_change_reads_every_poll(tmp_path
         live.stop()
         poller.close()
     assert wrong == []
+
+
+def test_a_rendered_poll_skips_the_routes_and_keeps_its_log_line(slow, monkeypatch, caplog):
+    """Once a poll's bytes are rendered, later polls are answered by ``FastPolls`` before routing
+    (the route's renderer is not called again) with the same bytes and headers, a 304 included, and
+    each still has its access-log line naming the key. A query (``?wait=``) goes to the route."""
+    import logging
+
+    from seqedit.api import wavespeed
+
+    d = slow.submit(panels=2)
+    quiet(slow, d["id"])
+    first = slow.poll(d["id"])
+    calls = []
+    real = wavespeed._poll_answer
+
+    async def counting(*args, **kw):
+        calls.append(1)
+        return await real(*args, **kw)
+
+    monkeypatch.setattr(wavespeed, "_poll_answer", counting)
+    caplog.set_level(logging.INFO, logger="seqedit.access")
+    for path in (f"/api/v3/predictions/{d['id']}/result", f"/api/v3/predictions/{d['id']}"):
+        r = slow.http.get(path)
+        assert r.status_code == 200 and r.content == first.content
+        assert {k: r.headers[k] for k in ("etag", "cache-control", "content-type")} == {
+            k: first.headers[k] for k in ("etag", "cache-control", "content-type")
+        }
+    r = slow.http.get(f"/api/v3/predictions/{d['id']}/result", headers={"If-None-Match": first.headers["etag"]})
+    assert r.status_code == 304 and r.content == b""
+    assert calls == []
+    key_id = slow.service.store.find_key(slow.key)["id"]
+    lines = [rec for rec in caplog.records if rec.name == "seqedit.access" and d["id"] in rec.path]
+    assert [(rec.status, rec.key_id) for rec in lines] == [(200, key_id), (200, key_id), (304, key_id)]
+    assert slow.poll(d["id"], wait="0").content == first.content and calls == [1]
+    other = {"Authorization": f"Bearer {slow.other}"}  # another key: the route's 404
+    assert slow.http.get(f"/api/v3/predictions/{d['id']}/result", headers=other).status_code == 404
+    assert httpx.get(f"{slow.url}/api/v3/predictions/{d['id']}/result").status_code == 401  # no key
