@@ -386,3 +386,18 @@ def test_a_rendered_poll_skips_the_routes_and_keeps_its_log_line(slow, monkeypat
     other = {"Authorization": f"Bearer {slow.other}"}  # another key: the route's 404
     assert slow.http.get(f"/api/v3/predictions/{d['id']}/result", headers=other).status_code == 404
     assert httpx.get(f"{slow.url}/api/v3/predictions/{d['id']}/result").status_code == 401  # no key
+
+
+def test_the_wire_bytes_are_those_of_the_standard_encoder(slow, monkeypatch):
+    """orjson and the prebuilt envelope head write exactly the compact bytes Starlette's JSONResponse
+    wrote (non-ASCII raw, quotes and slashes as before, key order kept)."""
+    from fastapi.responses import JSONResponse
+
+    monkeypatch.setenv("SEQEDIT_TEST_PANEL_SECONDS", "0.05")
+    d = slow.submit(panels=2, prompt='2 panels: é ✓ "quoted" </script> \\ back\tslash 🚀')
+    slow.until(d["id"], lambda d: d["status"] == "completed")
+    for r in (slow.poll(d["id"]), slow.http.post("/api/v3/predictions", json={"page": 1})):
+        assert r.status_code == 200
+        assert r.content == JSONResponse(r.json()).body
+    bad = slow.poll(d["id"], wait="x")
+    assert bad.status_code == 400 and bad.content == JSONResponse(bad.json()).body

@@ -308,6 +308,7 @@ WAIT_DOC = (
 )
 QUEUED_TTL = 1.0  # seconds a queued row's rendered answer (queue_position, eta_seconds) is reused, if nothing changed
 RENDER_TTL = 3600.0  # seconds any rendered answer is reused (it may hold presigned URLs, which age)
+MEMO_SLOTS = 4  # rendered answers kept per row (one per base URL the answers were made for)
 TERMINAL_MAX_AGE = 3600  # Cache-Control max-age of a terminal answer, at most (never past the row's expiry)
 
 
@@ -387,6 +388,8 @@ async def _poll_answer(request: Request, row: dict[str, Any], entry: Entry | Non
         data = prediction_json(row, storage=service.storage, base=base, queue=queue)
         rendered = Rendered(envelope_bytes(data), now, generation, queued)
         if entry is not None:
+            if len(entry.memo) >= MEMO_SLOTS:  # one per base URL: a client's Host header must not grow it
+                entry.memo.clear()
             entry.memo[slot] = rendered
     status, headers, body = _conditional(rendered, row, request.headers.get("if-none-match"))
     return Response(body, status_code=status, headers=headers, media_type="application/json" if body else None)
