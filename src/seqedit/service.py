@@ -74,6 +74,7 @@ from seqedit.jobs.notify import Notifier
 from seqedit.jobs.queue import Queue, open_queue
 from seqedit.jobs.rowqueue import RowQueue
 from seqedit.jobs.runner import Reaper, Runner
+from seqedit.jobs.states import Rows
 from seqedit.jobs.store import Claim, Store, new_id
 from seqedit.jobs.submit import Submissions
 from seqedit.jobs.webhooks import WebhookSender
@@ -183,6 +184,9 @@ class Service:
         self.notifier = Notifier()
         # every committed change a poll can see wakes this process's waiters, streams and poll cache
         self.store.watch(self.notifier.notify)
+        # the poll cache: terminal rows always, live rows only when this process sees every change
+        self.rows = Rows(self.store, trust_live=self.sees_every_change)
+        self.notifier.subscribe(self.rows.forget)
         self._engine_factory = engine_factory
         self._engines: dict[str, Engine] = {}
         self._engines_lock = threading.Lock()
@@ -216,6 +220,7 @@ class Service:
             on_cancel_running=self._cancel_running,
             on_cancelled=lambda _id: self.webhooks.wake(),
             engine=self.planning_engine,
+            rows=self.rows,
         )
         self._webhook_body = webhook_body
         self._stop = threading.Event()

@@ -75,6 +75,7 @@ def create_app(service: Service | None = None, settings: Settings | None = None)
     for database_error in (sqlalchemy.exc.DBAPIError, sqlalchemy.exc.TimeoutError):
         app.add_exception_handler(database_error, _unrouted)
     app.add_exception_handler(Exception, _unrouted)
+    app.add_middleware(wavespeed.FastPolls, service=service)  # a poll already rendered: no routing (inside the log)
     app.add_middleware(AccessLog)  # one line per request (api.access); uvicorn's access log is off
 
     app.include_router(ops.router)

@@ -29,8 +29,9 @@ Non-stream: the request waits for the job as WaveSpeed's sync mode does (``Submi
 ``sync_timeout``); past it, a 504 naming the prediction id (the job goes on and is in history).
 
 Stream (``text/event-stream``): one ``image_generation.partial_succeeded`` per panel **as the runner
-commits it**, read from the row (``store.get`` in a loop woken by the ``Notifier`` when the panel was
-committed in this process, else every ``STREAM_POLL`` s, so it works across processes), then one
+commits it**, read from the row (``Service.rows.read``, the poll cache, in a loop woken by the
+``Notifier`` when the panel was committed in this process, else every ``STREAM_POLL`` s, so it works
+across processes), then one
 ``image_generation.partial_failed`` per panel a failed job did not make, ``image_generation.completed``
 with usage, and ``data: [DONE]``. A bad request is still a plain 400 JSON. A client that leaves
 mid-stream only stops the reading loop: the job is queued independently, completes, and is billed once.
@@ -342,7 +343,7 @@ async def _stream(pid: str, request: Request, model: str, b64: bool) -> AsyncIte
         while True:
             waiter = asyncio.ensure_future(service.notifier.wait(pid, STREAM_POLL))
             await asyncio.sleep(0)  # let it register
-            row = await asyncio.to_thread(service.store.get, pid)
+            row = await service.rows.read(pid)  # from memory while it cannot have changed
             if row is None:  # swept while we watched
                 break
             outputs = list(row["outputs"])

@@ -28,7 +28,7 @@ from seqedit.api.envelope import ApiError
 from seqedit.jobs.signins import session_key_id
 from seqedit.jobs.store import hash_key
 
-__all__ = ["require_key", "same_origin", "CACHE_TTL", "SESSION_COOKIE", "CSRF_HEADER"]
+__all__ = ["require_key", "cached_bearer", "same_origin", "CACHE_TTL", "SESSION_COOKIE", "CSRF_HEADER"]
 
 SESSION_COOKIE = "seqedit_session"
 CSRF_HEADER = "x-seqedit-playground"  # its value must be "1"
@@ -71,6 +71,20 @@ async def _cached(request: Request, slot: str, find: Callable[[Any], dict[str, A
             _cache.clear()
         _cache[slot] = (now, key)
     return key
+
+
+def cached_bearer(authorization: str) -> dict[str, Any] | None:
+    """The key an ``Authorization: Bearer`` header names when the cache holds it, fresh and valid: no
+    I/O (``api.wavespeed.FastPolls``); None means "ask ``require_key``", never "refused"."""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    with _lock:
+        hit = _cache.get(hash_key(token))
+    if hit is None or time.monotonic() - hit[0] >= CACHE_TTL:
+        return None
+    return hit[1]
 
 
 def same_origin(request: Request) -> bool:

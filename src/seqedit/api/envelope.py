@@ -14,23 +14,36 @@ about a megabyte; ``SEQEDIT_MAX_BASE64_BYTES`` caps what one answer may carry (4
 
 HTTP errors: ``{"code": <status>, "message": m, "data": null, "error": m}`` (+ ``field``/``limit``
 for bad input). Never a 200 with ``data: null``.
+
+Encoding: compact JSON by orjson (``dumps``; the standard library's encoder only for what orjson
+refuses: an integer past 64 bits, a non-string key), the 200 envelope written around the data's
+bytes from a prebuilt head (``envelope_bytes``). The bytes are those Starlette's ``JSONResponse``
+wrote (compact, UTF-8, key order kept) but for the spelling of a few floats (``1e16`` is ``1e+16``
+there, the same number). Poll answers carry a strong ``ETag`` of their bytes (``etag``); a request
+whose ``If-None-Match`` names it is answered 304 (``not_modified``).
 """
 
 from __future__ import annotations
 
 import base64 as b64lib
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+import orjson
+from fastapi.responses import Response, StreamingResponse
 
 from seqedit.storage import Body, Storage
 
 __all__ = [
     "ok",
     "reply",
+    "dumps",
+    "envelope_bytes",
+    "etag",
+    "not_modified",
     "error_response",
     "ApiError",
     "prediction_json",
@@ -60,14 +73,48 @@ def ok(data: Any) -> dict[str, Any]:
     return {"code": 200, "message": "success", "data": data}
 
 
-def reply(data: Any) -> JSONResponse:
+def dumps(value: Any) -> bytes:
+    """Compact JSON (UTF-8, keys in order) by orjson; the standard library's encoder for what orjson
+    refuses (an integer past 64 bits, a non-string key), so those still encode as they did."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+ENVELOPE_HEAD = b'{"code":200,"message":"success","data":'  # ok(data) up to the data, prebuilt
+
+
+def envelope_bytes(data: Any) -> bytes:
+    """The bytes of ``ok(data)``: the prebuilt head, the data's JSON, the closing brace."""
+    return ENVELOPE_HEAD + dumps(data) + b"}"
+
+
+def reply(data: Any, *, headers: dict[str, str] | None = None) -> Response:
     """The 200 envelope as a response (skips FastAPI's generic encoder: the data is plain JSON)."""
-    return JSONResponse(ok(data))
+    return Response(envelope_bytes(data), media_type="application/json", headers=headers)
 
 
-def error_response(exc: ApiError) -> JSONResponse:
+def error_response(exc: ApiError) -> Response:
     body = {"code": exc.status, "message": exc.message, "data": None, "error": exc.message, **exc.extra}
-    return JSONResponse(body, status_code=exc.status, headers=exc.headers)
+    return Response(dumps(body), status_code=exc.status, headers=exc.headers, media_type="application/json")
+
+
+def etag(body: bytes) -> str:
+    """A strong entity tag of ``body``: equal tags, equal bytes (a 128-bit BLAKE2b, quoted)."""
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+
+def not_modified(if_none_match: str | None, tag: str) -> bool:
+    """Whether a request's ``If-None-Match`` matches ``tag`` (RFC 9110 §13.1.2: ``*``, or any listed
+    tag by the weak comparison, so ``W/"x"`` matches ``"x"``)."""
+    if not if_none_match:
+        return False
+    for candidate in if_none_match.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == tag:
+            return True
+    return False
 
 
 def iso(ts: float) -> str:

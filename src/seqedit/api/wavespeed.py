@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import reprlib
+import time
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
@@ -24,12 +26,23 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from seqedit.api.auth import require_key
-from seqedit.api.envelope import ApiError, base64_envelope, error_response, prediction_json, reply
+from seqedit.api.access import KEY_ID
+from seqedit.api.auth import cached_bearer, require_key
+from seqedit.api.envelope import (
+    ApiError,
+    base64_envelope,
+    envelope_bytes,
+    error_response,
+    etag,
+    not_modified,
+    prediction_json,
+    reply,
+)
 from seqedit.api.models import MODELS, ModelSpec, get_model
 from seqedit.api.outage import unavailable
 from seqedit.api.routing import ErrorStyle, ProtocolRouter
 from seqedit.errors import NotFound, RequestError
+from seqedit.jobs.states import Entry
 from seqedit.jobs.store import LimitExceeded, Status
 from seqedit.jobs.submit import Submission
 from seqedit.pricing import cost
@@ -287,12 +300,181 @@ def _time(body: dict[str, Any], name: str) -> float | None:
     return seconds
 
 
+POLL_WAIT_MAX = 60.0  # seconds a long poll (``?wait=``) may hold the request
+POLL_WAIT_RULE = f"a number of seconds 0-{POLL_WAIT_MAX:g}"
+WAIT_DOC = (
+    f"Long poll: hold the request until the prediction is terminal or this many seconds pass (0-{POLL_WAIT_MAX:g}), "
+    "then answer its current state."
+)
+QUEUED_TTL = 1.0  # seconds a queued row's rendered answer (queue_position, eta_seconds) is reused, if nothing changed
+RENDER_TTL = 3600.0  # seconds any rendered answer is reused (it may hold presigned URLs, which age)
+MEMO_SLOTS = 4  # rendered answers kept per row (one per base URL the answers were made for)
+TERMINAL_MAX_AGE = 3600  # Cache-Control max-age of a terminal answer, at most (never past the row's expiry)
+
+
+class Rendered:
+    """A poll answer's bytes and tag, as rendered from one row state (kept in its ``Entry.memo``)."""
+
+    __slots__ = ("body", "tag", "made", "generation", "queued")
+
+    def __init__(self, body: bytes, made: float, generation: int, queued: bool) -> None:
+        self.body = body
+        self.tag = etag(body)
+        self.made = made
+        self.generation = generation
+        self.queued = queued
+
+    def fresh(self, now: float, generation: int) -> bool:
+        """Still what a render would give: a queued answer while no prediction changed (its position
+        counts the others) and for ``QUEUED_TTL`` s (the ETA's fleet figures); any answer for
+        ``RENDER_TTL`` s (a presigned output URL is signed when rendered)."""
+        age = now - self.made
+        if self.queued:
+            return generation == self.generation and age < QUEUED_TTL
+        return age < RENDER_TTL
+
+
+def _wait_seconds(raw: str | None) -> float:
+    """``?wait=``: absent is 0 (answer now); else a finite number 0-``POLL_WAIT_MAX`` (400 naming
+    ``wait`` otherwise)."""
+    if raw is None or raw == "":
+        return 0.0
+    try:
+        seconds = float(raw) if len(raw) <= 32 else math.nan
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        raise bad_input(RequestError("wait", POLL_WAIT_RULE, f"must be a number, got {show(raw)}"))
+    if not 0 <= seconds <= POLL_WAIT_MAX:
+        raise bad_input(RequestError("wait", POLL_WAIT_RULE, f"{show(raw)} is out of range"))
+    return seconds
+
+
 async def _result(request: Request, prediction_id: str, key: dict) -> Response:
+    """A poll: the row from the service's cache (``Service.rows``: no thread hop and no database read
+    when it holds the current row), rendered once per row state (``Entry.memo``), with an ``ETag``
+    and a 304 for a matching ``If-None-Match``; with ``?wait=`` held until the prediction is terminal
+    or the seconds pass (``Submissions.wait``)."""
     service = request.app.state.service
-    row = await run_in_threadpool(service.store.get, prediction_id, key["id"])
-    if row is None:
+    seconds = _wait_seconds(request.query_params.get("wait"))
+    rows = service.rows
+    entry = rows.peek(prediction_id)
+    if entry is None:
+        entry = await run_in_threadpool(rows.load, prediction_id)
+    if entry is None or entry.row["key_id"] != key["id"]:
         raise ApiError(404, f"prediction {prediction_id} not found")
-    return await _final(row, request)
+    if seconds > 0 and not entry.terminal:
+        row = await service.submissions.wait(prediction_id, seconds)
+        entry = rows.peek(prediction_id)
+        if entry is None or entry.row is not row:  # not cached (an API-only process): render this row
+            return await _poll_answer(request, row, None)
+    return await _poll_answer(request, entry.row, entry)
+
+
+async def _poll_answer(request: Request, row: dict[str, Any], entry: Entry | None) -> Response:
+    """The poll answer of ``row``: a completed base64 job streamed (``_final``: large, not cached);
+    else the envelope's bytes, from ``entry``'s memo when they are still what a render would give."""
+    if row["base64"] and row["status"] == Status.COMPLETED.value:
+        return await _final(row, request)
+    service = request.app.state.service
+    base = base_url(request)
+    slot = ("wavespeed", base)
+    now = time.monotonic()
+    generation = service.rows.generation
+    rendered: Rendered | None = None if entry is None else entry.memo.get(slot)
+    if rendered is None or not rendered.fresh(now, generation):
+        queued = row["status"] == Status.CREATED.value
+        queue = await _estimate(row, request)
+        data = prediction_json(row, storage=service.storage, base=base, queue=queue)
+        rendered = Rendered(envelope_bytes(data), now, generation, queued)
+        if entry is not None:
+            if len(entry.memo) >= MEMO_SLOTS:  # one per base URL: a client's Host header must not grow it
+                entry.memo.clear()
+            entry.memo[slot] = rendered
+    status, headers, body = _conditional(rendered, row, request.headers.get("if-none-match"))
+    return Response(body, status_code=status, headers=headers, media_type="application/json" if body else None)
+
+
+def _conditional(
+    rendered: Rendered, row: dict[str, Any], if_none_match: str | None
+) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of a rendered poll answer: 304 without a body when ``If-None-Match``
+    names its tag, else 200 with the bytes; both with ``ETag`` and ``Cache-Control``."""
+    headers = {"etag": rendered.tag, "cache-control": _cache_control(row)}
+    if not_modified(if_none_match, rendered.tag):
+        return 304, headers, b""
+    return 200, headers, rendered.body
+
+
+POLL_PATH = re.compile(r"/api/v(?:3/predictions/[^/]+(?:/result)?|2/predictions/[^/]+/result)")
+
+
+class FastPolls:
+    """An ASGI middleware in front of the routes for the commonest request of all: a poll of a
+    prediction whose answer is already rendered. ``GET`` of the poll route or one of its aliases, no
+    query string, an ``Authorization: Bearer`` key the auth cache holds (``auth.cached_bearer``), the
+    row in the service's cache (``Rows.peek``) and its rendered bytes fresh in the entry's memo: it
+    sends those bytes (or a 304) with the same headers the route would, without the framework's
+    routing and dependency solving. Anything else — a miss anywhere, a query, a cookie session, an
+    unexpected error before anything was sent — goes to the routes unchanged. Install it inside the
+    access log (added before ``AccessLog``), so each poll still has its line; it records the key id
+    there as ``require_key`` does."""
+
+    def __init__(self, app: Any, service: Any) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
+            path = scope["path"]
+            if POLL_PATH.fullmatch(path):
+                try:
+                    answer = self._answer(scope, path)
+                except Exception:  # never worse than the route: let it answer
+                    answer = None
+                if answer is not None:
+                    status, headers, body = answer
+                    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+                    if body:
+                        raw += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+                    await send({"type": "http.response.start", "status": status, "headers": raw})
+                    await send({"type": "http.response.body", "body": body})
+                    return
+        await self.app(scope, receive, send)
+
+    def _answer(self, scope: Any, path: str) -> tuple[int, dict[str, str], bytes] | None:
+        authorization = if_none_match = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"if-none-match":
+                if_none_match = value.decode("latin-1")
+        key = cached_bearer(authorization) if authorization else None
+        if key is None:
+            return None
+        pid = path.split("/")[4]
+        entry = self.service.rows.peek(pid)
+        if entry is None or entry.row["key_id"] != key["id"]:
+            return None
+        base = self.service.settings.public_url.rstrip("/") or str(Request(scope).base_url).rstrip("/")
+        rendered: Rendered | None = entry.memo.get(("wavespeed", base))
+        if rendered is None or not rendered.fresh(time.monotonic(), self.service.rows.generation):
+            return None
+        scope.setdefault("state", {})[KEY_ID] = key["id"]  # the access log names the key (api.access)
+        return _conditional(rendered, entry.row, if_none_match)
+
+
+def _cache_control(row: dict[str, Any]) -> str:
+    """A terminal answer does not change: a private cache may keep it for ``TERMINAL_MAX_AGE`` s, never
+    past the row's expiry (its output URLs, signed or presigned until then, and the retention sweep);
+    anything else is revalidated every time (``no-cache``, with the ETag)."""
+    if row["status"] not in TERMINAL_STATES:
+        return "no-cache"
+    seconds = min(TERMINAL_MAX_AGE, int(row["expires_at"] - time.time()))
+    return f"private, max-age={seconds}" if seconds > 0 else "no-cache"
+
+
+TERMINAL_STATES = frozenset(s.value for s in Status if s.is_terminal())
 
 
 async def _final(row: dict[str, Any], request: Request) -> Response:
@@ -310,7 +492,20 @@ async def _final(row: dict[str, Any], request: Request) -> Response:
     return await _reply_row(row, request)
 
 
-@router.get("/api/v3/predictions/{prediction_id}/result", tags=["predictions"])
+# ``?wait=`` is read from the query string in ``_result`` (not a FastAPI parameter: one less thing to
+# solve per poll); this documents it in /openapi.json
+WAIT_PARAMETER = {
+    "name": "wait",
+    "in": "query",
+    "required": False,
+    "description": WAIT_DOC,
+    "schema": {"type": "number", "minimum": 0, "maximum": POLL_WAIT_MAX},
+}
+
+
+@router.get(
+    "/api/v3/predictions/{prediction_id}/result", tags=["predictions"], openapi_extra={"parameters": [WAIT_PARAMETER]}
+)
 async def result(prediction_id: str, request: Request, key: dict = Depends(require_key)):
     return await _result(request, prediction_id, key)
 

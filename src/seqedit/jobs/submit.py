@@ -21,8 +21,9 @@ validated ``EditRequest`` once its router has translated the wire body.
    key's burst cannot delay another key's job by more than the jobs running when it arrived.
 
 ``Submissions.plan(key, model, request)`` is the plan endpoint: step 3, then ``plans.preview``; no task.
-``await Submissions.wait(id, timeout)`` is sync mode: the terminal row, or the latest row when the
-deadline passes. ``cancel(id, key_id)`` cancels a queued job at once or signals a running one.
+``await Submissions.wait(id, timeout)`` is sync mode (and a long poll): the terminal row, or the latest
+row when the deadline passes, read through the poll cache (``jobs.states.Rows``), so a round whose
+row cannot have changed reads nothing. ``cancel(id, key_id)`` cancels a queued job at once or signals a running one.
 Errors are ``seqedit.errors`` types; each protocol router picks its own status and body for them.
 """
 
@@ -43,6 +44,7 @@ from seqedit.fetch import FetchError, check_url
 from seqedit.jobs.notify import Notifier
 from seqedit.jobs.plans import preview, reference_sizes
 from seqedit.jobs.queue import Queue
+from seqedit.jobs.states import Rows
 from seqedit.jobs.store import LimitExceeded, Status, Store, new_id
 from seqedit.pricing import cost
 from seqedit.refs import FORMS, RefError, inline_bytes
@@ -84,6 +86,7 @@ class Submissions:
         on_cancel_running: Callable[[str], object] = lambda _id: None,
         on_cancelled: Callable[[str], object] = lambda _id: None,
         engine: Callable[[], Engine] | None = None,
+        rows: Rows | None = None,
     ) -> None:
         self.store = store
         self.storage = storage
@@ -94,6 +97,10 @@ class Submissions:
         self._on_cancel_running = on_cancel_running
         self._on_cancelled = on_cancelled
         self._engine = engine
+        if rows is None:  # alone (tests): terminal rows cached, live ones always read
+            rows = Rows(store)
+            notifier.subscribe(rows.forget)
+        self.rows = rows
 
     def plan(self, key: dict[str, Any], model: str, request: EditRequest) -> dict[str, Any]:
         """The plan endpoint: the references checked as a submit checks them (writing nothing), then
@@ -170,14 +177,15 @@ class Submissions:
 
         Each round's wake-up is registered with the ``Notifier`` *before* the row is read, so a job
         that finishes in this process between the read and the wait wakes it at once (else it was
-        seen one 0.5 s poll late)."""
+        seen one 0.5 s poll late). The row is read through ``rows``: from memory while it cannot have
+        changed (no thread hop, no query), else from the store in a worker thread."""
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
             waiter = asyncio.ensure_future(self.notifier.wait(prediction_id, min(max(remaining, 0.0), 0.5)))
             try:
                 await asyncio.sleep(0)  # let it register
-                row = await asyncio.to_thread(self.store.get, prediction_id)
+                row = await self.rows.read(prediction_id)
                 if row is None:  # the retention sweep deleted it while we waited
                     raise NotFound("id", "a live prediction", f"prediction {prediction_id} no longer exists")
                 if Status(row["status"]).is_terminal() or remaining <= 0:
