@@ -218,7 +218,7 @@ def test_a_release_database_is_upgraded_by_the_cli_without_losing_a_row(db_url):
             output_format="png",
             cost="0.03",
             retention=3600,
-            prioritize=lambda active: 5.0,
+            prioritize=lambda active, _lowest: 5.0,
         )
         assert created and store.queue_position(row["id"]) == 0  # priority 5 goes before the old row
         assert store.queue_position(ids["created"]) == 1

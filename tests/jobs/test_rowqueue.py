@@ -23,7 +23,7 @@ def submit(store, priority: float = 0.0, now: float | None = None) -> str:
         output_format="jpeg",
         cost="0",
         retention=60,
-        prioritize=lambda _n: priority,
+        prioritize=lambda _n, _lowest: priority,
         now=now,
     )
     return row["id"]

@@ -189,10 +189,10 @@ def test_worker_lost_names_the_last_transient_fault(store):
 
 
 def test_claim_next_takes_rows_in_queue_order(store):
-    low = submit(store, prioritize=lambda _n: -2.0, now=100)
-    first = submit(store, prioritize=lambda _n: 0.0, now=101)
-    second = submit(store, prioritize=lambda _n: 0.0, now=102)
-    cancelled = submit(store, prioritize=lambda _n: 5.0, now=103)
+    low = submit(store, prioritize=lambda _n, _lowest: -2.0, now=100)
+    first = submit(store, prioritize=lambda _n, _lowest: 0.0, now=101)
+    second = submit(store, prioritize=lambda _n, _lowest: 0.0, now=102)
+    cancelled = submit(store, prioritize=lambda _n, _lowest: 5.0, now=103)
     store.cancel(cancelled["id"])
     order = []
     while (claim := store.claim_next(lease=10, max_attempts=3, now=200)) is not None:

@@ -20,7 +20,7 @@ def _create(store: Store, key_id: str, *, now: float, priority: float = 0.0, web
         retention=3600,
         now=now,
         webhook_url=webhook_url,
-        prioritize=lambda _active: priority,
+        prioritize=lambda _active, _lowest: priority,
     )
     return row["id"]
 
@@ -49,7 +49,7 @@ def test_stored_priority_is_the_one_prioritize_returned(store: Store):
         cost="0",
         retention=60,
         count_active=8,
-        prioritize=lambda active: seen.append(active) or -float(active),
+        prioritize=lambda active, _lowest: seen.append(active) or -float(active),
     )
     assert seen == [0]
     assert store.get(row["id"])["priority"] == 0.0

@@ -165,3 +165,22 @@ def test_each_new_job_is_enqueued_behind_the_keys_own_earlier_ones(use_case, sto
     for _ in range(3):
         use_case.submit(key, sub(data_uri(png())))
     assert priorities == [0.0, -1.0, -2.0]
+
+
+def test_a_new_job_never_overtakes_its_own_keys_older_queued_ones(use_case, store, key):
+    """FIFO within a key: the rank counted at submit falls as the key's earlier jobs finish; the new
+    job still queues behind the key's older queued ones (claimed in submit order)."""
+    from seqedit.jobs.store import Status
+
+    use_case.settings.key_concurrency = 0
+    ids = [use_case.submit(key, sub(data_uri(png())))[0]["id"] for _ in range(6)]
+    for pid in ids[:4]:  # four of them run and finish: the key's active count drops from 6 to 2
+        claim = store.claim(pid, lease=30, max_attempts=3)
+        store.finish(pid, claim.attempt, Status.FAILED, code=1403, error="x")
+    # ids[4] and ids[5] wait at -4 and -5; a rank counted now (2, 3) would put the new ones above both
+    later = use_case.submit(key, sub(data_uri(png())))[0]["id"]  # floored to -5: after ids[5]
+    sync = use_case.submit(key, sub(data_uri(png()), sync=True))[0]["id"]  # -5 + 0.5: first of that rank
+    order = []
+    while (claim := store.claim_next(lease=30, max_attempts=3)) is not None:
+        order.append(claim.row["id"])
+    assert order == [ids[4], sync, ids[5], later]

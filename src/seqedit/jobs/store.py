@@ -354,6 +354,13 @@ _INSERT_USAGE = usage.insert()
 _INSERT_OUTBOX = webhook_outbox.insert()
 
 
+# The lowest priority among a key's queued rows (index ix_predictions_key_status): a new job never goes
+# ahead of its own key's queued ones.
+_LOWEST_QUEUED = sa.select(sa.func.min(predictions.c.priority)).where(
+    predictions.c.key_id == sa.bindparam("b_key_id"), predictions.c.status == Status.CREATED.value
+)
+
+
 def _lost(row: Mapping[str, Any]) -> str:
     """The "worker lost" message, naming the last transient fault when one was recorded (``retry_later``
     keeps it in ``error``): after a database outage that is the only trace of why."""
@@ -470,7 +477,7 @@ class Store:
         prediction_id: str | None = None,
         stored_uploads: list[dict[str, Any]] | None = None,
         count_active: int = 0,
-        prioritize: Callable[[int], float] | None = None,
+        prioritize: Callable[[int, float | None], float] | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Insert a ``created`` row. Returns ``(row, True)``, or ``(existing, False)`` for a repeated
         ``idempotency_key``. Raises ``LimitExceeded`` before inserting when the key is at ``limit``.
@@ -478,7 +485,8 @@ class Store:
         refers to that are already in storage (inline images), recorded as ``stored`` uploads of the key
         in the same transaction, so a refused submit records none. ``count_active``: count the key's
         queued and running rows before this one, up to that many, into the returned row's
-        ``active_before`` (not a column: the caller's queue rank). ``prioritize(active_before)``: the
+        ``active_before`` (not a column: the caller's queue rank). ``prioritize(active_before, lowest)``
+        (``lowest``: the key's lowest queued priority, None when it has none queued): the
         queue priority stored in the row's ``priority`` (the order ``queue_position`` counts in)."""
         now = time.time() if now is None else now
         with self._write() as c:
@@ -507,7 +515,7 @@ class Store:
                 releases=0,
                 lease_until=0.0,
                 enqueued_at=now,
-                priority=prioritize(active) if prioritize is not None else 0.0,
+                priority=0.0 if prioritize is None else prioritize(active, self._lowest(c, key_id)),
                 cancel_requested=False,
                 progress_done=0,
                 progress_total=total,
@@ -554,6 +562,12 @@ class Store:
         only whether a bound is reached."""
         with self._read() as c:
             return self._active(c, key_id, at_most)
+
+    @staticmethod
+    def _lowest(c: Connection, key_id: str) -> float | None:
+        """The lowest priority among the key's queued rows (None: it has none queued)."""
+        lowest = c.execute(_LOWEST_QUEUED, {"b_key_id": key_id}).scalar()
+        return None if lowest is None else float(lowest)
 
     @staticmethod
     def _active(c: Connection, key_id: str, at_most: int | None) -> int:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -153,7 +154,8 @@ class Submissions:
                 limit=limit,
                 stored_uploads=[blob.upload() for blob in staged.inline],
                 count_active=RANK_CAP,  # the rank is counted in the same transaction as the insert
-                prioritize=lambda active: fair_priority(active, sync=sub.sync),  # stored: queue_position counts it
+                # stored: queue_position counts it, the row queue claims by it
+                prioritize=lambda active, lowest: fair_priority(active, sync=sub.sync, lowest=lowest),
             )
         except BaseException:  # refused (a limit reached meanwhile) or failed: the images go with it
             self._discard(staged)
@@ -235,12 +237,21 @@ class Staged:
     inline: list[InlineImage]
 
 
-def fair_priority(active: int, *, sync: bool) -> float:
+def fair_priority(active: int, *, sync: bool, lowest: float | None = None) -> float:
     """The queue priority of a key's new job: minus the number of its jobs already queued or running
     (counted up to ``RANK_CAP``), so every key's k-th job waits behind every other key's earlier ones
-    (round-robin between keys with queued work, FIFO within a key; keys with more than ``RANK_CAP``
-    jobs each share the last rank, FIFO); a sync-mode job goes first among jobs of the same rank."""
-    return -float(active) + (SYNC_BONUS if sync else 0.0)
+    (round-robin between keys with queued work; keys with more than ``RANK_CAP`` jobs each share the
+    last rank, FIFO); a sync-mode job goes first among jobs of the same rank.
+
+    **FIFO within a key**: never above the key's ``lowest`` queued priority (its rank, without the
+    sync bonus). A rank counted when the job arrives falls as the key's earlier jobs finish: without
+    this floor, a job submitted after the key's running jobs finished would overtake that key's own
+    older queued jobs, again and again under steady load (a queued job waited for seconds while newer
+    ones of its key ran)."""
+    rank = -float(active)
+    if lowest is not None:
+        rank = min(rank, float(math.floor(lowest)))
+    return rank + (SYNC_BONUS if sync else 0.0)
 
 
 def check_references(
