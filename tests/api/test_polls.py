@@ -267,6 +267,10 @@ def test_wait_out_of_range_or_not_a_number_is_a_400_naming_it(slow, wait):
 
 
 def test_a_queued_rows_position_is_never_stale(tmp_path, monkeypatch):
+    """With no lag allowed, a waiting job's position follows the queue at once."""
+    from seqedit.api import wavespeed
+
+    monkeypatch.setattr(wavespeed, "QUEUED_LAG", 0.0)
     monkeypatch.setenv("SEQEDIT_TEST_PANEL_SECONDS", "30")
     service = make_service(make_settings(tmp_path, engine="test-slow", progress_interval=60, reaper_interval=3600))
     live = Live(service)
@@ -281,6 +285,32 @@ def test_a_queued_rows_position_is_never_stale(tmp_path, monkeypatch):
         live.http.post(f"/api/v3/predictions/{running['id']}/cancel")  # the consumer takes the next
         d = live.until(queued[1]["id"], lambda d: d["status"] != "created")
         assert d["status"] == "processing" and "queue_position" not in d
+    finally:
+        live.stop()
+
+
+def test_a_queued_rows_position_lags_at_most_queued_lag_and_its_status_never(tmp_path, monkeypatch):
+    """By default a waiting job's answer is reused for QUEUED_LAG s while other rows change (its
+    position and ETA may be that old); a change of its own row shows at once."""
+    from seqedit.api import wavespeed
+
+    monkeypatch.setattr(wavespeed, "QUEUED_LAG", 3600.0)  # as long as the test: the lag is visible
+    monkeypatch.setenv("SEQEDIT_TEST_PANEL_SECONDS", "30")
+    service = make_service(make_settings(tmp_path, engine="test-slow", progress_interval=60, reaper_interval=3600))
+    live = Live(service)
+    try:
+        running = live.submit()
+        live.until(running["id"], lambda d: d["status"] == "processing")
+        queued = [live.submit() for _ in range(3)]
+        assert live.data(queued[2]["id"])["queue_position"] == 2
+        live.http.post(f"/api/v3/predictions/{queued[0]['id']}/cancel")
+        assert live.data(queued[2]["id"])["queue_position"] == 2  # the lag: the answer is reused
+        monkeypatch.setattr(wavespeed, "QUEUED_LAG", 0.0)
+        assert live.data(queued[2]["id"])["queue_position"] == 1  # once past the lag, it follows
+        monkeypatch.setattr(wavespeed, "QUEUED_LAG", 3600.0)
+        live.data(queued[1]["id"])
+        live.http.post(f"/api/v3/predictions/{queued[1]['id']}/cancel")
+        assert live.data(queued[1]["id"])["status"] == "cancelled"  # its own change: at once
     finally:
         live.stop()
 
