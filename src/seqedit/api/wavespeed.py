@@ -228,6 +228,14 @@ async def _reply_row(row: dict[str, Any], request: Request, *, base64: bool | No
     return reply(prediction_json(row, storage=service.storage, base=base_url(request), base64=base64, queue=queue))
 
 
+def _submit_and_estimate(
+    service: Any, key: dict[str, Any], submission: Submission
+) -> tuple[dict[str, Any], tuple[int, float | None] | None]:
+    """Submit (blocking), then the new row's ``(queue_position, eta_seconds)`` while still queued."""
+    row, _created = service.submissions.submit(key, submission)
+    return row, service.estimate(row) if row["status"] == Status.CREATED.value else None
+
+
 async def _estimate(row: dict[str, Any], request: Request) -> tuple[int, float | None] | None:
     """A queued row's ``(queue_position, eta_seconds)`` (None for any other status)."""
     if row["status"] != Status.CREATED.value:
@@ -459,13 +467,28 @@ class FastPolls:
         if key is None:
             return None
         pid = path.split("/")[4]
-        entry = self.service.rows.peek(pid)
+        service = self.service
+        entry = service.rows.peek(pid)
+        if entry is None and service.sees_every_change and service.store.is_sqlite:
+            # embedded: a point read of the local SQLite file by its key (WAL: readers never wait for
+            # writers) costs less here than the thread hop and the routes it would take otherwise
+            entry = service.rows.load(pid)
         if entry is None or entry.row["key_id"] != key["id"]:
             return None
-        base = self.service.settings.public_url.rstrip("/") or str(Request(scope).base_url).rstrip("/")
-        rendered: Rendered | None = entry.memo.get(("wavespeed", base))
-        if rendered is None or not rendered.fresh(time.monotonic(), self.service.rows.generation):
-            return None
+        base = service.settings.public_url.rstrip("/") or str(Request(scope).base_url).rstrip("/")
+        slot = ("wavespeed", base)
+        rendered: Rendered | None = entry.memo.get(slot)
+        now = time.monotonic()
+        generation = service.rows.generation
+        if rendered is None or not rendered.fresh(now, generation):
+            row = entry.row
+            if row["status"] == Status.CREATED.value or (row["base64"] and row["status"] == Status.COMPLETED.value):
+                return None  # a queued row's estimate counts the queue; a base64 result is streamed: the route
+            data = prediction_json(row, storage=service.storage, base=base, queue=None)
+            rendered = Rendered(envelope_bytes(data), now, generation, False)
+            if len(entry.memo) >= MEMO_SLOTS:
+                entry.memo.clear()
+            entry.memo[slot] = rendered
         scope.setdefault("state", {})[KEY_ID] = key["id"]  # the access log names the key (api.access)
         return _conditional(rendered, entry.row, if_none_match)
 
@@ -649,9 +672,11 @@ async def submit(model_id: str, request: Request, key: dict = Depends(require_ke
         sync=sync,
         refuse_unsupported=_flag(body, "refuse_unsupported"),
     )
+    if not sync:  # the row and its place in the queue in one trip to a worker thread
+        row, queue = await run_in_threadpool(_submit_and_estimate, service, key, submission)
+        data = prediction_json(row, storage=service.storage, base=base_url(request), base64=False, queue=queue)
+        return reply(data)
     row, _created = await run_in_threadpool(service.submissions.submit, key, submission)
-    if not sync:
-        return await _reply_row(row, request, base64=False)
     timeout = service.settings.sync_timeout
     accepted = row
     try:
