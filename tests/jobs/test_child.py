@@ -33,7 +33,7 @@ ECHO = textwrap.dedent(
     def cancel(pid):
         if pid == "-exit":
             os._exit(3)
-        link.changed("cancel" + pid)
+        link.changed("cancel" + pid, "processing")
     link = ParentLink(int(os.environ[FD_ENV]), on_wake=lambda: link.changed("woken"), on_cancel=cancel,
                       on_parent_gone=done.set)
     link.start()
@@ -51,12 +51,16 @@ def wait_for(predicate, timeout: float = 15.0) -> bool:
     return predicate()
 
 
+statuses: list[tuple[str, str | None]] = []
+
+
 def consumers(tmp_path: Path, seen: list[str]) -> child.ChildConsumers:
     lock = threading.Lock()
 
-    def changed(pid: str) -> None:
+    def changed(pid: str, status: str | None = None) -> None:
         with lock:
             seen.append(pid)
+            statuses.append((pid, status))
 
     return child.ChildConsumers(
         [sys.executable, "-c", ECHO],
@@ -76,6 +80,7 @@ def test_wakes_and_cancels_reach_the_child_and_changes_reach_the_parent(tmp_path
         c.wake()
         c.cancel("abc123")
         assert wait_for(lambda: "woken" in seen and "cancelabc123" in seen)
+        assert ("cancelabc123", "processing") in statuses and ("woken", None) in statuses  # the status travels
     finally:
         code = c.stop()
     assert code == 0 and (tmp_path / "mark").read_text() == "parent gone"  # stop = end of file, a clean exit
@@ -122,7 +127,7 @@ def test_the_child_dies_with_a_sigkilled_parent(tmp_path):
         from seqedit.jobs import child
         c = child.ChildConsumers([sys.executable, "-c", {ECHO!r}], env={{**os.environ, "PYTHONPATH": {SRC!r},
                                  "MARK": {str(tmp_path / "mark")!r}}},
-                                 on_changed=lambda pid: print(pid, flush=True))
+                                 on_changed=lambda pid, _status: print(pid, flush=True))
         c.start()
         time.sleep(600)
         """

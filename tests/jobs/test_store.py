@@ -244,8 +244,9 @@ def test_claim_next_is_exactly_once_under_concurrency(store):
 
 def test_watch_reports_every_change_a_poll_can_see(store):
     seen: list[str] = []
-    store.watch(seen.append)
-    store.watch(lambda _id: 1 / 0)  # a broken listener is logged, never raised into the write
+    statuses: list[str | None] = []
+    store.watch(lambda pid, status: (seen.append(pid), statuses.append(status)))
+    store.watch(lambda _id, _status: 1 / 0)  # a broken listener is logged, never raised into the write
     row = submit(store)
     pid = row["id"]
     assert seen == [pid]
@@ -257,6 +258,7 @@ def test_watch_reports_every_change_a_poll_can_see(store):
     store.add_output(pid, claim.attempt, "outputs/a/1/1.jpg", lease=10)
     store.finish(pid, claim.attempt, Status.COMPLETED)
     assert len(seen) == 6
+    assert statuses == ["created"] + ["processing"] * 4 + ["completed"]  # the status after each write
     assert not store.finish(pid, claim.attempt, Status.FAILED)  # fenced: nothing changed, nothing reported
     other = submit(store)["id"]
     store.cancel(other)

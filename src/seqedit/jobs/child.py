@@ -11,8 +11,9 @@ end of file; the child gets its end as an inherited fd), one message each::
 
     parent → child   w            a job was enqueued: claim now (else the child polls within 0.25 s)
                      x<id>        cancel <id> at once if it runs here (the row's flag is the durable signal)
-    child → parent   n<id>        <id>'s row changed (the child's ``Store.watch``): wake sync waiters,
-                                  streams and the poll cache in the parent
+    child → parent   n<id>[ <status>]  <id>'s row changed (the child's ``Store.watch``), with its status
+                                  after the change when known: wake sync waiters, streams and the
+                                  poll cache in the parent
 
 Messages are hints on top of the rows. The parent never blocks on a send (a full socket drops the
 hint): a lost wake costs one poll interval, a lost cancel one heartbeat (the runner reads the row's
@@ -65,7 +66,7 @@ class ChildConsumers:
         argv: Sequence[str],
         *,
         env: Mapping[str, str],
-        on_changed: Callable[[str], None],
+        on_changed: Callable[[str, str | None], None],
         restart_delay: float = 1.0,
         stop_timeout: float = 20.0,
     ) -> None:
@@ -111,8 +112,9 @@ class ChildConsumers:
             if not message:  # the child's end closed: it exited (the supervisor restarts it)
                 return
             if message.startswith(b"n") and len(message) > 1:
+                pid, _, status = message[1:].decode("ascii", "replace").partition(" ")
                 try:
-                    self.on_changed(message[1:].decode("ascii", "replace"))
+                    self.on_changed(pid, status or None)
                 except Exception:
                     log.exception("a change notice from the consumer process failed")
 
@@ -195,11 +197,13 @@ class ParentLink:
     def start(self) -> None:
         threading.Thread(target=self._read, daemon=True, name="seqedit-parent-link").start()
 
-    def changed(self, prediction_id: str) -> None:
-        """Tell the parent that ``prediction_id``'s row changed (a ``Store.watch`` listener)."""
+    def changed(self, prediction_id: str, status: str | None = None) -> None:
+        """Tell the parent that ``prediction_id``'s row changed, and its status when known (a
+        ``Store.watch`` listener)."""
+        message = f"n{prediction_id} {status}" if status else f"n{prediction_id}"
         with self._send_lock:
             try:
-                self._sock.send(b"n" + prediction_id.encode("ascii", "replace"))
+                self._sock.send(message.encode("ascii", "replace"))
             except OSError:  # the parent is gone or stuck: it re-reads what it caches (its own bound)
                 log.debug("could not send a change notice for %s", prediction_id, exc_info=True)
 

@@ -19,11 +19,12 @@ The webhook outbox row and the usage row are written in the same transaction as 
 Other tables: ``api_keys`` (SHA-256 hashes, never the key), ``uploads`` (single-use PUT tickets and
 their stored objects) and ``usage``.
 
-Change feed: ``Store.watch(listener)`` registers ``listener(prediction_id)``, called after every
+Change feed: ``Store.watch(listener)`` registers ``listener(prediction_id, status)``, called after every
 committed write that changes what a poll of that prediction shows (create, claim, progress, plan and
 warning writes, each panel, terminal states, cancel, release, retry, the reaper's terminal writes,
-deletion), in the writing thread. A lease renewal alone changes nothing a poll shows and is not
-reported. The service fans the feed out to sync waiters, streams and the poll cache; a listener's
+deletion), in the writing thread, with the row's status after the write when the write knows it (a
+waiter for the end of a job need not read the row for a change that is not its end). A lease renewal
+alone changes nothing a poll shows and is not reported. The service fans the feed out to sync waiters, streams and the poll cache; a listener's
 error is logged, never raised into the write.
 
 Queue in the rows (embedded mode, ``jobs.rowqueue``): ``claim_next`` takes the next claimable row in
@@ -444,15 +445,16 @@ class Store:
             os.close(self._host_lock)
             self._host_lock = None
 
-    def watch(self, listener: Callable[[str], None]) -> None:
-        """Call ``listener(prediction_id)`` after each committed write that changes what a poll shows."""
+    def watch(self, listener: Callable[[str, str | None], None]) -> None:
+        """Call ``listener(prediction_id, status)`` after each committed write that changes what a poll
+        shows; ``status`` is the row's status after the write when the write knows it (None: read it)."""
         self._listeners.append(listener)
 
-    def _changed(self, *ids: str) -> None:
+    def _changed(self, *ids: str, status: str | None = None) -> None:
         for listener in self._listeners:
             for pid in ids:
                 try:
-                    listener(pid)
+                    listener(pid, status)
                 except Exception:  # a listener's bug must not fail a committed write
                     log.exception("a change listener failed for prediction %s", pid)
 
@@ -553,7 +555,7 @@ class Store:
                         expires_at=now + retention,
                     ),
                 )
-        self._changed(row["id"])
+        self._changed(row["id"], status="created")
         return row, True
 
     def active_count(self, key_id: str, at_most: int | None = None) -> int:
@@ -664,7 +666,7 @@ class Store:
         if found is None:
             return None
         row = dict(found)
-        self._changed(prediction_id)
+        self._changed(prediction_id, status="processing")
         return Claim(row["attempt"], row)
 
     def claim_next(self, *, lease: float, max_attempts: int, now: float | None = None) -> Claim | None:
@@ -683,7 +685,7 @@ class Store:
         if found is None:
             return None
         row = dict(found)
-        self._changed(row["id"])
+        self._changed(row["id"], status="processing")
         return Claim(row["attempt"], row)
 
     def _fenced(self, prediction_id: str, attempt: int) -> Any:
@@ -706,7 +708,7 @@ class Store:
         if cancel is None:
             return None
         if values:
-            self._changed(prediction_id)
+            self._changed(prediction_id, status="processing")
         return bool(cancel[0])
 
     def add_output(self, prediction_id: str, attempt: int, key: str, *, lease: float, now: float | None = None) -> bool:
@@ -731,7 +733,7 @@ class Store:
                     "b_fraction": max(found.progress_fraction, len(outputs) / max(1, found.progress_total)),
                 },
             )
-        self._changed(prediction_id)
+        self._changed(prediction_id, status="processing")
         return True
 
     def finish(
@@ -779,7 +781,7 @@ class Store:
                 fence={"b_pid": prediction_id, "b_attempt": attempt},
             )
         if done:
-            self._changed(prediction_id)
+            self._changed(prediction_id, status=status.value)
         return done
 
     def _terminal(
@@ -888,7 +890,7 @@ class Store:
                     .values(cancel_requested=True)
                 )
             row = dict(c.execute(sa.select(predictions).where(p.id == prediction_id)).mappings().one())
-        self._changed(prediction_id)
+        self._changed(prediction_id, status=row["status"])
         return row
 
     def reap(
@@ -975,7 +977,7 @@ class Store:
                 == 1
             )
         if done:
-            self._changed(prediction_id)
+            self._changed(prediction_id, status="processing")
         return done
 
     def retry_later(
@@ -1007,7 +1009,7 @@ class Store:
                 == 1
             )
         if done:
-            self._changed(prediction_id)
+            self._changed(prediction_id, status="processing")
         return done
 
     def expire_leases(self) -> int:

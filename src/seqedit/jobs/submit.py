@@ -29,7 +29,6 @@ Errors are ``seqedit.errors`` types; each protocol router picks its own status a
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
@@ -177,24 +176,34 @@ class Submissions:
     async def wait(self, prediction_id: str, timeout: float) -> dict[str, Any]:
         """Sync mode: the row once it is terminal, or as it is when ``timeout`` seconds have passed.
 
-        Each round's wake-up is registered with the ``Notifier`` *before* the row is read, so a job
-        that finishes in this process between the read and the wait wakes it at once (else it was
-        seen one 0.5 s poll late). The row is read through ``rows``: from memory while it cannot have
-        changed (no thread hop, no query), else from the store in a worker thread."""
+        The ``Notifier`` watch is taken *before* the first read and held to the end, so no change is
+        missed between a read and the next wait. A notification that carries a status that is not
+        terminal (the store's change feed names it: claimed, a panel, progress) needs no read; any
+        other (terminal, or unknown) is read through ``rows``: from memory while the row cannot have
+        changed, else from the store in a worker thread. Every half second without a notification the
+        row is read anyway (a job that ran in a process whose changes do not reach this one)."""
         deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            waiter = asyncio.ensure_future(self.notifier.wait(prediction_id, min(max(remaining, 0.0), 0.5)))
-            try:
-                await asyncio.sleep(0)  # let it register
-                row = await self.rows.read(prediction_id)
-                if row is None:  # the retention sweep deleted it while we waited
-                    raise NotFound("id", "a live prediction", f"prediction {prediction_id} no longer exists")
-                if Status(row["status"]).is_terminal() or remaining <= 0:
+        with self.notifier.watching(prediction_id) as watch:
+            row = await self._read(prediction_id)
+            current = True  # row is the latest this waiter knows of
+            while True:
+                if Status(row["status"]).is_terminal():
                     return row
-                await waiter
-            finally:
-                waiter.cancel()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return row if current else await self._read(prediction_id)
+                changed, status = await watch.changed(min(remaining, 0.5))
+                if changed and status is not None and not Status(status).is_terminal():
+                    current = False  # still running: nothing to read yet
+                    continue
+                row = await self._read(prediction_id)
+                current = True
+
+    async def _read(self, prediction_id: str) -> dict[str, Any]:
+        row = await self.rows.read(prediction_id)
+        if row is None:  # the retention sweep deleted it while we waited
+            raise NotFound("id", "a live prediction", f"prediction {prediction_id} no longer exists")
+        return row
 
     def cancel(self, prediction_id: str, key_id: str) -> dict[str, Any] | None:
         """Cancel a queued job at once, or ask a running one to stop between steps. None: not the key's."""
@@ -203,8 +212,7 @@ class Submissions:
             return None
         if row["status"] == Status.PROCESSING.value:
             self._on_cancel_running(prediction_id)
-        elif row["status"] == Status.CANCELLED.value:
-            self.notifier.notify(prediction_id)
+        elif row["status"] == Status.CANCELLED.value:  # (the store's change feed has woken its waiters)
             self._on_cancelled(prediction_id)
         return row
 
