@@ -24,8 +24,8 @@ committed write that changes what a poll of that prediction shows (create, claim
 warning writes, each panel, terminal states, cancel, release, retry, the reaper's terminal writes,
 deletion), in the writing thread, with the row's status after the write when the write knows it (a
 waiter for the end of a job need not read the row for a change that is not its end). A lease renewal
-alone changes nothing a poll shows and is not reported. The service fans the feed out to sync waiters, streams and the poll cache; a listener's
-error is logged, never raised into the write.
+alone changes nothing a poll shows and is not reported. The service fans the feed out to sync
+waiters, streams and the poll cache; a listener's error is logged, never raised into the write.
 
 Queue in the rows (embedded mode, ``jobs.rowqueue``): ``claim_next`` takes the next claimable row in
 queue order with one conditional UPDATE: a ``created`` row, or a ``processing`` row whose lease ran
@@ -379,7 +379,7 @@ class Store:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._write_lock = threading.Lock()
-        self._listeners: list[Callable[[str], None]] = []
+        self._listeners: list[Callable[[str, str | None], None]] = []
         self._host_lock: int | None = None
         if self.is_sqlite:
             memory = url in ("sqlite://", "sqlite:///:memory:")
