@@ -41,6 +41,7 @@ from __future__ import annotations
 import enum
 import fcntl
 import hashlib
+import json
 import logging
 import os
 import secrets
@@ -52,6 +53,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -362,6 +364,15 @@ _LOWEST_QUEUED = sa.select(sa.func.min(predictions.c.priority)).where(
 )
 
 
+def _json_text(value: Any) -> str:
+    """The JSON columns' serializer: orjson (a plan with its verdicts took ~0.2 ms with the standard
+    encoder), the standard one for what orjson refuses (integers past 64 bits, non-string keys)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def _lost(row: Mapping[str, Any]) -> str:
     """The "worker lost" message, naming the last transient fault when one was recorded (``retry_later``
     keeps it in ``error``): after a database outage that is the only trace of why."""
@@ -385,7 +396,11 @@ class Store:
             memory = url in ("sqlite://", "sqlite:///:memory:")
             pool = {"poolclass": sa.pool.StaticPool} if memory else {"pool_size": 20, "max_overflow": 40}
             self.engine: Engine = sa.create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
+                url,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                json_serializer=_json_text,
+                json_deserializer=orjson.loads,
+                **pool,
             )
             self._sqlite_pragmas()
             if not memory and self.engine.url.database:
@@ -394,7 +409,9 @@ class Store:
                 path = f"{os.path.abspath(self.engine.url.database)}-writer.lock"
                 self._host_lock = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         else:
-            self.engine = sa.create_engine(url, pool_pre_ping=True)
+            self.engine = sa.create_engine(
+                url, pool_pre_ping=True, json_serializer=_json_text, json_deserializer=orjson.loads
+            )
         if migrate:  # to head through the revisions in jobs/migrations (a no-op at head: two queries)
             upgrade(self.engine)
 
