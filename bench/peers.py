@@ -424,9 +424,9 @@ def ratio(name: str, a: float, b: float, op: str, target: float) -> str:
     return f"{name}: {r:.2f}×  (target {op} {target:g}×: {'met' if met else 'NOT met'})"
 
 
-def seqedit_cells(data_dir: Path, ref: str, warmup: float, seconds: float) -> list[Cell]:
+def seqedit_cells(data_dir: Path, ref: str, warmup: float, seconds: float, serve_args: list[str]) -> list[Cell]:
     cells: list[Cell] = []
-    server = Server(data_dir, "bench-solid")
+    server = Server(data_dir, "bench-solid", *serve_args)
     try:
         pid = server.proc.pid
         modes = [
@@ -487,6 +487,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="short windows: the whole run in about a minute")
     ap.add_argument("--seconds", type=float, help="length of each measured window (default 10, quick 2)")
     ap.add_argument("--skip-cog", action="store_true", help="seqedit's figures alone")
+    ap.add_argument(
+        "--serve-args",
+        default="",
+        help="more `seqedit serve` options for seqedit's server, e.g. '--workers 4' (consumer threads) or "
+        "'--inline-consumers' (the consumers in the API process)",
+    )
     args = ap.parse_args()
     seconds = args.seconds or (2.0 if args.quick else 10.0)
     warmup = 0.5 if args.quick else 2.0
@@ -494,10 +500,11 @@ def main() -> None:
     print(f"cpu cores: {os.cpu_count()}; the clients (one asyncio loop in this process) share them with the servers")
     print(
         f"job: a {len(png)}-byte 64×64 PNG reference as the same {len(ref)}-byte data URI to both, "
-        f"a 64×64 PNG back; windows of {seconds:g} s after {warmup:g} s of warm-up"
+        f"a 64×64 PNG back; windows of {seconds:g} s after {warmup:g} s of warm-up; "
+        f"seqedit serve {args.serve_args or '(defaults: 1 consumer thread in its consumer process)'}"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        cells = seqedit_cells(Path(tmp) / "seqedit", ref, warmup, seconds)
+        cells = seqedit_cells(Path(tmp) / "seqedit", ref, warmup, seconds, args.serve_args.split())
         cog_error = "--skip-cog"
         if not args.skip_cog:
             try:
