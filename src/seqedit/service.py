@@ -381,10 +381,22 @@ class Service:
             [sys.executable, "-m", "seqedit", "_consumers"],
             env={**os.environ, SETTINGS_ENV: settings},
             on_changed=self.notifier.notify,  # its writes wake this process's waiters, streams and poll cache
+            on_exit=self._consumers_died,
         )
         if isinstance(self.queue, RowQueue):
             self.queue.on_enqueue = self.child.wake
         self.child.start()
+
+    def _consumers_died(self) -> None:
+        """The consumer process died. When this process owns its data dir that child was the only
+        consumer, so every lease is its and void now: the jobs it held are re-enqueued at once (each
+        interrupted attempt counts, as any crash does) instead of waiting out their leases."""
+        if not self.owns_data:
+            return
+        voided = self.store.expire_leases()
+        ids = self.store.reap(max_attempts=self.settings.max_attempts, stale=0.0)
+        self._enqueue_all(ids)
+        log.info("the dead consumer process's jobs: %d lease(s) voided, %d job(s) re-enqueued", voided, len(ids))
 
     def _cancel_running(self, prediction_id: str) -> None:
         self.runner.cancel_local(prediction_id)

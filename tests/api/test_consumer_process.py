@@ -126,23 +126,20 @@ def test_jobs_run_in_the_consumer_process_and_sync_mode_sees_them(tmp_path):
 
 
 def test_a_killed_consumer_process_is_restarted_and_its_job_completes_once(tmp_path):
-    server = Server(
-        tmp_path / "d",
-        engine="test-slow",
-        SEQEDIT_TEST_PANEL_SECONDS="0.3",
-        SEQEDIT_LEASE_SECONDS="2",
-        SEQEDIT_REAPER_INTERVAL="0.5",
-    ).start()
+    # the default 30 s lease and 10 s reaper: the job comes back at once because serve voids the dead
+    # child's leases, not because they ran out (the wait below would time out first)
+    server = Server(tmp_path / "d", engine="test-slow", SEQEDIT_TEST_PANEL_SECONDS="0.3").start()
     try:
         first = consumer_pid(server)
         pid = submit(server, n=3)
         wait_status(server, pid, {"processing"})
         os.kill(first, signal.SIGKILL)
-        data = wait_status(server, pid, {"completed", "failed"}, timeout=90)
+        data = wait_status(server, pid, {"completed", "failed"}, timeout=20)
         assert data["status"] == "completed" and len(data["outputs"]) == 3, data
         second = consumer_pid(server)
         assert second != first and alive(second)
         assert "the consumer process exited; restarting it" in server.log()
+        assert "1 lease(s) voided, 1 job(s) re-enqueued" in server.log()
         attempts, releases = attempt(tmp_path / "d", pid)
         assert attempts - releases == 2  # the killed attempt, then the one that completed
         later = submit(server)

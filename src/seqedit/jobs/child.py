@@ -24,8 +24,9 @@ sockets and ``PR_SET_PDEATHSIG``); elsewhere ``seqedit serve`` runs its consumer
 Lifetimes: the child dies with the parent (``PR_SET_PDEATHSIG`` on Linux; everywhere, the socket's
 end of file makes it stop: running jobs are handed back, as on any clean stop). The parent restarts a
 child that exited while the parent runs, after ``restart_delay`` seconds doubling up to
-``MAX_RESTART_DELAY`` (reset once a child lived ``STABLE_SECONDS``), logging each exit; jobs the dead
-child held come back through their leases and the parent's reaper. ``stop()`` closes the socket and
+``MAX_RESTART_DELAY`` (reset once a child lived ``STABLE_SECONDS``), logging each exit; first it calls
+``on_exit``, with which ``serve`` voids the dead child's leases and re-enqueues its jobs at once (else
+they come back when their leases run out, through the reaper). ``stop()`` closes the socket and
 waits up to ``stop_timeout`` seconds for the child to hand its jobs back, then kills it.
 """
 
@@ -67,12 +68,14 @@ class ChildConsumers:
         *,
         env: Mapping[str, str],
         on_changed: Callable[[str, str | None], None],
+        on_exit: Callable[[], None] | None = None,
         restart_delay: float = 1.0,
         stop_timeout: float = 20.0,
     ) -> None:
         self.argv = list(argv)
         self.env = dict(env)
         self.on_changed = on_changed
+        self.on_exit = on_exit  # after the child died unexpectedly, before its successor starts
         self.restart_delay = restart_delay
         self.stop_timeout = stop_timeout
         self.proc: subprocess.Popen[bytes] | None = None
@@ -133,6 +136,11 @@ class ChildConsumers:
                 "the consumer process exited; restarting it",
                 extra={"pid": proc.pid, "exit_code": code, "restart_in_s": delay},
             )
+            if self.on_exit is not None:
+                try:
+                    self.on_exit()
+                except Exception:  # the database is gone: the leases run out instead
+                    log.warning("could not recover the dead consumer process's jobs", exc_info=True)
             if self._stopping.wait(delay):
                 return
             delay = min(MAX_RESTART_DELAY, delay * 2)

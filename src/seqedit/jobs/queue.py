@@ -9,6 +9,9 @@ The port (``Queue``)::
     running -> bool        consumers are running in this process
     pending() -> int       messages waiting (-1 when the backend cannot say)
 
+The service uses this module only when ``queue_url`` is set; without one the prediction rows are the
+queue (``jobs.rowqueue``, the same port).
+
 ``open_queue(url, data_dir, handler, on_worker_start)`` is the one factory: ``""`` or ``sqlite:///…``
 → ``SqliteHuey`` (``<data_dir>/queue.db``), ``memory://`` (tests), ``redis://…`` → ``PriorityRedisHuey``.
 Every implementation runs the same contract tests (``tests/jobs/test_queue.py``).
