@@ -58,7 +58,7 @@ def test_a_real_server_keeps_rows_secret_and_objects_private(tmp_path):
         server.kill(signal.SIGTERM)
     data = tmp_path / "data"
     assert mode(data) == 0o700
-    for name in ("seqedit.db", "secret", "queue.db"):
+    for name in ("seqedit.db", "seqedit.db-writer.lock", "secret"):
         assert mode(data / name) == 0o600, name
     for folder, _dirs, files in os.walk(data / "objects"):
         assert mode(folder) == 0o700, folder
@@ -109,8 +109,8 @@ def test_a_second_serve_exits_2_naming_the_holder_and_leaves_its_jobs_alone(tmp_
             body = {"prompt": "p", "images": [data_uri(png())], "size": "64*64", "max_images": 6}
             pid = http.post(MODEL, json=body).json()["data"]["id"]
             until(lambda: http.get(f"/api/v3/predictions/{pid}/result").json()["data"]["progress"]["done"] >= 1)
-            # the database and its WAL/SHM files, the queue and the lock: the owner's only, while in use
-            for name in ("lock", "seqedit.db", "seqedit.db-wal", "seqedit.db-shm", "queue.db"):
+            # the database, its WAL/SHM files, its writers' lock and the data dir's lock: the owner's only, in use
+            for name in ("lock", "seqedit.db", "seqedit.db-wal", "seqedit.db-shm", "seqedit.db-writer.lock"):
                 assert mode(first.data_dir / name) == 0o600, name
             for refused in (
                 seqedit(first, "serve", "--engine", "test-slow", "--port", str(free_port())),

@@ -588,6 +588,9 @@ class Service:
         return None if key is None else key["webhook_secret"]
 
     def _render_webhook(self, prediction_id: str) -> bytes | None:
+        # the receiver may poll the moment this arrives: a row changed by the consumer process whose
+        # notice has not reached this process yet must not be answered from the poll cache
+        self.rows.forget(prediction_id)
         row = self.store.get(prediction_id)
         if row is None or self._webhook_body is None:
             return None
