@@ -266,17 +266,24 @@ def test_wait_out_of_range_or_not_a_number_is_a_400_naming_it(slow, wait):
     assert body["message"].startswith("wait: ")
 
 
-def test_a_queued_rows_position_is_never_stale(tmp_path, monkeypatch):
-    """With no lag allowed, a waiting job's position follows the queue at once."""
+def _one_job_running(tmp_path, monkeypatch, *, lag: float):
+    """A service whose one consumer holds a 30 s job (so later submits wait), with ``QUEUED_LAG`` =
+    ``lag``: the live client and the running job."""
     from seqedit.api import wavespeed
 
-    monkeypatch.setattr(wavespeed, "QUEUED_LAG", 0.0)
+    monkeypatch.setattr(wavespeed, "QUEUED_LAG", lag)
     monkeypatch.setenv("SEQEDIT_TEST_PANEL_SECONDS", "30")
     service = make_service(make_settings(tmp_path, engine="test-slow", progress_interval=60, reaper_interval=3600))
     live = Live(service)
+    running = live.submit()
+    live.until(running["id"], lambda d: d["status"] == "processing")
+    return live, running
+
+
+def test_a_queued_rows_position_is_never_stale(tmp_path, monkeypatch):
+    """With no lag allowed, a waiting job's position follows the queue at once."""
+    live, running = _one_job_running(tmp_path, monkeypatch, lag=0.0)
     try:
-        running = live.submit()
-        live.until(running["id"], lambda d: d["status"] == "processing")
         queued = [live.submit() for _ in range(2)]
         assert [live.data(q["id"])["queue_position"] for q in queued] == [0, 1]
         assert live.data(queued[1]["id"])["queue_position"] == 1
@@ -294,13 +301,8 @@ def test_a_queued_rows_position_lags_at_most_queued_lag_and_its_status_never(tmp
     position and ETA may be that old); a change of its own row shows at once."""
     from seqedit.api import wavespeed
 
-    monkeypatch.setattr(wavespeed, "QUEUED_LAG", 3600.0)  # as long as the test: the lag is visible
-    monkeypatch.setenv("SEQEDIT_TEST_PANEL_SECONDS", "30")
-    service = make_service(make_settings(tmp_path, engine="test-slow", progress_interval=60, reaper_interval=3600))
-    live = Live(service)
+    live, _running = _one_job_running(tmp_path, monkeypatch, lag=3600.0)  # as long as the test: the lag shows
     try:
-        running = live.submit()
-        live.until(running["id"], lambda d: d["status"] == "processing")
         queued = [live.submit() for _ in range(3)]
         assert live.data(queued[2]["id"])["queue_position"] == 2
         live.http.post(f"/api/v3/predictions/{queued[0]['id']}/cancel")
