@@ -301,16 +301,16 @@ class Service:
             )
         self._beat()
         threading.Thread(target=self._heartbeat_loop, daemon=True, name="seqedit-heartbeat").start()
-        if self.owns_data:
-            voided = self.store.expire_leases()  # nothing of the previous process survived
+        if self.owns_data:  # nothing of the previous process survived
             if "reaper" in self.roles:
-                ids = self.store.reap(max_attempts=self.settings.max_attempts, stale=0.0)
-                self._enqueue_all(ids)
+                voided, ids = self._resume_owned()
                 log.info(
                     "resumed %d job(s) at start: re-enqueued (%d lease(s) of the previous process voided)",
                     len(ids),
                     voided,
                 )
+            else:
+                self.store.expire_leases()
         elif "reaper" in self.roles:
             try:
                 ids = self.reaper_pass()
@@ -393,10 +393,17 @@ class Service:
         interrupted attempt counts, as any crash does) instead of waiting out their leases."""
         if not self.owns_data:
             return
+        voided, ids = self._resume_owned()
+        log.info("the dead consumer process's jobs: %d lease(s) voided, %d job(s) re-enqueued", voided, len(ids))
+
+    def _resume_owned(self) -> tuple[int, list[str]]:
+        """In a data dir this process owns, no consumer but its own can hold a lease: void every lease
+        and re-enqueue every job the reaper would (expired leases and queued rows, at once). Returns
+        (leases voided, ids re-enqueued)."""
         voided = self.store.expire_leases()
         ids = self.store.reap(max_attempts=self.settings.max_attempts, stale=0.0)
         self._enqueue_all(ids)
-        log.info("the dead consumer process's jobs: %d lease(s) voided, %d job(s) re-enqueued", voided, len(ids))
+        return voided, ids
 
     def _cancel_running(self, prediction_id: str) -> None:
         self.runner.cancel_local(prediction_id)

@@ -392,21 +392,41 @@ async def _poll_answer(request: Request, row: dict[str, Any], entry: Entry | Non
         return await _final(row, request)
     service = request.app.state.service
     base = base_url(request)
-    slot = ("wavespeed", base)
-    now = time.monotonic()
-    generation = service.rows.generation
-    rendered: Rendered | None = None if entry is None else entry.memo.get(slot)
-    if rendered is None or not rendered.fresh(now, generation):
-        queued = row["status"] == Status.CREATED.value
-        queue = await _estimate(row, request)
-        data = prediction_json(row, storage=service.storage, base=base, queue=queue)
-        rendered = Rendered(envelope_bytes(data), now, generation, queued)
-        if entry is not None:
-            if len(entry.memo) >= MEMO_SLOTS:  # one per base URL: a client's Host header must not grow it
-                entry.memo.clear()
-            entry.memo[slot] = rendered
+    generation = service.rows.generation  # before the estimate: a change during it makes the answer stale
+    rendered = None if entry is None else _memo(entry, base, generation)
+    if rendered is None:
+        rendered = _render(service, row, entry, base, await _estimate(row, request), generation)
     status, headers, body = _conditional(rendered, row, request.headers.get("if-none-match"))
     return Response(body, status_code=status, headers=headers, media_type="application/json" if body else None)
+
+
+def _memo(entry: Entry, base: str, generation: int) -> Rendered | None:
+    """``entry``'s rendered answer for ``base``, when it is still what a render would give."""
+    rendered: Rendered | None = entry.memo.get(("wavespeed", base))
+    return rendered if rendered is not None and rendered.fresh(time.monotonic(), generation) else None
+
+
+def _render(
+    service: Any,
+    row: dict[str, Any],
+    entry: Entry | None,
+    base: str,
+    queue: tuple[int, float | None] | None,
+    generation: int,
+) -> Rendered:
+    """Render ``row``'s poll answer for ``base`` (``queue``: a waiting row's estimate, made at
+    ``generation``) and keep it in ``entry``'s memo."""
+    rendered = Rendered(
+        envelope_bytes(prediction_json(row, storage=service.storage, base=base, queue=queue)),
+        time.monotonic(),
+        generation,
+        row["status"] == Status.CREATED.value,
+    )
+    if entry is not None:
+        if len(entry.memo) >= MEMO_SLOTS:  # one per base URL: a client's Host header must not grow it
+            entry.memo.clear()
+        entry.memo[("wavespeed", base)] = rendered
+    return rendered
 
 
 def _conditional(
@@ -476,19 +496,13 @@ class FastPolls:
         if entry is None or entry.row["key_id"] != key["id"]:
             return None
         base = service.settings.public_url.rstrip("/") or str(Request(scope).base_url).rstrip("/")
-        slot = ("wavespeed", base)
-        rendered: Rendered | None = entry.memo.get(slot)
-        now = time.monotonic()
         generation = service.rows.generation
-        if rendered is None or not rendered.fresh(now, generation):
+        rendered = _memo(entry, base, generation)
+        if rendered is None:
             row = entry.row
             if row["status"] == Status.CREATED.value or (row["base64"] and row["status"] == Status.COMPLETED.value):
                 return None  # a queued row's estimate counts the queue; a base64 result is streamed: the route
-            data = prediction_json(row, storage=service.storage, base=base, queue=None)
-            rendered = Rendered(envelope_bytes(data), now, generation, False)
-            if len(entry.memo) >= MEMO_SLOTS:
-                entry.memo.clear()
-            entry.memo[slot] = rendered
+            rendered = _render(service, row, entry, base, None, generation)
         scope.setdefault("state", {})[KEY_ID] = key["id"]  # the access log names the key (api.access)
         return _conditional(rendered, entry.row, if_none_match)
 
