@@ -157,11 +157,13 @@ class ChildConsumers:
             except (BlockingIOError, OSError):  # full (the child is busy) or gone: the rows carry it
                 return False
 
-    def wake(self) -> None:
-        self._send(b"w")
+    def wake(self) -> bool:
+        """Wake the child's consumers; False when the hint was dropped (the socket full, the child gone)."""
+        return self._send(b"w")
 
-    def cancel(self, prediction_id: str) -> None:
-        self._send(b"x" + prediction_id.encode("ascii", "replace"))
+    def cancel(self, prediction_id: str) -> bool:
+        """Cancel ``prediction_id`` if it runs in the child; False when the hint was dropped."""
+        return self._send(b"x" + prediction_id.encode("ascii", "replace"))
 
     def stop(self) -> int | None:
         """Close the socket (the child stops: running jobs handed back), wait, kill after the timeout.
