@@ -39,7 +39,6 @@ mid-stream only stops the reading loop: the job is queued independently, complet
 
 from __future__ import annotations
 
-import asyncio
 import base64 as b64lib
 import json
 import time
@@ -334,15 +333,13 @@ def _event(kind: str, model: str, payload: dict[str, Any]) -> bytes:
 async def _stream(pid: str, request: Request, model: str, b64: bool) -> AsyncIterator[bytes]:
     """One event per committed panel, read from the row; then failures, completed, ``[DONE]``.
 
-    Each round's wake-up is registered with the ``Notifier`` *before* the row is read, so a panel
-    committed in this process between the read and the wait still wakes it at once."""
+    One ``Notifier`` watch is taken before the first read and held to the end (``watching``: lossless),
+    so a panel committed between a read and the next wait still wakes the loop at once; without a
+    notification the row is read every ``STREAM_POLL`` s (a job that ran in another process)."""
     service = request.app.state.service
     sent = 0
-    waiter: asyncio.Future[None] | None = None
-    try:
+    with service.notifier.watching(pid) as watch:  # also when the client left: only this loop stops
         while True:
-            waiter = asyncio.ensure_future(service.notifier.wait(pid, STREAM_POLL))
-            await asyncio.sleep(0)  # let it register
             row = await service.rows.read(pid)  # from memory while it cannot have changed
             if row is None:  # swept while we watched
                 break
@@ -358,10 +355,7 @@ async def _stream(pid: str, request: Request, model: str, b64: bool) -> AsyncIte
                         yield _event("image_generation.partial_failed", model, failed)
                 yield _event("image_generation.completed", model, {"usage": _usage(row)})
                 break
-            await waiter
-    finally:  # also when the client left: only this loop stops, the job goes on
-        if waiter is not None:
-            waiter.cancel()
+            await watch.changed(STREAM_POLL)
     yield b"data: [DONE]\n\n"
 
 

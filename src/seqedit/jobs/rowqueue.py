@@ -44,7 +44,7 @@ class RowQueue:
         handler: Callable[[Claim], object],
         *,
         on_worker_start: Callable[[], None] | None = None,
-        on_enqueue: Callable[[], None] | None = None,
+        on_enqueue: Callable[[], object] | None = None,
         initial_delay: float = 0.02,
         poll_max_delay: float = 0.25,
         backoff: float = 1.5,
