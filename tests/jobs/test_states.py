@@ -210,11 +210,28 @@ def test_notifier_subscribers_run_before_waiters_wake_and_failures_are_contained
     notifier.subscribe(lambda pid: order.append(f"subscriber {pid}"))
 
     async def main() -> None:
-        waiting = asyncio.ensure_future(notifier.wait("x", 5.0))
-        await asyncio.sleep(0)
-        threading.Thread(target=notifier.notify, args=("x",)).start()
-        await waiting
+        with notifier.watching("x") as watch:
+            threading.Thread(target=notifier.notify, args=("x", "processing")).start()
+            assert await watch.changed(5.0) == (True, "processing")
         order.append("woken")
 
     asyncio.run(main())
     assert order == ["subscriber x", "woken"]
+
+
+def test_a_watch_misses_no_notification_and_sees_the_latest_status():
+    """Notifications between two ``changed`` calls are seen by the next one, with the latest status;
+    with none, ``changed`` times out."""
+    notifier = Notifier()
+
+    async def main() -> None:
+        with notifier.watching("x") as watch:
+            notifier.notify("x", "processing")  # before anyone waits
+            notifier.notify("x", "completed")
+            await asyncio.sleep(0)  # the loop runs the queued wake-ups
+            assert await watch.changed(5.0) == (True, "completed")
+            assert await watch.changed(0.05) == (False, None)
+        notifier.notify("x", "failed")  # after the block: nothing is watching, nothing is kept
+        assert notifier._waiters == {}
+
+    asyncio.run(main())

@@ -88,8 +88,3 @@ class Notifier:
                     group.discard(watch)
                     if not group:
                         del self._waiters[prediction_id]
-
-    async def wait(self, prediction_id: str, timeout: float) -> None:
-        """Return when ``prediction_id`` is notified or after ``timeout`` seconds, whichever is first."""
-        with self.watching(prediction_id) as watch:
-            await watch.changed(timeout)
