@@ -16,21 +16,19 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "engines" / "diffusion"))  # the tiny-pipeline builders
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 warnings.filterwarnings("ignore")
 
-import diffusion_tiny as tiny  # noqa: E402
 import torch  # noqa: E402
 
 from seqedit.engines import NullProgress, create  # noqa: E402
+from seqedit.engines.diffusion import tiny  # noqa: E402
 from seqedit.plan import make_plan  # noqa: E402
 from seqedit.request import EditRequest  # noqa: E402
 

@@ -22,8 +22,9 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):
     """family -> directory of a saved tiny pipeline."""
-    import diffusion_tiny
     import torch
+
+    from seqedit.engines.diffusion import tiny as diffusion_tiny
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     diffusion_tiny.shrink_qwen_reference_area()

@@ -8,13 +8,12 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from diffusion_tiny import build_flux2_klein, build_flux_kontext, eval_mode  # noqa: E402
-
 from seqedit.engines.diffusion.attention import shared_anchor, supports_shared_anchor  # noqa: E402
+from seqedit.engines.diffusion.tiny import build_flux2_klein, build_flux_kontext, eval_mode  # noqa: E402
 
 
 def _kontext(pipe, prompts, shared):
-    from diffusion_tiny import references
+    from seqedit.engines.diffusion.tiny import references
 
     kwargs = dict(
         prompt=prompts,
@@ -67,7 +66,7 @@ def test_shared_anchor_processors(build, call):
 
 
 def test_unknown_processors_are_refused():
-    from diffusion_tiny import build_instruct_pix2pix
+    from seqedit.engines.diffusion.tiny import build_instruct_pix2pix
 
     unet = build_instruct_pix2pix().unet
     assert not supports_shared_anchor(unet)

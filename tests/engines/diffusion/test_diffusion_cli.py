@@ -25,8 +25,9 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from diffusion_tiny import references  # noqa: E402
 from PIL import Image  # noqa: E402
+
+from seqedit.engines.diffusion.tiny import references  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parents[1]
@@ -34,7 +35,7 @@ SEQEDIT = Path(sys.executable).with_name("seqedit")
 SITECUSTOMIZE = """
 import os
 if os.environ.get("SEQEDIT_TEST_QWEN_REF_AREA"):
-    import diffusion_tiny
+    from seqedit.engines.diffusion import tiny as diffusion_tiny
     diffusion_tiny.shrink_qwen_reference_area(int(os.environ["SEQEDIT_TEST_QWEN_REF_AREA"]))
 """
 
@@ -45,7 +46,7 @@ def child_env(tmp_path_factory):
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
     return {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(site), str(HERE), str(TESTS)]),
+        "PYTHONPATH": os.pathsep.join([str(site), str(TESTS)]),
         "SEQEDIT_MIN_PIXELS": str(64 * 64),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",

@@ -9,11 +9,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from diffusion_tiny import FAMILIES  # noqa: E402
-
 from seqedit.engines import EngineError, create  # noqa: E402
 from seqedit.engines.diffusion import loader  # noqa: E402
 from seqedit.engines.diffusion.errors import DeviceUnavailable, ModelNotFound, NotAPipeline  # noqa: E402
+from seqedit.engines.diffusion.tiny import FAMILIES  # noqa: E402
 
 
 @pytest.mark.parametrize("family", FAMILIES)

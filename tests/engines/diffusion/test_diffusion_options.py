@@ -15,11 +15,10 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from diffusion_tiny import references  # noqa: E402
-
 from seqedit.config import Settings  # noqa: E402
 from seqedit.engines import MissingExtra, create  # noqa: E402
 from seqedit.engines.diffusion import loader  # noqa: E402
+from seqedit.engines.diffusion.tiny import references  # noqa: E402
 
 SEQEDIT = Path(sys.executable).with_name("seqedit")
 HERE = Path(__file__).resolve().parent

@@ -11,10 +11,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from diffusion_tiny import FAMILIES, references  # noqa: E402
-
 from seqedit.engines import Cancelled, EngineError, NullProgress, Unsupported  # noqa: E402
 from seqedit.engines.diffusion.errors import OutOfMemory  # noqa: E402
+from seqedit.engines.diffusion.tiny import FAMILIES, references  # noqa: E402
 from seqedit.plan import make_plan  # noqa: E402
 from seqedit.request import EditRequest  # noqa: E402
 
@@ -294,9 +293,8 @@ def test_cuda_without_gpu_fails_the_job(tiny_models):
 
 
 def test_qwen_image_edit_first_release_stitches(tmp_path_factory, tiny_models):
-    import diffusion_tiny
-
     from seqedit.engines import create
+    from seqedit.engines.diffusion import tiny as diffusion_tiny
 
     root = tmp_path_factory.mktemp("qwen-v1")
     path = diffusion_tiny.save_all(

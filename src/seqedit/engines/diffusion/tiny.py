@@ -1,4 +1,7 @@
-"""Tiny random-weight pipelines of every supported family, built offline from configs.
+"""Tiny random-weight pipelines of every supported family, built offline from configs: noise, not models.
+
+The tests, ``bench/diffusion.py``, ``scripts/gpu-check`` and ``seqedit models demo`` build them here, so
+the engine can be tried end to end on a CPU without a download. Importing this module imports torch.
 
 Every component — denoiser, VAE, text encoder, scheduler, tokenizer and processor — is constructed in
 code: transformers >= 5 tokenizers accept an in-memory vocabulary, so a 256-symbol byte-level BPE with
@@ -12,13 +15,10 @@ eval mode (models built from configs start in training mode; T5 dropout would ma
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 from PIL import Image, ImageDraw
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def _byte_alphabet() -> list[str]:
@@ -122,13 +122,16 @@ def flux_vae(cls_name: str = "AutoencoderKL", **extra):
     )
 
 
-def build_flux2_klein():
-    from diffusers import FlowMatchEulerDiscreteScheduler, Flux2KleinPipeline, Flux2Transformer2DModel
+def build_flux2_klein(pipeline: str = "Flux2KleinPipeline"):
+    """FLUX.2 [klein] (``Flux2KleinPipeline``); the same components make ``Flux2KleinKVPipeline``
+    (FLUX.2 [klein] 9B-KV, reference K/V cached after the first step)."""
+    import diffusers
+    from diffusers import FlowMatchEulerDiscreteScheduler, Flux2Transformer2DModel
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     torch.manual_seed(0)
     tokenizer = qwen_tokenizer()
-    return Flux2KleinPipeline(
+    return getattr(diffusers, pipeline)(
         scheduler=FlowMatchEulerDiscreteScheduler(),
         vae=flux_vae("AutoencoderKLFlux2"),
         text_encoder=Qwen3ForCausalLM(
