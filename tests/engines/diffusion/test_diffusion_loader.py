@@ -24,7 +24,8 @@ def test_every_family_loads_through_the_real_loader(tiny_models, family):
     assert (loaded.device, loaded.dtype) == ("cpu", "float32")
     assert type(loaded.pipe).__name__ in loaded.adapter.pipeline_classes
     described = loaded.adapter.describe()
-    assert described["reference_limit"] == {"flux2_klein": 4, "qwen_image_edit_plus": 3}.get(family, 1)
+    limits = {"flux2_klein": 4, "flux2_klein_kv": 4, "qwen_image_edit_plus": 3}
+    assert described["reference_limit"] == limits.get(family, 1)
 
 
 def test_missing_path_is_a_clear_error(tmp_path):

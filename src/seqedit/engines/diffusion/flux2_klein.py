@@ -69,3 +69,27 @@ class Flux2Klein(Adapter):
             generator=generator_arg(generators),
             text_encoder_out_layers=self.text_layers(),
         )
+
+
+class Flux2KleinKV(Flux2Klein):
+    """FLUX.2 [klein] 9B-KV (``Flux2KleinKVPipeline``): the same call as ``Flux2Klein``; on the first
+    denoising step the reference tokens' K/V are computed (reference tokens attend only to themselves,
+    at a fixed timestep) and every later step reuses them. The KV transformer's attention processors
+    take a cache argument, so the shared-anchor processors (attention.py) do not apply. The checkpoint
+    is step-distilled: 4 steps, and the pipeline takes no guidance scale."""
+
+    family = "flux2_klein_kv"
+    label = "FLUX.2 [klein] 9B-KV"
+    pipeline_classes = ("Flux2KleinKVPipeline",)
+    shared_attention = False
+    licence = "FLUX Non-Commercial License (non-commercial)"
+    checkpoints = ("black-forest-labs/FLUX.2-klein-9b-kv",)
+
+    @property
+    def distilled(self) -> bool:
+        return True
+
+    def call_kwargs(self, **kwargs: Any) -> dict[str, Any]:
+        out = super().call_kwargs(**kwargs)
+        del out["guidance_scale"]  # Flux2KleinKVPipeline.__call__ has none: the model is guidance-distilled
+        return out

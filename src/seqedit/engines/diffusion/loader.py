@@ -30,13 +30,20 @@ from seqedit.engines.diffusion.errors import (
     NotAPipeline,
     engine_errors,
 )
-from seqedit.engines.diffusion.flux2_klein import Flux2Klein
+from seqedit.engines.diffusion.flux2_klein import Flux2Klein, Flux2KleinKV
 from seqedit.engines.diffusion.flux_kontext import FluxKontext
 from seqedit.engines.diffusion.options import EXTRA
 from seqedit.engines.diffusion.pix2pix import InstructPix2Pix
 from seqedit.engines.diffusion.qwen_edit import QwenImageEdit, QwenImageEditPlus
 
-ADAPTERS: tuple[type[Adapter], ...] = (Flux2Klein, QwenImageEditPlus, QwenImageEdit, FluxKontext, InstructPix2Pix)
+ADAPTERS: tuple[type[Adapter], ...] = (
+    Flux2Klein,
+    Flux2KleinKV,
+    QwenImageEditPlus,
+    QwenImageEdit,
+    FluxKontext,
+    InstructPix2Pix,
+)
 _BY_CLASS = {cls_name: adapter for adapter in ADAPTERS for cls_name in adapter.pipeline_classes}
 
 DTYPES = {

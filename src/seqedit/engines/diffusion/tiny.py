@@ -321,9 +321,10 @@ def build_instruct_pix2pix():
     )
 
 
-FAMILIES = ("flux2_klein", "qwen_image_edit_plus", "flux_kontext", "instruct_pix2pix")
+FAMILIES = ("flux2_klein", "flux2_klein_kv", "qwen_image_edit_plus", "flux_kontext", "instruct_pix2pix")
 BUILDERS = {
     "flux2_klein": build_flux2_klein,
+    "flux2_klein_kv": lambda: build_flux2_klein("Flux2KleinKVPipeline"),
     "qwen_image_edit_plus": build_qwen_edit_plus,
     "flux_kontext": build_flux_kontext,
     "instruct_pix2pix": build_instruct_pix2pix,
