@@ -46,6 +46,10 @@ class Adapter:
     max_refs: ClassVar[int]  # references one call takes; more are stitched (see sequence.pack)
     batchable: ClassVar[bool]  # several prompts (panels) in one call
     shared_attention: ClassVar[bool] = False  # has a shared-anchor attention processor (attention.py)
+    # reuse.py, option reuse_references: the pipeline method that VAE-encodes one reference and takes the
+    # distribution's mode (argmax, the generator is not drawn from), so a set may memoise it; None: never
+    reference_encoder: ClassVar[str | None] = None
+    reference_kv: ClassVar[bool] = False  # the pipeline caches reference K/V (kv_cache_mode); reuse.py keeps them
     licence: ClassVar[str] = ""
     checkpoints: ClassVar[tuple[str, ...]] = ()
 

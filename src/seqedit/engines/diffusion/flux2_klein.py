@@ -23,6 +23,7 @@ class Flux2Klein(Adapter):
     max_refs = 4
     batchable = True
     shared_attention = True
+    reference_encoder = "_encode_vae_image"  # retrieve_latents(..., sample_mode="argmax")
     licence = "Apache-2.0 (FLUX.2 [klein] 4B); the 9B variant is non-commercial"
     checkpoints = ("black-forest-labs/FLUX.2-klein-4B",)
 
@@ -82,6 +83,7 @@ class Flux2KleinKV(Flux2Klein):
     label = "FLUX.2 [klein] 9B-KV"
     pipeline_classes = ("Flux2KleinKVPipeline",)
     shared_attention = False
+    reference_kv = True  # ref tokens self-attend at ref_fixed_timestep: their K/V do not depend on the panel
     licence = "FLUX Non-Commercial License (non-commercial)"
     checkpoints = ("black-forest-labs/FLUX.2-klein-9b-kv",)
 

@@ -23,6 +23,7 @@ class FluxKontext(Adapter):
     max_refs = 1
     batchable = True
     shared_attention = True
+    reference_encoder = "_encode_vae_image"  # retrieve_latents(..., sample_mode="argmax")
     licence = "FLUX.1 [dev] Non-Commercial License"
     checkpoints = ("black-forest-labs/FLUX.1-Kontext-dev",)
 

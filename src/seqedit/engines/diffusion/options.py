@@ -39,6 +39,11 @@ class DiffusionOptions(BaseModel):
         "one canvas, drop the last ones, or refuse the request",
     )
     batch_size: int = Field(4, ge=2, description="shared_attention: panels per batch, panel 1's copy included")
+    reuse_references: bool = Field(
+        True,
+        description="encode each reference once per set (VAE latents; FLUX.2 [klein] KV: reference K/V too) "
+        "and reuse it for every panel",
+    )
     offload: bool = Field(
         False, description="model CPU offload: weights move to the GPU per sub-model (less memory, slower)"
     )

@@ -21,6 +21,7 @@ class InstructPix2Pix(Adapter):
     pipeline_classes = ("StableDiffusionInstructPix2PixPipeline",)
     max_refs = 1
     batchable = True
+    reference_encoder = "prepare_image_latents"  # vae.encode(...).latent_dist.mode() (argmax), CFG copies added
     licence = "MIT on the model card; based on Stable Diffusion 1.5 (CreativeML OpenRAIL-M)"
     checkpoints = ("timbrooks/instruct-pix2pix",)
     image_guidance = 1.5

@@ -22,6 +22,7 @@ class QwenImageEditPlus(Adapter):
     pipeline_classes = ("QwenImageEditPlusPipeline",)
     max_refs = 3
     batchable = False
+    reference_encoder = "_encode_vae_image"  # argmax; the VL encoder's view of the images depends on the prompt
     licence = "Apache-2.0"
     checkpoints = ("Qwen/Qwen-Image-Edit-2509", "Qwen/Qwen-Image-Edit-2511")
 

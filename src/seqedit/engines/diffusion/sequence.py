@@ -37,7 +37,7 @@ from typing import Any, get_args
 from PIL import Image
 
 from seqedit.engines.base import Cancelled, EngineError, Progress, Unsupported, Verdict, parse_options
-from seqedit.engines.diffusion import loader
+from seqedit.engines.diffusion import loader, reuse
 from seqedit.engines.diffusion.adapter import Adapter, Native, stitch
 from seqedit.engines.diffusion.errors import engine_errors
 from seqedit.engines.diffusion.options import DiffusionOptions, Strategy
@@ -75,6 +75,8 @@ class DiffusionEngine:
         self.guidance = opts.guidance
         self.overflow = opts.overflow
         self.batch_size = opts.batch_size
+        self.reuse_references = opts.reuse_references
+        self.last_reuse: reuse.ReuseCounts | None = None  # what the latest set encoded and reused
         self.min_pixels = opts.min_pixels
         self.max_pixels = opts.max_pixels
         self._load_options = dict(
@@ -129,6 +131,7 @@ class DiffusionEngine:
             native_sizes=self.native().describe(),
             load_seconds=round(loaded.seconds, 2),
             strategies=[s for s in STRATEGIES if s != "shared_attention" or loaded.adapter.shared_attention],
+            reference_reuse=reuse.describe(loaded.adapter, self.reuse_references),
         )
         return out
 
@@ -186,18 +189,27 @@ class DiffusionEngine:
     def generate(self, plan: Plan, refs: list[Image.Image], progress: Progress) -> Iterator[Image.Image]:
         self.check(plan, refs)
         loaded = self.load()
-        run = _Run(self, loaded, plan, [im.convert("RGB") for im in refs], progress)
-        strategy = getattr(run, self.strategy)
-        yield from strategy()
+        with reuse.SetReuse(loaded.pipe, loaded.adapter, enabled=self.reuse_references) as memo:
+            self.last_reuse = memo.counts
+            run = _Run(self, loaded, plan, [im.convert("RGB") for im in refs], progress, memo)
+            strategy = getattr(run, self.strategy)
+            yield from strategy()
 
 
 class _Run:
     """One ``generate`` call: the plan, its references, and the bookkeeping for progress."""
 
     def __init__(
-        self, engine: DiffusionEngine, loaded: loader.Loaded, plan: Plan, refs: list[Image.Image], progress: Progress
+        self,
+        engine: DiffusionEngine,
+        loaded: loader.Loaded,
+        plan: Plan,
+        refs: list[Image.Image],
+        progress: Progress,
+        memo: reuse.SetReuse,
     ) -> None:
         self.engine, self.loaded, self.plan, self.refs, self.progress = engine, loaded, plan, refs, progress
+        self.memo = memo  # reference latents / K/V kept for this set (reuse.py)
         self.adapter = loaded.adapter
         self.steps = engine.steps or self.adapter.default_steps()
         self.guidance = self.adapter.default_guidance() if engine.guidance is None else engine.guidance
@@ -269,7 +281,7 @@ class _Run:
             guidance=self.guidance,
             generators=generators,
         )
-        with self.loaded.lock, engine_errors(f"generating with {self.adapter.label}"):
+        with self.loaded.lock, engine_errors(f"generating with {self.adapter.label}"), self.memo.applied():
             if shared:
                 from seqedit.engines.diffusion.attention import shared_anchor
 
