@@ -6,6 +6,7 @@ error."""
 from __future__ import annotations
 
 import io
+import re
 import threading
 
 import pytest
@@ -243,3 +244,51 @@ def test_describe_says_which_reuse_applies(engines):
     plain = engines("flux2_klein").describe()["reference_reuse"]
     assert "VAE latents" in plain and "K/V" not in plain
     assert engines("flux2_klein", reuse_references=False).describe()["reference_reuse"].startswith("off")
+
+
+def test_a_bad_reuse_references_value_names_the_option():
+    from seqedit.engines import create
+    from seqedit.engines.base import OptionError
+
+    with pytest.raises(OptionError, match=re.escape("reuse_references must be true | false, got 'maybe'")):
+        create("diffusion", model="unused-hub-id", reuse_references="maybe")
+
+
+def test_seqedit_edit_with_and_without_reuse_writes_the_same_set(tiny_models, tmp_path):
+    """``seqedit edit`` in a subprocess that imports THIS tree's ``src`` (not an installed copy): the
+    default (reuse on) and ``--opt reuse_references=false`` write the same PNG bytes, and set.json records
+    the option."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    ref = tmp_path / "ref.png"
+    references(1)[0].save(ref)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root / "tests")]),
+        "SEQEDIT_MIN_PIXELS": str(64 * 64),
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": "2",
+    }
+    outputs = {}
+    for name, extra in (("on", []), ("off", ["--opt", "reuse_references=false"])):
+        out = tmp_path / name
+        args = [ref, "-p", "a mug; on a desk; outdoors", "-n", 3, "--size", "64*64", "--seed", 4, "--format", "png"]
+        args += ["-o", out, "-q", "--engine", "diffusion", "--model", tiny_models["flux2_klein_kv"], "--steps", 2]
+        r = subprocess.run(
+            [sys.executable, "-m", "seqedit", "edit", *map(str, args), *extra],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=240,
+        )
+        assert r.returncode == 0, r.stderr
+        outputs[name] = [(out / f"{k}.png").read_bytes() for k in (1, 2, 3)]
+        record = json.loads((out / "set.json").read_text())
+        if extra:
+            assert record["engine_options"]["reuse_references"] is False
+    assert outputs["on"] == outputs["off"]
