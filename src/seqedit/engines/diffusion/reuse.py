@@ -81,7 +81,7 @@ def digest(value: Any) -> Any:
     if isinstance(value, dict):
         return ("dict", tuple(sorted((str(k), digest(v)) for k, v in value.items())))
     if value is None or isinstance(value, (bool, int, float, str)):
-        return value
+        return (type(value).__name__, value)  # True, 1 and 1.0 are equal keys otherwise
     return (type(value).__name__, repr(value))
 
 
