@@ -19,7 +19,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-__all__ = ["COVERS", "WEIGHT_SUFFIXES", "folder_sha256", "model_source"]
+__all__ = ["COVERS", "WEIGHT_SUFFIXES", "folder_sha256", "hub_revision", "model_source"]
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".onnx", ".msgpack", ".h5")
 COVERS = (
@@ -46,14 +46,15 @@ def model_source(model: str, *, local: bool) -> dict[str, Any]:
     return {"kind": "hub", "id": model, "revision": hub_revision(model)}
 
 
-def hub_revision(repo_id: str) -> str | None:
-    """The commit of the cached snapshot holding ``repo_id``'s model_index.json, or None (not cached)."""
+def hub_revision(repo_id: str, cache_dir: str | Path | None = None) -> str | None:
+    """The commit of the cached snapshot holding ``repo_id``'s model_index.json, or None (not cached).
+    ``cache_dir``: the Hugging Face cache (default: huggingface_hub's, from ``HF_HUB_CACHE``/``HF_HOME``)."""
     try:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
         return None
     try:
-        found = try_to_load_from_cache(repo_id, "model_index.json")
+        found = try_to_load_from_cache(repo_id, "model_index.json", cache_dir=cache_dir)
     except Exception:  # noqa: BLE001 - a malformed id or cache: the revision is just unknown
         return None
     if not isinstance(found, str):
