@@ -174,12 +174,12 @@ def engine_options(
             )
     overrides = []
     for name, value in explicit.items():
+        options[name] = value
         before = recorded.get(name)
-        if name in recorded and before == SECRET:
-            continue  # a secret given again is no override
+        if before == SECRET:
+            continue  # a secret given again is no override (and its value is never shown)
         if before != value:
             overrides.append(f"{name}: {value} (set.json: {'unset' if before is None else before})")
-        options[name] = value
     return options, overrides
 
 
