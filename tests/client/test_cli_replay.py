@@ -194,3 +194,36 @@ def test_compare_counts_missing_panels_as_mismatches():
     panels = cli_replay.compare([{"sha256": "a"}, {"sha256": "b"}], ["a"])
     assert [(p.index, p.match) for p in panels] == [(1, True), (2, False)]
     assert not cli_replay.compare([], ["a"])[0].match
+
+
+def test_a_remote_set_replays_with_its_key_given_again(tmp_path):
+    """set.json records the upstream key as ***: a replay without it is refused naming the option; with
+    ``$SEQEDIT_UPSTREAM_KEY`` it runs against the same upstream (a real ``seqedit serve``)."""
+    from fixtures.server import TESTS, Server
+
+    upstream = Server(tmp_path / "upstream", engine="test-fast", PYTHONPATH=os.pathsep.join([str(SRC), str(TESTS)]))
+    upstream.start()
+    try:
+        ref = tmp_path / "ref.png"
+        Image.new("RGB", (64, 48), (10, 120, 200)).save(ref)
+        r = run(
+            "edit", ref, "-p", "a set of 2 covers", "-n", "2", "--size", "128*96", "-q", "-o", tmp_path / "set",
+            "--engine", "remote", "--upstream-url", upstream.url, "--upstream-key", upstream.key,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert upstream.key not in (tmp_path / "set" / "set.json").read_text()
+        env = {k: v for k, v in os.environ.items() if k != "SEQEDIT_UPSTREAM_KEY"}
+        r = subprocess.run(
+            [SEQEDIT, "edit", "--replay", str(tmp_path / "set" / "set.json"), "-q"],
+            capture_output=True,
+            text=True,
+            env={**env, "PYTHONPATH": str(SRC)},
+            timeout=120,
+        )
+        assert r.returncode == 2 and "upstream_key" in r.stderr and "$SEQEDIT_UPSTREAM_KEY" in r.stderr
+        r = run("edit", "--replay", tmp_path / "set" / "set.json", "-q", SEQEDIT_UPSTREAM_KEY=upstream.key)
+        assert r.returncode == 0, r.stdout + r.stderr
+        replayed = (tmp_path / "set-replay" / "set.json").read_text()
+        assert upstream.key not in replayed and json.loads(replayed)["replay"]["matches"] is True
+    finally:
+        upstream.kill()
