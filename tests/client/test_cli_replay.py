@@ -147,6 +147,9 @@ def test_a_file_that_is_no_set_json_is_refused_clearly(tmp_path):
     (tmp_path / "y.json").write_text('{"engine": "classic"}')
     r = run("edit", "--replay", tmp_path / "y.json", cwd=tmp_path)
     assert r.returncode == 2 and "is it a set.json of `seqedit edit`?" in r.stderr
+    (tmp_path / "z.json").write_text('{"server": "http://127.0.0.1:8000", "id": "abc", "request": {}, "outputs": []}')
+    r = run("edit", "--replay", tmp_path / "z.json", cwd=tmp_path)
+    assert r.returncode == 2 and "was made on the server http://127.0.0.1:8000" in r.stderr
     r = run("edit", "--replay", tmp_path / "none.json", cwd=tmp_path)
     assert r.returncode == 2 and "No such file" in r.stderr
 

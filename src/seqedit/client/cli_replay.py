@@ -77,6 +77,13 @@ def load_record(path: Path) -> dict[str, Any]:
         raise RequestError("--replay", "a set.json written by seqedit edit", f"{path} is not JSON ({exc})") from None
     if not isinstance(record, dict):
         raise RequestError("--replay", "a set.json written by seqedit edit", f"{path} holds no JSON object")
+    if "server" in record and "engine_options" not in record:
+        raise RequestError(
+            "--replay",
+            "a set.json of an in-process `seqedit edit`",
+            f"{path} was made on the server {record['server']}, whose engine this machine does not have; "
+            "submit its request there again with the recorded seed",
+        )
     missing = [k for k in ("engine", "engine_options", "request", "seed", "outputs") if k not in record]
     if missing or not isinstance(record.get("request"), dict):
         raise RequestError(
@@ -90,13 +97,20 @@ def load_record(path: Path) -> dict[str, Any]:
 def refuse_request_flags(given: Mapping[str, Any]) -> None:
     """Request-shaping flags with --replay: refused, naming the first one given."""
     for name, value in given.items():
-        if value not in (None, [], ()):
+        if value in (None, [], ()):
+            continue
+        if name == "--server":
             raise RequestError(
                 name,
                 "not with --replay",
-                f"{name} changes the request, so it would not be a replay; run `seqedit edit` without --replay "
-                "(only engine options such as --device, --model or --opt KEY=VALUE may override a replay)",
+                "a replay runs the recorded engine in this process; a server runs its own (drop --server)",
             )
+        raise RequestError(
+            name,
+            "not with --replay",
+            f"{name} changes the request, so it would not be a replay; run `seqedit edit` without --replay "
+            "(only engine options such as --device, --model or --opt KEY=VALUE may override a replay)",
+        )
 
 
 def references(record: Mapping[str, Any], set_json: Path, ref_dir: Path | None) -> tuple[list[Path], list[str]]:
