@@ -136,17 +136,17 @@ class DiffusionEngine:
     def provenance(self, plan: Plan) -> dict[str, Any]:
         """What this engine resolved for ``plan`` that changes pixels (loads the model: the defaults of
         steps, guidance and the native size are the family's, read from the pipeline). Steps, guidance,
-        generation size and seeds are read from the ``_Run`` a ``generate`` call would make."""
+        generation size and seeds are resolved as ``_Run`` resolves them; a test holds each against what
+        the pipeline is called with."""
         import diffusers
         import torch
         import transformers
 
-        from seqedit.engines.base import NullProgress
         from seqedit.engines.diffusion.source import model_source
 
         loaded = self.load()
-        run = _Run(self, loaded, plan, [], NullProgress())
-        width, height = run.width, run.height
+        adapter = loaded.adapter
+        width, height = self.native().fit(plan.size)
         if self.strategy == "grid":  # one canvas for the whole set (see ``_Run.grid``)
             from seqedit.sizes import Size
 
@@ -156,11 +156,11 @@ class DiffusionEngine:
             "model": self.model,
             "model_source": model_source(self.model, local=loader.is_local(self.model)),
             "pipeline": type(loaded.pipe).__name__,
-            "family": loaded.adapter.family,
+            "family": adapter.family,
             "strategy": self.strategy,
-            "steps": run.steps,
-            "guidance": run.guidance,
-            "seeds": [run.seed(k) for k in range(1, plan.count + 1)],
+            "steps": self.steps or adapter.default_steps(),
+            "guidance": adapter.default_guidance() if self.guidance is None else self.guidance,
+            "seeds": [(plan.seed + k - 1) % 2**63 for k in range(1, plan.count + 1)],  # ``_Run.seed``
             "generation_size": f"{width}x{height}",
             "device": loaded.device,
             "dtype": loaded.dtype,
