@@ -5,19 +5,28 @@
 is checked, the same way for both: exactly ``plan.count`` panels, each at ``plan.size`` and in one of
 ``PANEL_MODES``; an engine that breaks it fails with an ``EngineError`` naming the panel, never a
 silently resized or missing image.
+
+``render`` also records what made the set (``provenance``): seqedit's and Pillow's versions (Pillow
+encodes every panel), the engine that runs the plan (the routed one under ``--engine auto``) and what
+that engine resolved (its optional ``provenance(plan)``, see ``engines.base``), asked once, before the
+first panel. It lands on ``Prepared.provenance`` and goes to ``on_provenance`` when given (the runner
+writes it on the row before panel 1 renders, so a failed set records it too).
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+import PIL
 from PIL import Image
 
-from seqedit import watermark
+from seqedit import __version__, watermark
 from seqedit.engines.base import Engine, EngineError, Progress, Verdict
+from seqedit.engines.routing import route
 from seqedit.imaging import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode, encode
 from seqedit.plan import Plan, make_plan
 from seqedit.request import EditRequest
@@ -35,6 +44,7 @@ class Prepared:
     verdicts: list[Verdict]
     warnings: list[str]
     timings: dict[str, float] = field(default_factory=dict)
+    provenance: dict[str, Any] | None = None  # what made the set; ``render`` fills it in before panel 1
 
 
 @dataclass(frozen=True)
@@ -70,9 +80,39 @@ def prepare(request: EditRequest, refs: list[Image.Image], engine: Engine) -> Pr
     return Prepared(request, refs, plan, clauses, warnings, {"plan": t1 - t0, "check": t2 - t1})
 
 
-def render(prepared: Prepared, engine: Engine, progress: Progress) -> Iterator[Output]:
+def provenance(engine: Engine, plan: Plan) -> dict[str, Any]:
+    """What makes ``plan``'s pixels (see the module docstring): JSON-ready, the common keys last so an
+    engine cannot shadow them."""
+    chosen = route(engine, plan).engine
+    own = getattr(chosen, "provenance", None)
+    resolved = own(plan) if callable(own) else {}
+    if not isinstance(resolved, Mapping):
+        raise EngineError(f"the {chosen.name} engine's provenance() returned {type(resolved).__name__}, not a dict")
+    return {**_plain(resolved), "engine": chosen.name, "seqedit": __version__, "pillow": PIL.__version__}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def render(
+    prepared: Prepared,
+    engine: Engine,
+    progress: Progress,
+    *,
+    on_provenance: Callable[[dict[str, Any]], None] | None = None,
+) -> Iterator[Output]:
     """Yield the encoded panels one at a time (memory does not grow with N), enforcing the contract."""
     plan = prepared.plan
+    prepared.provenance = provenance(engine, plan)
+    if on_provenance is not None:
+        on_provenance(prepared.provenance)
     want = (plan.size.width, plan.size.height)
     count = 0
     panels = engine.generate(plan, prepared.refs, progress)

@@ -36,6 +36,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
 
+from seqedit import __version__
 from seqedit.api.auth import require_key
 from seqedit.api.models import ARK_MODELS, MODELS, ModelSpec
 from seqedit.pricing import DEFAULT_PRICE_PER_IMAGE, cost
@@ -179,6 +180,22 @@ ROUTE: dict[str, Any] = {
     },
 }
 
+PROVENANCE: dict[str, Any] = {
+    "type": ["object", "null"],
+    "description": "extension: what made the set, once rendering starts (null before): `engine`, `seqedit` and "
+    "`pillow` versions, and what the engine resolved — diffusion: `model`, `model_source` (hub id + revision, or "
+    "a local folder's sha256), `pipeline`, `family`, `strategy`, `steps`, `guidance`, `seeds` (one per panel), "
+    "`generation_size`, `device`, `dtype`, `options`, `versions`; classic: `work_pixels`, `ops_version`, "
+    "`operations`, `versions`; remote: `upstream_url`, `upstream_protocol`, `upstream_model`. Never a secret",
+    "required": ["engine", "seqedit"],
+    "properties": {
+        "engine": {"type": "string", "description": "the engine that rendered it"},
+        "seqedit": {"type": "string", "description": "seqedit's version"},
+        "pillow": {"type": "string", "description": "Pillow's version (it encodes every panel)"},
+    },
+    "additionalProperties": True,
+}
+
 PREDICTION: dict[str, Any] = {
     "type": "object",
     "description": "A prediction (task). `outputs` is `[]` until `status` is `completed`.",
@@ -229,6 +246,7 @@ PREDICTION: dict[str, Any] = {
             "description": "extension: once planned, the per-panel instructions and `verdicts`",
         },
         "route": ROUTE,
+        "provenance": PROVENANCE,
     },
 }
 
@@ -402,6 +420,7 @@ def prediction_example(spec: ModelSpec, status: str = "created") -> dict[str, An
         "cost": _price(n),
         "plan": None,
         "route": None,
+        "provenance": None,
     }
 
 
@@ -536,6 +555,15 @@ def _describe(paths: dict[str, Any]) -> None:
     completed["has_nsfw_contents"] = [False] * 4
     completed["progress"] = {"done": 4, "total": 4, "fraction": 1.0}
     completed["route"] = {"engine": "classic", "reason": "the configured engine"}
+    completed["provenance"] = {
+        "work_pixels": 4000000,
+        "ops_version": 19,
+        "operations": "19 sha256:32f9465ff92eb413",
+        "versions": {"numpy": "1.26.4", "opencv": "4.11.0"},
+        "engine": "classic",
+        "seqedit": __version__,
+        "pillow": "13.0.0",
+    }
     history = op("/api/v3/predictions", "post")
     if history:
         history["summary"] = "Your predictions, newest first"

@@ -16,8 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from seqedit import __version__
+from seqedit.client import cli_replay
 from seqedit.client.cli_common import API_KEY, SERVER, check_outdir, err, fail, out, print_plan
-from seqedit.client.cli_engines import OPT_HELP, build_engine
+from seqedit.client.cli_engines import OPT_HELP, build_engine, explicit_options
 from seqedit.edit import Prepared, decode_refs, prepare, render
 from seqedit.engines.base import Unsupported
 from seqedit.engines.routing import CONFIGURED, Route, route
@@ -41,7 +42,7 @@ def _exit_code(exc: SeqeditError) -> int:
 
 def _build(
     refs: list[Path], prompt: str, n: int | None, size: str | None, seed: int | None, fmt: str
-) -> tuple[EditRequest, list]:
+) -> tuple[EditRequest, list, list[bytes]]:
     blobs = []
     for i, path in enumerate(refs):
         try:
@@ -53,7 +54,7 @@ def _build(
     request = EditRequest.create(
         prompt=prompt, images=[str(p) for p in refs], size=size, max_images=n, seed=seed, output_format=fmt
     )
-    return request, decode_refs(blobs)
+    return request, decode_refs(blobs), blobs
 
 
 def _show_plan(p: Prepared, chosen: Route | None = None) -> None:
@@ -73,10 +74,10 @@ def _show_plan(p: Prepared, chosen: Route | None = None) -> None:
 
 
 def edit(
-    refs: list[str] = typer.Argument(
-        ..., metavar="REF", help="1-10 reference images (files; with --server also http(s) URLs)", show_default=False
+    refs: list[str] | None = typer.Argument(
+        None, metavar="REF", help="1-10 reference images (files; with --server also http(s) URLs)", show_default=False
     ),
-    prompt: str = typer.Option(..., "-p", "--prompt", help="the instruction for the whole set"),
+    prompt: str | None = typer.Option(None, "-p", "--prompt", help="the instruction for the whole set (required)"),
     n: int | None = typer.Option(
         None, "-n", "--max-images", help="images to make, 1-15 (default: the count the prompt states, else 1)"
     ),
@@ -84,8 +85,10 @@ def edit(
         None, "--size", help="W*H (each side 64-8192) or a preset name; default: the first reference's aspect at ~2 MP"
     ),
     seed: int | None = typer.Option(None, "--seed", help="-1 or absent = random (recorded in set.json)"),
-    fmt: str = typer.Option("jpeg", "--format", help="jpeg | png | webp"),
-    outdir: Path = typer.Option(Path("out"), "-o", "--out", help="output directory"),
+    fmt: str | None = typer.Option(None, "--format", help="jpeg | png | webp (default: jpeg)"),
+    outdir: Path | None = typer.Option(
+        None, "-o", "--out", help="output directory (default: out; with --replay: SET_DIR-replay)"
+    ),
     engine: str | None = typer.Option(
         None,
         "--engine",
@@ -105,6 +108,16 @@ def edit(
     upstream_protocol: str | None = typer.Option(None, "--upstream-protocol", help="remote: wavespeed | ark"),
     upstream_model: str | None = typer.Option(None, "--upstream-model", help="remote: the upstream model id"),
     opt: list[str] | None = typer.Option(None, "--opt", metavar="KEY=VALUE", help=OPT_HELP),
+    replay: Path | None = typer.Option(
+        None,
+        "--replay",
+        metavar="SET_JSON",
+        help="make the set a set.json records again and compare each panel's sha256 (exit 4 when one differs); "
+        "engine options may override, request flags are refused",
+    ),
+    ref_dir: Path | None = typer.Option(
+        None, "--ref-dir", help="with --replay: a folder holding the references (when they moved)"
+    ),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="no plan table or progress bar"),
     server: str | None = SERVER,
     api_key: str | None = API_KEY,
@@ -118,17 +131,52 @@ def edit(
         upstream_protocol=upstream_protocol,
         upstream_model=upstream_model,
     )
+    if replay is not None:
+        asked: dict[str, Any] = {"REF": refs, "-p/--prompt": prompt, "-n/--max-images": n, "--size": size}
+        asked.update({"--seed": seed, "--format": fmt, "--engine": engine, "--server": server})
+        _replay(replay, asked, flags, opt, outdir, ref_dir, quiet, started)
+        return
+    if ref_dir is not None:
+        fail("--ref-dir is only used with --replay SET_JSON")
+    if not refs:
+        fail("REF: give 1-10 reference images (or --replay SET_JSON to make a recorded set again)")
+    if prompt is None:
+        fail("-p/--prompt is required: the instruction for the whole set")
+    fmt = fmt or "jpeg"
+    outdir = outdir or Path("out")
     if server is not None:
         from seqedit.client.cli_remote import remote_edit
 
         _no_engine_flags({"engine": engine, **flags, "opt": opt})
         remote_edit(refs, prompt, n, size, seed, fmt, outdir, quiet, server, api_key, started)
         return
+    paths = [Path(r) for r in refs]
     try:
         check_outdir(outdir)
-        request, images = _build([Path(r) for r in refs], prompt, n, size, seed, fmt)
+        request, images, blobs = _build(paths, prompt, n, size, seed, fmt)
         t_load = time.perf_counter() - started
         eng, engine_options = build_engine(engine or "classic", flags, opt)
+    except SeqeditError as exc:
+        fail(str(exc), _exit_code(exc))
+    references = cli_replay.reference_records(paths, blobs)
+    _run_set(request, images, references, eng, engine_options, outdir, quiet, started, t_load)
+
+
+def _run_set(
+    request: EditRequest,
+    images: list,
+    references: list[dict[str, Any]],
+    eng: Any,
+    engine_options: dict[str, Any],
+    outdir: Path,
+    quiet: bool,
+    started: float,
+    t_load: float,
+    amend: Any = None,
+) -> dict[str, Any]:
+    """Plan, render and publish the set to ``outdir`` with its set.json (``amend(record)`` may add to it
+    before it is written); the record. Any failure exits with its one line."""
+    try:
         prepared = prepare(request, images, eng)
     except SeqeditError as exc:
         fail(str(exc), _exit_code(exc))
@@ -169,8 +217,10 @@ def edit(
         "engine_options": engine_options,
         "route": chosen.to_dict(),
         "request": request.to_dict(),
+        "references": references,
         "plan": prepared.plan.to_dict(),
         "seed": prepared.plan.seed,
+        "provenance": prepared.provenance,
         "verdicts": [v.to_dict() for v in prepared.verdicts],
         "warnings": prepared.warnings,
         "outputs": [
@@ -189,9 +239,109 @@ def edit(
             "total": round(time.perf_counter() - started, 4),
         },
     }
+    if amend is not None:
+        amend(record)
     (outdir / "set.json").write_text(json.dumps(record, indent=2))
     if not quiet:
         out.print(f"[green]wrote[/green] {len(outputs)} image(s) and set.json to {outdir}")
+    return record
+
+
+def _replay(
+    set_json: Path,
+    asked: dict[str, Any],
+    flags: dict[str, Any],
+    opt: list[str] | None,
+    outdir: Path | None,
+    ref_dir: Path | None,
+    quiet: bool,
+    started: float,
+) -> None:
+    """``--replay SET_JSON`` (see ``cli_replay``): the recorded request again, then each panel compared."""
+    from seqedit.config import env_name
+
+    set_dir = set_json.expanduser().resolve().parent
+    outdir = outdir or set_dir.with_name(f"{set_dir.name}-replay")
+    try:
+        cli_replay.refuse_request_flags(asked)
+        record = cli_replay.load_record(set_json)
+        check_outdir(outdir)
+        if outdir.expanduser().resolve() == set_dir:
+            raise RequestError("-o", "another folder", f"{outdir} holds the set being replayed; write elsewhere")
+        paths, warnings = cli_replay.references(record, set_json, ref_dir)
+        options, overrides = cli_replay.engine_options(record, explicit_options(flags, opt), env_name)
+        recorded = record["request"]
+        blobs = [p.read_bytes() for p in paths]
+        request = EditRequest.create(
+            prompt=recorded.get("prompt"),
+            images=[str(p) for p in paths],
+            size=recorded.get("size"),
+            max_images=recorded.get("max_images", 1),
+            seed=record["seed"],
+            output_format=recorded.get("output_format", "jpeg"),
+            watermark=recorded.get("watermark", False),
+            pixels=recorded.get("pixels"),
+        )
+        images = decode_refs(blobs)
+        t_load = time.perf_counter() - started
+        eng, engine_options = build_engine(str(record["engine"]), options, None)
+    except SeqeditError as exc:
+        fail(str(exc), _exit_code(exc))
+    for line in warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False)
+    for line in overrides:
+        err.print(f"override: {escape(line)}", highlight=False)
+    compared: list[cli_replay.Panel] = []
+    lines: list[str] = []
+
+    def amend(made: dict[str, Any]) -> None:
+        compared.extend(cli_replay.compare(record["outputs"], [o["sha256"] for o in made["outputs"]]))
+        same = all(p.match for p in compared)
+        lines.extend([] if same else cli_replay.differences(record.get("provenance"), made["provenance"]))
+        made["replay"] = {
+            "of": str(set_json),
+            "overrides": overrides,
+            "matches": same,
+            "panels": [{"index": p.index, "recorded": p.recorded, "replayed": p.replayed} for p in compared],
+            "differences": lines,
+        }
+
+    _run_set(
+        request,
+        images,
+        cli_replay.reference_records(paths, blobs),
+        eng,
+        engine_options,
+        outdir,
+        quiet,
+        started,
+        t_load,
+        amend,
+    )
+    if all(p.match for p in compared):
+        if not quiet:
+            out.print(f"[green]replayed[/green]: all {len(compared)} panel(s) match {set_json} byte for byte")
+        return
+    table = Table("panel", "set.json sha256", "replay sha256", "match", title=f"replay of {set_json}")
+    for p in compared:
+        table.add_row(
+            str(p.index), (p.recorded or "(none)")[:16], (p.replayed or "(none)")[:16], "yes" if p.match else "NO"
+        )
+    out.print(table)
+    bad = sum(not p.match for p in compared)
+    err.print(
+        f"[red]error:[/red] {bad} of {len(compared)} panel(s) differ from {escape(str(set_json))}", highlight=False
+    )
+    if lines:
+        err.print("recorded vs now:", highlight=False)
+        for line in lines:
+            err.print(f"  {escape(line)}", highlight=False)
+    else:
+        err.print(
+            "nothing recorded differs: the engine is not bit-for-bit deterministic here (e.g. GPU kernels)",
+            highlight=False,
+        )
+    raise typer.Exit(cli_replay.MISMATCH)
 
 
 def _no_engine_flags(flags: dict[str, Any]) -> None:
@@ -249,7 +399,7 @@ def plan_command(
         remote_plan(refs, prompt, n, size, seed, as_json, server, api_key)
         return
     try:
-        request, images = _build([Path(r) for r in refs], prompt, n, size, seed, "jpeg")
+        request, images, _ = _build([Path(r) for r in refs], prompt, n, size, seed, "jpeg")
         eng, _ = build_engine(engine or "classic", {"model": model}, opt)
         from seqedit.plan import make_plan
 

@@ -133,6 +133,16 @@ class Engine(Protocol):
         """Yield ``plan.count`` panels at ``plan.size``, in order. Raises ``EngineError``."""
 
 
+# Optional, not part of the Protocol (plugins without it stay valid):
+#
+#     def provenance(self, plan: Plan) -> dict[str, Any]:
+#         """What this engine resolved for ``plan`` that changes pixels (model and its revision, steps,
+#         seeds, device, dtype, versions, …): JSON-ready values, never a secret."""
+#
+# ``edit.render`` asks it once per run, before the first panel (it may load the model), and records it
+# as ``provenance`` in set.json and on the prediction; an engine without it contributes ``{}``.
+
+
 # --- the registry ------------------------------------------------------------------------------
 # An engine registers a factory under a name, optionally with the pydantic model of its options (see
 # ``engines.options``) and the optional extra it needs. ``create`` checks the extra, checks the options

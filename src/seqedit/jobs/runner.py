@@ -307,7 +307,12 @@ class Runner:
             inference = 0.0
             job.doing = f"rendering panel 1 of {plan.count}"
             last: str | None = None  # the last panel commits with the terminal write, in one transaction
-            for out in render(prepared, engine, job):
+
+            def provenance(made: dict[str, Any]) -> None:
+                """What made the set (``edit.provenance``), on the row before panel 1: a failed set has it too."""
+                job.beat(plan={**recorded, "provenance": made})
+
+            for out in render(prepared, engine, job, on_provenance=provenance):
                 job.check()
                 inference += out.inference
                 key = f"{prefix}{attempt}/{out.index - 1}.{ext}"

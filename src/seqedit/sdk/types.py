@@ -85,6 +85,9 @@ class Prediction:
     eta_seconds: float | None = None
     # which engine runs the task and why ({"engine", "reason"}; None until planned, or an older server)
     route: dict[str, Any] | None = None
+    # what made the set (engine, versions and what the engine resolved: model, steps, seeds, device, …;
+    # None until rendering starts, or an older server)
+    provenance: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Prediction:
@@ -107,6 +110,7 @@ class Prediction:
             queue_position=position if isinstance(position, int) and not isinstance(position, bool) else None,
             eta_seconds=float(eta) if isinstance(eta, int | float) and not isinstance(eta, bool) else None,
             route=_route(d.get("route")),
+            provenance=_route(d.get("provenance")),
         )
 
     @property
@@ -321,5 +325,5 @@ def check_id(prediction_id: str) -> str:
 
 
 def _route(value: Any) -> dict[str, Any] | None:
-    """A ``route`` object (``{"engine", "reason"}``), or None when absent or not an object."""
+    """A ``route`` (``{"engine", "reason"}``) or ``provenance`` object, or None when absent or not an object."""
     return value if isinstance(value, dict) else None

@@ -28,6 +28,7 @@ and add a warning; a panel whose pixels did not change is refused (``Unsupported
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from collections.abc import Iterator
@@ -166,6 +167,20 @@ class ClassicEngine:
                 "that keep the face or subject), never by a mirror"
             )
         return warnings
+
+    def provenance(self, plan: Plan) -> dict[str, Any]:
+        """What made the set besides the request: the working resolution, the operations the router knew
+        (``registry.version()`` counts registrations in this process; ``operations`` hashes their names)
+        and the libraries that compute the pixels."""
+        from seqedit.engines.classic.ops import registry
+
+        names = "\n".join(sorted(OPERATIONS)).encode()
+        return {
+            "work_pixels": self.work_pixels,
+            "ops_version": registry.version(),
+            "operations": f"{len(OPERATIONS)} sha256:{hashlib.sha256(names).hexdigest()[:16]}",
+            "versions": {"numpy": np.__version__, "opencv": cv2.__version__},
+        }
 
     def generate(self, plan: Plan, refs: list[Image.Image], progress: Progress) -> Iterator[Image.Image]:
         if not refs:

@@ -135,6 +135,46 @@ class DiffusionEngine:
         )
         return out
 
+    # --- what made a set (the port's optional ``provenance``) ----------------------------------
+    def provenance(self, plan: Plan) -> dict[str, Any]:
+        """What this engine resolved for ``plan`` that changes pixels (loads the model: the defaults of
+        steps, guidance and the native size are the family's, read from the pipeline). Steps, guidance,
+        generation size and seeds are resolved as ``_Run`` resolves them; a test holds each against what
+        the pipeline is called with."""
+        import diffusers
+        import torch
+        import transformers
+
+        from seqedit.engines.diffusion.source import model_source
+
+        loaded = self.load()
+        adapter = loaded.adapter
+        width, height = self.native().fit(plan.size)
+        if self.strategy == "grid":  # one canvas for the whole set (see ``_Run.grid``)
+            from seqedit.sizes import Size
+
+            cols, rows = GRID_LAYOUT.get(plan.count, (1, 1))
+            width, height = self.native().fit(Size(plan.size.width * cols, plan.size.height * rows))
+        return {
+            "model": self.model,
+            "model_source": model_source(self.model, local=loader.is_local(self.model)),
+            "pipeline": type(loaded.pipe).__name__,
+            "family": adapter.family,
+            "strategy": self.strategy,
+            "steps": self.steps or adapter.default_steps(),
+            "guidance": adapter.default_guidance() if self.guidance is None else self.guidance,
+            "seeds": [(plan.seed + k - 1) % 2**63 for k in range(1, plan.count + 1)],  # ``_Run.seed``
+            "generation_size": f"{width}x{height}",
+            "device": loaded.device,
+            "dtype": loaded.dtype,
+            "options": _pixel_options(self.options),
+            "versions": {
+                "torch": torch.__version__,
+                "diffusers": diffusers.__version__,
+                "transformers": transformers.__version__,
+            },
+        }
+
     # --- the engine port ----------------------------------------------------------------------
     def analyse(self, plan: Plan) -> list[Verdict]:
         note = f"{self.strategy} strategy"
@@ -194,6 +234,20 @@ class DiffusionEngine:
             run = _Run(self, loaded, plan, [im.convert("RGB") for im in refs], progress, memo)
             strategy = getattr(run, self.strategy)
             yield from strategy()
+
+
+# Declared options that cannot change a pixel: where the weights are read from, or where they wait
+# between uses (the same computation on the same device). Every other declared option is recorded.
+NOT_PIXELS = frozenset({"local_files_only", "offload"})
+
+
+def _pixel_options(options: DiffusionOptions) -> dict[str, Any]:
+    """The declared options that change pixels, as given (None: the family's or the machine's value)."""
+    fields = type(options).model_fields
+    secret = {
+        n for n, f in fields.items() if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("secret")
+    }
+    return {k: v for k, v in options.model_dump(mode="json").items() if k not in NOT_PIXELS | secret}
 
 
 class _Run:

@@ -130,6 +130,19 @@ class RemoteEngine:
             return math.floor(w * scale / 16) * 16, math.floor(h * scale / 16) * 16
         return w, h
 
+    def provenance(self, plan: Plan) -> dict[str, Any]:
+        """What made the set: the upstream (its URL without credentials or query), protocol and model, and
+        the size it is asked for. Never the key. The upstream's own pixels are its business: a replay
+        against a hosted model reproduces the request, not necessarily the bytes."""
+        w, h = self._upstream_size(plan)
+        return {
+            "upstream_url": _public_url(self.options.upstream_url),
+            "upstream_protocol": self.client.protocol,
+            "upstream_model": self.model,
+            "upstream_size": f"{w}x{h}",
+            "top_ups": self.options.top_ups,
+        }
+
     def generate(self, plan: Plan, refs: list[Image.Image], progress: Progress) -> Iterator[Image.Image]:
         images = tuple(_data_uri(r) for r in refs)
         job = str(getattr(progress, "id", "") or _digest(plan, images))
@@ -278,3 +291,15 @@ def _digest(plan: Plan, images: tuple[str, ...]) -> str:
     for uri in images:
         h.update(uri.encode())
     return h.hexdigest()[:24]
+
+
+def _public_url(url: str) -> str:
+    """``url`` without user info, query or fragment (where a token could hide): fit for a record."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
