@@ -5,7 +5,8 @@ has_nsfw_contents`` (one entry per output), ``status, created_at`` (ISO-8601 UTC
 (``""`` unless failed or cancelled), ``executionTime`` and ``timings.inference`` (ms), ``code`` (only
 on failure or a sync-mode timeout). Extensions: ``seed``, ``warnings``, ``progress {done, total, fraction}``,
 ``cost`` (USD), ``plan``, ``route`` (once planned: ``{engine, reason}``, the engine that runs it and
-why — ``--engine auto`` picks one per request; null before); while queued (``created``)
+why — ``--engine auto`` picks one per request; null before), ``consistency`` (once completed: the
+figures per panel, the guard's retries and warnings, ``seqedit.consistency``; null before); while queued (``created``)
 ``queue_position`` (0: next) and ``eta_seconds`` (null when unknown).
 
 Base64 results (``base64_envelope``) are streamed: the JSON around ``outputs`` is encoded once, and
@@ -270,6 +271,7 @@ def prediction_json(
         "cost": float(row["cost"]),
         "plan": row["plan"],
         "route": (row["plan"] or {}).get("route"),
+        "consistency": (row["plan"] or {}).get("consistency"),
     }
     if status == "failed":
         data["code"] = int(row["code"])

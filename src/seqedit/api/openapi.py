@@ -179,6 +179,75 @@ ROUTE: dict[str, Any] = {
     },
 }
 
+FIGURE: dict[str, Any] = {
+    "type": "object",
+    "required": ["value", "threshold", "better", "passed", "reason"],
+    "properties": {
+        "value": {"type": ["number", "null"], "description": "null: the figure does not apply (see reason)"},
+        "threshold": {"type": "number"},
+        "better": {"type": "string", "enum": ["lower", "higher"], "description": "which side of it passes"},
+        "passed": {"type": ["boolean", "null"]},
+        "reason": {"type": ["string", "null"], "description": "why there is no value"},
+    },
+}
+
+CONSISTENCY: dict[str, Any] = {
+    "type": ["object", "null"],
+    "description": "extension: consistency figures per panel (identity, palette, palette_ref, structure, "
+    "product), the guard's re-renders and its warnings; null until completed",
+    "properties": {
+        "guard": {"type": "boolean", "description": "the engine's consistency_guard option"},
+        "max_retries": {"type": "integer"},
+        "panels": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "index": {"type": "integer"},
+                    "figures": {"type": "object", "additionalProperties": FIGURE},
+                },
+            },
+        },
+        "retries": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "panel": {"type": "integer"},
+                    "attempt": {"type": "integer"},
+                    "seed": {"type": "integer"},
+                    "reason": {"type": "string"},
+                },
+            },
+        },
+        "warnings": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+CHECKS: dict[str, Any] = {
+    "type": "object",
+    "description": "what will be checked after each panel (the figures and whether the guard re-renders on them)",
+    "properties": {
+        "guard": {"type": "boolean"},
+        "max_retries": {"type": "integer"},
+        "checks": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "threshold": {"type": "number"},
+                    "better": {"type": "string", "enum": ["lower", "higher"]},
+                    "guarded": {"type": "boolean"},
+                    "what": {"type": "string"},
+                    "panels": {"type": "array", "items": {"type": "integer"}, "description": "where it applies"},
+                    "reason": {"type": ["string", "null"], "description": "why it applies to no panel"},
+                },
+            },
+        },
+    },
+}
+
 PREDICTION: dict[str, Any] = {
     "type": "object",
     "description": "A prediction (task). `outputs` is `[]` until `status` is `completed`.",
@@ -229,6 +298,7 @@ PREDICTION: dict[str, Any] = {
             "description": "extension: once planned, the per-panel instructions and `verdicts`",
         },
         "route": ROUTE,
+        "consistency": CONSISTENCY,
     },
 }
 
@@ -260,6 +330,7 @@ PLAN: dict[str, Any] = {
         "model": {"type": "string"},
         "engine": {"type": "string", "description": "the configured engine"},
         "route": ROUTE,
+        "consistency": CHECKS,
         "count": {"type": "integer", "description": "the images the task would return"},
         "declared_count": {"type": ["integer", "null"], "description": "the count the prompt states"},
         "size": {"type": ["string", "null"], "description": "W*H, or null while it depends on a remote reference"},
@@ -402,6 +473,7 @@ def prediction_example(spec: ModelSpec, status: str = "created") -> dict[str, An
         "cost": _price(n),
         "plan": None,
         "route": None,
+        "consistency": None,
     }
 
 

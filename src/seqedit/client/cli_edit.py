@@ -173,6 +173,7 @@ def edit(
         "seed": prepared.plan.seed,
         "verdicts": [v.to_dict() for v in prepared.verdicts],
         "warnings": prepared.warnings,
+        "consistency": prepared.consistency.to_dict() if prepared.consistency else None,
         "outputs": [
             {
                 "file": f"{o.index}.{ext}",
@@ -190,8 +191,20 @@ def edit(
         },
     }
     (outdir / "set.json").write_text(json.dumps(record, indent=2))
+    if not quiet and record["consistency"]:
+        _show_consistency(record["consistency"])
     if not quiet:
         out.print(f"[green]wrote[/green] {len(outputs)} image(s) and set.json to {outdir}")
+
+
+def _show_consistency(report: dict[str, Any]) -> None:
+    from seqedit.client.cli_consistency import reasons, table
+
+    grid = table(report)
+    if grid is not None:
+        out.print(grid)
+    for line in reasons(report):
+        out.print(f"[dim]{line}[/dim]")
 
 
 def _no_engine_flags(flags: dict[str, Any]) -> None:

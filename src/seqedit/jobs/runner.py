@@ -323,6 +323,8 @@ class Runner:
                 job.check()
                 job.doing = f"rendering panel {out.index + 1} of {plan.count}"
             job.doing = "finishing"
+            if prepared.consistency is not None:  # the figures per panel, retries, warnings (``consistency``)
+                job.beat(plan={**recorded, "consistency": prepared.consistency.to_dict()})
             ok = self.store.finish(
                 pid,
                 attempt,
