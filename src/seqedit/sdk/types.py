@@ -85,6 +85,9 @@ class Prediction:
     eta_seconds: float | None = None
     # which engine runs the task and why ({"engine", "reason"}; None until planned, or an older server)
     route: dict[str, Any] | None = None
+    # the consistency figures per panel, the guard's retries and warnings (None until completed, or an
+    # older server): {"guard", "max_retries", "panels": [{"index", "figures"}], "retries", "warnings"}
+    consistency: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Prediction:
@@ -107,6 +110,7 @@ class Prediction:
             queue_position=position if isinstance(position, int) and not isinstance(position, bool) else None,
             eta_seconds=float(eta) if isinstance(eta, int | float) and not isinstance(eta, bool) else None,
             route=_route(d.get("route")),
+            consistency=_object(d.get("consistency")),
         )
 
     @property
@@ -141,6 +145,7 @@ class PlanPreview:
     price: dict[str, Any]
     raw: dict[str, Any] = field(repr=False)
     route: dict[str, Any] | None = None  # the engine that would run it and why (``--engine auto``)
+    consistency: dict[str, Any] | None = None  # what will be checked after each panel (``checks``)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> PlanPreview:
@@ -160,6 +165,7 @@ class PlanPreview:
             price=_dict(d.get("price")),
             raw=d,
             route=_route(d.get("route")),
+            consistency=_object(d.get("consistency")),
         )
 
     @property
@@ -318,6 +324,11 @@ def check_id(prediction_id: str) -> str:
     if not isinstance(prediction_id, str) or not _ID.match(prediction_id):
         raise RequestError("id", "1-64 letters, digits, '-' or '_'", f"{prediction_id!r} is not a prediction id")
     return prediction_id
+
+
+def _object(value: Any) -> dict[str, Any] | None:
+    """A JSON object, or None when absent or not an object (an older server, a malformed answer)."""
+    return value if isinstance(value, dict) else None
 
 
 def _route(value: Any) -> dict[str, Any] | None:
