@@ -21,6 +21,7 @@ from seqedit.consistency.builtins import metrics
 from seqedit.consistency.context import Context
 from seqedit.consistency.figures import Figure, Metric, skipped
 from seqedit.engines.base import Engine, EngineError, Progress, Rerenders, Verdict
+from seqedit.engines.routing import route
 from seqedit.plan import Plan
 
 SEED_STEP = 1000  # far from the seeds of the other panels (plan.seed + k − 1, k ≤ 15)
@@ -101,7 +102,8 @@ class Watch:
         chosen: Sequence[Metric] | None = None,
     ) -> None:
         self.context = Context.create(plan, refs, verdicts)
-        self.engine, self.progress = engine, progress
+        # the engine that runs the plan (``--engine auto`` picks one part per request): its options, its rerender
+        self.engine, self.progress = route(engine, plan).engine, progress
         self.metrics = list(chosen) if chosen is not None else metrics()
         guard, bound = guard_settings(engine)
         self.report = Report(guard, bound if guard else 0)
@@ -157,7 +159,7 @@ def describe(
     """What will be checked, for the plan endpoint (no reference is decoded): each metric with its
     threshold, whether the guard re-renders on it, and the panels it applies to (or why none)."""
     context = Context.create(plan, [], verdicts)
-    guard, bound = guard_settings(engine)
+    guard, bound = guard_settings(route(engine, plan).engine)
     checks = []
     for m in chosen if chosen is not None else metrics():
         reasons = {k: m.applies(context, k) for k in range(1, plan.count + 1)}

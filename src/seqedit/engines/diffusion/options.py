@@ -59,4 +59,4 @@ class DiffusionOptions(BaseModel):
         description="re-render a panel whose identity or product figure crosses its threshold, with a new seed "
         "(seqedit.consistency; docs/consistency.md)",
     )
-    consistency_retries: int = Field(2, ge=0, le=5, description="consistency_guard: re-renders of one panel, at most")
+    consistency_retries: int = Field(2, ge=0, le=10, description="consistency_guard: re-renders of one panel, at most")

@@ -51,4 +51,4 @@ class RemoteOptions(BaseModel):
         description="warn on a panel whose identity or product figure crosses its threshold (this engine "
         "cannot re-render one panel yet; docs/consistency.md)",
     )
-    consistency_retries: int = Field(2, ge=0, le=5, description="consistency_guard: re-renders of one panel, at most")
+    consistency_retries: int = Field(2, ge=0, le=10, description="consistency_guard: re-renders of one panel, at most")
