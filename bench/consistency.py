@@ -23,11 +23,12 @@ from PIL import Image, ImageEnhance
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 EX = ROOT / "examples"
-GRADES = ["warm grade", "black and white", "cool blue tint", "high contrast", "sepia", "faded film look"]
+GRADES = ["warm grade", "black and white", "cool blue tint", "high contrast"]
 
 from seqedit.consistency import Watch, faces  # noqa: E402
 from seqedit.edit import prepare  # noqa: E402
 from seqedit.engines import NullProgress, create  # noqa: E402
+from seqedit.plan import make_plan  # noqa: E402
 from seqedit.request import EditRequest  # noqa: E402
 
 
@@ -91,6 +92,30 @@ class Instant:
         return self._panel(plan, refs, index, False)
 
 
+def per_metric(sizes: list[int], ref: Image.Image) -> None:
+    """Each metric alone on one panel (a product set, so every figure applies; median of 3)."""
+    from seqedit.consistency import Context, metrics
+
+    print("\neach figure alone on one panel (median of 3; the set's one-off work done before)")
+    print(f"{'figure':<12}" + "".join(f"{s}²".rjust(10) for s in sizes))
+    rows: dict[str, list[float]] = {}
+    for size in sizes:
+        image = ref.resize((size, size))
+        plan = make_plan(request(4, size, "4 shots of this product with its logo"), [image.size])
+        context = Context.create(plan, [image])
+        context.first = image
+        for metric in metrics():
+            metric.measure(image, 2, context)  # the set's one-off work
+            times = []
+            for _ in range(3):
+                t = time.perf_counter()
+                metric.measure(image, 2, context)
+                times.append(time.perf_counter() - t)
+            rows.setdefault(metric.name, []).append(statistics.median(times))
+    for name, values in rows.items():
+        print(f"{name:<12}" + "".join(f"{v:>10.3f}" for v in values))
+
+
 def guard(size: int, ref: Image.Image) -> None:
     print(f"\nguard, a set of 4 at {size}² from an instant engine (the figures and the re-render are the cost)")
     for drifting in (False, True):
@@ -126,6 +151,7 @@ def main() -> None:
         render, figures = timed_set(4, size, ImageEnhance.Color(ref).enhance(1.0).resize((size, size)))
         r, f = statistics.median(render[1:]), statistics.median(figures[1:])
         print(f"{size:>5}² {r:>10.3f} {f:>10.3f} {f / r:>6.1%} {figures[0]:>18.3f}")
+    per_metric(sizes, ref)
     print("\nthe figures per panel against N (1024², panels 2…N, median)")
     for n in [2, 4] if args.quick else [2, 4, 8, 15]:
         render, figures = timed_set(n, 1024, ref.resize((1024, 1024)))
