@@ -23,11 +23,11 @@ def ensure() -> None:
     if _done:
         return
     _done = True
-    from seqedit.consistency.figures import register
+    from seqedit.consistency.figures import register_default
     from seqedit.consistency.identity import Identity
     from seqedit.consistency.palette import Palette, PaletteRef
     from seqedit.consistency.product import Product
     from seqedit.consistency.structure import Structure
 
     for metric in (Identity(), Palette(), PaletteRef(), Structure(), Product()):
-        register(metric)
+        register_default(metric)  # one a deployment registered first keeps its place

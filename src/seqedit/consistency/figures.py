@@ -81,6 +81,11 @@ def register(metric: Metric) -> None:
     _METRICS[metric.name] = metric
 
 
+def register_default(metric: Metric) -> None:
+    """Add ``metric`` unless one of its name is registered already (a deployment's stays)."""
+    _METRICS.setdefault(metric.name, metric)
+
+
 def unregister(name: str) -> None:
     _METRICS.pop(name, None)
 
