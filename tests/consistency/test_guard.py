@@ -92,3 +92,15 @@ def test_the_classic_engine_has_no_guard_but_gets_figures(astronaut):
     assert all(identity(o)["passed"] for o in outputs)
     assert [p["index"] for p in report["panels"]] == [1, 2]
     assert set(outputs[0].consistency) == {"identity", "palette", "palette_ref", "structure", "product"}
+
+
+def test_under_auto_the_guard_is_the_routed_engines(astronaut):
+    engine = create("auto", fallback="test-drift-once")
+    request = EditRequest.create(
+        prompt="this person at ages 25, 45, 65 and 85", images=["x"], max_images=4, size="256*256", seed=7
+    )
+    prepared = prepare(request, [astronaut], engine)
+    outputs = list(render(prepared, engine, NullProgress()))
+    report = prepared.consistency.to_dict()
+    assert report["guard"] is True and [r["panel"] for r in report["retries"]] == [3]
+    assert all(identity(o)["passed"] for o in outputs)

@@ -105,7 +105,7 @@ class Watch:
         # the engine that runs the plan (``--engine auto`` picks one part per request): its options, its rerender
         self.engine, self.progress = route(engine, plan).engine, progress
         self.metrics = list(chosen) if chosen is not None else metrics()
-        guard, bound = guard_settings(engine)
+        guard, bound = guard_settings(self.engine)
         self.report = Report(guard, bound if guard else 0)
 
     def _measure(self, index: int, image: Image.Image) -> list[Figure]:
