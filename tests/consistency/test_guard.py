@@ -104,3 +104,21 @@ def test_under_auto_the_guard_is_the_routed_engines(astronaut):
     report = prepared.consistency.to_dict()
     assert report["guard"] is True and [r["panel"] for r in report["retries"]] == [3]
     assert all(identity(o)["passed"] for o in outputs)
+
+
+def test_the_remote_engine_re_renders_one_panel_with_one_submit_of_its_own_line():
+    from fixtures.short_upstream import KEY, ShortUpstream
+    from seqedit.engines.remote.engine import RemoteEngine
+    from seqedit.plan import make_plan
+
+    prompt = "Make three covers. Panel 1 — red. Panel 2 — blue. Panel 3 — green."
+    plan = make_plan(EditRequest.create(prompt=prompt, images=["x"], max_images=3, size="256*192", seed=7))
+    with ShortUpstream([3, 1]) as stub:
+        engine = RemoteEngine(upstream_url=stub.url, upstream_key=KEY)
+        list(engine.generate(plan, [], NullProgress()))
+        progress = NullProgress()
+        again = engine.rerender(plan, [], 3, 7 + 1000 + 2, progress)
+    assert again.size == (256, 192) and len(stub.asks) == 2
+    ask = stub.asks[1]
+    assert ask["max_images"] == 1 and ask["seed"] == 1009
+    assert "green" in ask["prompt"] and "red" not in ask["prompt"]

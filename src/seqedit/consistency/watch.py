@@ -70,6 +70,7 @@ class _Quiet:
 
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
+        self.id = getattr(progress, "id", "")  # the job's id, where the runner's progress has one (idempotency)
 
     def report(self, fraction: float, message: str = "") -> None:
         pass

@@ -48,7 +48,7 @@ class RemoteOptions(BaseModel):
     timeout: float = Field(600, gt=0, le=3600, description="seconds one upstream set may take, at most")
     consistency_guard: bool = Field(
         True,
-        description="warn on a panel whose identity or product figure crosses its threshold (this engine "
-        "cannot re-render one panel yet; docs/consistency.md)",
+        description="re-render a panel whose identity or product figure crosses its threshold: one upstream "
+        "submit of that panel with a new seed (docs/consistency.md)",
     )
     consistency_retries: int = Field(2, ge=0, le=10, description="consistency_guard: re-renders of one panel, at most")
