@@ -4,7 +4,11 @@ field shows the re-render of panel 3 and the figures; the plan says what will be
 from __future__ import annotations
 
 import base64
+import json
+import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -14,7 +18,8 @@ from fixtures.server import Server
 from seqedit.consistency import faces
 
 MODEL = "/api/v3/bytedance/seedream-v4/edit-sequential"
-ASTRONAUT = Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg"
+ROOT = Path(__file__).resolve().parents[2]
+ASTRONAUT = ROOT / "examples" / "astronaut.jpg"
 pytestmark = pytest.mark.skipif(faces.missing() is not None, reason="the consistency extra is not installed")
 
 
@@ -55,5 +60,20 @@ def test_the_prediction_carries_the_figures_and_the_guards_retry(tmp_path):
             with Client(server.url, api_key=server.key) as sdk:
                 assert sdk.result(data["id"]).consistency == report
                 assert sdk.plan(_body()).consistency["checks"][0]["name"] == "identity"
+            # and `seqedit edit --server` prints the table and writes the figures to set.json
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "tests")])}
+            args = [str(ASTRONAUT), "-p", "a series of 4 portraits of this person", "-n", "4", "--size", "256*256"]
+            args += ["--seed", "11", "-o", str(tmp_path / "out"), "--server", server.url, "--api-key", server.key]
+            done = subprocess.run(
+                [sys.executable, "-m", "seqedit", "edit", *args],
+                capture_output=True,
+                text=True,
+                env={**env, "COLUMNS": "160"},
+                timeout=300,
+            )
+            assert done.returncode == 0, done.stderr
+            assert "consistency" in done.stdout and "identity" in done.stdout, done.stdout
+            record = json.loads((tmp_path / "out" / "set.json").read_text())
+            assert [r["panel"] for r in record["consistency"]["retries"]] == [3]
     finally:
         server.kill(signal.SIGTERM)

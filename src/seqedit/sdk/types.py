@@ -293,6 +293,7 @@ class ImageSet:
             "seed": p.seed,
             "verdicts": [v.__dict__ for v in self.verdicts],
             "warnings": self.warnings,
+            "consistency": p.consistency,
             "outputs": outputs,
             "timings": {
                 "inference_ms": p.raw.get("timings", {}).get("inference"),
