@@ -7,6 +7,8 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from seqedit.client.cli_common import out
+
 
 def cell(figure: dict[str, Any]) -> str:
     """``0.21 ✓`` / ``0.69 ✗`` (with the threshold), or ``—`` when the figure does not apply."""
@@ -43,3 +45,12 @@ def reasons(report: dict[str, Any]) -> list[str]:
         if all(f["value"] is None for f in figures):
             lines.append(f"{name}: n/a ({escape(str(figures[-1]['reason']))})")
     return lines
+
+
+def show(report: dict[str, Any]) -> None:
+    """Print the table of ``report`` and why each figure that applied nowhere has no value."""
+    grid = table(report)
+    if grid is not None:
+        out.print(grid)
+    for line in reasons(report):
+        out.print(f"[dim]{line}[/dim]")

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from seqedit import __version__
 from seqedit.client.cli_common import API_KEY, SERVER, check_outdir, err, fail, out, print_plan
+from seqedit.client.cli_consistency import show as show_consistency
 from seqedit.client.cli_engines import OPT_HELP, build_engine
 from seqedit.edit import Prepared, decode_refs, prepare, render
 from seqedit.engines.base import Unsupported
@@ -192,19 +193,9 @@ def edit(
     }
     (outdir / "set.json").write_text(json.dumps(record, indent=2))
     if not quiet and record["consistency"]:
-        _show_consistency(record["consistency"])
+        show_consistency(record["consistency"])
     if not quiet:
         out.print(f"[green]wrote[/green] {len(outputs)} image(s) and set.json to {outdir}")
-
-
-def _show_consistency(report: dict[str, Any]) -> None:
-    from seqedit.client.cli_consistency import reasons, table
-
-    grid = table(report)
-    if grid is not None:
-        out.print(grid)
-    for line in reasons(report):
-        out.print(f"[dim]{line}[/dim]")
 
 
 def _no_engine_flags(flags: dict[str, Any]) -> None:

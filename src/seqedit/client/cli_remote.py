@@ -176,9 +176,9 @@ def remote_edit(
     except OSError as exc:
         fail(f"-o {outdir}: cannot write there ({exc.strerror or exc})")
     if not quiet and record.get("consistency"):
-        from seqedit.client.cli_edit import _show_consistency
+        from seqedit.client.cli_consistency import show
 
-        _show_consistency(record["consistency"])
+        show(record["consistency"])
     if not quiet:
         out.print(f"[green]wrote[/green] {len(names)} image(s) and set.json to {escape(str(outdir))}")
 
