@@ -25,6 +25,7 @@ import PIL
 from PIL import Image
 
 from seqedit import __version__, watermark
+from seqedit.consistency import Report, Watch
 from seqedit.engines.base import Engine, EngineError, Progress, Verdict
 from seqedit.engines.routing import route
 from seqedit.imaging import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode, encode
@@ -45,6 +46,7 @@ class Prepared:
     warnings: list[str]
     timings: dict[str, float] = field(default_factory=dict)
     provenance: dict[str, Any] | None = None  # what made the set; ``render`` fills it in before panel 1
+    consistency: Report | None = None  # filled by ``render``: the figures per panel, retries, warnings
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Output:
     height: int
     seconds: float  # generating and encoding this panel
     inference: float = 0.0  # of which generating (the engine's own time)
+    consistency: dict[str, Any] | None = None  # this panel's figures (``seqedit.consistency``)
 
     @property
     def sha256(self) -> str:
@@ -115,6 +118,8 @@ def render(
         on_provenance(prepared.provenance)
     want = (plan.size.width, plan.size.height)
     count = 0
+    watch = Watch(plan, prepared.refs, prepared.verdicts, engine, progress)  # figures per panel, the guard
+    prepared.consistency = watch.report
     panels = engine.generate(plan, prepared.refs, progress)
     while True:
         t0 = time.perf_counter()
@@ -136,9 +141,11 @@ def render(
                 f"the {engine.name} engine returned panel {count} in mode {panel.mode}, "
                 f"expected one of {', '.join(PANEL_MODES)}"
             )
+        panel = watch.panel(count, panel)  # measured; re-rendered when the guard says it drifted
         if prepared.request.watermark:
             panel = watermark.apply(panel)
         data = encode(panel, plan.output_format)
-        yield Output(count, data, panel.width, panel.height, time.perf_counter() - t0, t1 - t0)
+        figures = watch.report.figures(count)
+        yield Output(count, data, panel.width, panel.height, time.perf_counter() - t0, t1 - t0, figures)
     if count != plan.count:
         raise EngineError(f"the {engine.name} engine produced {count} of {plan.count} panels")

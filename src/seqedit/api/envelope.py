@@ -7,7 +7,8 @@ on failure or a sync-mode timeout). Extensions: ``seed``, ``warnings``, ``progre
 ``cost`` (USD), ``plan``, ``route`` (once planned: ``{engine, reason}``, the engine that runs it and
 why — ``--engine auto`` picks one per request; null before), ``provenance`` (once rendering starts:
 what made the set — the engine's resolved model, steps, seeds, device, dtype, versions; null before;
-never a secret); while queued (``created``)
+never a secret), ``consistency`` (once completed: the figures per panel, the guard's retries and
+warnings, ``seqedit.consistency``; null before); while queued (``created``)
 ``queue_position`` (0: next) and ``eta_seconds`` (null when unknown).
 
 Base64 results (``base64_envelope``) are streamed: the JSON around ``outputs`` is encoded once, and
@@ -273,6 +274,7 @@ def prediction_json(
         "plan": row["plan"],
         "route": (row["plan"] or {}).get("route"),
         "provenance": (row["plan"] or {}).get("provenance"),
+        "consistency": (row["plan"] or {}).get("consistency"),
     }
     if status == "failed":
         data["code"] = int(row["code"])

@@ -196,6 +196,75 @@ PROVENANCE: dict[str, Any] = {
     "additionalProperties": True,
 }
 
+FIGURE: dict[str, Any] = {
+    "type": "object",
+    "required": ["value", "threshold", "better", "passed", "reason"],
+    "properties": {
+        "value": {"type": ["number", "null"], "description": "null: the figure does not apply (see reason)"},
+        "threshold": {"type": "number"},
+        "better": {"type": "string", "enum": ["lower", "higher"], "description": "which side of it passes"},
+        "passed": {"type": ["boolean", "null"]},
+        "reason": {"type": ["string", "null"], "description": "why there is no value"},
+    },
+}
+
+CONSISTENCY: dict[str, Any] = {
+    "type": ["object", "null"],
+    "description": "extension: consistency figures per panel (identity, palette, palette_ref, structure, "
+    "product), the guard's re-renders and its warnings; null until completed",
+    "properties": {
+        "guard": {"type": "boolean", "description": "the engine's consistency_guard option"},
+        "max_retries": {"type": "integer"},
+        "panels": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "index": {"type": "integer"},
+                    "figures": {"type": "object", "additionalProperties": FIGURE},
+                },
+            },
+        },
+        "retries": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "panel": {"type": "integer"},
+                    "attempt": {"type": "integer"},
+                    "seed": {"type": "integer"},
+                    "reason": {"type": "string"},
+                },
+            },
+        },
+        "warnings": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+CHECKS: dict[str, Any] = {
+    "type": "object",
+    "description": "what will be checked after each panel (the figures and whether the guard re-renders on them)",
+    "properties": {
+        "guard": {"type": "boolean"},
+        "max_retries": {"type": "integer"},
+        "checks": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "threshold": {"type": "number"},
+                    "better": {"type": "string", "enum": ["lower", "higher"]},
+                    "guarded": {"type": "boolean"},
+                    "what": {"type": "string"},
+                    "panels": {"type": "array", "items": {"type": "integer"}, "description": "where it applies"},
+                    "reason": {"type": ["string", "null"], "description": "why it applies to no panel"},
+                },
+            },
+        },
+    },
+}
+
 PREDICTION: dict[str, Any] = {
     "type": "object",
     "description": "A prediction (task). `outputs` is `[]` until `status` is `completed`.",
@@ -247,6 +316,7 @@ PREDICTION: dict[str, Any] = {
         },
         "route": ROUTE,
         "provenance": PROVENANCE,
+        "consistency": CONSISTENCY,
     },
 }
 
@@ -278,6 +348,7 @@ PLAN: dict[str, Any] = {
         "model": {"type": "string"},
         "engine": {"type": "string", "description": "the configured engine"},
         "route": ROUTE,
+        "consistency": CHECKS,
         "count": {"type": "integer", "description": "the images the task would return"},
         "declared_count": {"type": ["integer", "null"], "description": "the count the prompt states"},
         "size": {"type": ["string", "null"], "description": "W*H, or null while it depends on a remote reference"},
@@ -421,6 +492,7 @@ def prediction_example(spec: ModelSpec, status: str = "created") -> dict[str, An
         "plan": None,
         "route": None,
         "provenance": None,
+        "consistency": None,
     }
 
 

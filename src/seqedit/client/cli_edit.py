@@ -18,6 +18,7 @@ from rich.table import Table
 from seqedit import __version__
 from seqedit.client import cli_replay
 from seqedit.client.cli_common import API_KEY, SERVER, check_outdir, err, fail, out, print_plan
+from seqedit.client.cli_consistency import show as show_consistency
 from seqedit.client.cli_engines import OPT_HELP, build_engine, explicit_options
 from seqedit.edit import Prepared, decode_refs, prepare, render
 from seqedit.engines.base import Unsupported
@@ -223,6 +224,7 @@ def _run_set(
         "provenance": prepared.provenance,
         "verdicts": [v.to_dict() for v in prepared.verdicts],
         "warnings": prepared.warnings,
+        "consistency": prepared.consistency.to_dict() if prepared.consistency else None,
         "outputs": [
             {
                 "file": f"{o.index}.{ext}",
@@ -242,6 +244,8 @@ def _run_set(
     if amend is not None:
         amend(record)
     (outdir / "set.json").write_text(json.dumps(record, indent=2))
+    if not quiet and record["consistency"]:
+        show_consistency(record["consistency"])
     if not quiet:
         out.print(f"[green]wrote[/green] {len(outputs)} image(s) and set.json to {outdir}")
     return record

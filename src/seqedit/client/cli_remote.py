@@ -175,6 +175,10 @@ def remote_edit(
         (outdir / "set.json").write_text(json.dumps(record, indent=2))
     except OSError as exc:
         fail(f"-o {outdir}: cannot write there ({exc.strerror or exc})")
+    if not quiet and record.get("consistency"):
+        from seqedit.client.cli_consistency import show
+
+        show(record["consistency"])
     if not quiet:
         out.print(f"[green]wrote[/green] {len(names)} image(s) and set.json to {escape(str(outdir))}")
 

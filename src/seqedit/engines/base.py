@@ -143,6 +143,18 @@ class Engine(Protocol):
 # as ``provenance`` in set.json and on the prediction; an engine without it contributes ``{}``.
 
 
+@runtime_checkable
+class Rerenders(Protocol):
+    """Optional, for the consistency guard (``seqedit.consistency``): an engine that can render one panel
+    of a plan again. ``edit.render`` calls it when a delivered panel's identity or product figure crosses
+    its threshold and the engine's ``consistency_guard`` option is on; an engine without it gets a warning
+    naming the figure instead."""
+
+    def rerender(self, plan: Plan, refs: list[Image.Image], index: int, seed: int, progress: Progress) -> Image.Image:
+        """Panel ``index`` (1-based) again with ``seed``, at ``plan.size``; from the references alone (an
+        engine that anchors on an earlier panel re-anchors on the reference). Raises ``EngineError``."""
+
+
 # --- the registry ------------------------------------------------------------------------------
 # An engine registers a factory under a name, optionally with the pydantic model of its options (see
 # ``engines.options``) and the optional extra it needs. ``create`` checks the extra, checks the options

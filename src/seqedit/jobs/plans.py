@@ -19,6 +19,7 @@ from typing import Any
 
 from PIL import Image
 
+from seqedit import consistency
 from seqedit.engines.base import Engine, Unsupported, Verdict
 from seqedit.engines.routing import route
 from seqedit.plan import make_plan
@@ -80,7 +81,8 @@ def preview(
     plan = make_plan(request, [first] if first is not None else None)
     size = str(plan.size) if (request.size is not None or first is not None) else None
     chosen = route(engine, plan)
-    verdicts = verdict_dicts(chosen.engine, engine.analyse(plan))
+    analysed = engine.analyse(plan)
+    verdicts = verdict_dicts(chosen.engine, analysed)
     refusal: str | None = None
     warnings = list(plan.warnings)
     try:
@@ -93,6 +95,7 @@ def preview(
         "model": model,
         "engine": engine.name,
         "route": chosen.to_dict(),
+        "consistency": consistency.describe(plan, analysed, chosen.engine),  # what each panel is checked for
         "count": n,
         "declared_count": plan.declared_count,
         "size": size,

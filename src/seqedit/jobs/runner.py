@@ -310,7 +310,8 @@ class Runner:
 
             def provenance(made: dict[str, Any]) -> None:
                 """What made the set (``edit.provenance``), on the row before panel 1: a failed set has it too."""
-                job.beat(plan={**recorded, "provenance": made})
+                recorded["provenance"] = made
+                job.beat(plan=recorded)
 
             for out in render(prepared, engine, job, on_provenance=provenance):
                 job.check()
@@ -328,6 +329,9 @@ class Runner:
                 job.check()
                 job.doing = f"rendering panel {out.index + 1} of {plan.count}"
             job.doing = "finishing"
+            if prepared.consistency is not None:  # the figures per panel, retries, warnings (``consistency``)
+                recorded["consistency"] = prepared.consistency.to_dict()  # beside provenance, not instead of it
+                job.beat(plan=recorded)
             ok = self.store.finish(
                 pid,
                 attempt,

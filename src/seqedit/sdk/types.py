@@ -88,6 +88,9 @@ class Prediction:
     # what made the set (engine, versions and what the engine resolved: model, steps, seeds, device, …;
     # None until rendering starts, or an older server)
     provenance: dict[str, Any] | None = None
+    # the consistency figures per panel, the guard's retries and warnings (None until completed, or an
+    # older server): {"guard", "max_retries", "panels": [{"index", "figures"}], "retries", "warnings"}
+    consistency: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Prediction:
@@ -109,8 +112,9 @@ class Prediction:
             raw=d,
             queue_position=position if isinstance(position, int) and not isinstance(position, bool) else None,
             eta_seconds=float(eta) if isinstance(eta, int | float) and not isinstance(eta, bool) else None,
-            route=_route(d.get("route")),
-            provenance=_route(d.get("provenance")),
+            route=_object(d.get("route")),
+            provenance=_object(d.get("provenance")),
+            consistency=_object(d.get("consistency")),
         )
 
     @property
@@ -145,6 +149,7 @@ class PlanPreview:
     price: dict[str, Any]
     raw: dict[str, Any] = field(repr=False)
     route: dict[str, Any] | None = None  # the engine that would run it and why (``--engine auto``)
+    consistency: dict[str, Any] | None = None  # what will be checked after each panel (``checks``)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> PlanPreview:
@@ -163,7 +168,8 @@ class PlanPreview:
             warnings=[str(w) for w in _list(d.get("warnings"))],
             price=_dict(d.get("price")),
             raw=d,
-            route=_route(d.get("route")),
+            route=_object(d.get("route")),
+            consistency=_object(d.get("consistency")),
         )
 
     @property
@@ -291,6 +297,7 @@ class ImageSet:
             "seed": p.seed,
             "verdicts": [v.__dict__ for v in self.verdicts],
             "warnings": self.warnings,
+            "consistency": p.consistency,
             "outputs": outputs,
             "timings": {
                 "inference_ms": p.raw.get("timings", {}).get("inference"),
@@ -324,6 +331,6 @@ def check_id(prediction_id: str) -> str:
     return prediction_id
 
 
-def _route(value: Any) -> dict[str, Any] | None:
-    """A ``route`` (``{"engine", "reason"}``) or ``provenance`` object, or None when absent or not an object."""
+def _object(value: Any) -> dict[str, Any] | None:
+    """A JSON object, or None when absent or not an object (an older server, a malformed answer)."""
     return value if isinstance(value, dict) else None

@@ -59,3 +59,9 @@ class DiffusionOptions(BaseModel):
         None, gt=0, description="generation size cap in pixels (caps memory); unset: the family's native range"
     )
     local_files_only: bool | None = Field(None, description="never download from the hub; unset: follow HF_HUB_OFFLINE")
+    consistency_guard: bool = Field(
+        True,
+        description="re-render a panel whose identity or product figure crosses its threshold, with a new seed "
+        "(seqedit.consistency; docs/consistency.md)",
+    )
+    consistency_retries: int = Field(2, ge=0, le=10, description="consistency_guard: re-renders of one panel, at most")

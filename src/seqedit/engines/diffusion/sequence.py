@@ -249,6 +249,15 @@ def _pixel_options(options: DiffusionOptions) -> dict[str, Any]:
     }
     return {k: v for k, v in options.model_dump(mode="json").items() if k not in NOT_PIXELS | secret}
 
+    # --- the consistency guard (seqedit.consistency) -----------------------------------------------
+    def rerender(self, plan: Plan, refs: list[Image.Image], index: int, seed: int, progress: Progress) -> Image.Image:
+        """Panel ``index`` again with ``seed``, from the references alone (under ``anchor``/``chain`` it is
+        re-anchored on the reference, not on the earlier panel it drifted from). ``grid`` panels are
+        cells of one canvas: re-rendered as one ``independent`` panel at the panel's size."""
+        self.check(plan, refs)
+        run = _Run(self, self.load(), plan, [im.convert("RGB") for im in refs], progress)
+        return run.finish(run.call([run.prompt(index)], run.pack([]), [seed])[0])
+
 
 class _Run:
     """One ``generate`` call: the plan, its references, and the bookkeeping for progress."""

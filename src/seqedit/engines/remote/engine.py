@@ -39,7 +39,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from PIL import Image
@@ -213,6 +213,23 @@ class RemoteEngine:
                 progress.warn(f"upstream: {warning}")
 
     # ------------------------------------------------------------------ helpers
+
+    # --- the consistency guard (seqedit.consistency) -----------------------------------------------
+    def rerender(self, plan: Plan, refs: list[Image.Image], index: int, seed: int, progress: Progress) -> Image.Image:
+        """Panel ``index`` again: one upstream submit of that panel's own line with ``seed`` (its own
+        Idempotency-Key: a retried job finds it instead of paying again)."""
+        images = tuple(_data_uri(r) for r in refs)
+        job = str(getattr(progress, "id", "") or _digest(plan, images))
+        ask = replace(self._ask(plan, [index], images, f"{job}|rerender|{seed}", whole=False), seed=seed)
+        run = _Run(next=index)
+        try:
+            for image in self._one_ask(plan, ask, [index], run, progress):
+                return image
+        finally:
+            if run.costs:
+                progress.warn(f"upstream cost {sum(run.costs):.3f} USD (re-render of panel {index})")
+        detail = f" ({'; '.join(run.reasons)})" if run.reasons else ""
+        raise EngineError(f"the upstream did not return panel {index} when asked to re-render it{detail}")
 
     def _ask(self, plan: Plan, missing: list[int], images: tuple[str, ...], job: str, *, whole: bool) -> Ask:
         if whole:

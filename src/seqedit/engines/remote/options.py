@@ -46,3 +46,9 @@ class RemoteOptions(BaseModel):
     backoff: float = Field(0.5, gt=0, le=30, description="first retry delay in seconds (doubles, capped at 8 s)")
     poll_interval: float = Field(0.5, gt=0, le=30, description="seconds between polls of an upstream prediction")
     timeout: float = Field(600, gt=0, le=3600, description="seconds one upstream set may take, at most")
+    consistency_guard: bool = Field(
+        True,
+        description="re-render a panel whose identity or product figure crosses its threshold: one upstream "
+        "submit of that panel with a new seed (docs/consistency.md)",
+    )
+    consistency_retries: int = Field(2, ge=0, le=10, description="consistency_guard: re-renders of one panel, at most")

@@ -443,6 +443,30 @@ function extOf(src) {
   return ext === "jpeg" ? "jpg" : ext;
 }
 
+// A small badge per panel from the prediction's `consistency` field (the figures, the guard's re-renders);
+// its title lists every figure with its threshold, or why it does not apply.
+function consistencyBadge(report, index) {
+  const panel = (report?.panels || []).find((p) => p.index === index);
+  if (!panel) return null;
+  const figures = Object.entries(panel.figures || {});
+  const measured = figures.filter(([, f]) => f.value !== null);
+  const failing = measured.filter(([, f]) => !f.passed).map(([name]) => name);
+  const retries = (report.retries || []).filter((r) => r.panel === index).length;
+  const badge = document.createElement("span");
+  badge.className = `badge ${failing.length ? "warn" : measured.length ? "ok" : "none"}`;
+  badge.textContent = failing.length ? `✗ ${failing.join(", ")}` : measured.length ? "✓ consistent" : "not measured";
+  if (retries) badge.textContent += ` · re-rendered ×${retries}`;
+  badge.title = figures
+    .map(([name, f]) =>
+      f.value === null
+        ? `${name}: n/a (${f.reason})`
+        : `${name}: ${f.value.toFixed(2)} ${f.passed ? "passes" : "fails"} (${f.better === "lower" ? "≤" : "≥"} ${f.threshold})`,
+    )
+    .join("\n");
+  badge.setAttribute("aria-label", `Consistency of panel ${index}: ${badge.textContent}`);
+  return badge;
+}
+
 function showResult(pred) {
   state.result = pred;
   const gallery = $("gallery");
@@ -472,7 +496,8 @@ function showResult(pred) {
     dl.download = `${pred.id}-${i + 1}.${extOf(src)}`;
     dl.textContent = "Download";
     dl.setAttribute("aria-label", `Download panel ${i + 1}`);
-    bar.append(label, dl);
+    const badge = consistencyBadge(pred.consistency, i + 1);
+    bar.append(label, ...(badge ? [badge] : []), dl);
     li.append(open, bar);
     gallery.append(li);
   });
