@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from PIL import Image, ImageDraw
 
 
@@ -126,6 +125,7 @@ def build_flux2_klein(pipeline: str = "Flux2KleinPipeline"):
     """FLUX.2 [klein] (``Flux2KleinPipeline``); the same components make ``Flux2KleinKVPipeline``
     (FLUX.2 [klein] 9B-KV, reference K/V cached after the first step)."""
     import diffusers
+    import torch
     from diffusers import FlowMatchEulerDiscreteScheduler, Flux2Transformer2DModel
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
@@ -165,6 +165,7 @@ def build_qwen_edit_plus(pipeline: str = "QwenImageEditPlusPipeline"):
     """Qwen-Image-Edit-2509 (``QwenImageEditPlusPipeline``); the same components make the first
     release's single-reference ``QwenImageEditPipeline``."""
     import diffusers
+    import torch
     from diffusers import AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, QwenImageTransformer2DModel
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2VLProcessor
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
@@ -237,6 +238,7 @@ def build_qwen_edit_plus(pipeline: str = "QwenImageEditPlusPipeline"):
 
 
 def build_flux_kontext():
+    import torch
     from diffusers import FlowMatchEulerDiscreteScheduler, FluxKontextPipeline, FluxTransformer2DModel
     from transformers import T5Config, T5EncoderModel
 
@@ -280,6 +282,7 @@ def build_flux_kontext():
 
 
 def build_instruct_pix2pix():
+    import torch
     from diffusers import (
         AutoencoderKL,
         EulerAncestralDiscreteScheduler,
@@ -378,6 +381,7 @@ def qwen3_vl(tokenizer, *, patch_size: int = 16, min_pixels: int = 32 * 32, max_
 def build_qwen_image_21():
     """Qwen-Image-2.1 (``QwenImage21Pipeline``): up to 10 references, a Qwen3-VL encoder that reads the references
     as vision tokens (one merged token per 32 px, matching the 16× VAE's 2×2 latent group), an RGBA VAE."""
+    import torch
     from diffusers import (
         AutoencoderKLQwenImage21,
         FlowMatchEulerDiscreteScheduler,
@@ -455,6 +459,7 @@ def build_flux2_dev():
     encoder. The real checkpoint's ``tokenizer`` is a Pixtral processor, which transformers builds only with
     torchvision; the pipeline calls nothing on it but ``apply_chat_template`` for text-only prompts (images go to
     the VAE, never to the text encoder, unless caption upsampling is asked for), which a tokenizer does alike."""
+    import torch
     from diffusers import FlowMatchEulerDiscreteScheduler, Flux2Pipeline, Flux2Transformer2DModel
     from transformers import Mistral3Config, Mistral3ForConditionalGeneration
 
@@ -509,6 +514,7 @@ def build_flux2_dev():
 
 def build_joyimage_edit_plus():
     """JoyAI-Image-Edit-Plus (``JoyImageEditPlusPipeline``): 1–5 references, a Wan VAE (8×), a Qwen3-VL encoder."""
+    import torch
     from diffusers import (
         AutoencoderKLWan,
         FlowMatchEulerDiscreteScheduler,
@@ -567,6 +573,8 @@ BUILDERS = {
 
 
 def eval_mode(pipe):
+    import torch
+
     for module in pipe.components.values():
         if isinstance(module, torch.nn.Module):
             module.eval()
