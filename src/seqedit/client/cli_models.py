@@ -153,7 +153,7 @@ def demo(
         "diffusion engine end to end (load, strategies, progress, set.json, serve) on a CPU without a download.\n"
         "Next:\n"
         f'  seqedit edit ref.jpg -p "a series of 3 images" --engine diffusion --model {model} '
-        "--size 256*256 --steps 4 --opt min_pixels=4096 -o out",
+        "--size 256x256 --steps 4 --opt min_pixels=4096 -o out",
         soft_wrap=True,
     )
 
