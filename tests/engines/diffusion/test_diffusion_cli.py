@@ -31,6 +31,8 @@ from seqedit.engines.diffusion.tiny import references  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parents[1]
+SRC = HERE.parents[2] / "src"  # the children import this tree's seqedit, not the one the venv has installed
+REF_RESIZE = {"qwen_image_edit_plus", "qwen_image_21", "joyimage_edit_plus"}  # resize references to ~1 MP
 SEQEDIT = Path(sys.executable).with_name("seqedit")
 SITECUSTOMIZE = """
 import os
@@ -46,7 +48,7 @@ def child_env(tmp_path_factory):
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
     return {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(site), str(TESTS)]),
+        "PYTHONPATH": os.pathsep.join([str(site), str(SRC), str(TESTS)]),
         "SEQEDIT_MIN_PIXELS": str(64 * 64),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
@@ -75,6 +77,9 @@ def seqedit(*args, env, timeout=240):
         ("qwen_image_edit_plus", "chain", 2),
         ("flux_kontext", "shared_attention", 3),
         ("instruct_pix2pix", "independent", 2),
+        ("flux2_dev", "shared_attention", 3),
+        ("qwen_image_21", "anchor", 3),
+        ("joyimage_edit_plus", "chain", 2),
     ],
 )
 def test_seqedit_edit_with_each_family(tiny_models, child_env, ref_files, tmp_path, family, strategy, n):
@@ -103,7 +108,7 @@ def test_seqedit_edit_with_each_family(tiny_models, child_env, ref_files, tmp_pa
         strategy,
         "--steps",
         2,
-        env={**child_env, "SEQEDIT_TEST_QWEN_REF_AREA": str(64 * 64)} if "qwen" in family else child_env,
+        env={**child_env, "SEQEDIT_TEST_QWEN_REF_AREA": str(64 * 64)} if family in REF_RESIZE else child_env,
     )
     assert r.returncode == 0, r.stderr
     record = json.loads((out / "set.json").read_text())
@@ -251,6 +256,57 @@ def test_http_service_runs_the_diffusion_engine(tiny_models, child_env, tmp_path
     finally:
         good.kill(signal.SIGTERM)
         bad.kill(signal.SIGTERM)
+
+
+@pytest.mark.parametrize("family", ["flux2_dev", "qwen_image_21", "joyimage_edit_plus"])
+def test_http_service_runs_each_new_family(tiny_models, child_env, tmp_path, family):
+    """A real ``seqedit serve`` on each second-wave family: a 2-panel prediction with 3 references completes."""
+    httpx = pytest.importorskip("httpx")
+    sys.path.insert(0, str(TESTS))
+    from fixtures.server import Server
+
+    env = {k: child_env[k] for k in ("SEQEDIT_MIN_PIXELS", "HF_HUB_OFFLINE", "OMP_NUM_THREADS", "PYTHONPATH")}
+    if family in REF_RESIZE:
+        env["SEQEDIT_TEST_QWEN_REF_AREA"] = str(64 * 64)
+    server = Server(
+        tmp_path / family,
+        engine="diffusion",
+        args=("--model", str(tiny_models[family]), "--strategy", "anchor", "--steps", "2"),
+        **env,
+    ).start(timeout=60)
+    try:
+        refs = [_data_uri(im) for im in references(3)]
+        pid = _submit(httpx, server, prompt="a series of 2 images", images=refs, size="64*96", max_images=2, seed=3)
+        data = _wait(httpx, server, pid)
+        assert data["status"] == "completed", data
+        assert len(data["outputs"]) == 2
+        for url in data["outputs"]:
+            assert Image.open(io.BytesIO(httpx.get(url).content)).size == (64, 96)
+    finally:
+        server.kill(signal.SIGTERM)
+
+
+def test_models_demo_then_the_command_it_prints(child_env, ref_files, tmp_path):
+    """``seqedit models demo DIR`` in a subprocess, then exactly the ``seqedit edit`` line it prints (with a real
+    reference file and output directory), in another: a set of noise panels and its set.json."""
+    import shlex
+
+    demo = tmp_path / "demo"
+    r = seqedit("models", "demo", demo, env=child_env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "noise, not a model" in r.stdout and r.stderr == ""
+    line = r.stdout.strip().splitlines()[-1]
+    argv = shlex.split(line)
+    assert argv[:2] == ["seqedit", "edit"] and argv[argv.index("--model") + 1] == str(demo)
+    argv[argv.index("ref.jpg")] = str(ref_files[0])
+    argv[argv.index("-o") + 1] = str(tmp_path / "out")
+    r = seqedit(*argv[1:], "-q", env=child_env, timeout=240)
+    assert r.returncode == 0, r.stderr
+    record = json.loads((tmp_path / "out" / "set.json").read_text())
+    assert record["engine"] == "diffusion" and len(record["outputs"]) == 3
+    assert record["engine_options"]["model"] == str(demo)
+    with Image.open(tmp_path / "out" / "1.jpg") as im:
+        assert im.size == (256, 256)
 
 
 @pytest.mark.parametrize("failure", ["out_of_memory", "cuda_without_gpu", "not_a_pipeline"])

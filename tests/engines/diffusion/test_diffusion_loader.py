@@ -24,7 +24,14 @@ def test_every_family_loads_through_the_real_loader(tiny_models, family):
     assert (loaded.device, loaded.dtype) == ("cpu", "float32")
     assert type(loaded.pipe).__name__ in loaded.adapter.pipeline_classes
     described = loaded.adapter.describe()
-    limits = {"flux2_klein": 4, "flux2_klein_kv": 4, "qwen_image_edit_plus": 3}
+    limits = {
+        "flux2_klein": 4,
+        "flux2_klein_kv": 4,
+        "flux2_dev": 6,
+        "qwen_image_21": 10,
+        "qwen_image_edit_plus": 3,
+        "joyimage_edit_plus": 5,
+    }
     assert described["reference_limit"] == limits.get(family, 1)
 
 

@@ -30,16 +30,22 @@ from seqedit.engines.diffusion.errors import (
     NotAPipeline,
     engine_errors,
 )
+from seqedit.engines.diffusion.flux2_dev import Flux2Dev
 from seqedit.engines.diffusion.flux2_klein import Flux2Klein, Flux2KleinKV
 from seqedit.engines.diffusion.flux_kontext import FluxKontext
+from seqedit.engines.diffusion.joyimage import JoyImageEditPlus
 from seqedit.engines.diffusion.options import EXTRA
 from seqedit.engines.diffusion.pix2pix import InstructPix2Pix
 from seqedit.engines.diffusion.qwen_edit import QwenImageEdit, QwenImageEditPlus
+from seqedit.engines.diffusion.qwen_image_21 import QwenImage21
 
 ADAPTERS: tuple[type[Adapter], ...] = (
     Flux2Klein,
     Flux2KleinKV,
+    Flux2Dev,
+    QwenImage21,
     QwenImageEditPlus,
+    JoyImageEditPlus,
     QwenImageEdit,
     FluxKontext,
     InstructPix2Pix,
