@@ -41,6 +41,7 @@ from seqedit.engines.diffusion import loader
 from seqedit.engines.diffusion.adapter import Adapter, Native, stitch
 from seqedit.engines.diffusion.errors import engine_errors
 from seqedit.engines.diffusion.options import DiffusionOptions, Strategy
+from seqedit.engines.diffusion.speed import Speed
 from seqedit.plan import Plan
 
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
@@ -71,12 +72,13 @@ class DiffusionEngine:
         self.options = opts
         self.model = opts.model
         self.strategy = opts.strategy
-        self.steps = opts.steps
+        self.steps = opts.steps or opts.lora_steps  # a distilled LoRA's step count when steps is unset
         self.guidance = opts.guidance
         self.overflow = opts.overflow
         self.batch_size = opts.batch_size
         self.min_pixels = opts.min_pixels
         self.max_pixels = opts.max_pixels
+        self.speed = Speed.of(opts, steps=self.steps)
         self._load_options = dict(
             device=opts.device,
             dtype=opts.dtype,
@@ -85,13 +87,17 @@ class DiffusionEngine:
             vae_tiling=opts.vae_tiling,
             vae_slicing=opts.vae_slicing,
             attention_backend=opts.attention_backend or None,
+            speed=self.speed,
         )
         self._local_files_only = opts.local_files_only
         self._loaded: loader.Loaded | None = None
         self._info: loader.ModelInfo | None = None
         self._lock = threading.RLock()
+        index = None
         if loader.is_local(self.model):
             self.info()  # a missing path or a directory that is no pipeline fails now (serve: at start-up)
+            index = loader.read_model_index(self.model)
+        self.speed.check(index)  # a missing package or LoRA file, a UNet with cache: now too
 
     # --- the model ----------------------------------------------------------------------------
     def info(self) -> loader.ModelInfo:
@@ -126,6 +132,7 @@ class DiffusionEngine:
             device=loaded.device,
             dtype=loaded.dtype,
             offload=loaded.offload,
+            speed=self.speed.pixels(),
             native_sizes=self.native().describe(),
             load_seconds=round(loaded.seconds, 2),
             strategies=[s for s in STRATEGIES if s != "shared_attention" or loaded.adapter.shared_attention],
