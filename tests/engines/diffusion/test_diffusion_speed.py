@@ -258,3 +258,38 @@ def test_a_bad_speed_option_stops_serve_at_start(tiny_models, tmp_path, args, va
     )
     assert r.returncode == 2, r.stderr
     assert message in r.stderr and "Traceback" not in r.stderr
+
+
+# --- scripts/gpu-check ------------------------------------------------------------------------
+def test_gpu_check_quick_runs_the_cpu_subset_and_prints_the_table(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEQEDIT_")}
+    env.update(PYTHON=sys.executable, PYTHONPATH=str(ROOT / "src"), OMP_NUM_THREADS="2")
+    r = subprocess.run(
+        [str(ROOT / "scripts" / "gpu-check"), "--quick", "--families", "instruct_pix2pix", "--cases", "plain,lora"]
+        + ["--steps", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = [line.split() for line in r.stdout.splitlines() if line.startswith("instruct_pix2pix")]
+    assert [row[:3] for row in rows] == [["instruct_pix2pix", "plain", "ok"], ["instruct_pix2pix", "lora", "ok"]]
+    assert "2 ok, 0 failed, 0 skipped" in r.stdout
+
+
+def test_gpu_check_exits_non_zero_when_a_case_fails(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEQEDIT_")}
+    env.update(PYTHON=sys.executable, PYTHONPATH=str(ROOT / "src"), OMP_NUM_THREADS="2")
+    r = subprocess.run(
+        [str(ROOT / "scripts" / "gpu-check"), "--families", "instruct_pix2pix", "--cases", "plain,compile=full"]
+        + ["--opt", "compile_backend=no_such_backend", "--steps", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert r.returncode == 1, r.stdout + r.stderr
+    rows = {line.split()[1]: line for line in r.stdout.splitlines() if line.startswith("instruct_pix2pix")}
+    assert rows["plain"].split()[2] == "ok" and rows["compile=full"].split()[2] == "failed"
+    assert "no_such_backend" in rows["compile=full"] and "1 ok, 1 failed" in r.stdout
