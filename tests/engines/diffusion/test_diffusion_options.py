@@ -29,7 +29,7 @@ def env():
     clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("SEQEDIT_")}
     return {
         **clean,
-        "PYTHONPATH": str(HERE),
+        "PYTHONPATH": os.pathsep.join([str(HERE.parents[2] / "src"), str(HERE)]),  # this checkout's seqedit
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "OMP_NUM_THREADS": "2",
