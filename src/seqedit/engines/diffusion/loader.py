@@ -325,7 +325,7 @@ def load(
         started = time.perf_counter()
         pipeline_cls = getattr(diffusers, info.class_name, None) or diffusers.DiffusionPipeline
         index = read_model_index(source, local_files_only=local_files_only)
-        quantization = speedups.quantization(speed, dtype, [k for k in index if not k.startswith("_")])
+        quantization = speedups.quantization(speed, dtype, index)
         extra = {"quantization_config": quantization} if quantization is not None else {}
         pipe = pipeline_cls.from_pretrained(
             str(Path(source).expanduser()) if Path(source).expanduser().exists() else source,

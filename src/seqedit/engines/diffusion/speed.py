@@ -167,28 +167,35 @@ def denoiser(pipe: Any) -> Any:
     raise OptionError(f"{type(pipe).__name__} has no transformer or unet", option="cache")
 
 
-def quantization(speed: Speed, dtype: str, components: list[str]) -> Any:
-    """The ``PipelineQuantizationConfig`` for ``from_pretrained``, or None. ``components``: the pipeline's."""
+def quantization(speed: Speed, dtype: str, index: dict[str, Any]) -> Any:
+    """The ``PipelineQuantizationConfig`` for ``from_pretrained``, or None. ``index``: model_index.json.
+    bitsandbytes goes by ``quant_backend``; torchao's diffusers and transformers configs differ in their
+    signatures, so it goes by ``quant_mapping`` (each component gets its own library's config)."""
     if speed.quantize == "none":
         return None
     speed._check_quantize()
     import torch
     from diffusers import PipelineQuantizationConfig
 
-    backend, _, _ = QUANT_BACKENDS[speed.quantize]
-    compute = getattr(torch, dtype)
-    kwargs: dict[str, Any]
-    if speed.quantize == "bnb_4bit":
-        kwargs = {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_compute_dtype": compute}
-    elif speed.quantize == "bnb_8bit":
-        kwargs = {"load_in_8bit": True}
-    else:
-        from torchao.quantization import Float8WeightOnlyConfig, Int8WeightOnlyConfig
-
-        kind = Int8WeightOnlyConfig if speed.quantize == "torchao_int8wo" else Float8WeightOnlyConfig
-        kwargs = {"quant_type": kind()}
+    components = {k: v[0] for k, v in index.items() if not k.startswith("_") and isinstance(v, list) and v[0]}
     wanted = list(speed.quantize_components) or [c for c in DENOISERS if c in components][:1]
-    return PipelineQuantizationConfig(quant_backend=backend, quant_kwargs=kwargs, components_to_quantize=wanted)
+    backend, _, _ = QUANT_BACKENDS[speed.quantize]
+    if speed.quantize == "bnb_4bit":
+        kwargs = {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_compute_dtype": getattr(torch, dtype)}
+        return PipelineQuantizationConfig(quant_backend=backend, quant_kwargs=kwargs, components_to_quantize=wanted)
+    if speed.quantize == "bnb_8bit":
+        kwargs = {"load_in_8bit": True}
+        return PipelineQuantizationConfig(quant_backend=backend, quant_kwargs=kwargs, components_to_quantize=wanted)
+    from diffusers import TorchAoConfig as DiffusersTorchAo
+    from torchao.quantization import Float8WeightOnlyConfig, Int8WeightOnlyConfig
+    from transformers import TorchAoConfig as TransformersTorchAo
+
+    kind = Int8WeightOnlyConfig if speed.quantize == "torchao_int8wo" else Float8WeightOnlyConfig
+    mapping = {
+        name: (TransformersTorchAo if components[name] == "transformers" else DiffusersTorchAo)(quant_type=kind())
+        for name in wanted
+    }
+    return PipelineQuantizationConfig(quant_mapping=mapping)
 
 
 def lora(pipe: Any, speed: Speed) -> list[str]:
