@@ -57,6 +57,9 @@ def hooks(module) -> set[str]:
         ("flux2_klein", "taylorseer", {}, "taylorseer_cache"),
         ("flux2_klein", "magcache", {"cache_ratios": "flux"}, "mag_cache_leader_block_hook"),
         ("flux_kontext", "magcache", {"cache_ratios": "flux"}, "mag_cache_leader_block_hook"),
+        ("flux_kontext", "first_block", {}, "fbc_leader_block_hook"),  # its calls are named by speed.name_calls
+        ("flux_kontext", "taylorseer", {}, "taylorseer_cache"),
+        ("flux2_klein_kv", "taylorseer", {}, "taylorseer_cache"),
     ],
 )
 def test_each_cache_hooks_the_transformer_and_runs_a_set(engines, family, cache, extra, hook):
@@ -76,12 +79,29 @@ def test_magcache_with_the_same_steps_as_none_differs_only_by_what_it_skips(engi
     assert all(np.array_equal(a, b) for a, b in zip(plain, exact, strict=True))  # calibration skips nothing
 
 
+@pytest.mark.parametrize("family", ["qwen_image_edit_plus", "flux_kontext"])
+def test_first_block_cache_with_a_huge_threshold_skips_the_other_blocks(engines, family):
+    """After the first step every step is "close enough": the last block's attention stops running."""
+    counts = {}
+    for cache, extra in (("none", {}), ("first_block", {"cache_threshold": 1e6})):
+        engine = engines(family, strategy="independent", steps=4, cache=cache, **extra)
+        last = speed._blocks(engine.adapter.transformer)[-1]
+        calls = []  # the block itself is still called (its hook answers); its attention is what is skipped
+        handle = last.attn.register_forward_pre_hook(lambda *a, seen=calls: seen.append(1))
+        try:
+            images = run(engine, 1)
+        finally:
+            handle.remove()
+        counts[cache] = len(calls)
+        assert len(images) == 1
+    assert counts["none"] >= 4 and counts["first_block"] < counts["none"], counts
+
+
 @pytest.mark.parametrize(
     "family, cache, message",
     [
         ("instruct_pix2pix", "first_block", "cache=first_block needs a transformer denoiser"),
         ("flux2_klein", "first_block", "first-block cache cannot run Flux2Transformer2DModel"),
-        ("flux_kontext", "taylorseer", "FluxKontextPipeline does not name its denoiser calls"),
     ],
 )
 def test_a_cache_the_family_cannot_take_is_an_option_error(tiny_models, family, cache, message):

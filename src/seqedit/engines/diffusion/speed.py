@@ -261,13 +261,9 @@ def _blocks(module: Any) -> list[Any]:
 
 def _cache_refusal(pipe: Any, module: Any, kind: str) -> str:
     """Why diffusers' ``kind`` cache cannot run on this pipeline, or "" when it can."""
-    import inspect
 
     if not hasattr(module, "enable_cache"):
         return f"the {type(module).__name__} of {type(pipe).__name__} has no step cache (diffusers enable_cache)"
-    if kind in ("first_block", "taylorseer") and "cache_context" not in inspect.getsource(type(pipe).__call__):
-        # these hooks need the pipeline to name each denoiser call (cache_context); MagCache names its own
-        return f"{type(pipe).__name__} does not name its denoiser calls (cache_context), which {kind} needs"
     if kind == "first_block":
         from diffusers.hooks._helpers import TransformerBlockRegistry
 
@@ -294,6 +290,33 @@ def cache(pipe: Any, speed: Speed, steps: int) -> None:
         usable = "cache=none" if not hasattr(module, "enable_cache") else "another cache, or cache=none"
         raise OptionError(f"cache={speed.cache}: {refusal}; use {usable}", option="cache")
     module.enable_cache(config)
+    if not names_its_calls(pipe):
+        name_calls(module)
+
+
+def names_its_calls(pipe: Any) -> bool:
+    """Whether the pipeline wraps each denoiser call in ``cache_context`` ("cond"/"uncond"), which the
+    first-block and TaylorSeer hooks need (FLUX.1 Kontext's and the klein KV pipeline's calls do not)."""
+    import inspect
+
+    return "cache_context" in inspect.getsource(type(pipe).__call__)
+
+
+def name_calls(module: Any) -> None:
+    """Run every call of ``module`` in ``cache_context("cond")``: for a pipeline that names none of its
+    calls (so there is one kind of call, and no context to clash with)."""
+
+    def enter(mod: Any, args: Any, kwargs: Any) -> None:
+        mod._seqedit_cache_context = mod.cache_context("cond")
+        mod._seqedit_cache_context.__enter__()
+
+    def leave(mod: Any, args: Any, kwargs: Any, output: Any) -> None:
+        context = mod.__dict__.pop("_seqedit_cache_context", None)
+        if context is not None:
+            context.__exit__(None, None, None)
+
+    module.register_forward_pre_hook(enter, with_kwargs=True)
+    module.register_forward_hook(leave, with_kwargs=True, always_call=True)
 
 
 def offload(pipe: Any, kind: str, device: str, speed: Speed) -> None:
