@@ -55,7 +55,7 @@ class Speed:
     compile_backend: str = "inductor"
     lora: tuple[str, ...] = ()
     lora_scale: float = 1.0
-    steps: int | None = None  # the run's step count (magcache needs it); None: the family's default
+    steps: int | None = None  # magcache only (its ratios are per step): the run's steps; None: the family's
 
     @classmethod
     def of(cls, opts: DiffusionOptions, steps: int | None = None) -> Speed:
@@ -74,7 +74,7 @@ class Speed:
             compile_backend=opts.compile_backend.strip() or "inductor",
             lora=_split(opts.lora),
             lora_scale=opts.lora_scale,
-            steps=steps,
+            steps=steps if opts.cache == "magcache" else None,  # else engines differing in steps share a pipeline
         )
 
     def pixels(self) -> dict[str, Any]:
