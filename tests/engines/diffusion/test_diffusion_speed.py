@@ -79,6 +79,30 @@ def test_magcache_with_the_same_steps_as_none_differs_only_by_what_it_skips(engi
     assert all(np.array_equal(a, b) for a, b in zip(plain, exact, strict=True))  # calibration skips nothing
 
 
+class CancelAfter(NullProgress):
+    def __init__(self, reports: int) -> None:
+        super().__init__()
+        self.left = reports
+
+    def report(self, fraction: float, message: str = "") -> None:
+        self.left -= 1
+
+    def cancelled(self) -> bool:
+        return self.left <= 0
+
+
+@pytest.mark.parametrize("cache, extra", [("magcache", {"cache_ratios": "flux"}), ("taylorseer", {"cache_warmup": 1})])
+def test_a_cancelled_run_leaves_no_cache_state_for_the_next(engines, cache, extra):
+    from seqedit.engines.base import Cancelled
+
+    engine = engines("qwen_image_edit_plus", strategy="independent", steps=6, cache=cache, **extra)
+    before = run(engine, 1)
+    with pytest.raises(Cancelled):
+        list(engine.generate(plan(1), references(1), CancelAfter(3)))  # stops after step 3 of 6
+    after = run(engine, 1)
+    assert np.array_equal(before[0], after[0])
+
+
 @pytest.mark.parametrize("family", ["qwen_image_edit_plus", "flux_kontext"])
 def test_first_block_cache_with_a_huge_threshold_skips_the_other_blocks(engines, family):
     """After the first step every step is "close enough": the last block's attention stops running."""

@@ -292,6 +292,38 @@ def cache(pipe: Any, speed: Speed, steps: int) -> None:
     module.enable_cache(config)
     if not names_its_calls(pipe):
         name_calls(module)
+    fresh_state_per_call(pipe, module)
+
+
+def fresh_state_per_call(pipe: Any, module: Any) -> None:
+    """Reset the cache hooks' state when a pipeline call starts. Pipelines reset it when they finish, but
+    a run cancelled from its step callback never finishes, and the next run would start from the dead
+    run's step count and residuals. A call starts with ``scheduler.set_timesteps``, which makes a new
+    ``timesteps`` tensor: the first denoiser call that sees a new one resets (once, before CFG's second
+    call of the same step). Reads diffusers' hook registry (private names of the pinned 0.42.1)."""
+    from diffusers.hooks.hooks import HookRegistry, StateManager, _set_cache_context
+
+    seen: list[Any] = [None]
+
+    def context_of(mod: Any) -> Any:
+        registry = HookRegistry.check_if_exists_or_initialize(mod)
+        for child in (registry, *registry._get_child_registries()):
+            for hook in child.hooks.values():
+                for attr in vars(hook).values():
+                    if isinstance(attr, StateManager) and attr._context is not None:
+                        return attr._context
+        return None
+
+    def reset_if_new_call(mod: Any, args: Any) -> None:
+        timesteps = getattr(pipe.scheduler, "timesteps", None)
+        if timesteps is not seen[0]:
+            seen[0] = timesteps
+            context = context_of(mod)  # the pipeline's cache_context for this call: resetting clears it
+            mod._reset_stateful_cache()
+            if context is not None:
+                _set_cache_context(mod, context)
+
+    module.register_forward_pre_hook(reset_if_new_call)
 
 
 def names_its_calls(pipe: Any) -> bool:
