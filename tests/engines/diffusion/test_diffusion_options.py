@@ -29,7 +29,7 @@ def env():
     clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("SEQEDIT_")}
     return {
         **clean,
-        "PYTHONPATH": str(HERE),
+        "PYTHONPATH": os.pathsep.join([str(HERE.parents[2] / "src"), str(HERE)]),  # this checkout's seqedit
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "OMP_NUM_THREADS": "2",
@@ -133,7 +133,7 @@ def test_edit_options_reach_the_engine_and_set_json(tiny_models, ref, env, tmp_p
     assert options["guidance"] == 2.5 and options["vae_tiling"] is True and options["strategy"] == "independent"
     assert options["min_pixels"] == 64 * 64  # from the environment
     assert options["steps"] == 1  # the flag, over $SEQEDIT_STEPS
-    assert options["offload"] is False and options["batch_size"] == 4  # the declared defaults
+    assert options["offload"] == "none" and options["batch_size"] == 4  # the declared defaults
     assert len(record["outputs"]) == 2
 
 

@@ -24,8 +24,9 @@ class JoyImageEditPlus(Adapter):
     pipeline_classes = ("JoyImageEditPlusPipeline",)
     max_refs = 5
     batchable = True
-    licence = "Apache-2.0 (as the JoyAI-Image-Edit-Plus model cards state; not verified against the Diffusers repo)"
+    licence = "Apache-2.0 (the jdopensource JoyAI-Image-Edit model cards)"
     checkpoints = ("jdopensource/JoyAI-Image-Edit-Plus-Diffusers",)
+    # no reference_encoder: the pipeline encodes references inside prepare_latents, with the panel's noise
 
     def default_steps(self) -> int:
         return 30

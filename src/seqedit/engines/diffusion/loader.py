@@ -38,6 +38,7 @@ from seqedit.engines.diffusion.options import EXTRA
 from seqedit.engines.diffusion.pix2pix import InstructPix2Pix
 from seqedit.engines.diffusion.qwen_edit import QwenImageEdit, QwenImageEditPlus
 from seqedit.engines.diffusion.qwen_image_21 import QwenImage21
+from seqedit.engines.diffusion.speed import Speed
 
 ADAPTERS: tuple[type[Adapter], ...] = (
     Flux2Klein,
@@ -78,7 +79,7 @@ class Loaded:
     adapter: Adapter
     device: str
     dtype: str
-    offload: bool
+    offload: str  # none | model | group | sequential (always none on CPU)
     seconds: float
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)  # one call at a time
 
@@ -89,7 +90,9 @@ _CACHE_LOCK = threading.Lock()
 
 def shared(source: str, **options: Any) -> Loaded:
     """``load`` once per process for the same model and options: every engine instance (the service
-    builds one per consumer thread) reuses the same pipeline and serialises its calls on ``lock``."""
+    builds one per consumer thread) reuses the same pipeline and serialises its calls on ``lock``.
+    The key holds every option, the ``Speed`` ones included (a frozen dataclass), so a pipeline with a
+    cache hook or a LoRA is never handed to an engine that asked for none."""
     key = (str(source), tuple(sorted(options.items())))
     with _CACHE_LOCK:
         loaded = _CACHE.get(key)
@@ -289,22 +292,36 @@ def _quiet() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
+def offload_kind(offload: bool | str | None) -> str:
+    """``offload`` as none | model | group | sequential (``True``/``False`` from before the kinds)."""
+    if offload is None or offload is False:
+        return "none"
+    return "model" if offload is True else str(offload)
+
+
 def load(
     source: str,
     *,
     device: str | None = None,
     dtype: str | None = None,
     local_files_only: bool | None = None,
-    offload: bool = False,
+    offload: bool | str = False,
     vae_tiling: bool = False,
     vae_slicing: bool = False,
     attention_backend: str | None = None,
+    speed: Speed | None = None,
 ) -> Loaded:
-    """Load the pipeline at ``source`` onto ``device`` and wrap it in its family's adapter."""
+    """Load the pipeline at ``source`` onto ``device`` and wrap it in its family's adapter. ``speed``:
+    quantisation (at ``from_pretrained``), LoRA, step cache, offload kind and compilation (``speed.py``);
+    offload is ignored on CPU (recorded as ``none``)."""
+    from seqedit.engines.diffusion import speed as speedups
+
+    speed = speed or Speed()
     info = inspect_model(source, local_files_only=local_files_only)
     require_extra()
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
+    placement = "none" if device == "cpu" else offload_kind(offload)
     with engine_errors(f"loading {source}"):
         import diffusers
         import torch
@@ -313,16 +330,20 @@ def load(
         patch_qwen_vl_processors_without_torchvision()
         started = time.perf_counter()
         pipeline_cls = getattr(diffusers, info.class_name, None) or diffusers.DiffusionPipeline
+        index = read_model_index(source, local_files_only=local_files_only)
+        quantization = speedups.quantization(speed, dtype, index)
+        extra = {"quantization_config": quantization} if quantization is not None else {}
         pipe = pipeline_cls.from_pretrained(
             str(Path(source).expanduser()) if Path(source).expanduser().exists() else source,
             dtype=getattr(torch, dtype),
             local_files_only=_offline() if local_files_only is None else local_files_only,
+            **extra,
         )
         pipe.set_progress_bar_config(disable=True)
-        if offload and device != "cpu":
-            pipe.enable_model_cpu_offload(device=device)
-        else:
-            pipe.to(device)
+        adapter = info.adapter(pipe)
+        speedups.lora(pipe, speed)
+        speedups.cache(pipe, speed, speed.steps or adapter.default_steps())
+        speedups.offload(pipe, placement, device, speed)
         vae = getattr(pipe, "vae", None)
         if vae_tiling and vae is not None and hasattr(vae, "enable_tiling"):
             vae.enable_tiling()
@@ -336,12 +357,13 @@ def load(
                 denoiser.set_attention_backend(attention_backend)
             except (ValueError, RuntimeError, ImportError) as exc:
                 raise EngineError(f"attention backend {attention_backend!r} unavailable: {exc}", code=1400) from exc
+        speedups.compile_denoiser(pipe, speed)
     return Loaded(
         source=str(source),
         pipe=pipe,
-        adapter=info.adapter(pipe),
+        adapter=adapter,
         device=device,
         dtype=dtype,
-        offload=offload and device != "cpu",
+        offload=placement,
         seconds=time.perf_counter() - started,
     )

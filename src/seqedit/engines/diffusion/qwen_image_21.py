@@ -28,8 +28,9 @@ class QwenImage21(Adapter):
     pipeline_classes = ("QwenImage21Pipeline",)
     max_refs = 10
     batchable = True
-    licence = "not verified: see the Qwen/Qwen-Image-2.1 model card (earlier Qwen-Image releases are Apache-2.0)"
+    licence = "Qwen Research License (non-commercial: research and evaluation; a commercial licence is Qwen's to grant)"
     checkpoints = ("Qwen/Qwen-Image-2.1",)
+    reference_encoder = "_encode_vae_image"  # retrieve_latents(..., sample_mode="argmax"): reusable across a set
 
     def sample_sigmas(self) -> list[float] | None:
         sigmas = getattr(self.pipe.config, "sample_sigmas", None)

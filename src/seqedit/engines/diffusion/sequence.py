@@ -41,6 +41,7 @@ from seqedit.engines.diffusion import loader, reuse
 from seqedit.engines.diffusion.adapter import Adapter, Native, stitch
 from seqedit.engines.diffusion.errors import engine_errors
 from seqedit.engines.diffusion.options import DiffusionOptions, Strategy
+from seqedit.engines.diffusion.speed import Speed
 from seqedit.plan import Plan
 
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
@@ -71,7 +72,7 @@ class DiffusionEngine:
         self.options = opts
         self.model = opts.model
         self.strategy = opts.strategy
-        self.steps = opts.steps
+        self.steps = opts.steps or opts.lora_steps  # a distilled LoRA's step count when steps is unset
         self.guidance = opts.guidance
         self.overflow = opts.overflow
         self.batch_size = opts.batch_size
@@ -79,6 +80,7 @@ class DiffusionEngine:
         self.last_reuse: reuse.ReuseCounts | None = None  # what the latest set encoded and reused
         self.min_pixels = opts.min_pixels
         self.max_pixels = opts.max_pixels
+        self.speed = Speed.of(opts, steps=self.steps)
         self._load_options = dict(
             device=opts.device,
             dtype=opts.dtype,
@@ -87,13 +89,17 @@ class DiffusionEngine:
             vae_tiling=opts.vae_tiling,
             vae_slicing=opts.vae_slicing,
             attention_backend=opts.attention_backend or None,
+            speed=self.speed,
         )
         self._local_files_only = opts.local_files_only
         self._loaded: loader.Loaded | None = None
         self._info: loader.ModelInfo | None = None
         self._lock = threading.RLock()
+        index = None
         if loader.is_local(self.model):
             self.info()  # a missing path or a directory that is no pipeline fails now (serve: at start-up)
+            index = loader.read_model_index(self.model)
+        self.speed.check(index)  # a missing package or LoRA file, a UNet with cache: now too
 
     # --- the model ----------------------------------------------------------------------------
     def info(self) -> loader.ModelInfo:
@@ -128,6 +134,7 @@ class DiffusionEngine:
             device=loaded.device,
             dtype=loaded.dtype,
             offload=loaded.offload,
+            speed=self.speed.pixels(),
             native_sizes=self.native().describe(),
             load_seconds=round(loaded.seconds, 2),
             strategies=[s for s in STRATEGIES if s != "shared_attention" or loaded.adapter.shared_attention],
@@ -135,11 +142,27 @@ class DiffusionEngine:
         )
         return out
 
+    # --- what a run resolves (``_Run`` and ``provenance`` ask the same questions) -----------------
+    def resolved_steps(self, adapter: Adapter) -> int:
+        return self.steps or adapter.default_steps()
+
+    def resolved_guidance(self, adapter: Adapter) -> float:
+        return adapter.default_guidance() if self.guidance is None else self.guidance
+
+    def generation_size(self, plan: Plan) -> tuple[int, int]:
+        """Width and height of one call: a panel's, or under ``grid`` the canvas of the whole set."""
+        if self.strategy == "grid":
+            from seqedit.sizes import Size
+
+            cols, rows = GRID_LAYOUT.get(plan.count, (1, 1))
+            return self.native().fit(Size(plan.size.width * cols, plan.size.height * rows))
+        return self.native().fit(plan.size)
+
     # --- what made a set (the port's optional ``provenance``) ----------------------------------
     def provenance(self, plan: Plan) -> dict[str, Any]:
         """What this engine resolved for ``plan`` that changes pixels (loads the model: the defaults of
         steps, guidance and the native size are the family's, read from the pipeline). Steps, guidance,
-        generation size and seeds are resolved as ``_Run`` resolves them; a test holds each against what
+        generation size and seeds come from the helpers ``_Run`` uses; a test holds each against what
         the pipeline is called with."""
         import diffusers
         import torch
@@ -149,21 +172,16 @@ class DiffusionEngine:
 
         loaded = self.load()
         adapter = loaded.adapter
-        width, height = self.native().fit(plan.size)
-        if self.strategy == "grid":  # one canvas for the whole set (see ``_Run.grid``)
-            from seqedit.sizes import Size
-
-            cols, rows = GRID_LAYOUT.get(plan.count, (1, 1))
-            width, height = self.native().fit(Size(plan.size.width * cols, plan.size.height * rows))
+        width, height = self.generation_size(plan)
         return {
             "model": self.model,
             "model_source": model_source(self.model, local=loader.is_local(self.model)),
             "pipeline": type(loaded.pipe).__name__,
             "family": adapter.family,
             "strategy": self.strategy,
-            "steps": self.steps or adapter.default_steps(),
-            "guidance": adapter.default_guidance() if self.guidance is None else self.guidance,
-            "seeds": [(plan.seed + k - 1) % 2**63 for k in range(1, plan.count + 1)],  # ``_Run.seed``
+            "steps": self.resolved_steps(adapter),
+            "guidance": self.resolved_guidance(adapter),
+            "seeds": [panel_seed(plan, k) for k in range(1, plan.count + 1)],
             "generation_size": f"{width}x{height}",
             "device": loaded.device,
             "dtype": loaded.dtype,
@@ -235,10 +253,21 @@ class DiffusionEngine:
             strategy = getattr(run, self.strategy)
             yield from strategy()
 
+    # --- the consistency guard (seqedit.consistency) -----------------------------------------------
+    def rerender(self, plan: Plan, refs: list[Image.Image], index: int, seed: int, progress: Progress) -> Image.Image:
+        """Panel ``index`` again with ``seed``, from the references alone (under ``anchor``/``chain`` it is
+        re-anchored on the reference, not on the earlier panel it drifted from). ``grid`` panels are
+        cells of one canvas: re-rendered as one ``independent`` panel at the panel's size."""
+        self.check(plan, refs)
+        loaded = self.load()
+        with reuse.SetReuse(loaded.pipe, loaded.adapter, enabled=self.reuse_references) as memo:
+            run = _Run(self, loaded, plan, [im.convert("RGB") for im in refs], progress, memo)
+            return run.finish(run.call([run.prompt(index)], run.pack([]), [seed])[0])
+
 
 # Declared options that cannot change a pixel: where the weights are read from, or where they wait
 # between uses (the same computation on the same device). Every other declared option is recorded.
-NOT_PIXELS = frozenset({"local_files_only", "offload"})
+NOT_PIXELS = frozenset({"local_files_only", "offload", "offload_group_type", "offload_group_blocks", "offload_stream"})
 
 
 def _pixel_options(options: DiffusionOptions) -> dict[str, Any]:
@@ -249,14 +278,10 @@ def _pixel_options(options: DiffusionOptions) -> dict[str, Any]:
     }
     return {k: v for k, v in options.model_dump(mode="json").items() if k not in NOT_PIXELS | secret}
 
-    # --- the consistency guard (seqedit.consistency) -----------------------------------------------
-    def rerender(self, plan: Plan, refs: list[Image.Image], index: int, seed: int, progress: Progress) -> Image.Image:
-        """Panel ``index`` again with ``seed``, from the references alone (under ``anchor``/``chain`` it is
-        re-anchored on the reference, not on the earlier panel it drifted from). ``grid`` panels are
-        cells of one canvas: re-rendered as one ``independent`` panel at the panel's size."""
-        self.check(plan, refs)
-        run = _Run(self, self.load(), plan, [im.convert("RGB") for im in refs], progress)
-        return run.finish(run.call([run.prompt(index)], run.pack([]), [seed])[0])
+
+def panel_seed(plan: Plan, k: int) -> int:
+    """Panel ``k``'s seed (1-based): ``plan.seed + k − 1``, so panel 1 is the same under every strategy."""
+    return (plan.seed + k - 1) % 2**63
 
 
 class _Run:
@@ -274,8 +299,8 @@ class _Run:
         self.engine, self.loaded, self.plan, self.refs, self.progress = engine, loaded, plan, refs, progress
         self.memo = memo  # reference latents / K/V kept for this set (reuse.py)
         self.adapter = loaded.adapter
-        self.steps = engine.steps or self.adapter.default_steps()
-        self.guidance = self.adapter.default_guidance() if engine.guidance is None else engine.guidance
+        self.steps = engine.resolved_steps(self.adapter)
+        self.guidance = engine.resolved_guidance(self.adapter)
         self.width, self.height = engine.native().fit(plan.size)
         self.done = 0.0  # panels' worth of work finished
 
@@ -287,7 +312,7 @@ class _Run:
         return text
 
     def seed(self, k: int) -> int:
-        return (self.plan.seed + k - 1) % 2**63
+        return panel_seed(self.plan, k)
 
     def pack(self, extras: list[Image.Image]) -> list[Image.Image]:
         """The user's references plus ``extras`` (an earlier panel) within the family's limit. The earlier
@@ -397,10 +422,7 @@ class _Run:
     def grid(self) -> Iterator[Image.Image]:
         n = self.plan.count
         cols, rows = GRID_LAYOUT[n]
-        native = self.engine.native()
-        from seqedit.sizes import Size
-
-        width, height = native.fit(Size(self.plan.size.width * cols, self.plan.size.height * rows))
+        width, height = self.engine.generation_size(self.plan)
         prompt = self.plan.instruction(1)
         if n > 1:
             layout = f"{cols}×{rows}" if rows > 1 else f"{cols} side by side"
