@@ -26,7 +26,7 @@ from PIL import Image
 
 from seqedit import __version__, watermark
 from seqedit.consistency import Report, Watch
-from seqedit.engines.base import Engine, EngineError, Progress, Verdict
+from seqedit.engines.base import Engine, EngineError, Progress, Verdict, plain
 from seqedit.engines.routing import route
 from seqedit.imaging import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode, encode
 from seqedit.plan import Plan, make_plan
@@ -91,17 +91,7 @@ def provenance(engine: Engine, plan: Plan) -> dict[str, Any]:
     resolved = own(plan) if callable(own) else {}
     if not isinstance(resolved, Mapping):
         raise EngineError(f"the {chosen.name} engine's provenance() returned {type(resolved).__name__}, not a dict")
-    return {**_plain(resolved), "engine": chosen.name, "seqedit": __version__, "pillow": PIL.__version__}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
+    return {**plain(resolved), "engine": chosen.name, "seqedit": __version__, "pillow": PIL.__version__}
 
 
 def render(

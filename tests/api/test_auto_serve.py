@@ -6,7 +6,6 @@ different panels), loaded as a plugin; the classic engine is the real one. Its o
 
 from __future__ import annotations
 
-import base64
 import io
 import signal
 from pathlib import Path
@@ -16,20 +15,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fixtures.images import sneaker_uri
 from fixtures.server import Server
 
 MODEL = "/api/v3/bytedance/seedream-v4/edit-sequential"
-SNEAKER = Path(__file__).resolve().parents[2] / "examples" / "sneaker.png"
 COLOURWAY = "this sneaker in 3 colourways: red, navy, white"
 AGES = "this woman at ages 25, 45 and 65"
 
 
 def _ref() -> str:
-    ref = Image.open(SNEAKER).convert("RGB")
-    ref.thumbnail((240, 160))
-    buf = io.BytesIO()
-    ref.save(buf, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return sneaker_uri()
 
 
 def _body(prompt: str) -> dict:

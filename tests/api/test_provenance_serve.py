@@ -3,8 +3,6 @@ field next to ``route``, the poll and the Python SDK read it, and the gateway's 
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import os
 import signal
@@ -12,24 +10,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-from PIL import Image
 
 import seqedit
+from fixtures.images import sneaker_uri
 from fixtures.server import TESTS, Server
 from seqedit.engines.remote.engine import _public_url
 
 MODEL = "/api/v3/bytedance/seedream-v4/edit-sequential"
-SNEAKER = Path(__file__).resolve().parents[2] / "examples" / "sneaker.png"
 SRC = Path(seqedit.__file__).resolve().parents[1]  # the server imports this checkout
 PATH = os.pathsep.join([str(SRC), str(TESTS)])
 
 
 def _ref() -> str:
-    ref = Image.open(SNEAKER).convert("RGB")
-    ref.thumbnail((240, 160))
-    buf = io.BytesIO()
-    ref.save(buf, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return sneaker_uri()
 
 
 def _body(prompt: str, n: int = 2) -> dict:

@@ -76,16 +76,16 @@ class Verdict:
             "note": self.note,
         }
         if self.params is not None:
-            out["params"] = _plain(self.params)
+            out["params"] = plain(self.params)
         return out
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """``value`` as JSON-ready data: mappings and sequences kept, tuples as lists, anything else as text."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)

@@ -5,7 +5,6 @@ strategy each supports, what their adapters claim (shared attention, batching, r
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import sys
@@ -21,8 +20,7 @@ from seqedit.engines import NullProgress, Unsupported, create  # noqa: E402
 from seqedit.engines.diffusion import loader  # noqa: E402
 from seqedit.engines.diffusion.attention import supports_shared_anchor  # noqa: E402
 from seqedit.engines.diffusion.tiny import FAMILIES, references  # noqa: E402
-from seqedit.plan import make_plan  # noqa: E402
-from seqedit.request import EditRequest  # noqa: E402
+from tests.support.sets import plan, png, run  # noqa: E402
 
 NEW = ("flux2_dev", "qwen_image_21", "joyimage_edit_plus")
 STRATEGIES = {
@@ -30,20 +28,6 @@ STRATEGIES = {
     "qwen_image_21": ("anchor", "chain", "independent", "grid"),
     "joyimage_edit_plus": ("anchor", "chain", "independent", "grid"),
 }
-
-
-def plan(n=3, size="64*64", seed=7, prompt="the mug on a desk, in a kitchen, outdoors"):
-    return make_plan(EditRequest.create(prompt=prompt, images=["ref"], size=size, max_images=n, seed=seed))
-
-
-def png(image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def run(engine, p, refs, progress=None):
-    return list(engine.generate(p, refs, progress or NullProgress()))
 
 
 def numbered(n: int, size: int = 64) -> list[Image.Image]:
@@ -166,7 +150,8 @@ def test_ten_references_reach_qwen_image_21_as_ten(engines, monkeypatch):
     assert spy.counts == [10, 10]
     for images in spy.images:  # the user's references, in their order, none stitched
         assert [im.tobytes() for im in images] == [im.tobytes() for im in refs]
-    assert len(encodes) == 20  # the pipeline VAE-encoded ten references per call
+    # ten references reached the VAE, each once per set: panel 2 reused their latents (reuse_references)
+    assert len(encodes) == 10
 
 
 def test_anchor_with_ten_references_stitches_only_what_the_earlier_panel_displaces(engines, monkeypatch):

@@ -5,7 +5,6 @@ error."""
 
 from __future__ import annotations
 
-import io
 import re
 import threading
 
@@ -17,25 +16,14 @@ pytest.importorskip("diffusers")
 from seqedit.engines import Cancelled, EngineError, NullProgress  # noqa: E402
 from seqedit.engines.diffusion import reuse  # noqa: E402
 from seqedit.engines.diffusion.tiny import FAMILIES, references  # noqa: E402
-from seqedit.plan import make_plan  # noqa: E402
-from seqedit.request import EditRequest  # noqa: E402
+from tests.support import sets  # noqa: E402
+from tests.support.sets import png, run  # noqa: E402
 
 PANELS = 4
 
 
 def plan(n=PANELS, seed=11):
-    prompt = "the mug on a desk, in a kitchen, outdoors, at night"
-    return make_plan(EditRequest.create(prompt=prompt, images=["ref"], size="64*64", max_images=n, seed=seed))
-
-
-def png(image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def run(engine, p, refs, progress=None):
-    return list(engine.generate(p, refs, progress or NullProgress()))
+    return sets.plan(n, seed=seed, prompt="the mug on a desk, in a kitchen, outdoors, at night")
 
 
 def encoder_name(engine) -> str:
@@ -90,7 +78,24 @@ def distinct_inputs(engine, n_refs: int) -> tuple[int, int]:
     return 2, PANELS
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+# JoyAI-Image-Edit-Plus encodes its references inside prepare_latents, together with the panel's noise:
+# nothing of it is panel-independent on its own, so it declares no reference encoder (tested below).
+NO_REUSE = ("joyimage_edit_plus",)
+REUSING = tuple(f for f in FAMILIES if f not in NO_REUSE)
+
+
+@pytest.mark.parametrize("family", NO_REUSE)
+def test_a_family_without_a_reference_encoder_says_so_and_runs_the_same(engines, family):
+    engine = engines(family)
+    assert engine.describe()["reference_reuse"] == "none for this family"
+    p, refs = plan(), references(2)
+    assert [png(im) for im in run(engine, p, refs)] == [
+        png(im) for im in run(engines(family, reuse_references=False), p, refs)
+    ]
+    assert engine.last_reuse == reuse.ReuseCounts()
+
+
+@pytest.mark.parametrize("family", REUSING)
 def test_a_set_with_reuse_equals_the_set_without(engines, family, monkeypatch):
     """VAE-latent reuse hands the pipeline the very tensor the encode would give, so the panels are the
     same bytes. The KV family's step 0 of later panels runs in cached mode: the same math on a shorter

@@ -3,7 +3,6 @@ progress and failures."""
 
 from __future__ import annotations
 
-import io
 import threading
 
 import pytest
@@ -14,22 +13,7 @@ pytest.importorskip("diffusers")
 from seqedit.engines import Cancelled, EngineError, NullProgress, Unsupported  # noqa: E402
 from seqedit.engines.diffusion.errors import OutOfMemory  # noqa: E402
 from seqedit.engines.diffusion.tiny import FAMILIES, references  # noqa: E402
-from seqedit.plan import make_plan  # noqa: E402
-from seqedit.request import EditRequest  # noqa: E402
-
-
-def plan(n=3, size="64*64", seed=7, prompt="the mug on a desk, in a kitchen, outdoors"):
-    return make_plan(EditRequest.create(prompt=prompt, images=["ref"], size=size, max_images=n, seed=seed))
-
-
-def png(image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def run(engine, p, refs, progress=None):
-    return list(engine.generate(p, refs, progress or NullProgress()))
+from tests.support.sets import plan, png, run  # noqa: E402
 
 
 class Spy:
