@@ -80,6 +80,7 @@ def seqedit(*args, env, timeout=240):
         ("flux2_dev", "shared_attention", 3),
         ("qwen_image_21", "anchor", 3),
         ("joyimage_edit_plus", "chain", 2),
+        ("flux2_klein_kv", "anchor", 3),
     ],
 )
 def test_seqedit_edit_with_each_family(tiny_models, child_env, ref_files, tmp_path, family, strategy, n):
@@ -258,7 +259,7 @@ def test_http_service_runs_the_diffusion_engine(tiny_models, child_env, tmp_path
         bad.kill(signal.SIGTERM)
 
 
-@pytest.mark.parametrize("family", ["flux2_dev", "qwen_image_21", "joyimage_edit_plus"])
+@pytest.mark.parametrize("family", ["flux2_dev", "qwen_image_21", "joyimage_edit_plus", "flux2_klein_kv"])
 def test_http_service_runs_each_new_family(tiny_models, child_env, tmp_path, family):
     """A real ``seqedit serve`` on each second-wave family: a 2-panel prediction with 3 references completes."""
     httpx = pytest.importorskip("httpx")
