@@ -121,12 +121,30 @@ def flux_vae(cls_name: str = "AutoencoderKL", **extra):
     )
 
 
+def flux2_transformer(*, joint_attention_dim: int, guidance_embeds: bool):
+    """The tiny FLUX.2 transformer [klein] and [dev] share: one double and one single block."""
+    from diffusers import Flux2Transformer2DModel
+
+    return Flux2Transformer2DModel(
+        patch_size=1,
+        in_channels=4,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=16,
+        num_attention_heads=2,
+        joint_attention_dim=joint_attention_dim,
+        timestep_guidance_channels=256,
+        axes_dims_rope=[4, 4, 4, 4],
+        guidance_embeds=guidance_embeds,
+    )
+
+
 def build_flux2_klein(pipeline: str = "Flux2KleinPipeline"):
     """FLUX.2 [klein] (``Flux2KleinPipeline``); the same components make ``Flux2KleinKVPipeline``
     (FLUX.2 [klein] 9B-KV, reference K/V cached after the first step)."""
     import diffusers
     import torch
-    from diffusers import FlowMatchEulerDiscreteScheduler, Flux2Transformer2DModel
+    from diffusers import FlowMatchEulerDiscreteScheduler
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     torch.manual_seed(0)
@@ -146,18 +164,7 @@ def build_flux2_klein(pipeline: str = "Flux2KleinPipeline"):
             )
         ),
         tokenizer=tokenizer,
-        transformer=Flux2Transformer2DModel(
-            patch_size=1,
-            in_channels=4,
-            num_layers=1,
-            num_single_layers=1,
-            attention_head_dim=16,
-            num_attention_heads=2,
-            joint_attention_dim=16,
-            timestep_guidance_channels=256,
-            axes_dims_rope=[4, 4, 4, 4],
-            guidance_embeds=False,
-        ),
+        transformer=flux2_transformer(joint_attention_dim=16, guidance_embeds=False),
     )
 
 
@@ -460,7 +467,7 @@ def build_flux2_dev():
     torchvision; the pipeline calls nothing on it but ``apply_chat_template`` for text-only prompts (images go to
     the VAE, never to the text encoder, unless caption upsampling is asked for), which a tokenizer does alike."""
     import torch
-    from diffusers import FlowMatchEulerDiscreteScheduler, Flux2Pipeline, Flux2Transformer2DModel
+    from diffusers import FlowMatchEulerDiscreteScheduler, Flux2Pipeline
     from transformers import Mistral3Config, Mistral3ForConditionalGeneration
 
     torch.manual_seed(0)
@@ -497,18 +504,8 @@ def build_flux2_dev():
         vae=flux_vae("AutoencoderKLFlux2"),
         text_encoder=text_encoder,
         tokenizer=tokenizer,
-        transformer=Flux2Transformer2DModel(
-            patch_size=1,
-            in_channels=4,
-            num_layers=1,
-            num_single_layers=1,
-            attention_head_dim=16,
-            num_attention_heads=2,
-            joint_attention_dim=48,  # 3 stacked text-encoder layers of 16, like the real 3 × 5120
-            timestep_guidance_channels=256,
-            axes_dims_rope=[4, 4, 4, 4],
-            guidance_embeds=True,
-        ),
+        # 3 stacked text-encoder layers of 16, like the real 3 × 5120; FLUX.2 [dev] embeds its guidance
+        transformer=flux2_transformer(joint_attention_dim=48, guidance_embeds=True),
     )
 
 
