@@ -20,6 +20,7 @@ from rich.table import Table
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
+SECRET = "***"  # how set.json writes a secret option (an API key) that was set
 OPT_HELP = "Engine option KEY=VALUE, repeatable (`seqedit engines ENGINE` lists them; also $SEQEDIT_<KEY>)."
 
 
@@ -79,12 +80,11 @@ def build_engine(engine: str, flags: dict[str, Any], opts: list[str] | None) -> 
 
 def redacted(model: Any, options: dict[str, Any]) -> dict[str, Any]:
     """``options`` with every field the model marks ``json_schema_extra={"secret": True}`` (an API key)
-    written as ``"***"`` when set: set.json records how a set was made, never a credential."""
-    fields = getattr(model, "model_fields", {})
-    secret = {
-        n for n, f in fields.items() if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("secret")
-    }
-    return {k: ("***" if k in secret and v else v) for k, v in options.items()}
+    written as ``SECRET`` when set: set.json records how a set was made, never a credential."""
+    from seqedit.engines.options import secret_fields
+
+    secret = secret_fields(model)
+    return {k: (SECRET if k in secret and v else v) for k, v in options.items()}
 
 
 def engines(

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from seqedit.client.cli_engines import SECRET
 from seqedit.errors import RequestError
 
 __all__ = [
@@ -49,7 +50,6 @@ __all__ = [
 
 MISMATCH = 4  # the exit status of a replay whose panels differ from the recorded ones
 REQUEST_FLAGS = ("REF", "-p/--prompt", "-n/--max-images", "--size", "--seed", "--format", "--engine", "--server")
-SECRET = "***"
 # provenance keys that say nothing about pixels, left out of "what differs"
 _NOT_COMPARED = ("model_source.covers",)
 

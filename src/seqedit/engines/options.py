@@ -118,3 +118,9 @@ def _message(model: type[BaseModel], name: str, error: Mapping[str, Any]) -> str
     if choices and error.get("type") == "literal_error":
         return f"unknown {name} {value!r}; choose one of {', '.join(map(str, choices))}"
     return f"{name} must be {accepts(schema)}, got {value!r}"
+
+
+def secret_fields(model: Any) -> set[str]:
+    """The options a model marks ``json_schema_extra={"secret": True}`` (an API key): never recorded."""
+    fields = getattr(model, "model_fields", {})
+    return {n for n, f in fields.items() if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("secret")}

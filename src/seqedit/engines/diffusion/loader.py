@@ -70,6 +70,7 @@ class ModelInfo:
     source: str  # what the user gave: a path or a hub id
     class_name: str  # model_index.json _class_name
     adapter: type[Adapter]
+    index: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  # model_index.json
 
 
 @dataclass
@@ -182,7 +183,7 @@ def read_model_index(source: str, *, local_files_only: bool | None = None) -> di
 def inspect_model(source: str, *, local_files_only: bool | None = None) -> ModelInfo:
     """Family of ``source`` from its model_index.json, without torch and without weights."""
     index = read_model_index(source, local_files_only=local_files_only)
-    return ModelInfo(str(source), index["_class_name"], adapter_for(index["_class_name"], str(source)))
+    return ModelInfo(str(source), index["_class_name"], adapter_for(index["_class_name"], str(source)), index)
 
 
 def _offline() -> bool:
@@ -330,8 +331,7 @@ def load(
         patch_qwen_vl_processors_without_torchvision()
         started = time.perf_counter()
         pipeline_cls = getattr(diffusers, info.class_name, None) or diffusers.DiffusionPipeline
-        index = read_model_index(source, local_files_only=local_files_only)
-        quantization = speedups.quantization(speed, dtype, index)
+        quantization = speedups.quantization(speed, dtype, info.index)
         extra = {"quantization_config": quantization} if quantization is not None else {}
         pipe = pipeline_cls.from_pretrained(
             str(Path(source).expanduser()) if Path(source).expanduser().exists() else source,

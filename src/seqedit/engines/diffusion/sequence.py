@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, get_args
 
 from PIL import Image
@@ -42,6 +43,7 @@ from seqedit.engines.diffusion.adapter import Adapter, Native, stitch
 from seqedit.engines.diffusion.errors import engine_errors
 from seqedit.engines.diffusion.options import DiffusionOptions, Strategy
 from seqedit.engines.diffusion.speed import Speed
+from seqedit.engines.options import secret_fields
 from seqedit.plan import Plan
 
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
@@ -96,9 +98,10 @@ class DiffusionEngine:
         self._info: loader.ModelInfo | None = None
         self._lock = threading.RLock()
         index = None
-        if loader.is_local(self.model):
-            self.info()  # a missing path or a directory that is no pipeline fails now (serve: at start-up)
-            index = loader.read_model_index(self.model)
+        if loader.is_local(
+            self.model
+        ):  # a missing path or a directory that is no pipeline fails now (serve: at start-up)
+            index = self.info().index
         self.speed.check(index)  # a missing package or LoRA file, a UNet with cache: now too
 
     # --- the model ----------------------------------------------------------------------------
@@ -113,7 +116,10 @@ class DiffusionEngine:
         with self._lock:
             if self._loaded is None:
                 self._loaded = loader.shared(self.model, **self._load_options)
-                self._info = loader.ModelInfo(self.model, type(self._loaded.pipe).__name__, type(self._loaded.adapter))
+                index = self._info.index if self._info else {}
+                self._info = loader.ModelInfo(
+                    self.model, type(self._loaded.pipe).__name__, type(self._loaded.adapter), index
+                )
             return self._loaded
 
     @property
@@ -244,24 +250,25 @@ class DiffusionEngine:
                 )
         return warnings
 
-    def generate(self, plan: Plan, refs: list[Image.Image], progress: Progress) -> Iterator[Image.Image]:
+    @contextmanager
+    def _running(self, plan: Plan, refs: list[Image.Image], progress: Progress) -> Iterator[_Run]:
+        """One set's run: checked, the model loaded, the references' memo held until the set ends."""
         self.check(plan, refs)
         loaded = self.load()
         with reuse.SetReuse(loaded.pipe, loaded.adapter, enabled=self.reuse_references) as memo:
             self.last_reuse = memo.counts
-            run = _Run(self, loaded, plan, [im.convert("RGB") for im in refs], progress, memo)
-            strategy = getattr(run, self.strategy)
-            yield from strategy()
+            yield _Run(self, loaded, plan, [im.convert("RGB") for im in refs], progress, memo)
+
+    def generate(self, plan: Plan, refs: list[Image.Image], progress: Progress) -> Iterator[Image.Image]:
+        with self._running(plan, refs, progress) as run:
+            yield from getattr(run, self.strategy)()
 
     # --- the consistency guard (seqedit.consistency) -----------------------------------------------
     def rerender(self, plan: Plan, refs: list[Image.Image], index: int, seed: int, progress: Progress) -> Image.Image:
         """Panel ``index`` again with ``seed``, from the references alone (under ``anchor``/``chain`` it is
         re-anchored on the reference, not on the earlier panel it drifted from). ``grid`` panels are
         cells of one canvas: re-rendered as one ``independent`` panel at the panel's size."""
-        self.check(plan, refs)
-        loaded = self.load()
-        with reuse.SetReuse(loaded.pipe, loaded.adapter, enabled=self.reuse_references) as memo:
-            run = _Run(self, loaded, plan, [im.convert("RGB") for im in refs], progress, memo)
+        with self._running(plan, refs, progress) as run:
             return run.finish(run.call([run.prompt(index)], run.pack([]), [seed])[0])
 
 
@@ -272,11 +279,8 @@ NOT_PIXELS = frozenset({"local_files_only", "offload", "offload_group_type", "of
 
 def _pixel_options(options: DiffusionOptions) -> dict[str, Any]:
     """The declared options that change pixels, as given (None: the family's or the machine's value)."""
-    fields = type(options).model_fields
-    secret = {
-        n for n, f in fields.items() if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("secret")
-    }
-    return {k: v for k, v in options.model_dump(mode="json").items() if k not in NOT_PIXELS | secret}
+    skip = NOT_PIXELS | secret_fields(type(options))
+    return {k: v for k, v in options.model_dump(mode="json").items() if k not in skip}
 
 
 def panel_seed(plan: Plan, k: int) -> int:
